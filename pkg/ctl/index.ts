@@ -1,0 +1,3 @@
+export * from './context.js';
+export * from './output.js';
+export { buildProgram } from './program.js';
