@@ -43,11 +43,16 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 deps: sysdeps node_modules/.package-lock.json
 
-native: native/build/shoal-runtime
+# Each directory native/<name>/ is one small static C program, native/build/shoal-<name>.
+NATIVE_DIRS := $(patsubst native/%/,%,$(sort $(dir $(wildcard native/*/*.c))))
+NATIVE_BINS := $(patsubst %,native/build/shoal-%,$(NATIVE_DIRS))
 
-native/build/shoal-runtime: $(wildcard native/*.c native/*.h)
+native: $(NATIVE_BINS)
+
+native/build/shoal-%: native/%/*.c $(wildcard native/%/*.h)
 	@mkdir -p native/build
-	@if ls native/*.c >/dev/null 2>&1; then $(CC) $(CFLAGS) -static-pie -o $@.tmp native/*.c 2>/dev/null || $(CC) $(CFLAGS) -o $@.tmp native/*.c; mv $@.tmp $@; else touch $@; fi
+	$(CC) $(CFLAGS) -static -o $@.tmp $(wildcard native/$*/*.c) 2>/dev/null || $(CC) $(CFLAGS) -o $@.tmp $(wildcard native/$*/*.c)
+	@mv $@.tmp $@
 
 build: node_modules/.package-lock.json native
 	node scripts/build.mjs
@@ -74,7 +79,7 @@ install: build
 	install -d $(DESTDIR)$(PREFIX)/lib/shoal $(DESTDIR)$(PREFIX)/bin
 	rm -rf $(DESTDIR)$(PREFIX)/lib/shoal/dist $(DESTDIR)$(PREFIX)/lib/shoal/node_modules
 	cp -r dist package.json $(DESTDIR)$(PREFIX)/lib/shoal/
-	mkdir -p $(DESTDIR)$(PREFIX)/lib/shoal/native/build && cp native/build/shoal-runtime $(DESTDIR)$(PREFIX)/lib/shoal/native/build/
+	mkdir -p $(DESTDIR)$(PREFIX)/lib/shoal/native/build && cp native/build/shoal-* $(DESTDIR)$(PREFIX)/lib/shoal/native/build/ 2>/dev/null || true
 	cd $(DESTDIR)$(PREFIX)/lib/shoal && cp -r $(CURDIR)/node_modules .
 	for b in shoalctl shoal-agent shoal-controller; do ln -sf ../lib/shoal/dist/$$b.js $(DESTDIR)$(PREFIX)/bin/$$b; done
 
