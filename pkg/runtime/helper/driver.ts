@@ -1,0 +1,116 @@
+/**
+ * The boundary between the TypeScript container manager and the native helper
+ * (`native/runtime`, built as `native/build/shoal-runtime`). The manager decides *what* runs
+ * (policy: capabilities, masks, limits, mounts); the driver makes the kernel do it.
+ * `NativeDriver` is the real implementation; tests of the manager use a fake.
+ */
+import type { Readable, Writable } from 'node:stream';
+
+export interface IdMapping {
+  uid: number;
+  gid: number;
+  additionalGids: number[];
+}
+
+export interface Rlimit {
+  /** e.g. RLIMIT_NOFILE */
+  type: string;
+  soft: number;
+  hard: number;
+}
+
+export interface BindMount {
+  source: string;
+  destination: string;
+  readOnly: boolean;
+}
+
+export interface LaunchSpec {
+  id: string;
+  /** Private runtime directory of the container (under --run-dir): pid/exit files, monitor socket. Created by the caller. */
+  stateDir: string;
+  /** JSON-lines log file ({"log","stream","time"} per line, Docker's json-file format), written by the monitor. */
+  logPath: string;
+  /** Rotate when the file exceeds this many bytes, keeping `logMaxFiles` files (log, log.1, ...). */
+  logMaxBytes: number;
+  logMaxFiles: number;
+  /** overlayfs: lower dirs top-first, a writable upper and work dir; mounted inside the new mount namespace. */
+  rootfs: { lowerDirs: string[]; upperDir: string; workDir: string };
+  hostname: string;
+  process: {
+    args: string[];
+    env: string[];
+    cwd: string;
+    user: IdMapping;
+    noNewPrivileges: boolean;
+    /** Capability names like CAP_CHOWN; applied to bounding, permitted, effective (and inheritable/ambient empty). */
+    capabilities: string[];
+    rlimits: Rlimit[];
+    /** Keep a stdin pipe open to the process (`docker run -i`). */
+    openStdin: boolean;
+  };
+  mounts: BindMount[];
+  /** Files the runtime wrote (hosts, hostname, resolv.conf), bind-mounted over /etc/<name>. */
+  etcFiles: { hosts?: string; hostname?: string; resolvConf?: string };
+  /** `new`: fresh network namespace (the network hook wires it); `host`: share the host's; `none`: fresh, loopback only. */
+  network: 'new' | 'host' | 'none';
+  /** cgroup.procs (v2) or tasks/cgroup.procs files (v1, one per controller) the process joins before exec. */
+  cgroupProcsFiles: string[];
+  seccomp: 'default' | 'unconfined';
+  /** Run a tiny reaper as PID 1 that forwards signals and exits with the child's status. */
+  init: boolean;
+  maskedPaths: string[];
+  readonlyPaths: string[];
+}
+
+export interface Started {
+  /** Host PID of the container's PID 1. */
+  pid: number;
+  /** Host PID of the per-container monitor (survives the agent). */
+  monitorPid: number;
+  /** Start time of PID 1 (from /proc/<pid>/stat), to tell a reused PID from ours. */
+  pidStartTime: string;
+}
+
+export interface ExitStatus {
+  /** Docker's convention: the exit code, or 128 + signal number when killed by a signal. */
+  exitCode: number;
+  signal?: string;
+  finishedAt: string;
+}
+
+export interface StartOptions {
+  signal?: AbortSignal;
+  /**
+   * Called after the namespaces exist and before the user process is exec'd (the network
+   * hook: create veth, move one end into /proc/<pid>/ns/net, configure). A rejection aborts
+   * the start and the helper kills the half-made container.
+   */
+  onCreated?: (pid: number) => Promise<void>;
+}
+
+export interface ExecSpec {
+  args: string[];
+  env: string[];
+  cwd: string;
+  user: IdMapping;
+  stdin?: Readable;
+  stdout: Writable;
+  stderr: Writable;
+  signal?: AbortSignal;
+}
+
+export interface RuntimeDriver {
+  /** Creates namespaces, mounts, credentials; runs onCreated; execs. Resolves once the user process runs. */
+  start(spec: LaunchSpec, opts?: StartOptions): Promise<Started>;
+  /** Runs a process inside a running container (its namespaces, cgroup, the same security settings). */
+  exec(spec: LaunchSpec, pid: number, exec: ExecSpec): Promise<{ exitCode: number }>;
+  /** The recorded exit status (written by the monitor), if the container has exited. */
+  readExit(stateDir: string): Promise<ExitStatus | undefined>;
+  /** Resolves when the container exits (works for containers started by an earlier agent process). */
+  waitExit(stateDir: string, signal?: AbortSignal): Promise<ExitStatus>;
+  /** Stream the container's stdin, when openStdin was set. */
+  attachStdin(stateDir: string): Promise<Writable>;
+  /** True when `pid` is alive and still the process that started at `pidStartTime`. */
+  isRunning(pid: number, pidStartTime: string): Promise<boolean>;
+}
