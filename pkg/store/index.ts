@@ -1,0 +1,5 @@
+export * from './store.js';
+export * from './clock.js';
+export * from './async-queue.js';
+export * from './election.js';
+export * from './memory-store.js';
