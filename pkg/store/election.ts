@@ -108,7 +108,7 @@ export class StoreElection implements Election {
         return;
       }
     }
-    if (this.state !== 'done' && !this.lost.aborted) this.scheduleKeepAlive();
+    if (!this.lost.aborted) this.scheduleKeepAlive();
   }
 
   private markLost(reason: string): void {
