@@ -3,3 +3,4 @@ export * from './clock.js';
 export * from './async-queue.js';
 export * from './election.js';
 export * from './memory-store.js';
+export * from './informer.js';
