@@ -1,0 +1,10 @@
+import { firstUnmet } from '../constraints.js';
+import { nodes, type Filter } from './filter.js';
+
+/** Placement constraints (`node.name`, `node.labels.<k>`, `==`/`!=`); the key is the first unmet constraint. */
+export const constraintsFilter: Filter = {
+  name: 'constraints',
+  dynamic: false,
+  check: (req, node) => (req.constraints.length === 0 ? undefined : firstUnmet(req.constraints, node.name, node.labels)?.text),
+  explain: (key, count) => `constraint ${key} not met on ${nodes(count)}`,
+};
