@@ -1,0 +1,757 @@
+/**
+ * The container manager: Docker's container lifecycle on top of a RuntimeDriver (the native
+ * helper), a CgroupManager and an ImageProvider. State lives on disk under
+ * `<data>/containers/<id>/{config.json,state.json}` (atomic writes), runtime files under
+ * `<run>/containers/<id>/`; `ContainerManager.create` restores what an earlier agent left:
+ * running containers are re-adopted, exits that happened meanwhile recorded, half-made ones
+ * removed.
+ */
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { isAbsolute, join, normalize } from 'node:path';
+import { ShoalError, toShoalError } from '../../api/index.js';
+import type { Cgroup, CgroupLimits, CgroupManager } from '../cgroups/index.js';
+import type { ExitStatus, LaunchSpec, RuntimeDriver } from '../helper/driver.js';
+import {
+  DEFAULT_CAPABILITIES,
+  DEFAULT_LOG_MAX_BYTES,
+  DEFAULT_LOG_MAX_FILES,
+  DEFAULT_MASKED_PATHS,
+  DEFAULT_READONLY_PATHS,
+  DEFAULT_RLIMITS,
+  DEFAULT_STOP_TIMEOUT_S,
+  ZERO_TIME,
+} from './defaults.js';
+import { readJson, writeJsonAtomic } from './disk.js';
+import { toInspect, toSummary } from './inspect.js';
+import { parseSince, readLogs } from './logs.js';
+import { envDefault, mergeConfig, mergeEnv } from './merge.js';
+import { generateName, newId, validateName } from './names.js';
+import { nanoCpusToQuota, parseSignal } from './units.js';
+import { resolveImageUser } from './user.js';
+import type {
+  ContainerInspect,
+  ContainerSpec,
+  ContainerState,
+  ContainerStats,
+  ContainerSummary,
+  CreateOptions,
+  ExecOptions,
+  ImageProvider,
+  LogEntry,
+  LogsOptions,
+  MountPoint,
+  NetworkAttachment,
+  NetworkHook,
+  NetworkMode,
+} from './types.js';
+
+export interface ContainerManagerOptions {
+  dataDir: string;
+  runDir: string;
+  driver: RuntimeDriver;
+  cgroups: CgroupManager;
+  images: ImageProvider;
+  network?: NetworkHook;
+  clock?: () => Date;
+  /** Sends a signal to a host PID (default process.kill); faked in tests. */
+  kill?: (pid: number, signal: NodeJS.Signals) => void;
+  logMaxBytes?: number;
+  logMaxFiles?: number;
+  /** Copied into containers as /etc/resolv.conf (default /etc/resolv.conf). */
+  hostResolvConf?: string;
+  seccomp?: 'default' | 'unconfined';
+  /** Reports errors of background work (exit handling, auto-remove). */
+  onError?: (err: unknown, what: string) => void;
+}
+
+/** A network hook for `none` and `host`: nothing to wire. Bridge networking replaces it. */
+export const noopNetworkHook: NetworkHook = {
+  attach: () => Promise.resolve({ networks: {} }),
+  detach: () => Promise.resolve(),
+};
+
+interface Entry {
+  spec: ContainerSpec;
+  state: ContainerState;
+  lock: Promise<unknown>;
+  cgroup: Cgroup | undefined;
+  watch: AbortController | undefined;
+  /** Resolves when the current run has exited and the exit is recorded. */
+  exited: Promise<void>;
+  markExited: () => void;
+  network: NetworkAttachment['networks'];
+  removed: boolean;
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+const isLive = (s: ContainerState) => s.Status === 'running' || s.Status === 'paused';
+
+export class ContainerManager {
+  private readonly entries = new Map<string, Entry>();
+  private readonly names = new Map<string, string>();
+  private readonly background = new Set<Promise<unknown>>();
+  private readonly o: Required<Omit<ContainerManagerOptions, 'onError'>> & Pick<ContainerManagerOptions, 'onError'>;
+  private closed = false;
+
+  private constructor(opts: ContainerManagerOptions) {
+    this.o = {
+      network: noopNetworkHook,
+      clock: () => new Date(),
+      kill: (pid, sig) => process.kill(pid, sig),
+      logMaxBytes: DEFAULT_LOG_MAX_BYTES,
+      logMaxFiles: DEFAULT_LOG_MAX_FILES,
+      hostResolvConf: '/etc/resolv.conf',
+      seccomp: 'default',
+      ...opts,
+    };
+  }
+
+  /** Builds the manager and restores the containers found on disk. */
+  static async create(opts: ContainerManagerOptions): Promise<ContainerManager> {
+    const m = new ContainerManager(opts);
+    await mkdir(m.containersDir, { recursive: true, mode: 0o700 });
+    await mkdir(join(opts.runDir, 'containers'), { recursive: true, mode: 0o700 });
+    await m.restore();
+    return m;
+  }
+
+  private get containersDir(): string {
+    return join(this.o.dataDir, 'containers');
+  }
+  private dataDirOf(id: string): string {
+    return join(this.containersDir, id);
+  }
+  private runDirOf(id: string): string {
+    return join(this.o.runDir, 'containers', id);
+  }
+  private now(): string {
+    return this.o.clock().toISOString();
+  }
+
+  // ── lookup ────────────────────────────────────────────────────────────────────────────
+
+  /** Id, name (with or without a leading `/`) or unique id prefix. */
+  private find(ref: string): Entry {
+    const key = ref.startsWith('/') ? ref.slice(1) : ref;
+    const byId = this.entries.get(key) ?? this.entries.get(this.names.get(key) ?? '');
+    if (byId && !byId.removed) return byId;
+    if (/^[0-9a-f]{1,64}$/.test(key)) {
+      const hits = [...this.entries.values()].filter((e) => !e.removed && e.spec.Id.startsWith(key));
+      if (hits.length === 1) return hits[0]!;
+      if (hits.length > 1) throw new ShoalError('InvalidArgument', `multiple containers match the id prefix ${key}`);
+    }
+    throw new ShoalError('NotFound', `no such container: ${ref}`, { kind: 'container', name: ref });
+  }
+
+  /** The full id of a container reference. */
+  resolve(ref: string): string {
+    return this.find(ref).spec.Id;
+  }
+
+  private async locked<T>(e: Entry, fn: () => Promise<T>): Promise<T> {
+    const run = e.lock.then(fn, fn);
+    e.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  private async persistState(e: Entry): Promise<void> {
+    if (e.removed) return;
+    await writeJsonAtomic(join(this.dataDirOf(e.spec.Id), 'state.json'), e.state);
+  }
+
+  // ── create ────────────────────────────────────────────────────────────────────────────
+
+  async create(opts: CreateOptions, signal?: AbortSignal): Promise<{ Id: string; Warnings: string[] }> {
+    if (this.closed) throw new ShoalError('Unavailable', 'the container manager is shutting down');
+    const warnings: string[] = [];
+    if (opts.name !== undefined && opts.name !== '') validateName(opts.name.replace(/^\//, ''));
+    const networkMode: NetworkMode = opts.networkMode ?? 'bridge';
+    const mounts = parseBinds(opts.binds ?? []);
+    const image = await this.o.images.resolveForRun(opts.image, signal);
+    const merged = mergeConfig(image.config, opts);
+    const user = await resolveImageUser(merged.user, image.lowerDirs);
+    parseSignal(merged.stopSignal, 'stopSignal');
+
+    // Reserve the name synchronously, before any further await.
+    const name = opts.name ? opts.name.replace(/^\//, '') : generateName((n) => this.names.has(n));
+    if (this.names.has(name)) {
+      throw new ShoalError('AlreadyExists', `the container name "/${name}" is already in use by container ${this.names.get(name)}`, {
+        kind: 'container',
+        name,
+      });
+    }
+    const id = newId();
+    this.names.set(name, id);
+    const dir = this.dataDirOf(id);
+    const created = this.now();
+    const spec: ContainerSpec = {
+      Id: id,
+      Name: `/${name}`,
+      Created: created,
+      Image: image.id,
+      ImageRef: image.ref,
+      Config: {
+        Hostname: opts.hostname || id.slice(0, 12),
+        User: merged.user,
+        Env: merged.env,
+        Cmd: merged.cmd,
+        Entrypoint: merged.entrypoint,
+        WorkingDir: merged.workingDir,
+        Image: image.ref,
+        Labels: merged.labels,
+        StopSignal: merged.stopSignal,
+        StopTimeout: opts.stopTimeout ?? DEFAULT_STOP_TIMEOUT_S,
+        OpenStdin: opts.openStdin ?? false,
+      },
+      HostConfig: {
+        Memory: opts.memory ?? 0,
+        NanoCpus: opts.nanoCpus ?? 0,
+        CpuShares: opts.cpuShares ?? 0,
+        PidsLimit: opts.pidsLimit ?? 0,
+        Binds: opts.binds ?? [],
+        NetworkMode: networkMode,
+        Init: opts.init ?? false,
+        AutoRemove: opts.autoRemove ?? false,
+      },
+      Mounts: mounts,
+      LowerDirs: image.lowerDirs,
+      ProcessUser: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+      Path: [...merged.entrypoint, ...merged.cmd][0]!,
+      Args: [...merged.entrypoint, ...merged.cmd].slice(1),
+      LogPath: join(dir, `${id}-json.log`),
+    };
+    spec.Config.Env = envDefault(envDefault(spec.Config.Env, 'HOSTNAME', spec.Config.Hostname), 'HOME', user.home || '/');
+    const state: ContainerState = {
+      Status: 'creating',
+      Pid: 0,
+      MonitorPid: 0,
+      PidStartTime: '',
+      ExitCode: 0,
+      OOMKilled: false,
+      Error: '',
+      StartedAt: ZERO_TIME,
+      FinishedAt: ZERO_TIME,
+      RestartCount: 0,
+    };
+    const d = deferred();
+    d.resolve();
+    const e: Entry = {
+      spec,
+      state,
+      lock: Promise.resolve(),
+      cgroup: undefined,
+      watch: undefined,
+      exited: d.promise,
+      markExited: () => undefined,
+      network: {},
+      removed: false,
+    };
+    this.entries.set(id, e);
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      await this.persistState(e); // `creating`: a crash from here on is cleaned at restore
+      await mkdir(join(dir, 'rootfs', 'upper'), { recursive: true });
+      await mkdir(join(dir, 'rootfs', 'work'), { recursive: true });
+      for (const m of mounts) {
+        // Docker creates a missing bind source directory.
+        if (!existsSync(m.Source)) await mkdir(m.Source, { recursive: true });
+      }
+      await writeJsonAtomic(join(dir, 'config.json'), spec);
+      e.state = { ...e.state, Status: 'created' };
+      await this.persistState(e);
+    } catch (err) {
+      this.entries.delete(id);
+      this.names.delete(name);
+      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      throw err;
+    }
+    if (networkMode === 'bridge') warnings.push('bridge networking is not available yet: the container gets a loopback-only network');
+    return { Id: id, Warnings: warnings };
+  }
+
+  // ── start ─────────────────────────────────────────────────────────────────────────────
+
+  async start(ref: string, signal?: AbortSignal): Promise<void> {
+    const e = this.find(ref);
+    await this.locked(e, () => this.startLocked(e, signal));
+  }
+
+  private limitsOf(spec: ContainerSpec): CgroupLimits {
+    const h = spec.HostConfig;
+    const l: CgroupLimits = {};
+    if (h.Memory > 0) l.memoryBytes = h.Memory;
+    if (h.NanoCpus > 0) {
+      l.cpuQuotaUs = nanoCpusToQuota(h.NanoCpus);
+      l.cpuPeriodUs = 100_000;
+    }
+    if (h.CpuShares > 0) l.cpuShares = h.CpuShares;
+    if (h.PidsLimit > 0) l.pidsLimit = h.PidsLimit;
+    return l;
+  }
+
+  launchSpec(spec: ContainerSpec): LaunchSpec {
+    const id = spec.Id;
+    const dir = this.dataDirOf(id);
+    const mode = spec.HostConfig.NetworkMode;
+    return {
+      id,
+      stateDir: this.runDirOf(id),
+      logPath: spec.LogPath,
+      logMaxBytes: this.o.logMaxBytes,
+      logMaxFiles: this.o.logMaxFiles,
+      rootfs: { lowerDirs: spec.LowerDirs, upperDir: join(dir, 'rootfs', 'upper'), workDir: join(dir, 'rootfs', 'work') },
+      hostname: spec.Config.Hostname,
+      process: {
+        args: [spec.Path, ...spec.Args],
+        env: spec.Config.Env,
+        cwd: spec.Config.WorkingDir,
+        user: spec.ProcessUser,
+        noNewPrivileges: true,
+        capabilities: DEFAULT_CAPABILITIES,
+        rlimits: DEFAULT_RLIMITS,
+        openStdin: spec.Config.OpenStdin,
+      },
+      mounts: spec.Mounts.map((m) => ({ source: m.Source, destination: m.Destination, readOnly: !m.RW })),
+      etcFiles: { hosts: join(dir, 'hosts'), hostname: join(dir, 'hostname'), resolvConf: join(dir, 'resolv.conf') },
+      network: mode === 'host' ? 'host' : mode === 'none' ? 'none' : 'new',
+      cgroupProcsFiles: this.o.cgroups.open(id).procsFiles(),
+      seccomp: this.o.seccomp,
+      init: spec.HostConfig.Init,
+      maskedPaths: DEFAULT_MASKED_PATHS,
+      readonlyPaths: DEFAULT_READONLY_PATHS,
+    };
+  }
+
+  private async writeEtcFiles(spec: ContainerSpec, extraHosts: string[] = []): Promise<void> {
+    const dir = this.dataDirOf(spec.Id);
+    const h = spec.Config.Hostname;
+    await writeFile(join(dir, 'hostname'), `${h}\n`);
+    await writeFile(
+      join(dir, 'hosts'),
+      ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', `127.0.1.1\t${h}`, ...extraHosts, ''].join('\n'),
+    );
+    try {
+      await copyFile(this.o.hostResolvConf, join(dir, 'resolv.conf'));
+    } catch {
+      await writeFile(join(dir, 'resolv.conf'), '');
+    }
+  }
+
+  private async startLocked(e: Entry, signal?: AbortSignal): Promise<void> {
+    const { spec } = e;
+    if (e.removed) throw new ShoalError('NotFound', `no such container: ${spec.Id}`);
+    if (e.state.Status === 'running') return;
+    if (e.state.Status === 'paused') throw new ShoalError('FailedPrecondition', `container ${spec.Name.slice(1)} is paused; unpause it instead`);
+    if (e.state.Status !== 'created' && e.state.Status !== 'exited') {
+      throw new ShoalError('FailedPrecondition', `container ${spec.Name.slice(1)} cannot start from state ${e.state.Status}`);
+    }
+    const runDir = this.runDirOf(spec.Id);
+    await rm(runDir, { recursive: true, force: true });
+    await mkdir(runDir, { recursive: true, mode: 0o700 });
+    await this.writeEtcFiles(spec);
+    await this.o.cgroups.open(spec.Id).destroy(signal);
+    const cgroup = await this.o.cgroups.create(spec.Id, this.limitsOf(spec));
+    const who = { id: spec.Id, name: spec.Name.slice(1), networkMode: spec.HostConfig.NetworkMode };
+    let attached = false;
+    let started;
+    try {
+      started = await this.o.driver.start(this.launchSpec(spec), {
+        ...(signal ? { signal } : {}),
+        onCreated: async (pid) => {
+          const att = await this.o.network.attach(who, pid);
+          attached = true;
+          e.network = att.networks;
+          if (att.hostsEntries?.length) await this.writeEtcFiles(spec, att.hostsEntries);
+        },
+      });
+    } catch (err) {
+      await cgroup.destroy().catch(() => undefined);
+      if (attached) await this.o.network.detach(who).catch(() => undefined);
+      const se = toShoalError(err);
+      e.state = { ...e.state, Error: se.message, ExitCode: 127 };
+      await this.persistState(e);
+      throw se;
+    }
+    const d = deferred();
+    e.exited = d.promise;
+    e.markExited = d.resolve;
+    e.cgroup = cgroup;
+    e.state = {
+      ...e.state,
+      Status: 'running',
+      Pid: started.pid,
+      MonitorPid: started.monitorPid,
+      PidStartTime: started.pidStartTime,
+      ExitCode: 0,
+      OOMKilled: false,
+      Error: '',
+      StartedAt: this.now(),
+      FinishedAt: ZERO_TIME,
+    };
+    await this.persistState(e);
+    this.watchExit(e);
+  }
+
+  private track(p: Promise<unknown>): void {
+    const t = p.catch((err) => this.o.onError?.(err, 'background')).finally(() => this.background.delete(t));
+    this.background.add(t);
+  }
+
+  private watchExit(e: Entry): void {
+    const ac = new AbortController();
+    e.watch = ac;
+    const stateDir = this.runDirOf(e.spec.Id);
+    this.track(
+      this.o.driver.waitExit(stateDir, ac.signal).then(
+        (st) => this.recordExit(e, st),
+        (err) => {
+          if (!ac.signal.aborted) this.o.onError?.(err, `waiting for container ${e.spec.Id}`);
+        },
+      ),
+    );
+  }
+
+  private async recordExit(e: Entry, st: ExitStatus | undefined, lostMessage?: string): Promise<void> {
+    e.watch = undefined;
+    const cgroup = e.cgroup ?? this.o.cgroups.open(e.spec.Id);
+    const exitCode = st?.exitCode ?? 255;
+    const oom = exitCode === 137 && (await cgroup.oomKilled().catch(() => false));
+    await cgroup.destroy().catch((err) => this.o.onError?.(err, `removing cgroup of ${e.spec.Id}`));
+    e.cgroup = undefined;
+    const who = { id: e.spec.Id, name: e.spec.Name.slice(1), networkMode: e.spec.HostConfig.NetworkMode };
+    await this.o.network.detach(who).catch((err) => this.o.onError?.(err, `detaching network of ${e.spec.Id}`));
+    e.network = {};
+    e.state = {
+      ...e.state,
+      Status: 'exited',
+      Pid: 0,
+      MonitorPid: 0,
+      PidStartTime: '',
+      ExitCode: exitCode,
+      OOMKilled: oom,
+      Error: st ? '' : (lostMessage ?? 'exit status lost'),
+      FinishedAt: st?.finishedAt || this.now(),
+    };
+    await this.persistState(e);
+    e.markExited();
+    if (e.spec.HostConfig.AutoRemove && !this.closed) {
+      this.track(this.remove(e.spec.Id, { force: true }).catch((err) => {
+        if (!(err instanceof ShoalError && err.code === 'NotFound')) throw err;
+      }));
+    }
+  }
+
+  // ── signals, stop, restart, pause ─────────────────────────────────────────────────────
+
+  private async signalPid(e: Entry, sig: NodeJS.Signals): Promise<void> {
+    const { Pid, PidStartTime } = e.state;
+    if (Pid <= 0 || !(await this.o.driver.isRunning(Pid, PidStartTime))) return;
+    try {
+      this.o.kill(Pid, sig);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
+  }
+
+  private async waitExited(e: Entry, ms: number): Promise<boolean> {
+    if (!isLive(e.state)) return true;
+    if (ms < 0) {
+      await e.exited;
+      return true;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)));
+    try {
+      return await Promise.race([e.exited.then(() => true), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async stopLocked(e: Entry, timeoutS: number | undefined): Promise<void> {
+    if (!isLive(e.state)) return;
+    const t = timeoutS ?? e.spec.Config.StopTimeout;
+    const sig = parseSignal(e.spec.Config.StopSignal);
+    await this.signalPid(e, sig);
+    if (e.state.Status === 'paused') await this.thawLocked(e);
+    if (await this.waitExited(e, t < 0 ? -1 : t * 1000)) return;
+    await this.signalPid(e, 'SIGKILL');
+    if (!(await this.waitExited(e, 30_000))) {
+      throw new ShoalError('Timeout', `container ${e.spec.Name.slice(1)} did not exit after SIGKILL`);
+    }
+  }
+
+  /** Sends the stop signal, then SIGKILL after `timeoutS` seconds (the container's default, 10 s). */
+  async stop(ref: string, timeoutS?: number): Promise<void> {
+    const e = this.find(ref);
+    await this.locked(e, () => this.stopLocked(e, timeoutS));
+  }
+
+  async restart(ref: string, timeoutS?: number): Promise<void> {
+    const e = this.find(ref);
+    await this.locked(e, async () => {
+      await this.stopLocked(e, timeoutS);
+      if (e.state.Status !== 'created') e.state = { ...e.state, RestartCount: e.state.RestartCount + 1 };
+      await this.startLocked(e);
+    });
+  }
+
+  async kill(ref: string, signal: string | number = 'SIGKILL'): Promise<void> {
+    const sig = parseSignal(signal);
+    const e = this.find(ref);
+    await this.locked(e, async () => {
+      if (!isLive(e.state)) throw new ShoalError('FailedPrecondition', `container ${e.spec.Name.slice(1)} is not running`);
+      await this.signalPid(e, sig);
+      if (sig === 'SIGKILL' && e.state.Status === 'paused') await this.thawLocked(e);
+    });
+  }
+
+  async pause(ref: string): Promise<void> {
+    const e = this.find(ref);
+    await this.locked(e, async () => {
+      if (e.state.Status === 'paused') throw new ShoalError('FailedPrecondition', `container ${e.spec.Name.slice(1)} is already paused`);
+      if (e.state.Status !== 'running') throw new ShoalError('FailedPrecondition', `container ${e.spec.Name.slice(1)} is not running`);
+      e.cgroup ??= this.o.cgroups.open(e.spec.Id);
+      await e.cgroup.freeze();
+      e.state = { ...e.state, Status: 'paused' };
+      await this.persistState(e);
+    });
+  }
+
+  private async thawLocked(e: Entry): Promise<void> {
+    e.cgroup ??= this.o.cgroups.open(e.spec.Id);
+    await e.cgroup.thaw();
+    if (e.state.Status === 'paused') {
+      e.state = { ...e.state, Status: 'running' };
+      await this.persistState(e);
+    }
+  }
+
+  async unpause(ref: string): Promise<void> {
+    const e = this.find(ref);
+    await this.locked(e, async () => {
+      if (e.state.Status !== 'paused') throw new ShoalError('FailedPrecondition', `container ${e.spec.Name.slice(1)} is not paused`);
+      await this.thawLocked(e);
+    });
+  }
+
+  // ── remove, wait ──────────────────────────────────────────────────────────────────────
+
+  async remove(ref: string, opts: { force?: boolean } = {}): Promise<void> {
+    const e = this.find(ref);
+    await this.locked(e, async () => {
+      if (e.removed) return;
+      if (isLive(e.state)) {
+        if (!opts.force) {
+          throw new ShoalError(
+            'FailedPrecondition',
+            `cannot remove container ${e.spec.Name.slice(1)}: it is ${e.state.Status}; stop it first or use force`,
+          );
+        }
+        await this.signalPid(e, 'SIGKILL');
+        if (e.state.Status === 'paused') await this.thawLocked(e);
+        if (!(await this.waitExited(e, 30_000))) {
+          throw new ShoalError('Timeout', `container ${e.spec.Name.slice(1)} did not exit after SIGKILL`);
+        }
+      }
+      e.state = { ...e.state, Status: 'removing' };
+      await this.persistState(e);
+      await this.cleanup(e.spec.Id, e.spec);
+      e.removed = true;
+      this.entries.delete(e.spec.Id);
+      if (this.names.get(e.spec.Name.slice(1)) === e.spec.Id) this.names.delete(e.spec.Name.slice(1));
+    });
+  }
+
+  /** Removes every trace of a container: watcher, network, cgroup, runtime and data dirs. */
+  private async cleanup(id: string, spec: ContainerSpec | undefined): Promise<void> {
+    const e = this.entries.get(id);
+    e?.watch?.abort();
+    if (spec) {
+      await this.o.network
+        .detach({ id, name: spec.Name.slice(1), networkMode: spec.HostConfig.NetworkMode })
+        .catch((err) => this.o.onError?.(err, `detaching network of ${id}`));
+    }
+    await this.o.cgroups.open(id).destroy();
+    await rm(this.runDirOf(id), { recursive: true, force: true });
+    await rm(this.dataDirOf(id), { recursive: true, force: true });
+  }
+
+  /** Blocks until the container is not running; its exit code. */
+  async wait(ref: string, signal?: AbortSignal): Promise<{ StatusCode: number; OOMKilled: boolean }> {
+    const e = this.find(ref);
+    if (isLive(e.state)) {
+      const aborted = new Promise<never>((_, rej) => {
+        if (!signal) return;
+        const onAbort = () => rej(new ShoalError('Canceled', 'wait canceled'));
+        if (signal.aborted) onAbort();
+        else signal.addEventListener('abort', onAbort, { once: true });
+      });
+      await Promise.race([e.exited, aborted]);
+    }
+    return { StatusCode: e.state.ExitCode, OOMKilled: e.state.OOMKilled };
+  }
+
+  // ── views ─────────────────────────────────────────────────────────────────────────────
+
+  inspect(ref: string): ContainerInspect {
+    const e = this.find(ref);
+    return toInspect(e.spec, e.state, e.network);
+  }
+
+  list(opts: { all?: boolean } = {}): ContainerSummary[] {
+    const now = this.o.clock();
+    return [...this.entries.values()]
+      .filter((e) => !e.removed && e.state.Status !== 'creating' && (opts.all || isLive(e.state)))
+      .sort((a, b) => b.spec.Created.localeCompare(a.spec.Created))
+      .map((e) => toSummary(e.spec, e.state, now));
+  }
+
+  logs(ref: string, opts: LogsOptions = {}): AsyncGenerator<LogEntry> {
+    const e = this.find(ref);
+    let since: Date | undefined;
+    if (opts.since !== undefined && opts.since !== '') {
+      since = parseSince(opts.since);
+      if (!since) throw new ShoalError('InvalidArgument', `invalid since ${JSON.stringify(opts.since)}: want RFC 3339 or unix seconds`);
+    }
+    if (opts.tail !== undefined && (!Number.isInteger(opts.tail) || opts.tail < -1)) {
+      throw new ShoalError('InvalidArgument', `invalid tail ${opts.tail}: want a non-negative integer`);
+    }
+    return readLogs(e.spec.LogPath, {
+      ...(opts.tail !== undefined && opts.tail >= 0 ? { tail: opts.tail } : {}),
+      ...(since ? { since } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      follow: opts.follow ?? false,
+      exited: () => e.removed || !isLive(e.state),
+    });
+  }
+
+  async stats(ref: string): Promise<ContainerStats> {
+    const e = this.find(ref);
+    const base = { id: e.spec.Id, name: e.spec.Name, read: this.now() };
+    if (!isLive(e.state) || !e.cgroup) {
+      return { ...base, cpuUsageNs: 0, memoryBytes: 0, memoryLimit: e.spec.HostConfig.Memory, pids: 0, oomKillCount: 0 };
+    }
+    return { ...base, ...(await e.cgroup.stats()) };
+  }
+
+  /** Runs a command in a running container; resolves with its exit code. */
+  async exec(ref: string, opts: ExecOptions): Promise<{ exitCode: number }> {
+    const e = this.find(ref);
+    if (e.state.Status === 'paused') throw new ShoalError('FailedPrecondition', `container ${e.spec.Name.slice(1)} is paused`);
+    if (e.state.Status !== 'running') throw new ShoalError('FailedPrecondition', `container ${e.spec.Name.slice(1)} is not running`);
+    if (opts.cmd.length === 0) {
+      throw new ShoalError('Invalid', 'exec needs a command', { causes: [{ field: 'cmd', reason: 'FieldValueRequired', message: 'required' }] });
+    }
+    if (opts.workdir !== undefined && opts.workdir !== '' && !opts.workdir.startsWith('/')) {
+      throw new ShoalError('Invalid', `working directory ${JSON.stringify(opts.workdir)} is not absolute`, {
+        causes: [{ field: 'workdir', reason: 'FieldValueInvalid', message: 'must be absolute' }],
+      });
+    }
+    const user = opts.user ? await resolveImageUser(opts.user, e.spec.LowerDirs) : { ...e.spec.ProcessUser, home: '' };
+    return this.o.driver.exec(this.launchSpec(e.spec), e.state.Pid, {
+      args: opts.cmd,
+      env: mergeEnv(e.spec.Config.Env, opts.env ?? []),
+      cwd: opts.workdir || e.spec.Config.WorkingDir,
+      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+      ...(opts.stdin ? { stdin: opts.stdin } : {}),
+      stdout: opts.stdout,
+      stderr: opts.stderr,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+  }
+
+  /** Stream into the container's stdin (created with openStdin). */
+  async attachStdin(ref: string): Promise<NodeJS.WritableStream> {
+    const e = this.find(ref);
+    if (!e.spec.Config.OpenStdin) throw new ShoalError('FailedPrecondition', `container ${e.spec.Name.slice(1)} was not created with stdin open`);
+    if (!isLive(e.state)) throw new ShoalError('FailedPrecondition', `container ${e.spec.Name.slice(1)} is not running`);
+    return this.o.driver.attachStdin(this.runDirOf(e.spec.Id));
+  }
+
+  /** Stops watching (containers keep running) and waits for background work. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const e of this.entries.values()) e.watch?.abort();
+    await Promise.allSettled([...this.background]);
+  }
+
+  // ── restore ───────────────────────────────────────────────────────────────────────────
+
+  private async restore(): Promise<void> {
+    const ids = await readdir(this.containersDir).catch(() => [] as string[]);
+    for (const id of ids) {
+      if (!/^[0-9a-f]{64}$/.test(id)) continue;
+      try {
+        await this.restoreOne(id);
+      } catch (err) {
+        this.o.onError?.(err, `restoring container ${id}`);
+      }
+    }
+    // Runtime dirs whose container is gone (crash between the two rm calls of a remove).
+    for (const id of await readdir(join(this.o.runDir, 'containers')).catch(() => [] as string[])) {
+      if (!this.entries.has(id)) await rm(this.runDirOf(id), { recursive: true, force: true });
+    }
+  }
+
+  private async restoreOne(id: string): Promise<void> {
+    const dir = this.dataDirOf(id);
+    const spec = await readJson<ContainerSpec>(join(dir, 'config.json'));
+    const state = await readJson<ContainerState>(join(dir, 'state.json'));
+    if (!spec || !state || spec.Id !== id || state.Status === 'creating' || state.Status === 'removing') {
+      // Half-made or half-removed: finish the job.
+      await this.cleanup(id, spec);
+      return;
+    }
+    const done = deferred();
+    done.resolve();
+    const e: Entry = {
+      spec,
+      state,
+      lock: Promise.resolve(),
+      cgroup: undefined,
+      watch: undefined,
+      exited: done.promise,
+      markExited: () => undefined,
+      network: {},
+      removed: false,
+    };
+    this.entries.set(id, e);
+    this.names.set(spec.Name.slice(1), id);
+    if (!isLive(state)) return;
+    const d = deferred();
+    e.exited = d.promise;
+    e.markExited = d.resolve;
+    e.cgroup = this.o.cgroups.open(id);
+    if (state.Pid > 0 && (await this.o.driver.isRunning(state.Pid, state.PidStartTime))) {
+      this.watchExit(e); // re-adopt: same PID, no restart
+      return;
+    }
+    const st = await this.o.driver.readExit(this.runDirOf(id));
+    await this.recordExit(e, st, 'the container exited while the agent was down and its exit status was lost');
+  }
+}
+
+/** `SRC:DST[:ro|rw]` → mount points; both paths absolute. */
+export function parseBinds(binds: string[]): MountPoint[] {
+  return binds.map((b, i) => {
+    const parts = b.split(':');
+    const field = `binds[${i}]`;
+    const bad = (msg: string) =>
+      new ShoalError('Invalid', `invalid bind mount ${JSON.stringify(b)}: ${msg}`, {
+        causes: [{ field, reason: 'FieldValueInvalid', message: msg }],
+      });
+    if (parts.length < 2 || parts.length > 3) throw bad('want SRC:DST[:ro]');
+    const [src = '', dst = '', mode = 'rw'] = parts;
+    if (!isAbsolute(src)) throw bad('the source must be an absolute host path');
+    if (!isAbsolute(dst) || normalize(dst) === '/') throw bad('the destination must be an absolute path other than /');
+    if (mode !== 'ro' && mode !== 'rw') throw bad(`unknown mode ${JSON.stringify(mode)}: want ro or rw`);
+    return { Type: 'bind', Source: normalize(src), Destination: normalize(dst), Mode: mode === 'ro' ? 'ro' : '', RW: mode !== 'ro' };
+  });
+}
