@@ -1,0 +1,114 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { etcdAvailable, startEtcd, type TestEtcd } from '../../test/e2e/harness/etcd.js';
+import { runStoreConformance } from './conformance.js';
+import { EtcdStore, prefixEnd } from './etcd-store.js';
+import type { StoreEvent } from './store.js';
+
+const hasEtcd = etcdAvailable();
+if (!hasEtcd) console.warn('etcd-store tests skipped: the `etcd` binary is not installed (apt-get install etcd-server)');
+
+describe('prefixEnd', () => {
+  it('increments the last byte below 0xff', () => {
+    expect(prefixEnd(Buffer.from('/a/')).toString()).toBe('/a0');
+    expect(prefixEnd(Buffer.from([0x61, 0xff]))).toEqual(Buffer.from([0x62]));
+    expect(prefixEnd(Buffer.from([0xff]))).toEqual(Buffer.from([0]));
+  });
+});
+
+describe.skipIf(!hasEtcd)('EtcdStore on a real etcd', () => {
+  let etcd: TestEtcd;
+  beforeAll(async () => {
+    etcd = await startEtcd();
+  });
+  afterAll(async () => {
+    await etcd?.stop();
+  });
+
+  runStoreConformance('EtcdStore', () => {
+    const store = new EtcdStore({ endpoints: etcd.endpoints });
+    return Promise.resolve({
+      store,
+      advance: (ms) => new Promise((r) => setTimeout(r, ms)),
+      cleanup: () => store.close(),
+    });
+  });
+
+  it('lists a prefix larger than one page at one revision', async () => {
+    const store = new EtcdStore({ endpoints: etcd.endpoints, pageSize: 7 });
+    try {
+      const ops = Array.from({ length: 50 }, (_, i) => ({ op: 'create' as const, key: `/page/${String(i).padStart(3, '0')}`, value: String(i) }));
+      const r = await store.txn(ops);
+      await store.put('/page0', 'outside');
+      const { items, revision } = await store.list('/page/');
+      expect(items.map((i) => i.value)).toEqual(ops.map((o) => o.value));
+      expect(revision).toBeGreaterThan(r.revision);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('maps an unreachable etcd to Unavailable with a retry hint', async () => {
+    const store = new EtcdStore({ endpoints: ['http://127.0.0.1:1'], callTimeoutMs: 1500 });
+    try {
+      await expect(store.get('/x')).rejects.toMatchObject({ code: 'Unavailable', retryAfterSeconds: 1 });
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe.skipIf(!hasEtcd)('EtcdStore watch across an etcd restart', () => {
+  let etcd: TestEtcd;
+  beforeAll(async () => {
+    etcd = await startEtcd();
+  });
+  afterAll(async () => {
+    await etcd?.stop();
+  });
+
+  it('resumes after SIGKILL and restart without losing events', async () => {
+    const writer = new EtcdStore({ endpoints: etcd.endpoints });
+    const reader = new EtcdStore({ endpoints: etcd.endpoints, watchBackoff: () => 200 });
+    const ac = new AbortController();
+    const seen: StoreEvent[] = [];
+    try {
+      const from = (await writer.revision()) + 1;
+      await writer.put('/r/0', '0');
+      const loop = (async () => {
+        for await (const b of reader.watch('/r/', { fromRevision: from, signal: ac.signal })) seen.push(...b);
+      })();
+      await waitFor(() => seen.length === 1);
+      await etcd.kill();
+      await etcd.start();
+      for (let i = 1; i <= 5; i++) await retry(() => writer.put(`/r/${i}`, String(i)));
+      await waitFor(() => seen.length === 6, 20_000);
+      expect(seen.map((e) => (e.type === 'put' ? e.kv.value : '-'))).toEqual(['0', '1', '2', '3', '4', '5']);
+      ac.abort();
+      await loop;
+    } finally {
+      ac.abort();
+      await reader.close();
+      await writer.close();
+    }
+  });
+});
+
+async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function retry<T>(fn: () => Promise<T>, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > end) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
