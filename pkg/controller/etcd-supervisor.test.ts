@@ -1,0 +1,70 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EtcdSupervisor } from './etcd-supervisor.js';
+
+const hasEtcd = spawnSync('etcd', ['--version'], { stdio: 'ignore' }).status === 0;
+if (!hasEtcd) console.warn('etcd-supervisor tests skipped: the `etcd` binary is not installed');
+
+async function healthy(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) });
+    return ((await res.json()) as { health?: string }).health === 'true';
+  } catch {
+    return false;
+  }
+}
+
+function alive(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('EtcdSupervisor', () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+
+  it('fails with Unavailable when the binary is missing', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'shoal-sup-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    await expect(EtcdSupervisor.start({ dir, binary: '/nonexistent/etcd' })).rejects.toMatchObject({ code: 'Unavailable' });
+  });
+
+  it.skipIf(!hasEtcd)('starts etcd, restarts it when it dies, reuses its endpoint and stops it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'shoal-sup-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const sup = await EtcdSupervisor.start({ dir, backoff: () => 100 });
+    cleanups.push(() => sup.stop());
+    expect(sup.state).toBe('running');
+    expect((await readFile(join(dir, 'endpoint'), 'utf8')).trim()).toBe(sup.clientUrl);
+    expect(await healthy(sup.clientUrl)).toBe(true);
+
+    const firstPid = sup.pid;
+    process.kill(firstPid as number, 'SIGKILL');
+    const end = Date.now() + 20_000;
+    while (!(sup.state === 'running' && sup.pid !== firstPid && (await healthy(sup.clientUrl)))) {
+      if (Date.now() > end) throw new Error(`etcd not restarted (state ${sup.state})`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(sup.restartCount).toBe(1);
+
+    const pid = sup.pid;
+    await sup.stop(5000);
+    expect(sup.state).toBe('stopped');
+    expect(alive(pid)).toBe(false);
+    expect(await readFile(join(dir, 'etcd.log'), 'utf8')).toContain('etcd');
+
+    const again = await EtcdSupervisor.start({ dir });
+    cleanups.push(() => again.stop());
+    expect(again.clientUrl).toBe(sup.clientUrl);
+  });
+});

@@ -1,0 +1,238 @@
+/**
+ * The embedded etcd: when shoal-controller runs without --etcd it starts `etcd` as a child
+ * under `<data-dir>/etcd` on 127.0.0.1, waits for /health, restarts it with backoff when it
+ * dies, and stops it on shutdown (SIGTERM, then SIGKILL). The client URL is recorded in
+ * `<data-dir>/etcd/endpoint` (the peer URL in `peer-endpoint`) so a restart of the
+ * controller reuses the same ports. etcd's output goes to `<data-dir>/etcd/etcd.log`.
+ *
+ * Layout under `dir`:  data/ (etcd's member dir)  endpoint  peer-endpoint  etcd.log
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { ShoalError } from '../api/index.js';
+
+export interface SupervisorLogger {
+  info(msg: string): void;
+  warn(msg: string): void;
+  error(msg: string): void;
+}
+
+export interface EtcdSupervisorOptions {
+  /** Directory owned by the embedded etcd, e.g. `<data-dir>/etcd`. */
+  dir: string;
+  /** Client port; default: the recorded one, else a free one. */
+  clientPort?: number;
+  peerPort?: number;
+  /** The etcd binary (default `etcd` from PATH). */
+  binary?: string;
+  logger?: SupervisorLogger;
+  /** Delay before restart number `attempt` (default 500 ms doubling to 30 s). */
+  backoff?: (attempt: number) => number;
+  /** How long to wait for /health after each (re)start (default 30 s). */
+  healthTimeoutMs?: number;
+  /** Extra etcd flags. */
+  extraArgs?: string[];
+}
+
+export type SupervisorState = 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped';
+
+const silent: SupervisorLogger = { info: () => {}, warn: () => {}, error: () => {} };
+
+export class EtcdSupervisor {
+  private child: ChildProcess | undefined;
+  private stateValue: SupervisorState = 'starting';
+  private restarts = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private readonly logger: SupervisorLogger;
+  private readonly backoff: (attempt: number) => number;
+
+  private constructor(
+    private readonly opts: EtcdSupervisorOptions,
+    readonly clientUrl: string,
+    readonly peerUrl: string,
+  ) {
+    this.logger = opts.logger ?? silent;
+    this.backoff = opts.backoff ?? ((n) => Math.min(30_000, 500 * 2 ** Math.min(n, 10)));
+  }
+
+  /** Starts etcd and resolves once it is healthy. */
+  static async start(opts: EtcdSupervisorOptions): Promise<EtcdSupervisor> {
+    await mkdir(join(opts.dir, 'data'), { recursive: true, mode: 0o700 });
+    const recordedClient = await readPort(join(opts.dir, 'endpoint'));
+    const recordedPeer = await readPort(join(opts.dir, 'peer-endpoint'));
+    const clientPort = opts.clientPort ?? ((recordedClient && (await portFree(recordedClient))) ? recordedClient : await freePort());
+    let peerPort = opts.peerPort ?? ((recordedPeer && recordedPeer !== clientPort && (await portFree(recordedPeer))) ? recordedPeer : await freePort());
+    while (peerPort === clientPort) peerPort = await freePort();
+    const sup = new EtcdSupervisor(opts, `http://127.0.0.1:${clientPort}`, `http://127.0.0.1:${peerPort}`);
+    await atomicWrite(join(opts.dir, 'endpoint'), sup.clientUrl + '\n');
+    await atomicWrite(join(opts.dir, 'peer-endpoint'), sup.peerUrl + '\n');
+    try {
+      await sup.launch();
+    } catch (err) {
+      await sup.stop();
+      throw err;
+    }
+    return sup;
+  }
+
+  get state(): SupervisorState {
+    return this.stateValue;
+  }
+
+  get endpoints(): string[] {
+    return [this.clientUrl];
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** How many times etcd has been restarted after dying. */
+  get restartCount(): number {
+    return this.restarts;
+  }
+
+  private args(): string[] {
+    const name = 'shoal-embedded';
+    return [
+      `--name=${name}`,
+      `--data-dir=${join(this.opts.dir, 'data')}`,
+      `--listen-client-urls=${this.clientUrl}`,
+      `--advertise-client-urls=${this.clientUrl}`,
+      `--listen-peer-urls=${this.peerUrl}`,
+      `--initial-advertise-peer-urls=${this.peerUrl}`,
+      `--initial-cluster=${name}=${this.peerUrl}`,
+      '--logger=zap',
+      '--log-outputs=stderr',
+      // The scheduler commits hundreds of bindings per transaction.
+      '--max-txn-ops=10000',
+      '--max-request-bytes=10485760',
+      '--auto-compaction-mode=revision',
+      '--auto-compaction-retention=100000',
+      ...(this.opts.extraArgs ?? []),
+    ];
+  }
+
+  private async launch(): Promise<void> {
+    const log = createWriteStream(join(this.opts.dir, 'etcd.log'), { flags: 'a' });
+    const child = spawn(this.opts.binary ?? 'etcd', this.args(), { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
+    const spawnError = new Promise<never>((_, reject) => {
+      child.once('error', (err) => {
+        if (this.child === child) this.child = undefined;
+        log.end();
+        reject(new ShoalError('Unavailable', `cannot start etcd (${this.opts.binary ?? 'etcd'}): ${err.message}`, { cause: err }));
+      });
+    });
+    spawnError.catch(() => {});
+    child.once('exit', (code, signal) => {
+      log.end();
+      this.onExit(child, code, signal);
+    });
+    await Promise.race([this.waitHealthy(child), spawnError]);
+    this.stateValue = 'running';
+    this.logger.info(`embedded etcd running at ${this.clientUrl} (pid ${child.pid ?? '?'})`);
+  }
+
+  private async waitHealthy(child: ChildProcess): Promise<void> {
+    const end = Date.now() + (this.opts.healthTimeoutMs ?? 30_000);
+    let last = '';
+    while (Date.now() < end) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new ShoalError('Unavailable', `embedded etcd exited (${child.exitCode ?? child.signalCode}) before becoming healthy; see ${join(this.opts.dir, 'etcd.log')}`);
+      }
+      if (this.child !== child) throw new ShoalError('Canceled', 'embedded etcd was stopped while starting');
+      try {
+        const res = await fetch(`${this.clientUrl}/health`, { signal: AbortSignal.timeout(1000) });
+        const body = (await res.json()) as { health?: string };
+        if (body.health === 'true') return;
+        last = JSON.stringify(body);
+      } catch (err) {
+        last = err instanceof Error ? err.message : String(err);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new ShoalError('Unavailable', `embedded etcd at ${this.clientUrl} not healthy in time (${last}); see ${join(this.opts.dir, 'etcd.log')}`);
+  }
+
+  private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.child !== child) return;
+    this.child = undefined;
+    if (this.stateValue === 'stopping' || this.stateValue === 'stopped') return;
+    const delay = this.backoff(this.restarts);
+    this.restarts++;
+    this.stateValue = 'restarting';
+    this.logger.warn(`embedded etcd exited (code ${code ?? '-'}, signal ${signal ?? '-'}); restarting in ${delay} ms`);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (this.stateValue !== 'restarting') return;
+      this.launch().catch((err: unknown) => {
+        this.logger.error(`embedded etcd restart failed: ${err instanceof Error ? err.message : String(err)}`);
+        // A failed start ends in an exit, which schedules the next attempt; if it is still
+        // running but unhealthy, kill it so that happens.
+        this.child?.kill('SIGKILL');
+      });
+    }, delay);
+  }
+
+  /** Stops etcd: SIGTERM, then SIGKILL after `graceMs`. */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (this.stateValue === 'stopped') return;
+    this.stateValue = 'stopping';
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    const child = this.child;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    }
+    this.child = undefined;
+    this.stateValue = 'stopped';
+    this.logger.info('embedded etcd stopped');
+  }
+}
+
+async function readPort(path: string): Promise<number | undefined> {
+  try {
+    const url = new URL((await readFile(path, 'utf8')).trim());
+    const port = Number(url.port);
+    return Number.isInteger(port) && port > 0 ? port : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function atomicWrite(path: string, text: string): Promise<void> {
+  const tmp = `${path}.tmp`;
+  await writeFile(tmp, text, { mode: 0o644 });
+  await rename(tmp, path);
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
