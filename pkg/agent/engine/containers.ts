@@ -1,0 +1,358 @@
+/**
+ * Engine API container routes (a fastify plugin). Errors are thrown as ShoalError; the
+ * server's error handler turns them into V1Status bodies. Streams (logs, exec, stats with
+ * stream=1) are NDJSON (`application/x-ndjson`), one JSON object per line:
+ *   logs:  {"stream":"stdout"|"stderr","time":"RFC3339Nano","log":"text\n"}
+ *   exec:  {"stream":"stdout"|"stderr","data":"<base64>"} ... then {"exitCode":N}
+ *          (or {"error":V1Status} when it fails after the stream started)
+ *   stats: one ContainerStats object per second
+ * Exec with stdin: the command spec goes into the `X-Shoal-Exec` header (base64 JSON) and
+ * the request body (Content-Type application/vnd.shoal.stream) is the process's stdin.
+ */
+import { PassThrough, type Readable, Writable } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ShoalError, toShoalError, toStatus, type FieldCause } from '../../api/index.js';
+import { parseCpus, parseMemory, parseSignal, type ContainerManager, type CreateOptions, type NetworkMode } from '../../runtime/container/index.js';
+
+export interface ContainerRoutesOptions {
+  containers: ContainerManager;
+}
+
+export const STREAM_CONTENT_TYPE = 'application/vnd.shoal.stream';
+
+type Q = Record<string, string | string[] | undefined>;
+
+const first = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
+const truthy = (v: string | string[] | undefined): boolean => {
+  const s = first(v);
+  return s !== undefined && s !== '' && s !== '0' && s.toLowerCase() !== 'false';
+};
+
+function intParam(q: Q, key: string, opts: { min?: number; allowFraction?: boolean } = {}): number | undefined {
+  const s = first(q[key]);
+  if (s === undefined || s === '') return undefined;
+  const n = Number(s);
+  if (!Number.isFinite(n) || (!opts.allowFraction && !Number.isInteger(n)) || n < (opts.min ?? 0)) {
+    throw new ShoalError('InvalidArgument', `invalid query parameter ${key}=${JSON.stringify(s)}: want a number >= ${opts.min ?? 0}`);
+  }
+  return n;
+}
+
+/** Validates the create body; all field problems at once (422). */
+export function parseCreateBody(body: unknown, nameFromQuery?: string): CreateOptions {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new ShoalError('InvalidArgument', 'the request body must be a JSON object');
+  }
+  const b = body as Record<string, unknown>;
+  const causes: FieldCause[] = [];
+  const bad = (field: string, message: string, reason = 'FieldValueInvalid') => causes.push({ field, reason, message });
+  const out: CreateOptions = { image: '' };
+  const str = (k: string): string | undefined => {
+    const v = b[k];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string') {
+      bad(k, 'must be a string');
+      return undefined;
+    }
+    return v;
+  };
+  const strList = (k: string): string[] | undefined => {
+    const v = b[k];
+    if (v === undefined || v === null) return undefined;
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) {
+      bad(k, 'must be a list of strings');
+      return undefined;
+    }
+    return v as string[];
+  };
+  const num = (k: string, min: number): number | undefined => {
+    const v = b[k];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
+      bad(k, `must be an integer >= ${min}`);
+      return undefined;
+    }
+    return v;
+  };
+  const bool = (k: string): boolean | undefined => {
+    const v = b[k];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'boolean') {
+      bad(k, 'must be true or false');
+      return undefined;
+    }
+    return v;
+  };
+  const known = new Set([
+    'name', 'image', 'cmd', 'entrypoint', 'env', 'workingDir', 'user', 'labels', 'hostname', 'stopSignal', 'stopTimeout',
+    'openStdin', 'memory', 'cpus', 'nanoCpus', 'cpuShares', 'pidsLimit', 'binds', 'networkMode', 'init', 'autoRemove',
+  ]);
+  for (const k of Object.keys(b)) if (!known.has(k)) bad(k, 'unknown field', 'FieldValueNotSupported');
+
+  const image = str('image');
+  if (!image) bad('image', 'an image is required', 'FieldValueRequired');
+  else out.image = image;
+  const name = str('name') ?? nameFromQuery;
+  if (name) out.name = name;
+  const set = <K extends keyof CreateOptions>(k: K, v: CreateOptions[K] | undefined) => {
+    if (v !== undefined) out[k] = v;
+  };
+  set('cmd', strList('cmd'));
+  set('entrypoint', strList('entrypoint'));
+  set('binds', strList('binds'));
+  const env = strList('env');
+  if (env) {
+    env.forEach((e, i) => {
+      if (!/^[^=]+/.test(e) || e.startsWith('=')) bad(`env[${i}]`, 'want KEY=VALUE');
+    });
+    out.env = env;
+  }
+  set('workingDir', str('workingDir'));
+  set('user', str('user'));
+  set('hostname', str('hostname'));
+  const stopSignal = str('stopSignal');
+  if (stopSignal) {
+    try {
+      out.stopSignal = parseSignal(stopSignal, 'stopSignal');
+    } catch (err) {
+      causes.push(...toShoalError(err).causes);
+    }
+  }
+  set('stopTimeout', num('stopTimeout', 0));
+  set('openStdin', bool('openStdin'));
+  set('init', bool('init'));
+  set('autoRemove', bool('autoRemove'));
+  set('cpuShares', num('cpuShares', 0));
+  set('pidsLimit', num('pidsLimit', 0));
+  set('nanoCpus', num('nanoCpus', 0));
+  const labels = b['labels'];
+  if (labels !== undefined && labels !== null) {
+    if (typeof labels !== 'object' || Array.isArray(labels) || Object.values(labels).some((v) => typeof v !== 'string')) {
+      bad('labels', 'must be an object of strings');
+    } else out.labels = labels as Record<string, string>;
+  }
+  for (const [k, parse] of [
+    ['memory', (v: string | number) => (out.memory = parseMemory(v, 'memory'))],
+    ['cpus', (v: string | number) => (out.nanoCpus = parseCpus(v, 'cpus'))],
+  ] as const) {
+    const v = b[k];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'string' && typeof v !== 'number') {
+      bad(k, 'must be a number or a string');
+      continue;
+    }
+    try {
+      parse(v);
+    } catch (err) {
+      causes.push(...toShoalError(err).causes);
+    }
+  }
+  const nm = str('networkMode');
+  if (nm !== undefined) {
+    if (nm === 'none' || nm === 'host' || nm === 'bridge' || nm === 'default') out.networkMode = (nm === 'default' ? 'bridge' : nm) as NetworkMode;
+    else bad('networkMode', 'want bridge, none or host', 'FieldValueNotSupported');
+  }
+  if (causes.length > 0) {
+    throw new ShoalError('Invalid', `invalid container spec: ${causes.map((c) => `${c.field}: ${c.message}`).join('; ')}`, { causes });
+  }
+  return out;
+}
+
+interface ExecBody {
+  cmd: string[];
+  env?: string[];
+  user?: string;
+  workdir?: string;
+  stdin?: boolean;
+}
+
+function parseExecBody(v: unknown): ExecBody {
+  const causes: FieldCause[] = [];
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ShoalError('InvalidArgument', 'the exec spec must be a JSON object');
+  const b = v as Record<string, unknown>;
+  const isStrList = (x: unknown) => Array.isArray(x) && x.every((s) => typeof s === 'string');
+  if (!isStrList(b['cmd']) || (b['cmd'] as string[]).length === 0) {
+    causes.push({ field: 'cmd', reason: 'FieldValueRequired', message: 'a non-empty list of strings is required' });
+  }
+  if (b['env'] !== undefined && !isStrList(b['env'])) causes.push({ field: 'env', reason: 'FieldValueInvalid', message: 'must be a list of strings' });
+  for (const k of ['user', 'workdir']) {
+    if (b[k] !== undefined && typeof b[k] !== 'string') causes.push({ field: k, reason: 'FieldValueInvalid', message: 'must be a string' });
+  }
+  if (causes.length > 0) throw new ShoalError('Invalid', `invalid exec spec: ${causes.map((c) => `${c.field}: ${c.message}`).join('; ')}`, { causes });
+  return b as unknown as ExecBody;
+}
+
+/** An AbortSignal that fires when the client goes away before the reply is complete. */
+function clientGone(reply: FastifyReply): AbortSignal {
+  const ac = new AbortController();
+  reply.raw.on('close', () => {
+    if (!reply.raw.writableFinished) ac.abort();
+  });
+  return ac.signal;
+}
+
+function ndjson(reply: FastifyReply): PassThrough {
+  const out = new PassThrough();
+  void reply.header('content-type', 'application/x-ndjson').header('cache-control', 'no-cache').send(out);
+  return out;
+}
+
+export function containerRoutes(app: FastifyInstance, opts: ContainerRoutesOptions): void {
+  const m = opts.containers;
+  type IdReq = FastifyRequest<{ Params: { id: string }; Querystring: Q }>;
+
+  app.addContentTypeParser(STREAM_CONTENT_TYPE, (_req, payload, done) => done(null, payload));
+
+  app.post('/v1/containers', async (req: FastifyRequest<{ Querystring: Q }>, reply) => {
+    const body = parseCreateBody(req.body, first(req.query['name']));
+    const res = await m.create(body);
+    return reply.code(201).send(res);
+  });
+
+  app.get('/v1/containers', async (req: FastifyRequest<{ Querystring: Q }>) => m.list({ all: truthy(req.query['all']) }));
+
+  app.get('/v1/containers/:id/json', async (req: IdReq) => m.inspect(req.params.id));
+
+  app.post('/v1/containers/:id/start', async (req: IdReq, reply) => {
+    await m.start(req.params.id);
+    return reply.code(204).send();
+  });
+  app.post('/v1/containers/:id/stop', async (req: IdReq, reply) => {
+    await m.stop(req.params.id, intParam(req.query, 't', { min: -1, allowFraction: true }));
+    return reply.code(204).send();
+  });
+  app.post('/v1/containers/:id/restart', async (req: IdReq, reply) => {
+    await m.restart(req.params.id, intParam(req.query, 't', { min: -1, allowFraction: true }));
+    return reply.code(204).send();
+  });
+  app.post('/v1/containers/:id/kill', async (req: IdReq, reply) => {
+    await m.kill(req.params.id, first(req.query['signal']) || 'SIGKILL');
+    return reply.code(204).send();
+  });
+  app.post('/v1/containers/:id/pause', async (req: IdReq, reply) => {
+    await m.pause(req.params.id);
+    return reply.code(204).send();
+  });
+  app.post('/v1/containers/:id/unpause', async (req: IdReq, reply) => {
+    await m.unpause(req.params.id);
+    return reply.code(204).send();
+  });
+  app.post('/v1/containers/:id/wait', async (req: IdReq, reply) => m.wait(req.params.id, clientGone(reply)));
+  app.delete('/v1/containers/:id', async (req: IdReq, reply) => {
+    await m.remove(req.params.id, { force: truthy(req.query['force']) });
+    return reply.code(204).send();
+  });
+
+  app.get('/v1/containers/:id/logs', async (req: IdReq, reply) => {
+    const tailQ = first(req.query['tail']);
+    const tail = tailQ === undefined || tailQ === '' || tailQ === 'all' ? undefined : intParam(req.query, 'tail');
+    const since = first(req.query['since']);
+    const signal = clientGone(reply);
+    const entries = m.logs(req.params.id, {
+      follow: truthy(req.query['follow']),
+      ...(tail !== undefined ? { tail } : {}),
+      ...(since ? { since } : {}),
+      signal,
+    });
+    const out = ndjson(reply);
+    void (async () => {
+      try {
+        for await (const e of entries) {
+          if (!out.write(JSON.stringify(e) + '\n')) await new Promise<void>((r) => out.once('drain', () => r()));
+          if (signal.aborted) break;
+        }
+      } catch (err) {
+        if (!signal.aborted) out.write(JSON.stringify({ error: toStatus(err) }) + '\n');
+      } finally {
+        out.end();
+      }
+    })();
+    return reply;
+  });
+
+  app.get('/v1/containers/:id/stats', async (req: IdReq, reply) => {
+    const stream = first(req.query['stream']);
+    if (stream === undefined || !truthy(stream)) return m.stats(req.params.id);
+    m.resolve(req.params.id);
+    const signal = clientGone(reply);
+    const out = ndjson(reply);
+    void (async () => {
+      try {
+        while (!signal.aborted) {
+          out.write(JSON.stringify(await m.stats(req.params.id)) + '\n');
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      } catch (err) {
+        if (!signal.aborted) out.write(JSON.stringify({ error: toStatus(err) }) + '\n');
+      } finally {
+        out.end();
+      }
+    })();
+    return reply;
+  });
+
+  app.post('/v1/containers/:id/exec', async (req: IdReq, reply) => {
+    let spec: ExecBody;
+    let stdin: Readable | undefined;
+    const header = req.headers['x-shoal-exec'];
+    if (typeof header === 'string' && header !== '') {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(Buffer.from(header, 'base64').toString('utf8'));
+      } catch {
+        throw new ShoalError('InvalidArgument', 'X-Shoal-Exec must be base64-encoded JSON');
+      }
+      spec = parseExecBody(parsed);
+      if (req.body && typeof (req.body as Readable).pipe === 'function') stdin = req.body as Readable;
+    } else {
+      spec = parseExecBody(req.body);
+    }
+    m.resolve(req.params.id);
+    const signal = clientGone(reply);
+    const out = ndjson(reply);
+    const frame = (stream: 'stdout' | 'stderr') =>
+      new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          if (out.writableEnded) return cb();
+          out.write(JSON.stringify({ stream, data: chunk.toString('base64') }) + '\n');
+          cb();
+        },
+      });
+    void (async () => {
+      try {
+        const { exitCode } = await m.exec(req.params.id, {
+          cmd: spec.cmd,
+          ...(spec.env ? { env: spec.env } : {}),
+          ...(spec.user ? { user: spec.user } : {}),
+          ...(spec.workdir ? { workdir: spec.workdir } : {}),
+          ...(stdin ? { stdin } : {}),
+          stdout: frame('stdout'),
+          stderr: frame('stderr'),
+          signal,
+        });
+        out.write(JSON.stringify({ exitCode }) + '\n');
+      } catch (err) {
+        if (!signal.aborted) out.write(JSON.stringify({ error: toStatus(err) }) + '\n');
+      } finally {
+        out.end();
+      }
+    })();
+    return reply;
+  });
+
+  /** Streams the request body into the container's stdin (`run -i`). */
+  app.post('/v1/containers/:id/attach', async (req: IdReq, reply) => {
+    const target = await m.attachStdin(req.params.id);
+    const body = req.body as Readable | undefined;
+    if (body && typeof body.pipe === 'function') {
+      await new Promise<void>((resolve) => {
+        body.on('end', () => resolve());
+        body.on('error', () => resolve());
+        body.pipe(target);
+      });
+    } else {
+      target.end();
+    }
+    return reply.code(204).send();
+  });
+}
