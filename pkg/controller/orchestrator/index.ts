@@ -1,0 +1,3 @@
+export * from './duration.js';
+export * from './reconcile.js';
+export * from './task-factory.js';

@@ -1,0 +1,44 @@
+/** Builds the new tasks the orchestrator creates: one replica of a service in a slot or on a node. */
+import { randomBytes } from 'node:crypto';
+import { API_VERSION, type Service, type Task } from '../../api/index.js';
+
+export const SERVICE_LABEL = 'shoal.io/service';
+
+export function randomShortId(): string {
+  return randomBytes(5).toString('hex');
+}
+
+export interface NewTaskPlace {
+  slot?: number;
+  /** Global services: the node the task is pinned to. */
+  nodeName?: string;
+}
+
+export function newTask(service: Service, place: NewTaskPlace, now: number, id: string): Task {
+  const ns = service.metadata.namespace ?? 'default';
+  const unit = place.nodeName ?? String(place.slot ?? 0);
+  const s = service.spec;
+  return {
+    apiVersion: API_VERSION,
+    kind: 'Task',
+    metadata: {
+      name: `${service.metadata.name}.${unit}.${id}`,
+      namespace: ns,
+      labels: { ...(s.template.metadata?.labels ?? {}), [SERVICE_LABEL]: service.metadata.name },
+      creationTimestamp: new Date(now).toISOString(),
+    },
+    spec: {
+      serviceName: service.metadata.name,
+      ...(service.metadata.uid !== undefined ? { serviceUid: service.metadata.uid } : {}),
+      serviceGeneration: service.metadata.generation ?? 1,
+      ...(place.slot !== undefined ? { slot: place.slot } : {}),
+      ...(place.nodeName !== undefined ? { nodeName: place.nodeName } : {}),
+      desiredState: 'running',
+      template: s.template,
+      ...(s.ports !== undefined ? { ports: s.ports } : {}),
+      ...(s.placement !== undefined ? { placement: s.placement } : {}),
+      ...(s.restart !== undefined ? { restart: s.restart } : {}),
+    },
+    status: { state: 'pending', timestamp: new Date(now).toISOString() },
+  };
+}
