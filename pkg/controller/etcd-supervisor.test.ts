@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startEtcd } from '../../test/e2e/harness/etcd.js';
 import { EtcdSupervisor } from './etcd-supervisor.js';
 
 const hasEtcd = spawnSync('etcd', ['--version'], { stdio: 'ignore' }).status === 0;
@@ -66,5 +67,18 @@ describe('EtcdSupervisor', () => {
     const again = await EtcdSupervisor.start({ dir });
     cleanups.push(() => again.stop());
     expect(again.clientUrl).toBe(sup.clientUrl);
+  });
+
+  it.skipIf(!hasEtcd)('stops an etcd orphaned on its data dir by a killed controller before starting its own', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'shoal-sup-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const orphan = await startEtcd({ dataDir: join(dir, 'data') });
+    cleanups.push(() => orphan.stop());
+    await writeFile(join(dir, 'etcd.pid'), `${orphan.pid}\n`);
+    const sup = await EtcdSupervisor.start({ dir });
+    cleanups.push(() => sup.stop());
+    expect(alive(orphan.pid)).toBe(false);
+    expect(sup.pid).not.toBe(orphan.pid);
+    expect(await healthy(sup.clientUrl)).toBe(true);
   });
 });

@@ -9,7 +9,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ShoalError } from '../api/index.js';
@@ -61,6 +61,7 @@ export class EtcdSupervisor {
   /** Starts etcd and resolves once it is healthy. */
   static async start(opts: EtcdSupervisorOptions): Promise<EtcdSupervisor> {
     await mkdir(join(opts.dir, 'data'), { recursive: true, mode: 0o700 });
+    await reapOrphan(opts.dir, opts.logger ?? silent);
     const recordedClient = await readPort(join(opts.dir, 'endpoint'));
     const recordedPeer = await readPort(join(opts.dir, 'peer-endpoint'));
     const clientPort = opts.clientPort ?? ((recordedClient && (await portFree(recordedClient))) ? recordedClient : await freePort());
@@ -120,6 +121,7 @@ export class EtcdSupervisor {
     const log = createWriteStream(join(this.opts.dir, 'etcd.log'), { flags: 'a' });
     const child = spawn(this.opts.binary ?? 'etcd', this.args(), { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
+    if (child.pid !== undefined) await atomicWrite(join(this.opts.dir, 'etcd.pid'), `${child.pid}\n`);
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
     const spawnError = new Promise<never>((_, reject) => {
@@ -194,8 +196,54 @@ export class EtcdSupervisor {
       clearTimeout(timer);
     }
     this.child = undefined;
+    await rm(join(this.opts.dir, 'etcd.pid'), { force: true });
     this.stateValue = 'stopped';
     this.logger.info('embedded etcd stopped');
+  }
+}
+
+/**
+ * A controller killed with SIGKILL leaves its etcd child running on our data dir (which
+ * etcd locks). Its pid is in `etcd.pid`; if that process is still an etcd on this data
+ * dir, stop it (SIGTERM, then SIGKILL) so we can start our own.
+ */
+async function reapOrphan(dir: string, logger: SupervisorLogger): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number((await readFile(join(dir, 'etcd.pid'), 'utf8')).trim());
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(pid) || pid <= 1) return;
+  let cmdline: string;
+  try {
+    cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').join(' ');
+  } catch {
+    return;
+  }
+  if (!cmdline.includes(`--data-dir=${join(dir, 'data')}`)) return;
+  logger.warn(`stopping orphaned embedded etcd (pid ${pid}) left by a previous controller`);
+  const gone = (): boolean => {
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  };
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  for (let i = 0; i < 50 && !gone(); i++) await new Promise((r) => setTimeout(r, 100));
+  if (!gone()) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    for (let i = 0; i < 50 && !gone(); i++) await new Promise((r) => setTimeout(r, 100));
   }
 }
 

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { parseControllerConfig } from './config.js';
+
+const noFile = (): Promise<string> => Promise.reject(new Error('ENOENT'));
+const files = (m: Record<string, string>) => (p: string) => (p in m ? Promise.resolve(m[p] as string) : Promise.reject(new Error(`ENOENT: ${p}`)));
+
+describe('parseControllerConfig', () => {
+  it('applies the defaults of DESIGN.md section 9', async () => {
+    expect(await parseControllerConfig([], noFile)).toEqual({
+      listenHost: '0.0.0.0',
+      listenPort: 6443,
+      dataDir: '/var/lib/shoal/controller',
+      etcd: undefined,
+      clusterCIDR: '10.244.0.0/16',
+      nodeTimeoutMs: 5000,
+      leaderLeaseSeconds: 3,
+    });
+  });
+
+  it('reads flags', async () => {
+    const c = await parseControllerConfig(
+      ['--listen', '127.0.0.1:7000', '--data-dir', '/tmp/x', '--etcd', 'http://a:2379, http://b:2379', '--cluster-cidr', '10.9.0.0/16', '--node-timeout', '1500ms'],
+      noFile,
+    );
+    expect(c).toMatchObject({ listenHost: '127.0.0.1', listenPort: 7000, dataDir: '/tmp/x', etcd: ['http://a:2379', 'http://b:2379'], clusterCIDR: '10.9.0.0/16', nodeTimeoutMs: 1500 });
+  });
+
+  it('reads a YAML config file and lets flags win', async () => {
+    const read = files({ '/c.yaml': 'listen: 127.0.0.1:7001\ndata-dir: /from/file\netcd: [http://e:2379]\nnodeTimeout: 10s\n' });
+    const c = await parseControllerConfig(['--config', '/c.yaml', '--data-dir', '/from/flag'], read);
+    expect(c).toMatchObject({ listenPort: 7001, dataDir: '/from/flag', etcd: ['http://e:2379'], nodeTimeoutMs: 10_000 });
+  });
+
+  it('reports every bad setting at once as InvalidArgument', async () => {
+    const err = await parseControllerConfig(['--listen', 'nope', '--etcd', 'ftp://x', '--cluster-cidr', '10.0.0.0/40', '--node-timeout', 'soon'], noFile).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'InvalidArgument' });
+    const msg = (err as Error).message;
+    for (const s of ['listen', 'etcd', 'cluster-cidr', 'node-timeout']) expect(msg).toContain(s);
+  });
+
+  it('rejects unknown flags, unknown file keys and unreadable files', async () => {
+    await expect(parseControllerConfig(['--bogus'], noFile)).rejects.toMatchObject({ code: 'InvalidArgument' });
+    await expect(parseControllerConfig(['--config', '/c.yaml'], files({ '/c.yaml': 'colour: blue' }))).rejects.toMatchObject({ code: 'InvalidArgument' });
+    await expect(parseControllerConfig(['--config', '/missing.yaml'], noFile)).rejects.toMatchObject({ code: 'InvalidArgument' });
+  });
+});

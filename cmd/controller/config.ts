@@ -1,0 +1,182 @@
+/**
+ * shoal-controller's settings (DESIGN.md section 9): flags, an optional --config file
+ * (YAML or JSON, keys in camelCase or kebab-case), defaults; flags win over the file.
+ * Parsing is pure: the caller passes argv and a file reader.
+ */
+import { Command, CommanderError } from 'commander';
+import { parse as parseYaml } from 'yaml';
+import { ShoalError } from '../../pkg/api/index.js';
+
+export interface ControllerConfig {
+  listenHost: string;
+  listenPort: number;
+  dataDir: string;
+  /** External etcd client URLs; undefined: run the embedded etcd under dataDir. */
+  etcd: string[] | undefined;
+  clusterCIDR: string;
+  nodeTimeoutMs: number;
+  /** Seconds of the leader-election lease (how fast another controller takes over). */
+  leaderLeaseSeconds: number;
+}
+
+export const CONTROLLER_DEFAULTS = {
+  listen: '0.0.0.0:6443',
+  dataDir: '/var/lib/shoal/controller',
+  clusterCIDR: '10.244.0.0/16',
+  nodeTimeout: '5s',
+  leaderLease: '3s',
+} as const;
+
+interface Raw {
+  listen?: unknown;
+  dataDir?: unknown;
+  etcd?: unknown;
+  clusterCIDR?: unknown;
+  nodeTimeout?: unknown;
+  leaderLease?: unknown;
+}
+
+const FILE_KEYS: Record<string, keyof Raw> = {
+  listen: 'listen',
+  dataDir: 'dataDir',
+  'data-dir': 'dataDir',
+  etcd: 'etcd',
+  clusterCIDR: 'clusterCIDR',
+  clusterCidr: 'clusterCIDR',
+  'cluster-cidr': 'clusterCIDR',
+  nodeTimeout: 'nodeTimeout',
+  'node-timeout': 'nodeTimeout',
+  leaderLease: 'leaderLease',
+  'leader-lease': 'leaderLease',
+};
+
+export async function parseControllerConfig(argv: string[], readFile: (path: string) => Promise<string>): Promise<ControllerConfig> {
+  const cmd = new Command('shoal-controller')
+    .exitOverride()
+    .configureOutput({ writeOut: () => {}, writeErr: () => {} })
+    .allowExcessArguments(false)
+    .option('--listen <host:port>', `API listen address (default ${CONTROLLER_DEFAULTS.listen})`)
+    .option('--data-dir <dir>', `data directory (default ${CONTROLLER_DEFAULTS.dataDir})`)
+    .option('--etcd <urls>', 'etcd client URLs, comma-separated (absent: embedded etcd under the data dir)')
+    .option('--cluster-cidr <cidr>', `pod network of the cluster (default ${CONTROLLER_DEFAULTS.clusterCIDR})`)
+    .option('--node-timeout <duration>', `missed-heartbeat period before a node is down (default ${CONTROLLER_DEFAULTS.nodeTimeout})`)
+    .option('--leader-lease <duration>', `leader election lease (default ${CONTROLLER_DEFAULTS.leaderLease})`)
+    .option('--config <file>', 'YAML or JSON file with the same settings; flags win');
+  try {
+    cmd.parse(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) throw new ShoalError('InvalidArgument', err.message.replace(/^error: /, ''));
+    throw err;
+  }
+  const flags = cmd.opts<{ listen?: string; dataDir?: string; etcd?: string; clusterCidr?: string; nodeTimeout?: string; leaderLease?: string; config?: string }>();
+  let file: Raw = {};
+  if (flags.config !== undefined) file = parseConfigFile(flags.config, await readConfig(flags.config, readFile));
+  const raw: Raw = {
+    listen: flags.listen ?? file.listen ?? CONTROLLER_DEFAULTS.listen,
+    dataDir: flags.dataDir ?? file.dataDir ?? CONTROLLER_DEFAULTS.dataDir,
+    etcd: flags.etcd ?? file.etcd,
+    clusterCIDR: flags.clusterCidr ?? file.clusterCIDR ?? CONTROLLER_DEFAULTS.clusterCIDR,
+    nodeTimeout: flags.nodeTimeout ?? file.nodeTimeout ?? CONTROLLER_DEFAULTS.nodeTimeout,
+    leaderLease: flags.leaderLease ?? file.leaderLease ?? CONTROLLER_DEFAULTS.leaderLease,
+  };
+  return validate(raw);
+}
+
+async function readConfig(path: string, readFile: (path: string) => Promise<string>): Promise<string> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    throw new ShoalError('InvalidArgument', `cannot read config file ${path}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+function parseConfigFile(path: string, text: string): Raw {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new ShoalError('InvalidArgument', `config file ${path}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ShoalError('InvalidArgument', `config file ${path}: expected a mapping of settings`);
+  const out: Raw = {};
+  for (const [k, v] of Object.entries(doc as Record<string, unknown>)) {
+    const key = FILE_KEYS[k];
+    if (key === undefined) throw new ShoalError('InvalidArgument', `config file ${path}: unknown setting "${k}" (known: ${Object.keys(FILE_KEYS).join(', ')})`);
+    out[key] = v;
+  }
+  return out;
+}
+
+function validate(raw: Raw): ControllerConfig {
+  const problems: string[] = [];
+  const listen = String(raw.listen);
+  const m = /^(.*):(\d+)$/.exec(listen);
+  let listenHost = '0.0.0.0';
+  let listenPort = 6443;
+  if (!m || Number(m[2]) > 65535) problems.push(`listen: "${listen}" is not HOST:PORT`);
+  else {
+    listenHost = (m[1] ?? '').replace(/^\[(.*)\]$/, '$1') || '0.0.0.0';
+    listenPort = Number(m[2]);
+  }
+  const dataDir = typeof raw.dataDir === 'string' && raw.dataDir !== '' ? raw.dataDir : undefined;
+  if (dataDir === undefined) problems.push('data-dir: must be a non-empty path');
+  let etcd: string[] | undefined;
+  if (raw.etcd !== undefined && raw.etcd !== null && raw.etcd !== '') {
+    const list = Array.isArray(raw.etcd) ? raw.etcd.map(String) : String(raw.etcd).split(',');
+    etcd = list.map((s) => s.trim()).filter((s) => s !== '');
+    for (const u of etcd) {
+      try {
+        const url = new URL(u);
+        if (url.protocol !== 'http:' && url.protocol !== 'https:') problems.push(`etcd: "${u}" must be an http:// or https:// URL`);
+      } catch {
+        problems.push(`etcd: "${u}" is not a URL`);
+      }
+    }
+    if (etcd.length === 0) problems.push('etcd: empty list of URLs');
+  }
+  const clusterCIDR = String(raw.clusterCIDR);
+  if (!isIPv4Cidr(clusterCIDR)) problems.push(`cluster-cidr: "${clusterCIDR}" is not an IPv4 CIDR like 10.244.0.0/16`);
+  const nodeTimeoutMs = durationMs(raw.nodeTimeout, 'node-timeout', problems);
+  const leaderLeaseMs = durationMs(raw.leaderLease, 'leader-lease', problems);
+  if (problems.length > 0) throw new ShoalError('InvalidArgument', `invalid settings: ${problems.join('; ')}`);
+  return {
+    listenHost,
+    listenPort,
+    dataDir: dataDir as string,
+    etcd,
+    clusterCIDR,
+    nodeTimeoutMs,
+    leaderLeaseSeconds: Math.max(1, Math.ceil(leaderLeaseMs / 1000)),
+  };
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** `5s`, `500ms`, `1m30s`, or a bare number of seconds. */
+export function parseDurationMs(text: string): number | undefined {
+  if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000;
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+  let total = 0;
+  let pos = 0;
+  for (let mm = re.exec(text); mm !== null; mm = re.exec(text)) {
+    total += Number(mm[1]) * (UNIT_MS[mm[2] as string] as number);
+    pos = re.lastIndex;
+  }
+  return pos === text.length && pos > 0 ? total : undefined;
+}
+
+function durationMs(v: unknown, name: string, problems: string[]): number {
+  const ms = typeof v === 'number' ? v * 1000 : parseDurationMs(String(v));
+  if (ms === undefined || !(ms > 0)) {
+    problems.push(`${name}: "${String(v)}" is not a positive duration like 5s or 500ms`);
+    return 1000;
+  }
+  return ms;
+}
+
+function isIPv4Cidr(s: string): boolean {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(s);
+  if (!m) return false;
+  return [m[1], m[2], m[3], m[4]].every((o) => Number(o) <= 255) && Number(m[5]) <= 32;
+}
