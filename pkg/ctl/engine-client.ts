@@ -5,7 +5,8 @@
  */
 import { Readable } from 'node:stream';
 import { Client } from 'undici';
-import { errors, fromStatus, ShoalError, toShoalError, type Status } from '../api/index.js';
+import type { ShoalError} from '../api/index.js';
+import { errors, fromStatus, toShoalError, type Status } from '../api/index.js';
 
 export const DEFAULT_ENGINE_HOST = 'unix:///run/shoal/agent.sock';
 

@@ -11,20 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { errors } from '../../api/index.js';
-
-export interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  annotations?: Record<string, string>;
-  urls?: string[];
-}
-
-export interface Platform {
-  os: string;
-  architecture: string;
-  variant?: string;
-}
+import type { Descriptor, Platform } from './manifest.js';
 
 export interface ImageRecord {
   /** Image id: the config digest, as Docker's image ID. */

@@ -18,7 +18,3 @@ export function chainIds(diffIds: readonly string[]): string[] {
   }
   return out;
 }
-
-export function isDigest(s: string): boolean {
-  return DIGEST_RE.test(s);
-}

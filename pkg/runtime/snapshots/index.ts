@@ -1,2 +1,2 @@
-export { chainIds, isDigest } from './chain-id.js';
+export { chainIds } from './chain-id.js';
 export { Snapshotter, type ApplyFn } from './snapshotter.js';

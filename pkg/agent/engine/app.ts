@@ -1,0 +1,49 @@
+/**
+ * The engine API application: one fastify instance, one error handler, one plugin per
+ * resource. To add a resource, add its routes to ENGINE_ROUTES (one line) and its dependency
+ * to EngineDeps. Tests build the app with `buildEngineApp(deps)` and call `app.inject()`.
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { ContainerManager } from '../../runtime/container/index.js';
+import type { ImageApi } from '../../runtime/image/service.js';
+import { containerRoutes } from './containers.js';
+import { installErrorHandling } from './errors.js';
+import { imageRoutes } from './images.js';
+
+export interface EngineDeps {
+  images: ImageApi;
+  containers?: ContainerManager;
+  /** Version information for GET /v1/version. */
+  version: { Version: string; ApiVersion: string; [k: string]: unknown };
+  /** Request logs are at info level: pass a logger at warn to keep only failures. */
+  logger?: FastifyBaseLogger;
+  /** Largest JSON body accepted (default 1 MiB); streamed bodies (import, exec stdin) are not limited by it. */
+  bodyLimit?: number;
+}
+
+type Routes = (app: FastifyInstance, deps: EngineDeps) => void;
+
+export const ENGINE_ROUTES: Routes[] = [
+  (app, d) => imageRoutes(app, { images: d.images }),
+  (app, d) => d.containers && containerRoutes(app, { containers: d.containers }),
+];
+
+export async function buildEngineApp(deps: EngineDeps): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    bodyLimit: deps.bodyLimit ?? 1024 * 1024,
+    ...(deps.logger ? { loggerInstance: deps.logger } : {}),
+    // Refs in paths are URL-encoded and may be long (registry/host:port/a/b/c:tag@sha256:...).
+    routerOptions: { maxParamLength: 2048 },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
+  });
+  installErrorHandling(app);
+  app.get('/_ping', async (_req, reply) => reply.type('text/plain').send('OK'));
+  app.get('/v1/version', async () => deps.version);
+  for (const routes of ENGINE_ROUTES) {
+    await app.register(async (scope) => {
+      routes(scope, deps);
+    });
+  }
+  await app.ready();
+  return app;
+}
