@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { parseAgentConfig, parseByteSize } from './config.js';
+
+const defaults = { hostname: 'node1', home: '/root' };
+const noFile = (): Promise<string> => Promise.reject(new Error('ENOENT'));
+
+describe('parseAgentConfig', () => {
+  it('fills the defaults of DESIGN.md section 9', async () => {
+    const c = await parseAgentConfig([], noFile, defaults);
+    expect(c).toMatchObject({
+      socket: '/run/shoal/agent.sock',
+      dataDir: '/var/lib/shoal',
+      runDir: '/run/shoal',
+      nodeName: 'node1',
+      cgroupParent: 'shoal',
+      insecureRegistries: [],
+      labels: {},
+      credentials: '/root/.shoal/credentials.json',
+    });
+    expect(c.controller).toBeUndefined();
+  });
+
+  it('takes repeatable flags and lets flags win over the file', async () => {
+    const file = 'data-dir: /srv/shoal\nsocket: /tmp/file.sock\nlabels: {zone: a}\ninsecure-registries: [reg:5000]\nmaxLayerSize: 1g\n';
+    const c = await parseAgentConfig(
+      ['--config', '/etc/shoal.yaml', '--socket', '/tmp/a.sock', '--label', 'disk=ssd', '--insecure-registry', 'r1:5000', '--insecure-registry', 'r2'],
+      async () => file,
+      defaults,
+    );
+    expect(c.socket).toBe('/tmp/a.sock');
+    expect(c.dataDir).toBe('/srv/shoal');
+    expect(c.labels).toEqual({ zone: 'a', disk: 'ssd' });
+    expect(c.insecureRegistries).toEqual(['r1:5000', 'r2']);
+    expect(c.maxLayerSize).toBe(1024 ** 3);
+  });
+
+  it('reads JSON config files', async () => {
+    const c = await parseAgentConfig(['--config', 'x.json'], async () => '{"node-name": "n9", "controller": "https://c:6443"}', defaults);
+    expect(c.nodeName).toBe('n9');
+    expect(c.controller).toBe('https://c:6443');
+  });
+
+  it('names what is wrong', async () => {
+    await expect(parseAgentConfig(['--bogus'], noFile, defaults)).rejects.toMatchObject({ code: 'InvalidArgument', message: expect.stringContaining('--bogus') });
+    await expect(parseAgentConfig(['--label', 'nokey'], noFile, defaults)).rejects.toMatchObject({ code: 'Invalid', causes: [{ field: 'label' }] });
+    await expect(parseAgentConfig(['--data-dir', 'rel'], noFile, defaults)).rejects.toMatchObject({ code: 'Invalid' });
+    await expect(parseAgentConfig(['--config', 'x'], async () => 'unknownThing: 1', defaults)).rejects.toMatchObject({ causes: [{ field: 'unknownThing' }] });
+    await expect(parseAgentConfig(['--config', 'x'], noFile, defaults)).rejects.toMatchObject({ message: expect.stringContaining('cannot read config file x') });
+    await expect(parseAgentConfig(['--max-layer-size', '12q'], noFile, defaults)).rejects.toMatchObject({ code: 'Invalid' });
+  });
+
+  it('parses byte sizes', () => {
+    expect(parseByteSize('512')).toBe(512);
+    expect(parseByteSize('2k')).toBe(2048);
+    expect(parseByteSize('1.5GiB')).toBe(1.5 * 1024 ** 3);
+    expect(() => parseByteSize('-1')).toThrow(/invalid size/);
+  });
+});

@@ -1,0 +1,190 @@
+/**
+ * shoal-agent configuration (DESIGN.md section 9): flags, an optional config file (JSON or
+ * YAML, keys as the flags without dashes, kebab-case or camelCase), flags win. Normalised once
+ * into a fully defaulted AgentConfig. Pure: argv, the file reader and the defaults come in.
+ */
+import { Command, CommanderError } from 'commander';
+import { parse as parseYaml } from 'yaml';
+import { errors, type FieldCause } from '../api/index.js';
+
+export interface AgentConfig {
+  socket: string;
+  dataDir: string;
+  runDir: string;
+  /** Controller URL; absent: a standalone engine. */
+  controller?: string;
+  nodeName: string;
+  advertiseAddr?: string;
+  labels: Record<string, string>;
+  /** Registries (host[:port]) where plain HTTP is allowed besides localhost/127.0.0.1. */
+  insecureRegistries: string[];
+  cgroupParent: string;
+  metricsListen?: string;
+  /** Cap on the decompressed size of one layer, in bytes. */
+  maxLayerSize: number;
+  /** Registry credentials file (written by `shoalctl login` through the agent). */
+  credentials: string;
+  logLevel: string;
+}
+
+export interface AgentDefaults {
+  hostname: string;
+  /** Home of the user the agent runs as, for ~/.shoal/credentials.json. */
+  home: string;
+}
+
+export const DEFAULT_MAX_LAYER_SIZE = 16 * 1024 ** 3;
+
+/** Parses `10g`, `512MiB`, `1000000` into bytes. */
+export function parseByteSize(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?$/i.exec(s.trim());
+  if (!m) throw errors.invalidArgument(`invalid size "${s}": use a number of bytes or 512m, 10g`);
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[(m[2] ?? '').toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  const n = Math.floor(Number(m[1]) * mult);
+  if (!Number.isSafeInteger(n) || n <= 0) throw errors.invalidArgument(`invalid size "${s}": must be positive`);
+  return n;
+}
+
+function parseLabel(s: string, field: string, causes: FieldCause[], into: Record<string, string>): void {
+  const eq = s.indexOf('=');
+  if (eq <= 0) {
+    causes.push({ field, reason: 'FieldValueInvalid', message: `label "${s}" must be key=value` });
+    return;
+  }
+  into[s.slice(0, eq)] = s.slice(eq + 1);
+}
+
+const camel = (k: string): string => k.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+
+const KNOWN = new Set([
+  'socket', 'dataDir', 'runDir', 'controller', 'nodeName', 'advertiseAddr', 'label', 'labels', 'insecureRegistry',
+  'insecureRegistries', 'cgroupParent', 'metricsListen', 'maxLayerSize', 'credentials', 'logLevel',
+]);
+
+/** Parses agent arguments (without node and script) into a config; InvalidArgument/Invalid on bad input. */
+export async function parseAgentConfig(
+  argv: readonly string[],
+  readFile: (path: string) => Promise<string>,
+  defaults: AgentDefaults,
+): Promise<AgentConfig> {
+  const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+  const cmd = new Command('shoal-agent')
+    .description('Shoal node agent: the engine API on a UNIX socket, images, containers')
+    .option('--socket <path>', 'engine API socket (default /run/shoal/agent.sock)')
+    .option('--data-dir <dir>', 'data directory (default /var/lib/shoal)')
+    .option('--run-dir <dir>', 'runtime state directory (default /run/shoal)')
+    .option('--controller <url>', 'controller URL (absent: standalone engine)')
+    .option('--node-name <name>', 'node name (default: hostname)')
+    .option('--advertise-addr <ip>', 'address other nodes reach this one at')
+    .option('--label <k=v>', 'node label (repeatable)', collect)
+    .option('--insecure-registry <host:port>', 'allow plain HTTP to this registry (repeatable)', collect)
+    .option('--cgroup-parent <name>', 'cgroup parent (default shoal)')
+    .option('--metrics-listen <host:port>', 'Prometheus metrics address (off when absent)')
+    .option('--max-layer-size <size>', 'cap on the decompressed size of one layer (default 16g)')
+    .option('--credentials <file>', 'registry credentials file (default ~/.shoal/credentials.json)')
+    .option('--log-level <level>', 'log level (default info)')
+    .option('--config <file>', 'config file (JSON or YAML); flags win')
+    .exitOverride()
+    .configureOutput({ writeOut: () => undefined, writeErr: () => undefined })
+    .allowExcessArguments(false);
+  try {
+    cmd.parse([...argv], { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError && (err.code === 'commander.helpDisplayed' || err.code === 'commander.version')) {
+      throw errors.invalidArgument(cmd.helpInformation());
+    }
+    throw errors.invalidArgument(err instanceof Error ? err.message.replace(/^error: /, '') : String(err));
+  }
+  const flags = cmd.opts<Record<string, unknown>>();
+
+  let file: Record<string, unknown> = {};
+  if (typeof flags['config'] === 'string') {
+    const path = flags['config'];
+    let text: string;
+    try {
+      text = await readFile(path);
+    } catch (err) {
+      throw errors.invalidArgument(`cannot read config file ${path}: ${(err as Error).message}`);
+    }
+    let doc: unknown;
+    try {
+      doc = parseYaml(text); // YAML is a superset of JSON
+    } catch (err) {
+      throw errors.invalidArgument(`config file ${path} is neither JSON nor YAML: ${(err as Error).message}`);
+    }
+    if (doc !== null && doc !== undefined) {
+      if (typeof doc !== 'object' || Array.isArray(doc)) throw errors.invalidArgument(`config file ${path} must hold a mapping of options`);
+      for (const [k, v] of Object.entries(doc)) file[camel(k)] = v;
+    }
+  }
+  const causes: FieldCause[] = [];
+  for (const k of Object.keys(file)) {
+    if (!KNOWN.has(k)) causes.push({ field: k, reason: 'FieldValueNotSupported', message: `unknown option "${k}" in the config file` });
+  }
+  const pick = (k: string): unknown => flags[k] ?? file[k];
+  const str = (k: string): string | undefined => {
+    const v = pick(k);
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string' || v === '') {
+      causes.push({ field: k, reason: 'FieldValueInvalid', message: `${k} must be a non-empty string` });
+      return undefined;
+    }
+    return v;
+  };
+  const list = (...keys: string[]): string[] => {
+    for (const k of keys) {
+      const v = flags[k] ?? file[k];
+      if (v === undefined) continue;
+      if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) {
+        causes.push({ field: k, reason: 'FieldValueInvalid', message: `${k} must be a list of strings` });
+        return [];
+      }
+      return v as string[];
+    }
+    return [];
+  };
+
+  const labels: Record<string, string> = {};
+  const fileLabels = file['labels'];
+  if (fileLabels && typeof fileLabels === 'object' && !Array.isArray(fileLabels)) {
+    for (const [k, v] of Object.entries(fileLabels)) labels[k] = String(v);
+  }
+  for (const l of list('label')) parseLabel(l, 'label', causes, labels);
+
+  let maxLayerSize = DEFAULT_MAX_LAYER_SIZE;
+  const mls = pick('maxLayerSize');
+  if (mls !== undefined) {
+    try {
+      maxLayerSize = typeof mls === 'number' ? parseByteSize(String(mls)) : parseByteSize(String(mls));
+    } catch (err) {
+      causes.push({ field: 'maxLayerSize', reason: 'FieldValueInvalid', message: (err as Error).message });
+    }
+  }
+
+  const cfg: AgentConfig = {
+    socket: str('socket') ?? '/run/shoal/agent.sock',
+    dataDir: str('dataDir') ?? '/var/lib/shoal',
+    runDir: str('runDir') ?? '/run/shoal',
+    nodeName: str('nodeName') ?? defaults.hostname,
+    labels,
+    insecureRegistries: list('insecureRegistry', 'insecureRegistries'),
+    cgroupParent: str('cgroupParent') ?? 'shoal',
+    maxLayerSize,
+    credentials: str('credentials') ?? `${defaults.home.replace(/\/$/, '')}/.shoal/credentials.json`,
+    logLevel: str('logLevel') ?? 'info',
+  };
+  const controller = str('controller');
+  if (controller !== undefined) {
+    if (!/^https?:\/\//.test(controller)) causes.push({ field: 'controller', reason: 'FieldValueInvalid', message: `controller "${controller}" must be an http(s) URL` });
+    cfg.controller = controller;
+  }
+  const adv = str('advertiseAddr');
+  if (adv !== undefined) cfg.advertiseAddr = adv;
+  const metrics = str('metricsListen');
+  if (metrics !== undefined) cfg.metricsListen = metrics;
+  for (const k of ['socket', 'dataDir', 'runDir', 'credentials'] as const) {
+    if (!cfg[k].startsWith('/')) causes.push({ field: k, reason: 'FieldValueInvalid', message: `${k} must be an absolute path` });
+  }
+  if (causes.length > 0) throw errors.invalid(`invalid agent configuration: ${causes.map((c) => `${c.field}: ${c.message}`).join('; ')}`, causes);
+  return cfg;
+}
