@@ -6,8 +6,9 @@
  *   exec:  {"stream":"stdout"|"stderr","data":"<base64>"} ... then {"exitCode":N}
  *          (or {"error":V1Status} when it fails after the stream started)
  *   stats: one ContainerStats object per second
- * Exec with stdin: the command spec goes into the `X-Shoal-Exec` header (base64 JSON) and
- * the request body (Content-Type application/vnd.shoal.stream) is the process's stdin.
+ * Exec with stdin: the command spec goes into the `spec` query parameter (base64 JSON; the
+ * `X-Shoal-Exec` header works too) and the request body (Content-Type
+ * application/vnd.shoal.stream) is the process's stdin.
  */
 import { PassThrough, type Readable, Writable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -294,13 +295,13 @@ export function containerRoutes(app: FastifyInstance, opts: ContainerRoutesOptio
   app.post('/v1/containers/:id/exec', async (req: IdReq, reply) => {
     let spec: ExecBody;
     let stdin: Readable | undefined;
-    const header = req.headers['x-shoal-exec'];
+    const header = first(req.query['spec']) ?? req.headers['x-shoal-exec'];
     if (typeof header === 'string' && header !== '') {
       let parsed: unknown;
       try {
         parsed = JSON.parse(Buffer.from(header, 'base64').toString('utf8'));
       } catch {
-        throw new ShoalError('InvalidArgument', 'X-Shoal-Exec must be base64-encoded JSON');
+        throw new ShoalError('InvalidArgument', 'the exec spec (query parameter spec) must be base64-encoded JSON');
       }
       spec = parseExecBody(parsed);
       if (req.body && typeof (req.body as Readable).pipe === 'function') stdin = req.body as Readable;

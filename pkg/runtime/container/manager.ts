@@ -271,7 +271,7 @@ export class ContainerManager {
       await rm(dir, { recursive: true, force: true }).catch(() => undefined);
       throw err;
     }
-    if (networkMode === 'bridge') warnings.push('bridge networking is not available yet: the container gets a loopback-only network');
+    if (opts.networkMode === 'bridge') warnings.push('bridge networking is not available yet: the container gets a loopback-only network');
     return { Id: id, Warnings: warnings };
   }
 
