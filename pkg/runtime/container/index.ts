@@ -8,3 +8,4 @@ export { humanDuration, statusText, toInspect, toSummary } from './inspect.js';
 export { validateName, generateName, NAME_RE } from './names.js';
 export * from './defaults.js';
 export { FakeDriver } from './fake-driver.js';
+export { imageProviderFrom, type InspectableImages } from './image-provider.js';
