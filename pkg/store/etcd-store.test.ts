@@ -47,6 +47,23 @@ describe.skipIf(!hasEtcd)('EtcdStore on a real etcd', () => {
     }
   });
 
+  it('renews hundreds of leases concurrently over one keep-alive stream', async () => {
+    const store = new EtcdStore({ endpoints: etcd.endpoints });
+    try {
+      const leases = await Promise.all(Array.from({ length: 200 }, () => store.grantLease(5)));
+      await Promise.all(leases.map((l) => l.keepAlive()));
+      await Promise.all(leases.map((l) => l.keepAlive()));
+      const gone = leases[7];
+      await gone?.revoke();
+      const results = await Promise.allSettled(leases.slice(0, 10).map((l) => l.keepAlive()));
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+      expect((results[7] as PromiseRejectedResult).reason).toMatchObject({ code: 'NotFound' });
+      await Promise.all(leases.map((l) => l.revoke()));
+    } finally {
+      await store.close();
+    }
+  });
+
   it('maps an unreachable etcd to Unavailable with a retry hint', async () => {
     const store = new EtcdStore({ endpoints: ['http://127.0.0.1:1'], callTimeoutMs: 1500 });
     try {
@@ -82,6 +99,13 @@ describe.skipIf(!hasEtcd)('EtcdStore watch across an etcd restart', () => {
       await etcd.start();
       for (let i = 1; i <= 5; i++) await retry(() => writer.put(`/r/${i}`, String(i)));
       await waitFor(() => seen.length === 6, 20_000);
+      // Leases survive the restart and the keep-alive stream is reopened.
+      const lease = await retry(() => writer.grantLease(5));
+      await lease.keepAlive();
+      await etcd.kill();
+      await etcd.start();
+      await retry(() => lease.keepAlive());
+      await lease.revoke();
       expect(seen.map((e) => (e.type === 'put' ? e.kv.value : '-'))).toEqual(['0', '1', '2', '3', '4', '5']);
       ac.abort();
       await loop;

@@ -14,7 +14,7 @@
  *   streams), so nothing but open watches can hold close() up; close() cancels them first.
  */
 import { Etcd3, type IOptions } from 'etcd3';
-import type { IDuplexStream, IKeyValue, IRequestOp, ICompare, IWatchRequest, IWatchResponse, IResponseOp } from 'etcd3/lib/rpc.js';
+import type { IDuplexStream, IKeyValue, ILeaseKeepAliveRequest, ILeaseKeepAliveResponse, IRequestOp, ICompare, IWatchRequest, IWatchResponse, IResponseOp } from 'etcd3/lib/rpc.js';
 import { ShoalError } from '../api/index.js';
 import { AsyncQueue } from './async-queue.js';
 import { systemClock } from './clock.js';
@@ -40,10 +40,14 @@ const MAX_MESSAGE = 64 * 1024 * 1024;
 export class EtcdStore implements Store {
   private readonly client: Etcd3;
   private readonly pageSize: number;
+  private readonly callTimeoutMs: number;
   private readonly watchBackoff: (attempt: number) => number;
   private readonly streams = new Set<IDuplexStream<IWatchRequest, IWatchResponse>>();
   private readonly watchAborts = new Set<AbortController>();
   private closed = false;
+  private keepAliveOpening: Promise<IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>> | undefined;
+  private keepAliveStreamOpen: IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse> | undefined;
+  private readonly keepAlivePending = new Map<string, { resolve: (ttl: string) => void; reject: (err: unknown) => void }[]>();
 
   constructor(opts: EtcdStoreOptions) {
     if (opts.endpoints.length === 0) throw new ShoalError('InvalidArgument', 'EtcdStore needs at least one endpoint');
@@ -56,6 +60,7 @@ export class EtcdStore implements Store {
     };
     this.client = new Etcd3(options);
     this.pageSize = opts.pageSize ?? 1000;
+    this.callTimeoutMs = callTimeout;
     this.watchBackoff = opts.watchBackoff ?? defaultBackoff;
   }
 
@@ -262,23 +267,71 @@ export class EtcdStore implements Store {
     };
   }
 
+  /**
+   * One keep-alive round trip on a stream shared by every lease of this store (thousands of
+   * node heartbeats must not open a gRPC stream each). etcd answers a stream's requests in
+   * order, so replies are matched per lease ID first-in first-out.
+   */
   private async keepAliveOnce(id: string): Promise<void> {
-    const stream = await this.call(`keep lease ${id} alive`, () => this.client.leaseClient.leaseKeepAlive());
-    try {
-      const ttl = await this.call(
-        `keep lease ${id} alive`,
-        () =>
-          new Promise<string>((resolve, reject) => {
-            stream.on('data', (r: { TTL: string }) => resolve(r.TTL));
-            stream.on('error', reject);
-            stream.on('end', () => reject(new Error('keep-alive stream ended')));
-            stream.write({ ID: id });
-          }),
-      );
-      if (Number(ttl) <= 0) throw new ShoalError('NotFound', `lease ${id} not found (expired or revoked)`);
-    } finally {
-      endStream(stream);
-    }
+    const what = `keep lease ${id} alive`;
+    const stream = await this.keepAliveStream(what);
+    const ttl = await new Promise<string>((resolve, reject) => {
+      let q = this.keepAlivePending.get(id);
+      if (!q) this.keepAlivePending.set(id, (q = []));
+      const timer = setTimeout(() => {
+        // No answer in time: the stream is suspect; fail everything on it and start afresh.
+        if (this.keepAliveStreamOpen === stream) this.keepAliveStreamOpen = undefined;
+        this.keepAliveOpening = undefined;
+        const pending = [...this.keepAlivePending.values()].flat();
+        this.keepAlivePending.clear();
+        const err = new ShoalError('Unavailable', `${what}: no answer from etcd in ${this.callTimeoutMs} ms`, { retryAfterSeconds: 1 });
+        for (const p of pending) p.reject(err);
+        endStream(stream);
+      }, this.callTimeoutMs);
+      q.push({
+        resolve: (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e instanceof Error ? e : new Error(String(e)));
+        },
+      });
+      stream.write({ ID: id });
+    });
+    if (Number(ttl) <= 0) throw new ShoalError('NotFound', `lease ${id} not found (expired or revoked)`);
+  }
+
+  private keepAliveStream(what: string): Promise<IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>> {
+    this.keepAliveOpening ??= this.call(what, () => this.client.leaseClient.leaseKeepAlive()).then(
+      (stream) => {
+        const fail = (err: unknown): void => {
+          if (this.keepAliveOpening === opening) this.keepAliveOpening = undefined;
+          const e = mapEtcdError(err, what);
+          const pending = [...this.keepAlivePending.values()].flat();
+          this.keepAlivePending.clear();
+          for (const p of pending) p.reject(e);
+          endStream(stream);
+        };
+        stream.on('data', (r: ILeaseKeepAliveResponse) => {
+          const q = this.keepAlivePending.get(String(r.ID));
+          const p = q?.shift();
+          if (q && q.length === 0) this.keepAlivePending.delete(String(r.ID));
+          p?.resolve(r.TTL);
+        });
+        stream.on('error', fail);
+        stream.on('end', () => fail(new Error('keep-alive stream ended')));
+        this.keepAliveStreamOpen = stream;
+        return stream;
+      },
+      (err: unknown) => {
+        this.keepAliveOpening = undefined;
+        throw err;
+      },
+    );
+    const opening = this.keepAliveOpening;
+    return opening;
   }
 
   private async revokeLease(id: string): Promise<void> {
@@ -305,6 +358,10 @@ export class EtcdStore implements Store {
     for (const ac of this.watchAborts) ac.abort();
     for (const s of this.streams) endStream(s);
     this.streams.clear();
+    if (this.keepAliveStreamOpen) endStream(this.keepAliveStreamOpen);
+    const pending = [...this.keepAlivePending.values()].flat();
+    this.keepAlivePending.clear();
+    for (const p of pending) p.reject(new ShoalError('Unavailable', 'store is closed', { retryAfterSeconds: 1 }));
     await Promise.resolve();
     this.client.close();
   }
