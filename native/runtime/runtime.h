@@ -1,0 +1,84 @@
+/*
+ * shoal-runtime: the native half of Shoal's container runtime.
+ * Protocol and process model: docs/runtime-helper.md.
+ */
+#ifndef SHOAL_RUNTIME_H
+#define SHOAL_RUNTIME_H
+
+/* Paths are bounded by PATH_MAX; a truncated one fails loudly at the syscall. */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* The config channel (a socket inherited as fd 3) and its framing: "<len>\n" then len bytes
+ * of NUL-terminated key, value, key, value, ... strings. */
+#define CTL_FD 3
+
+struct strv {
+  char **v;
+  size_t n, cap;
+};
+
+struct bind {
+  char *src, *dst;
+  int ro;
+};
+
+struct rlim {
+  int res;
+  unsigned long long soft, hard;
+};
+
+struct config {
+  char *id, *state_dir, *log_path;
+  long long log_max_bytes;
+  int log_max_files;
+  struct strv lower;
+  char *upper, *work, *hostname;
+  struct strv args, env;
+  char *cwd;
+  unsigned uid, gid;
+  struct strv gids;
+  int nnp;
+  unsigned long long caps; /* bit n = capability n */
+  struct rlim rl[32];
+  int nrl;
+  int open_stdin;
+  struct bind *binds;
+  size_t nbinds;
+  char *etc_hosts, *etc_hostname, *etc_resolv;
+  char *network; /* new | host | none */
+  struct strv cgroups;
+  int seccomp; /* 1 = default profile */
+  int init;
+  struct strv masked, ro_paths;
+  pid_t pid; /* exec: the container's PID 1 */
+};
+
+/* util.c */
+void die_msg(int fd, const char *code, const char *fmt, ...) __attribute__((noreturn, format(printf, 3, 4)));
+int write_all(int fd, const void *buf, size_t len);
+int send_line(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int read_line(int fd, char *buf, size_t cap);
+int read_config(int fd, struct config *c);
+int write_file_atomic(const char *path, const char *data);
+int write_str(const char *path, const char *data);
+int proc_start_time(pid_t pid, char *out, size_t cap);
+void format_time(char *out, size_t cap);
+const char *signal_name(int sig);
+void close_fds_from(int lowfd);
+
+/* container.c: runs in the cloned PID 1 (start) or the forked child (exec). */
+void container_main(struct config *c, int syncfd, int in, int out, int err) __attribute__((noreturn));
+void apply_process(struct config *c, int syncfd);
+void exec_user(struct config *c, int syncfd) __attribute__((noreturn));
+int exec_main(struct config *c);
+
+/* monitor.c */
+int start_main(struct config *c);
+
+/* seccomp.c */
+int install_seccomp(void);
+
+#endif
