@@ -1,0 +1,80 @@
+/**
+ * Heartbeats without one etcd write per beat: each node has an etcd lease (TTL = node
+ * timeout) with the key `/shoal/v1/leases/nodes/<name>` attached. `beat` renews the lease
+ * (a keep-alive, no key write); only when this controller holds no live lease for the node
+ * (first beat, controller restart, beat landing on another controller, lease expired) does
+ * it grant a lease and put the key. The node monitor watches those keys: a deleted key means
+ * the lease expired, i.e. the node missed heartbeats for a whole timeout.
+ */
+import { ShoalError, isShoalError } from '../api/index.js';
+import type { Lease, Store } from '../store/index.js';
+
+export const NODE_LEASES_PREFIX = '/shoal/v1/leases/nodes/';
+const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+export function nodeLeaseKey(name: string): string {
+  return `${NODE_LEASES_PREFIX}${name}`;
+}
+
+/** Lease TTL for a node timeout: whole seconds, rounded up, at least 2. */
+export function leaseTtlSeconds(nodeTimeoutMs: number): number {
+  return Math.max(2, Math.ceil(nodeTimeoutMs / 1000));
+}
+
+export interface HeartbeatServiceOptions {
+  store: Store;
+  nodeTimeoutMs: number;
+  /** Written into the lease key (which controller holds the lease). */
+  controllerId?: string;
+}
+
+export class HeartbeatService {
+  private readonly leases = new Map<string, Lease>();
+  private readonly inflight = new Map<string, Promise<void>>();
+  private readonly ttl: number;
+
+  constructor(private readonly opts: HeartbeatServiceOptions) {
+    this.ttl = leaseTtlSeconds(opts.nodeTimeoutMs);
+  }
+
+  /** Records a heartbeat of `nodeName`. InvalidArgument for a malformed name; Unavailable when the store is down. */
+  beat(nodeName: string): Promise<void> {
+    if (!NODE_NAME.test(nodeName)) return Promise.reject(new ShoalError('InvalidArgument', `invalid node name ${JSON.stringify(nodeName)}`));
+    const running = this.inflight.get(nodeName);
+    if (running !== undefined) return running;
+    const p = this.renew(nodeName).finally(() => this.inflight.delete(nodeName));
+    this.inflight.set(nodeName, p);
+    return p;
+  }
+
+  private async renew(name: string): Promise<void> {
+    const lease = this.leases.get(name);
+    if (lease !== undefined) {
+      try {
+        await lease.keepAlive();
+        return;
+      } catch (err) {
+        if (!isShoalError(err, 'NotFound')) throw err;
+        this.leases.delete(name);
+      }
+    }
+    const fresh = await this.opts.store.grantLease(this.ttl);
+    try {
+      await this.opts.store.put(nodeLeaseKey(name), JSON.stringify({ node: name, holder: this.opts.controllerId ?? '', ttlSeconds: this.ttl }), { lease: fresh });
+    } catch (err) {
+      await fresh.revoke().catch(() => undefined);
+      throw err;
+    }
+    this.leases.set(name, fresh);
+  }
+
+  /** Number of leases this controller renews (tests, metrics). */
+  get size(): number {
+    return this.leases.size;
+  }
+
+  /** Forgets the leases without revoking them: another controller takes over the beats, nodes stay up meanwhile. */
+  close(): void {
+    this.leases.clear();
+  }
+}

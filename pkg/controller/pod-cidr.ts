@@ -1,0 +1,92 @@
+/**
+ * podCIDR allocation: each node gets a /24 (or `nodePrefix`) out of the cluster CIDR
+ * (default 10.244.0.0/16). Pure core `allocatePodCidrs` keeps every valid, unique existing
+ * assignment and gives the remaining nodes the lowest free subnets; a subnet is free again
+ * once its node object is deleted (allocation is computed from the nodes that exist).
+ */
+import { ShoalError, type Node } from '../api/index.js';
+import { commitInBatches, encodeObject, nodeKey } from '../scheduler/index.js';
+import type { Informer, Store } from '../store/index.js';
+
+export interface Cidr {
+  base: number;
+  prefix: number;
+}
+
+export function parseCidr(text: string): Cidr {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(text.trim());
+  const parts = m?.slice(1, 5).map(Number) ?? [];
+  const prefix = Number(m?.[5]);
+  if (m === null || parts.some((p) => p > 255) || prefix > 32) throw new ShoalError('InvalidArgument', `invalid CIDR "${text}" (want e.g. 10.244.0.0/16)`);
+  const ip = parts.reduce((a, p) => a * 256 + p, 0);
+  const size = 2 ** (32 - prefix);
+  return { base: ip - (ip % size), prefix };
+}
+
+export function formatCidr(c: Cidr): string {
+  const b = c.base;
+  return `${Math.floor(b / 2 ** 24) % 256}.${Math.floor(b / 2 ** 16) % 256}.${Math.floor(b / 2 ** 8) % 256}.${b % 256}/${c.prefix}`;
+}
+
+export interface PodCidrPlan {
+  /** Node name → the subnet to write. */
+  assign: Map<string, string>;
+  /** Nodes left without a subnet because the cluster CIDR is exhausted. */
+  exhausted: string[];
+}
+
+export function allocatePodCidrs(clusterCidr: string, nodes: readonly { name: string; podCIDR?: string | undefined }[], nodePrefix = 24): PodCidrPlan {
+  const cluster = parseCidr(clusterCidr);
+  if (nodePrefix < cluster.prefix) throw new ShoalError('InvalidArgument', `cluster CIDR ${clusterCidr} is smaller than one node subnet /${nodePrefix}`);
+  const size = 2 ** (32 - nodePrefix);
+  const count = 2 ** (nodePrefix - cluster.prefix);
+  const used = new Set<number>();
+  const need: string[] = [];
+  for (const n of [...nodes].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const idx = indexOf(n.podCIDR);
+    if (idx !== undefined && !used.has(idx)) used.add(idx);
+    else need.push(n.name);
+  }
+  const plan: PodCidrPlan = { assign: new Map(), exhausted: [] };
+  let next = 0;
+  for (const name of need) {
+    while (next < count && used.has(next)) next++;
+    if (next >= count) {
+      plan.exhausted.push(name);
+      continue;
+    }
+    used.add(next);
+    plan.assign.set(name, formatCidr({ base: cluster.base + next * size, prefix: nodePrefix }));
+  }
+  return plan;
+
+  function indexOf(text: string | undefined): number | undefined {
+    if (text === undefined || text === '') return undefined;
+    try {
+      const c = parseCidr(text);
+      if (c.prefix !== nodePrefix || c.base < cluster.base || c.base >= cluster.base + count * size) return undefined;
+      return (c.base - cluster.base) / size;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/** One loop step: writes the planned podCIDRs (CAS; a conflict is retried on the next node event). */
+export async function podCidrStep(store: Store, nodes: Informer<Node>, clusterCidr: string): Promise<{ assigned: number; exhausted: string[] }> {
+  const cached = nodes.list();
+  const plan = allocatePodCidrs(
+    clusterCidr,
+    cached.map((c) => ({ name: c.object.metadata.name, podCIDR: c.object.spec.podCIDR })),
+  );
+  const ops = cached
+    .filter((c) => plan.assign.has(c.object.metadata.name))
+    .map((c) => ({
+      op: 'update' as const,
+      key: nodeKey(c.object.metadata.name),
+      value: encodeObject({ ...c.object, spec: { ...c.object.spec, podCIDR: plan.assign.get(c.object.metadata.name) ?? '' } }),
+      expectModRevision: c.modRevision,
+    }));
+  const r = await commitInBatches(store, ops);
+  return { assigned: r.committed, exhausted: plan.exhausted };
+}
