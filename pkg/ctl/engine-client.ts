@@ -213,3 +213,8 @@ function parseEvent(line: string): StreamEvent {
 export function asReadable(input: NodeJS.ReadableStream): Readable {
   return input instanceof Readable ? input : Readable.from(input as AsyncIterable<Uint8Array>);
 }
+
+/** The engine client for a command: `--host` (a global option) or SHOAL_HOST or the default socket. */
+export function engineClientFor(opts: { host?: string }, env: Readonly<Record<string, string | undefined>>): EngineClient {
+  return new EngineClient(resolveEngineHost(opts.host, env));
+}
