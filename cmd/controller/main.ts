@@ -20,6 +20,9 @@ try {
 }
 
 const shutdown = new AbortController();
+// Keeps the process alive until shutdown even while nothing else holds the event loop.
+const keepAlive = setInterval(() => {}, 1 << 30);
+shutdown.signal.addEventListener('abort', () => clearInterval(keepAlive), { once: true });
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => {
     if (shutdown.signal.aborted) {
@@ -61,6 +64,7 @@ try {
   // watch is done and the election resigned; now close the store, then the embedded etcd.
   await store?.close().catch((err: unknown) => log.warn(`closing store: ${toShoalError(err).message}`));
   await supervisor?.stop().catch((err: unknown) => log.warn(`stopping embedded etcd: ${toShoalError(err).message}`));
+  clearInterval(keepAlive);
   log.info('stopped');
 }
 process.exit(exitCode);
