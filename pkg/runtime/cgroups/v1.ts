@@ -146,9 +146,9 @@ class CgroupV1 implements Cgroup {
       const v = String(limits.memoryBytes);
       const memsw = join(mem, 'memory.memsw.limit_in_bytes');
       const hasMemsw = existsSync(memsw);
-      // memsw must stay >= limit: raise limit first when growing, memsw first when shrinking.
+      // The kernel keeps limit <= memsw: shrinking lowers the limit first, growing raises memsw first.
       const current = await readInt(join(mem, 'memory.limit_in_bytes'));
-      if (hasMemsw && current > limits.memoryBytes) {
+      if (hasMemsw && current !== 0 && current < limits.memoryBytes) {
         await writeCgroupFile(memsw, v);
         await writeCgroupFile(join(mem, 'memory.limit_in_bytes'), v);
       } else {
