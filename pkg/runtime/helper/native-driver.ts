@@ -1,0 +1,239 @@
+/**
+ * The RuntimeDriver backed by `native/build/shoal-runtime`. Each start spawns the helper with
+ * the config on fd 3 (a socket), answers its `created` with the network hook and `go`, and
+ * resolves on `started`. The container's monitor is not our child, so nothing here needs to
+ * live for the container to keep running; exits are read from `exit.json`.
+ * Protocol: docs/runtime-helper.md.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { constants as fsc, existsSync, watch, type FSWatcher } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { Socket } from 'node:net';
+import { dirname, join } from 'node:path';
+import type { Duplex, Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { ShoalError, toShoalError } from '../../api/index.js';
+import type { ExecSpec, ExitStatus, LaunchSpec, RuntimeDriver, StartOptions, Started } from './driver.js';
+import { LineReader } from './line-reader.js';
+import { processMatches, readExitFile, readPidFile, STDIN_FIFO, writeExitFile } from './state-files.js';
+import { encodeExecConfig, encodeStartConfig, parseHelperLine } from './wire.js';
+
+export interface NativeDriverOptions {
+  /** Path of shoal-runtime; default: native/build/shoal-runtime under the package root. */
+  binaryPath?: string;
+  /** How often waitExit re-checks besides file events (ms). */
+  pollIntervalMs?: number;
+  /** Time source for exits the driver has to record itself. */
+  now?: () => Date;
+}
+
+/** Walks up from this module to the directory holding package.json. */
+export function findPackageRoot(from: string = fileURLToPath(import.meta.url)): string | undefined {
+  let dir = dirname(from);
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) return undefined;
+    dir = up;
+  }
+}
+
+export function defaultBinaryPath(): string {
+  const root = findPackageRoot();
+  return join(root ?? process.cwd(), 'native', 'build', 'shoal-runtime');
+}
+
+/** The exit code Shoal records when the monitor vanished and the real status is unknown. */
+export const UNKNOWN_EXIT_CODE = 255;
+
+const STDERR_LIMIT = 8192;
+
+export class NativeDriver implements RuntimeDriver {
+  readonly binaryPath: string;
+  private readonly pollMs: number;
+  private readonly now: () => Date;
+
+  constructor(opts: NativeDriverOptions = {}) {
+    this.binaryPath = opts.binaryPath ?? defaultBinaryPath();
+    this.pollMs = opts.pollIntervalMs ?? 200;
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  private spawnHelper(cmd: 'start' | 'exec', stdio: Array<'pipe' | 'ignore'>): ChildProcess {
+    if (!existsSync(this.binaryPath)) {
+      throw new ShoalError('FailedPrecondition', `container helper ${this.binaryPath} is missing (run \`make native\`)`);
+    }
+    return spawn(this.binaryPath, [cmd], { stdio: [...stdio, 'pipe'] });
+  }
+
+  async start(spec: LaunchSpec, opts: StartOptions = {}): Promise<Started> {
+    const config = encodeStartConfig(spec);
+    opts.signal?.throwIfAborted();
+    const child = this.spawnHelper('start', ['ignore', 'ignore', 'pipe']);
+    const ctl = child.stdio[3] as Duplex;
+    const stderr = collect(child.stderr);
+    const spawnError = new Promise<never>((_, reject) => {
+      child.once('error', (err) => reject(new ShoalError('Internal', `spawn ${this.binaryPath}: ${err.message}`, { cause: err })));
+    });
+    spawnError.catch(() => undefined);
+    const lines = new LineReader(ctl);
+    try {
+      ctl.write(config);
+      let msg = await this.nextMessage(lines, stderr, spawnError, opts.signal);
+      if (msg.type === 'created') {
+        // A rejection or an abort closes the channel; the monitor then kills the container.
+        await opts.onCreated?.(msg.pid);
+        opts.signal?.throwIfAborted();
+        ctl.write('go\n');
+        msg = await this.nextMessage(lines, stderr, spawnError, opts.signal);
+      }
+      if (msg.type === 'started') return { pid: msg.pid, monitorPid: msg.monitorPid, pidStartTime: msg.pidStartTime };
+      if (msg.type === 'error') throw new ShoalError(msg.code, `start container ${spec.id}: ${msg.message}`);
+      throw new ShoalError('Internal', `start container ${spec.id}: protocol error (got ${msg.type} twice)`);
+    } catch (err) {
+      throw toShoalError(err);
+    } finally {
+      lines.close();
+      ctl.destroy();
+      child.stderr?.destroy();
+      child.unref();
+    }
+  }
+
+  private async nextMessage(lines: LineReader, stderr: () => string, spawnError: Promise<never>, signal?: AbortSignal) {
+    const line = await Promise.race([lines.next(signal), spawnError]);
+    if (line === undefined) {
+      const text = stderr().trim();
+      throw new ShoalError('Internal', `shoal-runtime exited without an answer${text ? `: ${text}` : ''}`);
+    }
+    return parseHelperLine(line);
+  }
+
+  async exec(spec: LaunchSpec, pid: number, e: ExecSpec): Promise<{ exitCode: number }> {
+    const config = encodeExecConfig(spec, pid, e);
+    e.signal?.throwIfAborted();
+    const child = this.spawnHelper('exec', [e.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe']);
+    const ctl = child.stdio[3] as Duplex;
+    const lines = new LineReader(ctl);
+    child.stdout?.pipe(e.stdout, { end: false });
+    child.stderr?.pipe(e.stderr, { end: false });
+    if (e.stdin && child.stdin) {
+      child.stdin.on('error', () => undefined); // EPIPE when the process exits first
+      e.stdin.pipe(child.stdin);
+    }
+    const onAbort = () => child.kill('SIGTERM'); // forwarded to the process by the helper
+    e.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+        child.once('error', (err) => reject(new ShoalError('Internal', `spawn ${this.binaryPath}: ${err.message}`, { cause: err })));
+        child.once('close', (code, sig) => resolve({ code, signal: sig }));
+      });
+      ctl.write(config);
+      let error: ShoalError | undefined;
+      for (let line = await lines.next(); line !== undefined; line = await lines.next()) {
+        const msg = parseHelperLine(line);
+        if (msg.type === 'error') error = new ShoalError(msg.code, `exec in ${spec.id}: ${msg.message}`);
+      }
+      const res = await closed;
+      if (error) throw error;
+      if (e.signal?.aborted) throw new ShoalError('Canceled', `exec in ${spec.id} canceled`);
+      if (res.code === null) return { exitCode: 128 + signalNumber(res.signal) };
+      return { exitCode: res.code };
+    } finally {
+      e.signal?.removeEventListener('abort', onAbort);
+      if (e.stdin && child.stdin) e.stdin.unpipe(child.stdin);
+      lines.close();
+      ctl.destroy();
+    }
+  }
+
+  async readExit(stateDir: string): Promise<ExitStatus | undefined> {
+    return readExitFile(stateDir);
+  }
+
+  async waitExit(stateDir: string, signal?: AbortSignal): Promise<ExitStatus> {
+    const first = await readExitFile(stateDir);
+    if (first) return first;
+    if (!existsSync(stateDir)) throw new ShoalError('NotFound', `no container state in ${stateDir}`);
+    let watcher: FSWatcher | undefined;
+    let wake: (() => void) | undefined;
+    try {
+      try {
+        watcher = watch(stateDir, () => wake?.());
+        watcher.on('error', () => undefined);
+      } catch {
+        watcher = undefined; // polling alone still works
+      }
+      for (;;) {
+        signal?.throwIfAborted();
+        const st = await this.checkExit(stateDir);
+        if (st) return st;
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(done, this.pollMs);
+          function done() {
+            clearTimeout(t);
+            signal?.removeEventListener('abort', done);
+            resolve();
+          }
+          wake = done;
+          signal?.addEventListener('abort', done, { once: true });
+        });
+      }
+    } catch (err) {
+      throw toShoalError(err);
+    } finally {
+      watcher?.close();
+    }
+  }
+
+  /** exit.json, or, when the monitor is gone without writing one, an "unknown" exit once PID 1 is gone too. */
+  private async checkExit(stateDir: string): Promise<ExitStatus | undefined> {
+    const st = await readExitFile(stateDir);
+    if (st) return st;
+    const pids = await readPidFile(stateDir);
+    if (!pids) {
+      if (!existsSync(stateDir)) throw new ShoalError('NotFound', `container state ${stateDir} was removed`);
+      return undefined; // not started yet, or start still in progress
+    }
+    if (await processMatches(pids.monitorPid, pids.monitorStartTime)) return undefined;
+    // The monitor writes exit.json right before it exits: look again before concluding.
+    const again = await readExitFile(stateDir);
+    if (again) return again;
+    if (await processMatches(pids.pid, pids.pidStartTime)) return undefined;
+    const lost: ExitStatus = { exitCode: UNKNOWN_EXIT_CODE, finishedAt: this.now().toISOString() };
+    await writeExitFile(stateDir, lost).catch(() => undefined);
+    return lost;
+  }
+
+  async attachStdin(stateDir: string): Promise<Writable> {
+    const path = join(stateDir, STDIN_FIFO);
+    try {
+      const fh = await open(path, fsc.O_WRONLY | fsc.O_NONBLOCK);
+      return new Socket({ fd: fh.fd, readable: false, writable: true });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new ShoalError('FailedPrecondition', 'container was not started with an open stdin');
+      if (code === 'ENXIO') throw new ShoalError('FailedPrecondition', 'container is not running');
+      throw toShoalError(err);
+    }
+  }
+
+  async isRunning(pid: number, pidStartTime: string): Promise<boolean> {
+    return processMatches(pid, pidStartTime);
+  }
+}
+
+function collect(stream: NodeJS.ReadableStream | null): () => string {
+  let text = '';
+  stream?.on('data', (b: Buffer) => {
+    if (text.length < STDERR_LIMIT) text += b.toString('utf8');
+  });
+  stream?.on('error', () => undefined);
+  return () => text.slice(0, STDERR_LIMIT);
+}
+
+const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGUSR1: 10, SIGSEGV: 11, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15 };
+
+function signalNumber(sig: NodeJS.Signals | null): number {
+  return (sig && SIGNALS[sig]) ?? 15;
+}
