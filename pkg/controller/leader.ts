@@ -1,0 +1,85 @@
+/**
+ * Leader election loop: campaign with the store's election; while leader, run `lead(signal)`;
+ * when leadership is lost (lease expired, store gone) abort it, wait for it to finish, and
+ * campaign again. On shutdown (signal) it resigns so another controller takes over at once.
+ * `lead` must act only on the store's state (informers list, then watch): a takeover resyncs
+ * and never restarts tasks.
+ */
+import { toShoalError } from '../api/index.js';
+import type { Store } from '../store/index.js';
+
+export const LEADER_ELECTION = '/shoal/v1/leader';
+
+export interface LeaderElectorOptions {
+  store: Store;
+  id: string;
+  ttlSeconds: number;
+  lead: (signal: AbortSignal) => Promise<void>;
+  /** Pause between failed campaigns. Default 1000 ms. */
+  retryMs?: number;
+  onEvent?: (e: { type: 'leading' | 'lost' | 'error'; message?: string }) => void;
+}
+
+export class LeaderElector {
+  private leading = false;
+  private current: ReturnType<Store['election']> | undefined;
+
+  constructor(private readonly opts: LeaderElectorOptions) {}
+
+  isLeader(): boolean {
+    return this.leading;
+  }
+
+  /** The current leader's id (any controller), if one is elected. */
+  async leaderId(): Promise<string | undefined> {
+    const e = this.current ?? this.opts.store.election(LEADER_ELECTION, this.opts.id, this.opts.ttlSeconds);
+    return e.leader();
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      const election = this.opts.store.election(LEADER_ELECTION, this.opts.id, this.opts.ttlSeconds);
+      this.current = election;
+      try {
+        await election.campaign(signal);
+      } catch (err) {
+        if (signal.aborted) break;
+        this.opts.onEvent?.({ type: 'error', message: toShoalError(err).message });
+        await sleep(this.opts.retryMs ?? 1000, signal);
+        continue;
+      }
+      const term = new AbortController();
+      const stop = (): void => term.abort();
+      signal.addEventListener('abort', stop, { once: true });
+      election.lost.addEventListener('abort', stop, { once: true });
+      if (election.lost.aborted) term.abort();
+      this.leading = true;
+      this.opts.onEvent?.({ type: 'leading' });
+      try {
+        await this.opts.lead(term.signal);
+      } catch (err) {
+        this.opts.onEvent?.({ type: 'error', message: toShoalError(err).message });
+      } finally {
+        this.leading = false;
+        signal.removeEventListener('abort', stop);
+        election.lost.removeEventListener('abort', stop);
+        term.abort();
+      }
+      if (!election.lost.aborted) await election.resign().catch(() => undefined);
+      this.opts.onEvent?.({ type: 'lost' });
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

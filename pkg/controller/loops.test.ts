@@ -1,0 +1,199 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { isTerminal, type Node, type Service, type Task } from '../api/index.js';
+import { decodeObject, encodeObject, nodeKey, runSchedulerLoop, serviceKey, TASKS_PREFIX, NODES_PREFIX } from '../scheduler/index.js';
+import { makeNode, makeService, makeTask } from '../scheduler/fixtures.js';
+import { Informer, MemoryStore, type Store, type TxnOp, type TxnResult } from '../store/index.js';
+import { HeartbeatService } from './heartbeat.js';
+import { runControlLoops, type ControlLoops } from './loops.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function listTasks(store: Store): Promise<Task[]> {
+  return (await store.list(TASKS_PREFIX)).items.map((kv) => decodeObject<Task>(kv));
+}
+async function getNode(store: Store, name: string): Promise<Node | undefined> {
+  const kv = await store.get(nodeKey(name));
+  return kv ? decodeObject<Node>(kv) : undefined;
+}
+
+/** A fake agent: moves assigned tasks of live nodes to running, and shutdown-desired ones to shutdown. */
+function fakeAgents(store: Store, alive: Set<string>): () => void {
+  const t = setInterval(() => {
+    void (async () => {
+      for (const kv of (await store.list(TASKS_PREFIX)).items) {
+        const task = decodeObject<Task>(kv);
+        if (!alive.has(task.spec.nodeName ?? '') || isTerminal(task.status.state)) continue;
+        const state = task.spec.desiredState === 'shutdown' ? 'shutdown' : task.status.state === 'assigned' ? 'running' : undefined;
+        if (state === undefined) continue;
+        await store.update(kv.key, encodeObject({ ...task, status: { ...task.status, state } }), kv.modRevision).catch(() => undefined);
+      }
+    })();
+  }, 50);
+  return () => clearInterval(t);
+}
+
+function startLoops(store: Store, id: string, nodeTimeoutMs = 2000): { loops: ControlLoops; ac: AbortController } {
+  const ac = new AbortController();
+  const loops = runControlLoops({ store, clusterCidr: '10.244.0.0/16', nodeTimeoutMs, signal: ac.signal, controllerId: id, leaderTtlSeconds: 2 });
+  cleanups.push(async () => {
+    ac.abort();
+    await loops.done;
+  });
+  return { loops, ac };
+}
+
+async function seed(store: Store, nodes: string[], service: Service): Promise<void> {
+  for (const n of nodes) await store.create(nodeKey(n), encodeObject(makeNode({ name: n, memory: '4Gi' })));
+  await store.create(serviceKey(service), encodeObject(service));
+}
+
+describe('control loops on MemoryStore', () => {
+  it('a node whose lease expires goes down, its task is orphaned and replaced elsewhere; it comes back ready', async () => {
+    const store = new MemoryStore();
+    cleanups.push(() => store.close());
+    await seed(store, ['n1', 'n2', 'n3'], makeService('web', { replicas: 3 }));
+    const alive = new Set(['n1', 'n2', 'n3']);
+    cleanups.push(fakeAgents(store, alive));
+    const hb = new HeartbeatService({ store, nodeTimeoutMs: 2000 });
+    const beats = setInterval(() => {
+      for (const n of alive) void hb.beat(n).catch(() => undefined);
+    }, 300);
+    cleanups.push(() => clearInterval(beats));
+    startLoops(store, 'c1');
+
+    const running = await waitFor('3 running tasks on 3 nodes', async () => {
+      const ts = (await listTasks(store)).filter((t) => t.status.state === 'running');
+      return ts.length === 3 && new Set(ts.map((t) => t.spec.nodeName)).size === 3 ? ts : undefined;
+    });
+    expect(running.map((t) => t.spec.slot).sort()).toEqual([1, 2, 3]);
+    expect((await getNode(store, 'n1'))?.spec.podCIDR).toMatch(/^10\.244\.\d+\.0\/24$/);
+    const cidrs = await Promise.all(['n1', 'n2', 'n3'].map(async (n) => (await getNode(store, n))?.spec.podCIDR));
+    expect(new Set(cidrs).size).toBe(3);
+
+    const victim = running.find((t) => t.spec.nodeName === 'n3');
+    alive.delete('n3');
+    await waitFor('n3 down', async () => (await getNode(store, 'n3'))?.status.state === 'down');
+    await waitFor('the n3 task orphaned and replaced on another node', async () => {
+      const ts = await listTasks(store);
+      const old = ts.find((t) => t.metadata.name === victim?.metadata.name);
+      const live = ts.filter((t) => t.status.state === 'running');
+      return old?.status.state === 'orphaned' && live.length === 3 && live.every((t) => t.spec.nodeName !== 'n3');
+    });
+    const svc = decodeObject<Service>((await store.get(serviceKey(makeService('web')))) ?? { key: '', value: '{}', createRevision: 0, modRevision: 0 });
+    expect(svc.status?.readyReplicas).toBe(3);
+
+    alive.add('n3');
+    await waitFor('n3 ready again', async () => (await getNode(store, 'n3'))?.status.state === 'ready');
+  }, 20_000);
+
+  it('drain moves tasks off a node; pause stops new placements', async () => {
+    const store = new MemoryStore();
+    cleanups.push(() => store.close());
+    await seed(store, ['n1', 'n2'], makeService('web', { replicas: 4 }));
+    const alive = new Set(['n1', 'n2']);
+    cleanups.push(fakeAgents(store, alive));
+    const hb = new HeartbeatService({ store, nodeTimeoutMs: 5000 });
+    for (const n of alive) await hb.beat(n);
+    startLoops(store, 'c1', 5000);
+    await waitFor('4 running', async () => (await listTasks(store)).filter((t) => t.status.state === 'running').length === 4);
+    const kv = await store.get(nodeKey('n2'));
+    const n2 = decodeObject<Node>(kv ?? { key: '', value: '{}', createRevision: 0, modRevision: 0 });
+    await store.update(nodeKey('n2'), encodeObject({ ...n2, spec: { ...n2.spec, availability: 'drain' } }), kv?.modRevision ?? 0);
+    await waitFor('all 4 running on n1, n2 empty', async () => {
+      const live = (await listTasks(store)).filter((t) => !isTerminal(t.status.state));
+      return live.length === 4 && live.every((t) => t.spec.nodeName === 'n1' && t.status.state === 'running');
+    });
+  }, 20_000);
+
+  it('leader takeover keeps every task (no restart) and the new leader keeps reconciling', async () => {
+    const store = new MemoryStore();
+    cleanups.push(() => store.close());
+    await seed(store, ['n1', 'n2'], makeService('web', { replicas: 2 }));
+    const alive = new Set(['n1', 'n2']);
+    cleanups.push(fakeAgents(store, alive));
+    const hb = new HeartbeatService({ store, nodeTimeoutMs: 5000 });
+    const beats = setInterval(() => {
+      for (const n of alive) void hb.beat(n).catch(() => undefined);
+    }, 300);
+    cleanups.push(() => clearInterval(beats));
+    const a = startLoops(store, 'a', 5000);
+    await waitFor('a leads', () => Promise.resolve(a.loops.isLeader()));
+    const b = startLoops(store, 'b', 5000);
+    await waitFor('2 running', async () => (await listTasks(store)).filter((t) => t.status.state === 'running').length === 2);
+    expect(b.loops.isLeader()).toBe(false);
+    expect(await b.loops.leaderId()).toBe('a');
+    const before = (await listTasks(store)).map((t) => t.metadata.name).sort();
+    a.ac.abort();
+    await a.loops.done;
+    await waitFor('b leads', () => Promise.resolve(b.loops.isLeader()));
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await listTasks(store)).map((t) => t.metadata.name).sort()).toEqual(before);
+    // b reconciles: scale up.
+    const kv = await store.get(serviceKey(makeService('web')));
+    const svc = decodeObject<Service>(kv ?? { key: '', value: '{}', createRevision: 0, modRevision: 0 });
+    await store.update(serviceKey(svc), encodeObject({ ...svc, metadata: { ...svc.metadata, generation: 1 }, spec: { ...svc.spec, replicas: 3 } }), kv?.modRevision ?? 0);
+    await waitFor('3 running', async () => (await listTasks(store)).filter((t) => t.status.state === 'running').length === 3);
+  }, 20_000);
+});
+
+describe('scheduler loop', () => {
+  it('commits placements in batched transactions and explains the unschedulable', async () => {
+    const store = new MemoryStore();
+    cleanups.push(() => store.close());
+    const txns: number[] = [];
+    const counting: Store = Object.create(store) as Store;
+    counting.txn = (ops: TxnOp[]): Promise<TxnResult> => {
+      txns.push(ops.length);
+      return store.txn(ops);
+    };
+    for (let i = 0; i < 10; i++) await store.create(nodeKey(`n${i}`), encodeObject(makeNode({ name: `n${i}`, memory: '1Gi' })));
+    const ops: TxnOp[] = [];
+    for (let i = 0; i < 300; i++) {
+      const t = makeTask({ service: 'web', slot: i + 1, name: `web.${i + 1}.x`, memory: '10Mi' });
+      ops.push({ op: 'create', key: `${TASKS_PREFIX}default/${t.metadata.name}`, value: encodeObject(t) });
+    }
+    const big = makeTask({ service: 'big', slot: 1, name: 'big.1.x', memory: '2Gi' });
+    ops.push({ op: 'create', key: `${TASKS_PREFIX}default/big.1.x`, value: encodeObject(big) });
+    await store.txn(ops);
+    txns.length = 0;
+    const ac = new AbortController();
+    const tasks = new Informer<Task>({ store, prefix: TASKS_PREFIX, decode: (kv) => decodeObject<Task>(kv) });
+    const nodes = new Informer<Node>({ store, prefix: NODES_PREFIX, decode: (kv) => decodeObject<Node>(kv) });
+    const runs = [tasks.run(ac.signal), nodes.run(ac.signal), runSchedulerLoop({ store: counting, tasks, nodes, signal: ac.signal })];
+    cleanups.push(async () => {
+      ac.abort();
+      await Promise.all(runs);
+    });
+    const all = await waitFor('300 assigned', async () => {
+      const ts = await listTasks(store);
+      return ts.filter((t) => t.status.state === 'assigned').length === 300 ? ts : undefined;
+    });
+    const per = new Map<string, number>();
+    for (const t of all) if (t.spec.nodeName) per.set(t.spec.nodeName, (per.get(t.spec.nodeName) ?? 0) + 1);
+    expect([...per.values()]).toEqual(Array(10).fill(30));
+    expect(txns.length).toBeLessThanOrEqual(4);
+    expect(Math.max(...txns)).toBeLessThanOrEqual(128);
+    await waitFor('big explained', async () => (await listTasks(store)).find((t) => t.metadata.name === 'big.1.x')?.status.message === 'no node fits: insufficient memory on 10 nodes');
+    // More room: a new node makes the big task fit (event-driven retry).
+    await store.create(nodeKey('huge'), encodeObject(makeNode({ name: 'huge', memory: '8Gi' })));
+    await waitFor('big placed on huge', async () => (await listTasks(store)).find((t) => t.metadata.name === 'big.1.x')?.spec.nodeName === 'huge');
+  });
+});

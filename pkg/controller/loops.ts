@@ -1,0 +1,114 @@
+/**
+ * Wiring of the leader-only control loops: campaign for leadership; while leader, build
+ * fresh informers (list, then watch: a new leader resyncs from the store) and run the
+ * orchestrator, the scheduler, the node monitor and podCIDR allocation until the term ends.
+ */
+import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
+import type { Node, Service, Task } from '../api/index.js';
+import { decodeObject, NODES_PREFIX, runSchedulerLoop, SERVICES_PREFIX, TASKS_PREFIX } from '../scheduler/index.js';
+import { Informer, type Store } from '../store/index.js';
+import { leaseTtlSeconds, NODE_LEASES_PREFIX } from './heartbeat.js';
+import { LeaderElector } from './leader.js';
+import { runNodeMonitor } from './node-monitor/index.js';
+import { runOrchestratorLoop, SERVICE_INDEX, taskServiceIndex } from './orchestrator/index.js';
+import { podCidrStep } from './pod-cidr.js';
+
+export interface ControlLoopsOptions {
+  store: Store;
+  /** The typed registry (unused for now: the loops talk to the store directly). */
+  registry?: unknown;
+  clusterCidr: string;
+  nodeTimeoutMs: number;
+  /** Unused: loops register their prom-client metrics in the default registry. */
+  metrics?: unknown;
+  signal: AbortSignal;
+  /** Default: a random id. */
+  controllerId?: string;
+  /** Leader lease TTL. Default: the node timeout's (min 2 s). */
+  leaderTtlSeconds?: number;
+  onError?: (err: unknown) => void;
+  onEvent?: (e: { type: string; message?: string }) => void;
+}
+
+export interface ControlLoops {
+  readonly controllerId: string;
+  isLeader(): boolean;
+  leaderId(): Promise<string | undefined>;
+  /** Settles when the signal fired and every loop stopped (resigned). */
+  readonly done: Promise<void>;
+}
+
+export function runControlLoops(opts: ControlLoopsOptions): ControlLoops {
+  const controllerId = opts.controllerId ?? `controller-${randomBytes(4).toString('hex')}`;
+  const elector = new LeaderElector({
+    store: opts.store,
+    id: controllerId,
+    ttlSeconds: opts.leaderTtlSeconds ?? leaseTtlSeconds(opts.nodeTimeoutMs),
+    lead: (signal) => lead(opts, signal),
+    ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
+  });
+  const done = elector.run(opts.signal);
+  return { controllerId, isLeader: () => elector.isLeader(), leaderId: () => elector.leaderId(), done };
+}
+
+/** One leadership term. */
+async function lead(opts: ControlLoopsOptions, signal: AbortSignal): Promise<void> {
+  const { store } = opts;
+  const onError = (err: unknown): void => opts.onError?.(err);
+  const services = new Informer<Service>({ store, prefix: SERVICES_PREFIX, decode: (kv) => decodeObject<Service>(kv), onError });
+  const tasks = new Informer<Task>({ store, prefix: TASKS_PREFIX, decode: (kv) => decodeObject<Task>(kv), indexers: { [SERVICE_INDEX]: taskServiceIndex }, onError });
+  const nodes = new Informer<Node>({ store, prefix: NODES_PREFIX, decode: (kv) => decodeObject<Node>(kv), onError });
+  const leases = new Informer<unknown>({ store, prefix: NODE_LEASES_PREFIX, decode: (kv) => kv.value, onError });
+  // podCIDR allocation: one step after node additions or podCIDR edits, coalesced.
+  let cidrRun: Promise<void> = Promise.resolve();
+  let cidrQueued = false;
+  const queueCidrs = (): void => {
+    if (cidrQueued) return;
+    cidrQueued = true;
+    cidrRun = cidrRun.then(async () => {
+      cidrQueued = false;
+      if (signal.aborted) return;
+      try {
+        await podCidrStep(store, nodes, opts.clusterCidr);
+      } catch (err) {
+        onError(err);
+      }
+    });
+  };
+  const offCidr = nodes.addHandlers({
+    onAdd: queueCidrs,
+    onUpdate: (p, c) => {
+      if (p.object.spec.podCIDR !== c.object.spec.podCIDR) queueCidrs();
+    },
+  });
+  // A loop that fails ends the term (the elector campaigns again).
+  const term = new AbortController();
+  // Every informer, loop and watch of the term listens on it.
+  setMaxListeners(0, term.signal);
+  const stop = (): void => term.abort();
+  signal.addEventListener('abort', stop, { once: true });
+  const guard = (p: Promise<void>): Promise<void> =>
+    p.catch((err: unknown) => {
+      onError(err);
+      term.abort();
+    });
+  const s = term.signal;
+  try {
+    await Promise.all(
+      [
+        services.run(s),
+        tasks.run(s),
+        nodes.run(s),
+        leases.run(s),
+        runOrchestratorLoop({ store, services, tasks, nodes, signal: s, onError }),
+        runSchedulerLoop({ store, tasks, nodes, signal: s, onError }),
+        runNodeMonitor({ store, nodes, tasks, leases, nodeTimeoutMs: opts.nodeTimeoutMs, signal: s, onError }),
+      ].map(guard),
+    );
+  } finally {
+    signal.removeEventListener('abort', stop);
+    offCidr();
+    await cidrRun;
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * The orchestrator's thin loop: services, tasks (indexed by service) and nodes come from
+ * informers; a changed service (or a change to one of its tasks, or to any node) queues the
+ * service; each queued service is reconciled with the pure core and the decisions committed
+ * in batched transactions (creates, CAS desiredState updates, CAS deletes), the status with
+ * one CAS on the service. After a write the service waits until the informers show that
+ * revision (expectations), so a stale cache never creates a task twice.
+ */
+import { Histogram, register } from 'prom-client';
+import type { Node, Service, Task } from '../../api/index.js';
+import { commitInBatches, encodeObject, serviceKey as serviceStoreKey, taskKey, type BatchCommitResult } from '../../scheduler/index.js';
+import type { Informer, Store, TxnOp } from '../../store/index.js';
+import { reconcileDeletedService, reconcileService, type ReconcileResult } from './reconcile.js';
+
+export const SERVICE_INDEX = 'service';
+
+/** The tasks informer must be built with this indexer under SERVICE_INDEX. */
+export function taskServiceIndex(t: Task): string[] {
+  return [`${t.metadata.namespace ?? 'default'}/${t.spec.serviceName}`];
+}
+
+const reconcileSeconds =
+  (register.getSingleMetric('shoal_orchestrator_reconcile_duration_seconds') as Histogram | undefined) ??
+  new Histogram({ name: 'shoal_orchestrator_reconcile_duration_seconds', help: 'One service reconcile: decide and commit', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5] });
+
+export interface OrchestratorLoopOptions {
+  store: Store;
+  services: Informer<Service>;
+  tasks: Informer<Task>;
+  nodes: Informer<Node>;
+  signal: AbortSignal;
+  now?: () => number;
+  newId?: () => string;
+  onError?: (err: unknown) => void;
+  /** Called after each reconcile (tests). */
+  onReconcile?: (service: string, r: ReconcileResult) => void;
+}
+
+export async function runOrchestratorLoop(opts: OrchestratorLoopOptions): Promise<void> {
+  const { store, services, tasks, nodes, signal } = opts;
+  const now = opts.now ?? Date.now;
+  const dirty = new Set<string>();
+  const waiting = new Set<string>();
+  const expect = new Map<string, { tasks: number; services: number }>();
+  const timers = new Map<string, NodeJS.Timeout>();
+  let wake: (() => void) | undefined;
+  const mark = (key: string): void => {
+    dirty.add(key);
+    wake?.();
+  };
+  const release = (): void => {
+    for (const k of waiting) dirty.add(k);
+    waiting.clear();
+    wake?.();
+  };
+  const svcKey = (storeKey: string): string => storeKey.slice('/shoal/v1/services/'.length);
+  const allServices = (): void => {
+    for (const c of services.list()) dirty.add(svcKey(c.key));
+    wake?.();
+  };
+  const offs = [
+    services.addHandlers({ onAdd: (c) => mark(svcKey(c.key)), onUpdate: (_p, c) => mark(svcKey(c.key)), onDelete: (p) => mark(svcKey(p.key)) }),
+    tasks.addHandlers({
+      onAdd: (c) => mark(taskServiceIndex(c.object)[0] ?? ''),
+      onUpdate: (_p, c) => mark(taskServiceIndex(c.object)[0] ?? ''),
+      onDelete: (p) => mark(taskServiceIndex(p.object)[0] ?? ''),
+    }),
+    nodes.addHandlers({ onAdd: allServices, onUpdate: (p, c) => nodeMatters(p.object, c.object) && allServices(), onDelete: allServices }),
+  ];
+  const offRelease = [services.addHandlers({ onAdd: release, onUpdate: release, onDelete: release }), tasks.addHandlers({ onAdd: release, onUpdate: release, onDelete: release })];
+  const onAbort = (): void => wake?.();
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    await Promise.all([services.waitForSync(signal), tasks.waitForSync(signal), nodes.waitForSync(signal)]);
+    allServices();
+    for (const k of tasks.indexValues(SERVICE_INDEX)) dirty.add(k);
+    while (!signal.aborted) {
+      if (dirty.size === 0) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        wake = undefined;
+        continue;
+      }
+      const batch = [...dirty];
+      dirty.clear();
+      for (const key of batch) {
+        if (signal.aborted) break;
+        const e = expect.get(key);
+        if (e !== undefined && (tasks.revision < e.tasks || services.revision < e.services)) {
+          waiting.add(key);
+          continue;
+        }
+        expect.delete(key);
+        try {
+          await reconcileOne(key);
+        } catch (err) {
+          opts.onError?.(err);
+          requeue(key, now() + 500);
+        }
+      }
+    }
+  } finally {
+    for (const off of [...offs, ...offRelease]) off();
+    for (const t of timers.values()) clearTimeout(t);
+    signal.removeEventListener('abort', onAbort);
+  }
+
+  function requeue(key: string, at: number): void {
+    const prev = timers.get(key);
+    if (prev !== undefined) clearTimeout(prev);
+    timers.set(
+      key,
+      setTimeout(() => {
+        timers.delete(key);
+        mark(key);
+      }, Math.max(0, at - now())),
+    );
+  }
+
+  async function reconcileOne(key: string): Promise<void> {
+    const end = reconcileSeconds.startTimer();
+    const svc = services.get(`/shoal/v1/services/${key}`);
+    const own = tasks.byIndex(SERVICE_INDEX, key);
+    const rev = new Map(own.map((c) => [c.key, c.modRevision]));
+    const list = own.map((c) => c.object);
+    const t = now();
+    const r = svc !== undefined ? reconcileService(svc.object, list, nodes.list().map((c) => c.object), t, opts.newId ? { newId: opts.newId } : {}) : reconcileDeletedService(list, t);
+    const ops: TxnOp[] = [];
+    for (const task of r.create) ops.push({ op: 'create', key: taskKey(task), value: encodeObject(task) });
+    for (const d of r.shutdown) {
+      const k = taskKey(d.task);
+      const next: Task = { ...d.task, spec: { ...d.task.spec, desiredState: 'shutdown' }, status: { ...d.task.status, message: d.reason } };
+      ops.push({ op: 'update', key: k, value: encodeObject(next), expectModRevision: rev.get(k) ?? 0 });
+    }
+    for (const task of r.remove) {
+      const k = taskKey(task);
+      ops.push({ op: 'delete', key: k, expectModRevision: rev.get(k) ?? 0 });
+    }
+    let written: BatchCommitResult | undefined;
+    if (ops.length > 0) written = await commitInBatches(store, ops, 128, signal);
+    let serviceRev = 0;
+    if (svc !== undefined && JSON.stringify(r.status) !== JSON.stringify(svc.object.status ?? {})) {
+      const next: Service = { ...svc.object, status: r.status };
+      const s = await commitInBatches(store, [{ op: 'update', key: serviceStoreKey(svc.object), value: encodeObject(next), expectModRevision: svc.modRevision }]);
+      serviceRev = s.revision;
+    }
+    if ((written?.revision ?? 0) > 0 || serviceRev > 0) expect.set(key, { tasks: written?.revision ?? 0, services: serviceRev });
+    if (written !== undefined && written.conflicts.length > 0) waiting.add(key);
+    if (r.requeueAt !== undefined) requeue(key, r.requeueAt);
+    end();
+    opts.onReconcile?.(key, r);
+  }
+}
+
+/** Node changes that can change a reconcile: state, availability, labels, presence. */
+function nodeMatters(a: Node, b: Node): boolean {
+  return a.status.state !== b.status.state || a.spec.availability !== b.spec.availability || JSON.stringify(a.spec.labels ?? {}) !== JSON.stringify(b.spec.labels ?? {});
+}
