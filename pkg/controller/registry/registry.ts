@@ -1,0 +1,71 @@
+/** The typed object registry of the controller: one ResourceRegistry per kind plus the scale subresource. */
+import { API_VERSION, errors, MAX_REPLICAS, type Node, type Service, type Task } from '../../api/index.js';
+import type { Store } from '../../store/index.js';
+import { ResourceRegistry, type ResourceRegistryOptions } from './resource.js';
+import { nodeStrategy, serviceStrategy, taskStrategy } from './strategies.js';
+
+/** The scale subresource (`services/{name}/scale`). */
+export interface Scale {
+  apiVersion: typeof API_VERSION;
+  kind: 'Scale';
+  metadata: { name: string; namespace: string; resourceVersion?: string; uid?: string; creationTimestamp?: string };
+  spec: { replicas: number };
+  status: { replicas: number };
+}
+
+export class Registry {
+  readonly services: ResourceRegistry<Service>;
+  readonly tasks: ResourceRegistry<Task>;
+  readonly nodes: ResourceRegistry<Node>;
+
+  constructor(readonly store: Store, opts: ResourceRegistryOptions = {}) {
+    this.services = new ResourceRegistry(store, serviceStrategy, opts);
+    this.tasks = new ResourceRegistry(store, taskStrategy, opts);
+    this.nodes = new ResourceRegistry(store, nodeStrategy, opts);
+  }
+
+  static scaleOf(s: Service): Scale {
+    const meta: Scale['metadata'] = { name: s.metadata.name, namespace: s.metadata.namespace ?? 'default' };
+    if (s.metadata.resourceVersion !== undefined) meta.resourceVersion = s.metadata.resourceVersion;
+    if (s.metadata.uid !== undefined) meta.uid = s.metadata.uid;
+    if (s.metadata.creationTimestamp !== undefined) meta.creationTimestamp = s.metadata.creationTimestamp;
+    return { apiVersion: API_VERSION, kind: 'Scale', metadata: meta, spec: { replicas: s.spec.replicas ?? 1 }, status: { replicas: s.status?.replicas ?? 0 } };
+  }
+
+  async getScale(namespace: string, name: string): Promise<Scale> {
+    return Registry.scaleOf(await this.services.get(namespace, name));
+  }
+
+  /** Sets `spec.replicas` from a Scale body (`{spec: {replicas}}`), CAS on its resourceVersion when given. */
+  async updateScale(namespace: string, name: string, body: unknown): Promise<Scale> {
+    const b = body as { spec?: { replicas?: unknown }; metadata?: { resourceVersion?: unknown } } | null;
+    const replicas = b && typeof b === 'object' ? b.spec?.replicas : undefined;
+    if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0 || replicas > MAX_REPLICAS) {
+      throw errors.invalid(`Scale "${name}" is invalid: spec.replicas must be an integer between 0 and ${MAX_REPLICAS}`, [
+        { field: 'spec.replicas', reason: replicas === undefined ? 'FieldValueRequired' : 'FieldValueInvalid', message: `must be an integer between 0 and ${MAX_REPLICAS}` },
+      ], { kind: 'Scale', name });
+    }
+    const rvRaw = b?.metadata?.resourceVersion;
+    if (rvRaw !== undefined && rvRaw !== null && (typeof rvRaw !== 'string' || !/^\d{1,15}$/.test(rvRaw))) {
+      throw errors.invalidArgument('metadata.resourceVersion must be a decimal string');
+    }
+    const rv = typeof rvRaw === 'string' && rvRaw !== '' ? Number(rvRaw) : undefined;
+    const s = await this.services.update(
+      namespace,
+      name,
+      (cur) => {
+        if ((cur.spec.mode ?? 'replicated') === 'global') {
+          throw errors.invalid(`Service "${name}" is global: it runs one task per node and cannot be scaled`, [
+            { field: 'spec.replicas', reason: 'FieldValueForbidden', message: 'a global service cannot be scaled' },
+          ]);
+        }
+        if (cur.spec.replicas === replicas) return undefined;
+        cur.spec.replicas = replicas;
+        cur.metadata.generation = (cur.metadata.generation ?? 1) + 1;
+        return cur;
+      },
+      rv,
+    );
+    return Registry.scaleOf(s);
+  }
+}
