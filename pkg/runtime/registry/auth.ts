@@ -5,6 +5,7 @@
  * request's scopes (with Basic credentials when there are some, anonymously otherwise).
  * Tokens are cached per (host, user, scopes) until shortly before they expire.
  */
+import { createHash } from 'node:crypto';
 import { request, type Dispatcher } from 'undici';
 import { ShoalError } from '../../api/index.js';
 import type { Challenge } from './challenge.js';
@@ -45,7 +46,9 @@ export class Authenticator {
   constructor(private readonly opts: AuthenticatorOptions) {}
 
   private key(host: string, creds: Credentials | undefined, scopes: readonly string[]): string {
-    return `${host}|${creds?.username ?? ''}|${[...scopes].sort().join(' ')}`;
+    // Tokens belong to the credentials that obtained them: key on a hash of user and password.
+    const who = creds ? createHash('sha256').update(`${creds.username}\0${creds.password}`).digest('hex').slice(0, 16) : '';
+    return `${host}|${who}|${[...scopes].sort().join(' ')}`;
   }
 
   /** Remembers what a 401 asked for; false when no challenge Shoal can answer was offered. */
