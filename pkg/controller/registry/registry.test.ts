@@ -205,7 +205,7 @@ describe('watch', () => {
       ['DELETED', 'web.2.b'],
     ]);
     ac.abort();
-    await it.return?.();
+    await it.return?.(undefined);
     expect(store.watcherCount).toBe(0);
   });
   it('resumes from a resourceVersion and answers Gone when compacted', async () => {
@@ -216,7 +216,7 @@ describe('watch', () => {
     const r = await it.next();
     expect(r.value).toMatchObject({ type: 'ADDED', object: { metadata: { name: 'b' } } });
     ac.abort();
-    await it.return?.();
+    await it.return?.(undefined);
     await reg.services.patch('default', 'a', { spec: { replicas: 4 } });
     await store.compact(await store.revision());
     const ac2 = new AbortController();

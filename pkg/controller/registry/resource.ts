@@ -14,8 +14,9 @@
  *   and shuts its tasks down, then removes them.
  */
 import { randomUUID } from 'node:crypto';
+import type { ShoalError} from '../../api/index.js';
 import {
-  API_VERSION, errors, invalidError, isShoalError, matchFields, matchLabels, parseFieldSelector, parseLabelSelector, ShoalError,
+  API_VERSION, errors, invalidError, isShoalError, matchFields, matchLabels, parseFieldSelector, parseLabelSelector,
   type ApiObject, type FieldCause, type FieldSelector, type LabelSelector, type List, type ResourcePlural, type WatchEvent,
 } from '../../api/index.js';
 import type { KeyValue, Store, StoreEvent } from '../../store/index.js';
