@@ -34,7 +34,11 @@ export const DEFAULT_MASKED_PATHS = [
 
 export const DEFAULT_READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 
-export const DEFAULT_RLIMITS = [{ type: 'RLIMIT_NOFILE', soft: 1048576, hard: 1048576 }];
+/**
+ * None: containers inherit the agent's limits. (Docker asks for RLIMIT_NOFILE 1048576, which
+ * fails where the agent's own hard limit is lower and CAP_SYS_RESOURCE is already dropped.)
+ */
+export const DEFAULT_RLIMITS: Array<{ type: string; soft: number; hard: number }> = [];
 
 export const DEFAULT_STOP_TIMEOUT_S = 10;
 export const DEFAULT_LOG_MAX_BYTES = 10 * 1024 * 1024;
