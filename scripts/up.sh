@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# make up: start a local Shoal on this machine: a registry on 127.0.0.1, the controller (embedded
+# etcd), an agent, a demo image pushed to the registry. State lives under /var/lib/shoal-up and
+# /run/shoal-up so it never mixes with a system install; `make down` removes it all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+STATE=${SHOAL_UP_STATE:-/var/lib/shoal-up}
+RUN=${SHOAL_UP_RUN:-/run/shoal-up}
+REG_PORT=${SHOAL_UP_REGISTRY_PORT:-5000}
+API_PORT=${SHOAL_UP_API_PORT:-6443}
+SOCK=$RUN/agent.sock
+CTL="node $ROOT/dist/shoalctl.js"
+mkdir -p "$STATE" "$RUN"
+
+if [ "$(id -u)" != 0 ]; then echo "make up needs root (namespaces, cgroups, networking)" >&2; exit 1; fi
+
+start() { # name, log, command...
+  local name=$1 log=$2; shift 2
+  if [ -f "$RUN/$name.pid" ] && kill -0 "$(cat "$RUN/$name.pid")" 2>/dev/null; then
+    echo "  $name already running (pid $(cat "$RUN/$name.pid"))"; return
+  fi
+  setsid "$@" >>"$log" 2>&1 </dev/null &
+  echo $! >"$RUN/$name.pid"
+  echo "  started $name (pid $!, log $log)"
+}
+wait_for() { # description, command...
+  local what=$1; shift
+  for _ in $(seq 1 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  echo "timed out waiting for $what" >&2; exit 1
+}
+
+echo "== registry on 127.0.0.1:$REG_PORT"
+mkdir -p "$STATE/registry"
+cat >"$STATE/registry.yml" <<YML
+version: 0.1
+storage:
+  filesystem:
+    rootdirectory: $STATE/registry
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$REG_PORT
+YML
+start registry "$STATE/registry.log" /usr/bin/docker-registry serve "$STATE/registry.yml"
+wait_for "the registry" curl -sf "http://127.0.0.1:$REG_PORT/v2/"
+
+echo "== controller on 127.0.0.1:$API_PORT (embedded etcd under $STATE/controller)"
+start controller "$STATE/controller.log" node "$ROOT/dist/shoal-controller.js" \
+  --listen "127.0.0.1:$API_PORT" --data-dir "$STATE/controller"
+wait_for "the controller" curl -sf "http://127.0.0.1:$API_PORT/readyz"
+
+echo "== agent (socket $SOCK)"
+start agent "$STATE/agent.log" node "$ROOT/dist/shoal-agent.js" \
+  --socket "$SOCK" --data-dir "$STATE/agent" --run-dir "$RUN/agent" \
+  --controller "http://127.0.0.1:$API_PORT" --node-name "$(hostname)" \
+  --advertise-addr 127.0.0.1 --insecure-registry "127.0.0.1:$REG_PORT"
+wait_for "the agent" test -S "$SOCK"
+
+echo "== demo image 127.0.0.1:$REG_PORT/demo/web:1"
+bash "$ROOT/scripts/make-demo-image.sh" "$STATE/demo-rootfs.tar"
+SHOAL_HOST=unix://$SOCK $CTL import "$STATE/demo-rootfs.tar" "127.0.0.1:$REG_PORT/demo/web:1" >/dev/null
+SHOAL_HOST=unix://$SOCK $CTL push "127.0.0.1:$REG_PORT/demo/web:1"
+
+mkdir -p "$HOME/.shoal"
+cat >"$HOME/.shoal/config" <<YML
+currentContext: local
+contexts:
+  - name: local
+    server: http://127.0.0.1:$API_PORT
+YML
+
+echo "== demo service (manifests/web.yaml)"
+sed "s#REGISTRY#127.0.0.1:$REG_PORT#" "$ROOT/manifests/web.yaml" | $CTL apply -f - --wait || {
+  echo "the demo service did not converge; see $STATE/*.log and 'shoalctl get tasks'" >&2; exit 1; }
+
+cat <<TXT
+
+Shoal is up.
+  shoalctl get nodes                 # this machine, registered as a node
+  shoalctl get services              # the demo service
+  shoalctl get tasks -o wide         # its replicas and where they run
+  shoalctl scale service/web --replicas 5
+  shoalctl logs service/web
+  SHOAL_HOST=unix://$SOCK shoalctl ps     # the containers on this node (engine level)
+  make down                          # stop and clean up
+TXT
