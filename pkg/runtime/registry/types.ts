@@ -30,7 +30,7 @@ export interface FetchedManifest {
 }
 
 export interface FetchedBlob {
-  /** The blob's bytes from `offset`; unverified: the caller checks them (createDigestVerifier). */
+  /** The blob's bytes from `offset`; unverified: the caller checks them (createDigestVerifier) and must consume or destroy the stream. */
   stream: Readable;
   /** Bytes the stream will deliver (the registry's Content-Length, else size - offset). */
   size: number;
