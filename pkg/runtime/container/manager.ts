@@ -600,6 +600,12 @@ export class ContainerManager {
 
   // ── views ─────────────────────────────────────────────────────────────────────────────
 
+  /** True when a container (in any state) uses the image id: `rmi` must refuse it (ImageService.setImageInUseHook). */
+  usesImage(imageId: string): boolean {
+    for (const e of this.entries.values()) if (!e.removed && e.spec.Image === imageId) return true;
+    return false;
+  }
+
   inspect(ref: string): ContainerInspect {
     const e = this.find(ref);
     return toInspect(e.spec, e.state, e.network);
