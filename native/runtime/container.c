@@ -344,7 +344,16 @@ void apply_process(struct config *c, int sync) {
   for (int i = 0; i < c->nrl; i++) {
     struct rlimit rl = {.rlim_cur = c->rl[i].soft == ~0ULL ? RLIM_INFINITY : c->rl[i].soft,
                         .rlim_max = c->rl[i].hard == ~0ULL ? RLIM_INFINITY : c->rl[i].hard};
-    if (setrlimit((__rlimit_resource_t)c->rl[i].res, &rl) < 0) die_msg(sync, "InvalidArgument", "setrlimit %d: %m", c->rl[i].res);
+    if (setrlimit((__rlimit_resource_t)c->rl[i].res, &rl) == 0) continue;
+    /* Without CAP_SYS_RESOURCE (some hosts run us that way) a hard limit cannot be raised:
+     * clamp to the current one rather than refuse to run. */
+    struct rlimit cur;
+    if (errno == EPERM && getrlimit((__rlimit_resource_t)c->rl[i].res, &cur) == 0 && cur.rlim_max != RLIM_INFINITY) {
+      if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > cur.rlim_max) rl.rlim_max = cur.rlim_max;
+      if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > rl.rlim_max) rl.rlim_cur = rl.rlim_max;
+      if (setrlimit((__rlimit_resource_t)c->rl[i].res, &rl) == 0) continue;
+    }
+    die_msg(sync, "InvalidArgument", "setrlimit %d: %m", c->rl[i].res);
   }
   for (int cap = 0; cap < 64; cap++) {
     if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) < 0) break; /* past the kernel's last capability */

@@ -6,8 +6,7 @@
  * Protocol: docs/runtime-helper.md.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { constants as fsc, existsSync, watch, type FSWatcher } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { constants as fsc, existsSync, open, watch, type FSWatcher } from 'node:fs';
 import { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Duplex, Writable } from 'node:stream';
@@ -208,8 +207,9 @@ export class NativeDriver implements RuntimeDriver {
   async attachStdin(stateDir: string): Promise<Writable> {
     const path = join(stateDir, STDIN_FIFO);
     try {
-      const fh = await open(path, fsc.O_WRONLY | fsc.O_NONBLOCK);
-      return new Socket({ fd: fh.fd, readable: false, writable: true });
+      // A raw fd (not a FileHandle, which would close it when collected), owned by the socket.
+      const fd = await new Promise<number>((res, rej) => open(path, fsc.O_WRONLY | fsc.O_NONBLOCK, (err, n) => (err ? rej(err) : res(n))));
+      return new Socket({ fd, readable: false, writable: true });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') throw new ShoalError('FailedPrecondition', 'container was not started with an open stdin');

@@ -1,0 +1,401 @@
+/**
+ * The native helper, for real: a busybox root filesystem as the single overlay lower, our own
+ * cgroups, NativeDriver directly (no agent). Needs root, overlayfs and the built helper
+ * (native/build/shoal-runtime); skips with the reason otherwise. Every container, cgroup and
+ * temp dir is removed in afterAll, also when a test fails.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isShoalError } from '../../pkg/api/index.js';
+import type { LaunchSpec, Started } from '../../pkg/runtime/helper/index.js';
+import { NativeDriver } from '../../pkg/runtime/helper/index.js';
+import { haveBusybox, makeBusyboxRootfs } from './helpers-rootfs.js';
+
+const REPO = resolve(import.meta.dirname, '../..');
+const HELPER = join(REPO, 'native/build/shoal-runtime');
+const CG = '/sys/fs/cgroup';
+const isRoot = process.getuid?.() === 0;
+
+function skipReason(): string | undefined {
+  if (!isRoot) return 'needs root';
+  if (!existsSync(HELPER)) return `the native helper is not built (${HELPER}; make native)`;
+  if (!haveBusybox()) return 'needs /bin/busybox (busybox-static)';
+  if (!readFileSync('/proc/filesystems', 'utf8').includes('overlay')) return 'needs overlayfs';
+  return undefined;
+}
+const skip = skipReason();
+
+/** Docker's 14 default capabilities: CapEff 00000000a80425fb. */
+const DEFAULT_CAPS = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID',
+  'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
+];
+const MASKED = ['/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
+  '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap'];
+const READONLY = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+describe.skipIf(skip !== undefined)(`native helper isolation${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  const tag = `shoal-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  let base = '';
+  let lower = '';
+  const cgroupDirs: string[] = [];
+  const started: Started[] = [];
+  let seq = 0;
+  const driver = new NativeDriver({ binaryPath: HELPER, pollIntervalMs: 50 });
+
+  beforeAll(async () => {
+    base = await mkdtemp(join(tmpdir(), 'shoal-iso-'));
+    lower = makeBusyboxRootfs(join(base, 'lower'));
+    if (existsSync(`${CG}/cgroup.controllers`)) {
+      cgroupDirs.push(`${CG}/${tag}`);
+    } else {
+      for (const c of ['memory', 'cpu', 'pids', 'freezer']) if (existsSync(`${CG}/${c}`)) cgroupDirs.push(`${CG}/${c}/${tag}`);
+    }
+    for (const d of cgroupDirs) mkdirSync(d);
+  });
+
+  afterAll(async () => {
+    for (const s of started) {
+      for (const p of [s.pid, s.monitorPid]) {
+        try {
+          process.kill(p, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
+    }
+    for (const d of cgroupDirs) {
+      for (let i = 0; i < 50; i++) {
+        try {
+          rmdirSync(d);
+          break;
+        } catch {
+          await sleep(100);
+        }
+      }
+    }
+    if (base) await rm(base, { recursive: true, force: true });
+  });
+
+  function procsFiles(): string[] {
+    return cgroupDirs.map((d) => join(d, 'cgroup.procs'));
+  }
+
+  function makeSpec(args: string[], over: Partial<LaunchSpec> = {}, proc: Partial<LaunchSpec['process']> = {}): LaunchSpec {
+    const id = `c${++seq}`;
+    const dir = join(base, id);
+    for (const d of ['upper', 'work', 'state']) mkdirSync(join(dir, d), { recursive: true });
+    return {
+      id,
+      stateDir: join(dir, 'state'),
+      logPath: join(dir, 'log.json'),
+      logMaxBytes: 10 << 20,
+      logMaxFiles: 3,
+      rootfs: { lowerDirs: [lower], upperDir: join(dir, 'upper'), workDir: join(dir, 'work') },
+      hostname: `host-${id}`,
+      process: {
+        args,
+        env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/root'],
+        cwd: '/',
+        user: { uid: 0, gid: 0, additionalGids: [] },
+        noNewPrivileges: true,
+        capabilities: DEFAULT_CAPS,
+        rlimits: [{ type: 'RLIMIT_NOFILE', soft: 1048576, hard: 1048576 }],
+        openStdin: false,
+        ...proc,
+      },
+      mounts: [],
+      etcFiles: {},
+      network: 'none',
+      cgroupProcsFiles: procsFiles(),
+      seccomp: 'default',
+      init: false,
+      maskedPaths: MASKED,
+      readonlyPaths: READONLY,
+      ...over,
+    };
+  }
+
+  async function start(spec: LaunchSpec, d = driver): Promise<Started> {
+    const s = await d.start(spec);
+    started.push(s);
+    return s;
+  }
+
+  interface LogLine {
+    log: string;
+    stream: 'stdout' | 'stderr';
+    time: string;
+  }
+
+  async function readLog(path: string): Promise<LogLine[]> {
+    const text = await readFile(path, 'utf8');
+    return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as LogLine);
+  }
+
+  async function run(args: string[], over: Partial<LaunchSpec> = {}, proc: Partial<LaunchSpec['process']> = {}) {
+    const spec = makeSpec(args, over, proc);
+    const s = await start(spec);
+    const exit = await driver.waitExit(spec.stateDir, AbortSignal.timeout(30_000));
+    const lines = await readLog(spec.logPath);
+    const out = (stream: string) => lines.filter((l) => l.stream === stream).map((l) => l.log).join('');
+    return { spec, started: s, exit, lines, stdout: out('stdout'), stderr: out('stderr') };
+  }
+
+  it('PID 1 is the entrypoint and no host process is visible', async () => {
+    const r = await run(['sh', '-c', 'tr "\\0" " " </proc/1/cmdline; echo; ls /proc | grep -E "^[0-9]+$" | tr "\\n" " "']);
+    expect(r.exit.exitCode).toBe(0);
+    const [cmdline, pids] = r.stdout.split('\n');
+    expect(cmdline).toMatch(/^sh -c /);
+    const nums = (pids ?? '').trim().split(/\s+/).map(Number);
+    expect(nums).toContain(1);
+    expect(nums.every((n) => n < 10)).toBe(true);
+    expect(nums).not.toContain(process.pid);
+  });
+
+  it('has its own hostname and the image as its root', async () => {
+    const r = await run(['sh', '-c', 'hostname; cat /image-marker; ls /']);
+    expect(r.stdout.split('\n')[0]).toBe(r.spec.hostname);
+    expect(r.stdout).toContain('busybox-test-image');
+    expect(r.stdout).not.toMatch(/\bnode_modules\b/);
+  });
+
+  it("has Docker's capabilities, no_new_privs and a seccomp filter", async () => {
+    const r = await run(['cat', '/proc/self/status']);
+    expect(r.stdout).toContain('CapEff:\t00000000a80425fb');
+    expect(r.stdout).toContain('CapBnd:\t00000000a80425fb');
+    expect(r.stdout).toContain('CapInh:\t0000000000000000');
+    expect(r.stdout).toContain('NoNewPrivs:\t1');
+    expect(r.stdout).toMatch(/Seccomp:\t2/);
+  });
+
+  it('refuses unshare, mount and namespace-creating clone', async () => {
+    const r = await run(['sh', '-c', 'unshare -n true; echo "unshare=$?"; mount -t tmpfs x /mnt; echo "mount=$?"; unshare -m true; echo "unshare-m=$?"']);
+    expect(r.stdout).toMatch(/unshare=[1-9]/);
+    expect(r.stdout).toMatch(/mount=[1-9]/);
+    expect(r.stdout).toMatch(/unshare-m=[1-9]/);
+  });
+
+  it('masks and write-protects /proc paths', async () => {
+    const r = await run(['sh', '-c', 'echo "kcore=$(cat /proc/kcore 2>/dev/null | wc -c)"; echo "timer=$(cat /proc/timer_list | wc -c)"; echo 1 >/proc/sys/vm/drop_caches; echo "sys=$?"; echo "fw=$(ls /sys/firmware | wc -l)"']);
+    expect(r.stdout).toContain('kcore=0\n');
+    expect(r.stdout).toContain('timer=0\n');
+    expect(r.stdout).toMatch(/sys=[1-9]/);
+    expect(r.stdout).toContain('fw=0\n');
+  });
+
+  it('builds /dev, a read-only /sys and a read-only cgroupfs, with only loopback networking', async () => {
+    const r = await run(['sh', '-c', 'ls /dev | tr "\\n" " "; echo; echo x >/dev/null && echo devnull-ok; touch /sys/x; echo "sys=$?"; ls /sys/fs/cgroup | wc -l; touch /sys/fs/cgroup/x; echo "cg=$?"; ls /sys/class/net | tr "\\n" " "; echo; cat /proc/self/cgroup | head -3']);
+    const lines = r.stdout.split('\n');
+    for (const d of ['null', 'zero', 'full', 'random', 'urandom', 'tty', 'ptmx', 'pts', 'shm', 'mqueue', 'fd', 'stdin', 'stdout', 'stderr']) {
+      expect(lines[0]?.split(' ')).toContain(d);
+    }
+    expect(r.stdout).toContain('devnull-ok');
+    expect(r.stdout).toMatch(/sys=[1-9]/);
+    expect(Number(lines[3])).toBeGreaterThan(0);
+    expect(r.stdout).toMatch(/cg=[1-9]/);
+    expect(lines[5]?.trim()).toBe('lo');
+    // cgroup namespace: the container sees its own cgroup as the root.
+    for (const l of lines.slice(6).filter(Boolean)) expect(l).toMatch(/:\/$/);
+  });
+
+  it('passes exit codes through, and 137 for SIGKILL', async () => {
+    expect((await run(['sh', '-c', 'exit 3'])).exit.exitCode).toBe(3);
+    const spec = makeSpec(['sleep', '1000']);
+    const s = await start(spec);
+    expect(await driver.isRunning(s.pid, s.pidStartTime)).toBe(true);
+    expect(await driver.readExit(spec.stateDir)).toBeUndefined();
+    process.kill(s.pid, 'SIGKILL');
+    const exit = await driver.waitExit(spec.stateDir, AbortSignal.timeout(10_000));
+    expect(exit.exitCode).toBe(137);
+    expect(exit.signal).toBe('SIGKILL');
+    expect(await driver.isRunning(s.pid, s.pidStartTime)).toBe(false);
+    expect(await driver.readExit(spec.stateDir)).toEqual(exit);
+  });
+
+  it('writes stdout and stderr as JSON lines, and rotates by size', async () => {
+    const r = await run(['sh', '-c', 'echo out; echo err >&2; printf "no newline"']);
+    expect(r.lines).toContainEqual(expect.objectContaining({ log: 'out\n', stream: 'stdout' }));
+    expect(r.lines).toContainEqual(expect.objectContaining({ log: 'err\n', stream: 'stderr' }));
+    expect(r.lines).toContainEqual(expect.objectContaining({ log: 'no newline', stream: 'stdout' }));
+    for (const l of r.lines) expect(l.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
+    const big = await run(['sh', '-c', 'i=0; while [ $i -lt 300 ]; do echo "line $i"; i=$((i+1)); done'], { logMaxBytes: 4096, logMaxFiles: 2 });
+    expect(existsSync(`${big.spec.logPath}.1`)).toBe(true);
+    expect(existsSync(`${big.spec.logPath}.2`)).toBe(false);
+    expect(readFileSync(big.spec.logPath).length).toBeLessThanOrEqual(4096);
+    expect(big.stdout).toContain('line 299\n');
+  });
+
+  it('--init: PID 1 is the reaper, signals are forwarded and the exit code passes', async () => {
+    const r = await run(['sh', '-c', 'cat /proc/1/comm; readlink /proc/1/exe; echo x >>/proc/1/exe; echo "write=$?"; exit 7'], { init: true });
+    expect(r.exit.exitCode).toBe(7);
+    expect(r.stdout.split('\n')[0]).toBe('shoal-init');
+    expect(r.stdout).toContain('memfd:shoal-runtime'); // CVE-2019-5736: a sealed copy, not the file
+    expect(r.stdout).toMatch(/write=[1-9]/);
+    const spec = makeSpec(['sleep', '1000'], { init: true });
+    const s = await start(spec);
+    process.kill(s.pid, 'SIGTERM');
+    expect((await driver.waitExit(spec.stateDir, AbortSignal.timeout(10_000))).exitCode).toBe(143);
+  });
+
+  it('exec runs inside the container with the same security settings', async () => {
+    const spec = makeSpec(['sleep', '1000']);
+    const s = await start(spec);
+    try {
+      await execChecks(spec, s);
+    } finally {
+      process.kill(s.pid, 'SIGKILL');
+      await driver.waitExit(spec.stateDir, AbortSignal.timeout(10_000));
+    }
+  });
+
+  async function execChecks(spec: LaunchSpec, s: Started): Promise<void> {
+    const exec = async (args: string[], user = { uid: 0, gid: 0, additionalGids: [] as number[] }) => {
+      const out = new PassThrough();
+      const err = new PassThrough();
+      const chunks: Buffer[] = [];
+      out.on('data', (b: Buffer) => chunks.push(b));
+      const res = await driver.exec(spec, s.pid, { args, env: ['PATH=/bin'], cwd: '/', user, stdout: out, stderr: err });
+      return { ...res, out: Buffer.concat(chunks).toString() };
+    };
+    const id = await exec(['id']);
+    expect(id.exitCode).toBe(0);
+    expect(id.out).toMatch(/^uid=0\(root\) gid=0\(root\)/);
+    expect((await exec(['hostname'])).out).toBe(`${spec.hostname}\n`);
+    expect((await exec(['sh', '-c', 'exit 5'])).exitCode).toBe(5);
+    const st = await exec(['cat', '/proc/self/status']);
+    expect(st.out).toContain('CapEff:\t00000000a80425fb');
+    expect(st.out).toContain('NoNewPrivs:\t1');
+    expect(st.out).toContain('Seccomp:\t2');
+    expect((await exec(['id', '-u'], { uid: 65534, gid: 65534, additionalGids: [] })).out).toBe('65534\n');
+    // The exec'd process is in the container's PID namespace and cgroups.
+    const ps = await exec(['sh', '-c', 'cat /proc/1/cmdline | tr "\\0" " "']);
+    expect(ps.out).toBe('sleep 1000 ');
+    const stdin = Readable.from([Buffer.from('from stdin\n')]);
+    const out = new PassThrough();
+    const chunks: Buffer[] = [];
+    out.on('data', (b: Buffer) => chunks.push(b));
+    await driver.exec(spec, s.pid, { args: ['cat'], env: [], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] }, stdin, stdout: out, stderr: new PassThrough() });
+    expect(Buffer.concat(chunks).toString()).toBe('from stdin\n');
+    await expect(exec(['no-such-command'])).rejects.toSatisfy((e) => isShoalError(e, 'InvalidArgument'));
+  }
+
+  it('applies the user, groups and working directory', async () => {
+    const r = await run(['sh', '-c', 'id; pwd; grep CapEff /proc/self/status'], {}, { user: { uid: 65534, gid: 65534, additionalGids: [1, 2] }, cwd: '/tmp' });
+    expect(r.stdout).toContain('uid=65534(nobody) gid=65534(nogroup)');
+    expect(r.stdout).toMatch(/groups=.*\b1\b.*\b2\b/);
+    expect(r.stdout).toContain('/tmp\n');
+    expect(r.stdout).toContain('CapEff:\t0000000000000000');
+  });
+
+  it('bind mounts (read-only too) and /etc files', async () => {
+    const data = join(base, 'data');
+    mkdirSync(data, { recursive: true });
+    writeFileSync(join(data, 'hello'), 'host file\n');
+    const hosts = join(base, 'hosts');
+    writeFileSync(hosts, '127.0.0.1 localhost shoal-test\n');
+    const r = await run(['sh', '-c', 'cat /data/hello; touch /data/new; echo "ro=$?"; touch /rw/new; echo "rw=$?"; cat /etc/hosts'], {
+      mounts: [
+        { source: data, destination: '/data', readOnly: true },
+        { source: data, destination: '/rw/deep', readOnly: false },
+      ],
+      etcFiles: { hosts },
+    });
+    expect(r.stdout).toContain('host file');
+    expect(r.stdout).toMatch(/ro=[1-9]/);
+    expect(r.stdout).toContain('shoal-test');
+    expect(existsSync(join(data, 'new'))).toBe(false);
+  });
+
+  it('keeps stdin open when asked and attachStdin feeds it', async () => {
+    const spec = makeSpec(['head', '-n', '1'], {}, { openStdin: true });
+    await start(spec);
+    const w = await driver.attachStdin(spec.stateDir);
+    await new Promise<void>((res, rej) => w.end('hello stdin\n', () => res()).on('error', rej));
+    const exit = await driver.waitExit(spec.stateDir, AbortSignal.timeout(10_000));
+    expect(exit.exitCode).toBe(0);
+    expect((await readLog(spec.logPath)).map((l) => l.log)).toContain('hello stdin\n');
+    await expect(driver.attachStdin(spec.stateDir)).rejects.toSatisfy((e) => isShoalError(e, 'FailedPrecondition'));
+  });
+
+  it('refuses a missing command, a bad cwd and a symlinked /proc, leaving nothing behind', async () => {
+    const before = mountsUnder(base);
+    await expect(run(['no-such-binary'])).rejects.toSatisfy((e) => isShoalError(e, 'InvalidArgument'));
+    await expect(run(['true'], {}, { cwd: '/does/not/exist' })).rejects.toSatisfy((e) => isShoalError(e, 'InvalidArgument'));
+    const evil = join(base, 'evil-lower');
+    mkdirSync(join(evil, 'bin'), { recursive: true });
+    symlinkSync('/tmp', join(evil, 'proc'));
+    expect(lstatSync(join(evil, 'proc')).isSymbolicLink()).toBe(true);
+    for (const d of ['eu', 'ew']) mkdirSync(join(base, d));
+    await expect(run(['/bin/true'], { rootfs: { lowerDirs: [evil, lower], upperDir: join(base, 'eu'), workDir: join(base, 'ew') } }))
+      .rejects.toSatisfy((e) => isShoalError(e, 'InvalidArgument'));
+    await sleep(100);
+    expect(cgroupPids()).toEqual([]);
+    expect(mountsUnder(base)).toEqual(before);
+  });
+
+  it('kills the half-made container when onCreated fails', async () => {
+    const spec = makeSpec(['sleep', '1000']);
+    let created = 0;
+    await expect(driver.start(spec, {
+      onCreated: async (pid) => {
+        created = pid;
+        expect(readdirSync(`/proc/${pid}/ns`)).toContain('net');
+        throw new Error('network hook failed');
+      },
+    })).rejects.toThrow(/network hook failed/);
+    expect(created).toBeGreaterThan(0);
+    for (let i = 0; i < 50 && existsSync(`/proc/${created}`); i++) await sleep(50);
+    expect(existsSync(`/proc/${created}`)).toBe(false);
+    expect(existsSync(join(spec.stateDir, 'pid.json'))).toBe(false);
+  });
+
+  it('leaves no mount and no process after the container exits', async () => {
+    const before = mountsUnder(base);
+    const r = await run(['sh', '-c', 'sleep 0.2 & echo bg']);
+    expect(r.exit.exitCode).toBe(0);
+    for (let i = 0; i < 50 && existsSync(`/proc/${r.started.monitorPid}`); i++) await sleep(50);
+    expect(existsSync(`/proc/${r.started.monitorPid}`)).toBe(false);
+    expect(cgroupPids()).toEqual([]);
+    expect(mountsUnder(base)).toEqual(before);
+    expect(before).toEqual([]);
+  });
+
+  it('survives the driver: a new NativeDriver waits for a container started by another', async () => {
+    const spec = makeSpec(['sh', '-c', 'echo alive; exec sleep 1000']);
+    let s: Started | undefined = await start(spec, new NativeDriver({ binaryPath: HELPER }));
+    const { pid, pidStartTime, monitorPid } = s;
+    s = undefined;
+    // The monitor is not our child: it was reparented away when the launcher exited.
+    const ppid = Number(readFileSync(`/proc/${monitorPid}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]);
+    expect(ppid).not.toBe(process.pid);
+    expect(cgroupPids()).toContain(pid);
+    const fresh = new NativeDriver({ binaryPath: HELPER, pollIntervalMs: 50 });
+    expect(await fresh.isRunning(pid, pidStartTime)).toBe(true);
+    expect(await fresh.isRunning(pid, `${pidStartTime}1`)).toBe(false);
+    const waiting = fresh.waitExit(spec.stateDir, AbortSignal.timeout(10_000));
+    await sleep(200);
+    execFileSync('kill', ['-9', String(pid)]);
+    expect((await waiting).exitCode).toBe(137);
+  });
+
+  function cgroupPids(): number[] {
+    const pids = new Set<number>();
+    for (const f of procsFiles()) for (const l of readFileSync(f, 'utf8').split('\n')) if (l) pids.add(Number(l));
+    return [...pids];
+  }
+});
+
+/** Host mount points under `dir` (a container's mounts must never show up here). */
+function mountsUnder(dir: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((mp) => mp.startsWith(dir));
+}
