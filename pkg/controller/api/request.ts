@@ -1,0 +1,68 @@
+/** Small helpers shared by the resource plugins: parameters, query strings, list-or-watch. */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { errors, isDnsLabel, type ApiObject } from '../../api/index.js';
+import type { ResourceRegistry } from '../registry/index.js';
+import type { ControllerMetrics } from '../metrics.js';
+import { streamWatch } from './watch.js';
+
+export function param(req: FastifyRequest, name: string): string {
+  const v = (req.params as Record<string, unknown> | undefined)?.[name];
+  if (typeof v !== 'string' || v === '') throw errors.invalidArgument(`missing path parameter ${name}`);
+  return v;
+}
+
+export function namespaceParam(req: FastifyRequest): string {
+  const ns = param(req, 'ns');
+  if (!isDnsLabel(ns)) throw errors.invalidArgument(`invalid namespace ${JSON.stringify(ns)}: must be a DNS-1123 label`);
+  return ns;
+}
+
+/** A single-valued query parameter (repeated parameters are a 400). */
+export function query(req: FastifyRequest, name: string): string | undefined {
+  const q = req.query as Record<string, unknown> | undefined;
+  const v = q?.[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') throw errors.invalidArgument(`query parameter ${name} must be given once`);
+  return v;
+}
+
+export function boolQuery(req: FastifyRequest, name: string): boolean {
+  const v = query(req, name);
+  if (v === undefined || v === '' || v === '0' || v === 'false') return false;
+  if (v === '1' || v === 'true') return true;
+  throw errors.invalidArgument(`query parameter ${name} must be true, false, 1 or 0`);
+}
+
+/** GET on a collection: a list, or a watch stream with `?watch=1`. */
+export async function listOrWatch<T extends ApiObject>(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  rr: ResourceRegistry<T>,
+  namespace: string | undefined,
+  metrics: ControllerMetrics,
+): Promise<unknown> {
+  const q: { namespace?: string; labelSelector?: string; fieldSelector?: string } = {};
+  if (namespace !== undefined) q.namespace = namespace;
+  const ls = query(req, 'labelSelector');
+  if (ls !== undefined) q.labelSelector = ls;
+  const fs = query(req, 'fieldSelector');
+  if (fs !== undefined) q.fieldSelector = fs;
+  if (boolQuery(req, 'watch')) {
+    rr.compileSelectors(q); // a bad selector is a 400 before the stream starts
+    const rv = query(req, 'resourceVersion');
+    await streamWatch(req, reply, metrics, (signal) => rr.watch({ ...q, signal, ...(rv !== undefined ? { resourceVersion: rv } : {}) }));
+    return reply;
+  }
+  return rr.list(q);
+}
+
+/** `?resourceVersion=` or DeleteOptions `{preconditions: {resourceVersion}}` of a DELETE. */
+export function deletePrecondition(req: FastifyRequest): { resourceVersion?: string } {
+  const rv = query(req, 'resourceVersion');
+  if (rv !== undefined) return { resourceVersion: rv };
+  const b = req.body as { preconditions?: { resourceVersion?: unknown } } | undefined;
+  const p = b && typeof b === 'object' ? b.preconditions?.resourceVersion : undefined;
+  if (p === undefined || p === null) return {};
+  if (typeof p !== 'string') throw errors.invalidArgument('preconditions.resourceVersion must be a string');
+  return { resourceVersion: p };
+}

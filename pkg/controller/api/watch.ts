@@ -1,0 +1,86 @@
+/**
+ * Watch streams: newline-delimited JSON `{type, object}` events. The first event (or failure)
+ * is awaited briefly before the status line is sent, so an immediate failure such as a
+ * compacted resourceVersion is a plain `410` V1Status. A failure after the stream started is
+ * sent as an `ERROR` event carrying the V1Status, then the stream ends (Kubernetes does the
+ * same). The store watch is released when the client disconnects.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { toShoalError, toStatus, type WatchEvent } from '../../api/index.js';
+import type { ControllerMetrics } from '../metrics.js';
+
+/** How long to wait for the first event before committing to a 200. */
+const FIRST_EVENT_GRACE_MS = 150;
+
+type Settled<T> = { ok: true; value: IteratorResult<T> } | { ok: false; err: unknown };
+
+function settle<T>(p: Promise<IteratorResult<T>>): Promise<Settled<T>> {
+  return p.then(
+    (value) => ({ ok: true as const, value }),
+    (err: unknown) => ({ ok: false as const, err }),
+  );
+}
+
+export async function streamWatch<T>(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  metrics: ControllerMetrics,
+  open: (signal: AbortSignal) => AsyncIterable<WatchEvent<T>>,
+): Promise<void> {
+  const ac = new AbortController();
+  const onClose = (): void => ac.abort();
+  req.raw.once('close', onClose);
+  reply.raw.once('close', onClose);
+  const it = open(ac.signal)[Symbol.asyncIterator]();
+  let pending: Promise<Settled<WatchEvent<T>>> = settle(it.next());
+  let timer: NodeJS.Timeout | undefined;
+  const early = await Promise.race([pending, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), FIRST_EVENT_GRACE_MS)))]);
+  clearTimeout(timer);
+  if (early && !early.ok) {
+    ac.abort();
+    req.raw.off('close', onClose);
+    reply.raw.off('close', onClose);
+    throw early.err;
+  }
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache', 'transfer-encoding': 'chunked' });
+  res.flushHeaders();
+  metrics.watches.inc();
+  const write = async (line: string): Promise<void> => {
+    if (res.destroyed || res.writableEnded) return;
+    if (!res.write(line)) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.once('drain', done);
+        res.once('close', done);
+      });
+    }
+  };
+  try {
+    for (;;) {
+      const r = await pending;
+      if (!r.ok) {
+        if (!ac.signal.aborted) {
+          const e = toShoalError(r.err);
+          if (e.code === 'Internal') req.log.error({ err: r.err }, 'watch failed');
+          await write(JSON.stringify({ type: 'ERROR', object: toStatus(e) }) + '\n');
+        }
+        break;
+      }
+      if (r.value.done || ac.signal.aborted) break;
+      await write(JSON.stringify(r.value.value) + '\n');
+      pending = settle(it.next());
+    }
+  } finally {
+    metrics.watches.dec();
+    ac.abort();
+    req.raw.off('close', onClose);
+    await it.return?.(undefined).catch(() => undefined);
+    if (!res.writableEnded) res.end();
+  }
+}
