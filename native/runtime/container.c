@@ -466,16 +466,14 @@ static void run_init(struct config *c, int sync) {
   }
 }
 
-void container_main(struct config *c, int sync, int in, int out, int err) {
+/* The init stage: stdio is on 0-2 and the sync socket on fd 3 (`sync`). */
+void container_main(struct config *c, int sync) {
   char line[64];
+  fcntl(sync, F_SETFD, FD_CLOEXEC); /* closes on the user's execve: the monitor's success signal */
   /* The monitor writes our host PID into the cgroups first, so the cgroup namespace below is
    * rooted at the container's cgroup and every later allocation is charged there. */
   if (read_line(sync, line, sizeof line) < 0 || strcmp(line, "cgroups")) _exit(1);
   if (unshare(CLONE_NEWCGROUP) < 0 && errno != EINVAL) die_msg(sync, "Internal", "unshare cgroup namespace: %m");
-  if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) die_msg(sync, "Internal", "stdio: %m");
-  if (in > 2) close(in);
-  if (out > 2) close(out);
-  if (err > 2) close(err);
   setup_rootfs(sync, c);
   if (c->hostname && sethostname(c->hostname, strlen(c->hostname)) < 0)
     die_msg(sync, "InvalidArgument", "sethostname %s: %m", c->hostname);

@@ -1,10 +1,11 @@
 /*
- * shoal-runtime start|exec|version
+ * shoal-runtime start|exec|init|version
  *
- * Before anything else the helper re-executes itself from a sealed memfd copy, so no process
- * of it that a container can see (PID 1 in --init mode, the exec child before execve) maps
- * the on-disk binary, which therefore cannot be reopened for writing through /proc/<pid>/exe
- * (CVE-2019-5736). The config arrives on fd 3 (see docs/runtime-helper.md).
+ * `init` and `exec` first re-execute themselves from a sealed memfd copy, so no process of
+ * the helper that a container can see (PID 1 before its execve or in --init mode, the exec
+ * child) maps the on-disk binary, which therefore cannot be reopened for writing through
+ * /proc/<pid>/exe (CVE-2019-5736). `init` is internal: the monitor starts it as the
+ * container's PID 1. The config arrives on fd 3 (see docs/runtime-helper.md).
  */
 #include "runtime.h"
 
@@ -27,38 +28,38 @@ static int is_sealed_self(void) {
   return seals >= 0 && (seals & F_SEAL_WRITE);
 }
 
-static void reexec_sealed(char **argv) {
+void reexec_sealed(char **argv, int errfd) {
   if (is_sealed_self()) return;
   int src = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-  if (src < 0) die_msg(CTL_FD, "Internal", "open /proc/self/exe: %m");
+  if (src < 0) die_msg(errfd, "Internal", "open /proc/self/exe: %m");
   struct stat st;
-  if (fstat(src, &st) < 0) die_msg(CTL_FD, "Internal", "stat self: %m");
+  if (fstat(src, &st) < 0) die_msg(errfd, "Internal", "stat self: %m");
   int mfd = memfd_create("shoal-runtime", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (mfd < 0) die_msg(CTL_FD, "Internal", "memfd_create: %m");
+  if (mfd < 0) die_msg(errfd, "Internal", "memfd_create: %m");
   off_t left = st.st_size;
   while (left > 0) {
     ssize_t n = sendfile(mfd, src, NULL, (size_t)left);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) die_msg(CTL_FD, "Internal", "copy self to memfd: %m");
+    if (n <= 0) die_msg(errfd, "Internal", "copy self to memfd: %m");
     left -= n;
   }
   close(src);
   if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
-    die_msg(CTL_FD, "Internal", "seal memfd: %m");
+    die_msg(errfd, "Internal", "seal memfd: %m");
   fexecve(mfd, argv, environ);
-  die_msg(CTL_FD, "Internal", "fexecve sealed copy: %m");
+  die_msg(errfd, "Internal", "fexecve sealed copy: %m");
 }
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    dprintf(2, "usage: shoal-runtime start|exec|version (config on fd 3; see docs/runtime-helper.md)\n");
+    dprintf(2, "usage: shoal-runtime start|exec|init|version (config on fd 3; see docs/runtime-helper.md)\n");
     return 2;
   }
   if (!strcmp(argv[1], "version")) {
     printf("shoal-runtime 1\n");
     return 0;
   }
-  if (strcmp(argv[1], "start") && strcmp(argv[1], "exec")) {
+  if (strcmp(argv[1], "start") && strcmp(argv[1], "exec") && strcmp(argv[1], "init")) {
     dprintf(2, "shoal-runtime: unknown command %s\n", argv[1]);
     return 2;
   }
@@ -66,9 +67,12 @@ int main(int argc, char **argv) {
     dprintf(2, "shoal-runtime: fd 3 (the control channel) is not open\n");
     return 2;
   }
-  reexec_sealed(argv);
+  /* The long-lived monitor runs from the file (pages shared by all monitors); whatever a
+   * container can see (its init stage, exec) runs from a sealed copy. */
+  if (strcmp(argv[1], "start")) reexec_sealed(argv, CTL_FD);
   struct config c;
   if (read_config(CTL_FD, &c) < 0) die_msg(CTL_FD, "InvalidArgument", "malformed config on fd 3");
   if (!strcmp(argv[1], "start")) return start_main(&c);
+  if (!strcmp(argv[1], "init")) container_main(&c, CTL_FD);
   return exec_main(&c);
 }

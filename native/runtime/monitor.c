@@ -124,6 +124,7 @@ static void fail(pid_t pid, const char *code, const char *msg) {
 
 static void monitor(struct config *c, int donefd) {
   if (chdir("/") < 0) fail(0, "Internal", "chdir /");
+  signal(SIGPIPE, SIG_IGN); /* a vanished driver must not kill the monitor */
   int sp[2], outp[2], errp[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0 || pipe2(outp, O_CLOEXEC) < 0 ||
       pipe2(errp, O_CLOEXEC) < 0)
@@ -136,6 +137,7 @@ static void monitor(struct config *c, int donefd) {
     unlink(fifo);
     if (mkfifo(fifo, 0600) < 0) fail(0, "Internal", "mkfifo stdin");
     fifo_keep = open(fifo, O_RDWR | O_CLOEXEC);
+    if (fifo_keep < 0) fail(0, "Internal", "open stdin fifo");
     in = open(fifo, O_RDONLY | O_CLOEXEC);
   } else {
     in = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -161,16 +163,14 @@ static void monitor(struct config *c, int donefd) {
     fail(0, "Internal", m);
   }
   if (pid == 0) {
-    close(sp[0]);
-    close(outp[0]);
-    close(errp[0]);
-    close(CTL_FD);
-    close(donefd);
-    close(sfd);
-    if (fifo_keep >= 0) close(fifo_keep);
-    close(lw.fd);
+    /* PID 1 of the new namespaces: stdio on 0-2, the sync socket on 3 (replacing the driver's
+     * channel), everything else is close-on-exec; then the sealed `init` stage. */
     sigprocmask(SIG_UNBLOCK, &chld, NULL);
-    container_main(c, sp[1], in, outp[1], errp[1]);
+    signal(SIGPIPE, SIG_DFL);
+    if (dup2(in, 0) < 0 || dup2(outp[1], 1) < 0 || dup2(errp[1], 2) < 0 || dup2(sp[1], CTL_FD) < 0) _exit(1);
+    char *argv[] = {"shoal-runtime", "init", NULL};
+    reexec_sealed(argv, CTL_FD);
+    _exit(1); /* not reached: reexec_sealed execs or reports and exits */
   }
   close(sp[1]);
   close(outp[1]);
@@ -185,7 +185,7 @@ static void monitor(struct config *c, int donefd) {
       fail(pid, "Internal", m);
     }
   }
-  if (send_line(sp[0], "cgroups") < 0) fail(pid, "Internal", "container init died");
+  if (send_config(sp[0], c) < 0 || send_line(sp[0], "cgroups") < 0) fail(pid, "Internal", "container init died");
   /* The driver runs its network hook now, while PID 1 builds the root filesystem. */
   if (send_line(CTL_FD, "created %d", (int)pid) < 0) fail(pid, NULL, NULL);
   char line[4096];

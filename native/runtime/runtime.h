@@ -54,6 +54,8 @@ struct config {
   int init;
   struct strv masked, ro_paths;
   pid_t pid; /* exec: the container's PID 1 */
+  char *raw; /* the undecoded body, resent by the monitor to the init stage */
+  size_t rawlen;
 };
 
 /* util.c */
@@ -68,9 +70,11 @@ int proc_start_time(pid_t pid, char *out, size_t cap);
 void format_time(char *out, size_t cap);
 const char *signal_name(int sig);
 void close_fds_from(int lowfd);
+void reexec_sealed(char **argv, int errfd);
+int send_config(int fd, const struct config *c);
 
 /* container.c: runs in the cloned PID 1 (start) or the forked child (exec). */
-void container_main(struct config *c, int syncfd, int in, int out, int err) __attribute__((noreturn));
+void container_main(struct config *c, int syncfd) __attribute__((noreturn));
 void apply_process(struct config *c, int syncfd);
 void exec_user(struct config *c, int syncfd) __attribute__((noreturn));
 int exec_main(struct config *c);

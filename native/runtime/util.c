@@ -101,6 +101,10 @@ int read_config(int fd, struct config *c) {
   }
   buf[len] = 0;
   memset(c, 0, sizeof *c);
+  c->raw = malloc(len);
+  if (!c->raw) return -1;
+  memcpy(c->raw, buf, len);
+  c->rawlen = len;
   c->log_max_files = 1;
   c->network = "new";
   c->cwd = "/";
@@ -168,6 +172,12 @@ int read_config(int fd, struct config *c) {
     if (!c->binds[i].dst) return -1;
   if (c->args.n == 0) return -1;
   return 0;
+}
+
+/* Sends the config again, framed as it arrived. */
+int send_config(int fd, const struct config *c) {
+  if (send_line(fd, "%zu", c->rawlen) < 0) return -1;
+  return write_all(fd, c->raw, c->rawlen);
 }
 
 /* Writes path.tmp, fsyncs, renames over path: readers see the old or the new file, never half. */

@@ -205,6 +205,29 @@ describe.skipIf(skip !== undefined)(`native helper isolation${skip ? ` (skipped:
     for (const l of lines.slice(6).filter(Boolean)) expect(l).toMatch(/:\/$/);
   });
 
+  it('leaks no host file descriptor into the container or an exec (CVE-2024-21626)', async () => {
+    const r = await run(['sh', '-c', 'ls /proc/self/fd | tr "\\n" " "']);
+    expect(r.stdout.trim().split(' ').map(Number).sort()).toEqual([0, 1, 2, 3]); // 3: ls's own directory fd
+    const spec = makeSpec(['sleep', '1000']);
+    const s = await start(spec);
+    try {
+      const out = new PassThrough();
+      const chunks: Buffer[] = [];
+      out.on('data', (b: Buffer) => chunks.push(b));
+      await driver.exec(spec, s.pid, { args: ['ls', '/proc/self/fd'], env: [], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] }, stdout: out, stderr: new PassThrough() });
+      expect(Buffer.concat(chunks).toString().trim().split('\n').map(Number).sort()).toEqual([0, 1, 2, 3]);
+    } finally {
+      process.kill(s.pid, 'SIGKILL');
+      await driver.waitExit(spec.stateDir, AbortSignal.timeout(10_000));
+    }
+  });
+
+  it('shares the host network namespace in host mode', async () => {
+    const r = await run(['sh', '-c', 'ls /sys/class/net | wc -l; readlink /proc/self/ns/net'], { network: 'host' });
+    expect(Number(r.stdout.split('\n')[0])).toBe(readdirSync('/sys/class/net').length);
+    expect(r.stdout.split('\n')[1]).toBe(execFileSync('readlink', ['/proc/self/ns/net'], { encoding: 'utf8' }).trim());
+  });
+
   it('passes exit codes through, and 137 for SIGKILL', async () => {
     expect((await run(['sh', '-c', 'exit 3'])).exit.exitCode).toBe(3);
     const spec = makeSpec(['sleep', '1000']);

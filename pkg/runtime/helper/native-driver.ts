@@ -84,7 +84,9 @@ export class NativeDriver implements RuntimeDriver {
         await opts.onCreated?.(msg.pid);
         opts.signal?.throwIfAborted();
         ctl.write('go\n');
-        msg = await this.nextMessage(lines, stderr, spawnError, opts.signal);
+        // Committed: past this point an abort could leave a running container nobody knows
+        // about, so wait for the answer without the signal.
+        msg = await this.nextMessage(lines, stderr, spawnError);
       }
       if (msg.type === 'started') return { pid: msg.pid, monitorPid: msg.monitorPid, pidStartTime: msg.pidStartTime };
       if (msg.type === 'error') throw new ShoalError(msg.code, `start container ${spec.id}: ${msg.message}`);
