@@ -4,3 +4,8 @@ export * from './media-types.js';
 export * from './manifest.js';
 export * from './platform.js';
 export * from './image-config.js';
+export * from './store.js';
+export * from './service.js';
+export { pullImage, parallel, type BlobStore, type LayerApplier, type PullDeps, type PulledImage } from './pull.js';
+export { pushImage, type PushDeps } from './push.js';
+export { importImage, type ImportDeps } from './import.js';
