@@ -4,7 +4,8 @@
  * error handler turns every failure into a V1Status; no client input yields a 500.
  */
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyBaseLogger } from 'fastify';
-import { errors, isShoalError, ShoalError, toShoalError, toStatus } from '../../api/index.js';
+import type { ShoalError} from '../../api/index.js';
+import { errors, isShoalError, toShoalError, toStatus } from '../../api/index.js';
 import type { Store } from '../../store/index.js';
 import { Registry } from '../registry/index.js';
 import { ControllerMetrics } from '../metrics.js';
@@ -60,6 +61,11 @@ export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
     routerOptions: { maxParamLength: 512 },
     return503OnClosing: true,
     forceCloseConnections: true,
+    // Errors the router raises before any handler runs (malformed URL encoding...).
+    frameworkErrors: (err, _req, reply) => {
+      const status = toStatus(fromFastifyError(err));
+      void reply.code(status.code).type('application/json').send(status);
+    },
   });
 
   app.removeAllContentTypeParsers();

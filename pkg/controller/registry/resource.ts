@@ -74,6 +74,15 @@ function isObj(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
+/** A client value for an error message, never throwing (bodies may hold anything). */
+function show(v: unknown): string {
+  try {
+    return typeof v === 'string' ? v : (JSON.stringify(v) ?? typeof v).slice(0, 100);
+  } catch {
+    return typeof v;
+  }
+}
+
 function clone<T>(v: T): T {
   return structuredClone(v);
 }
@@ -166,10 +175,10 @@ export class ResourceRegistry<T extends ApiObject> {
     if (isObj(meta)) {
       const ns = meta['namespace'];
       if (this.strategy.namespaced && ns !== undefined && ns !== null && ns !== (namespace ?? 'default')) {
-        throw errors.invalidArgument(`the namespace of the object (${String(ns)}) does not match the namespace on the URL (${namespace ?? 'default'})`);
+        throw errors.invalidArgument(`the namespace of the object (${show(ns)}) does not match the namespace on the URL (${namespace ?? 'default'})`);
       }
       if (name !== undefined && meta['name'] !== undefined && meta['name'] !== name) {
-        throw errors.invalidArgument(`the name of the object (${String(meta['name'])}) does not match the name on the URL (${name})`);
+        throw errors.invalidArgument(`the name of the object (${show(meta['name'])}) does not match the name on the URL (${name})`);
       }
     }
     if (body['apiVersion'] === undefined) body['apiVersion'] = API_VERSION;
@@ -317,7 +326,7 @@ export class ResourceRegistry<T extends ApiObject> {
     if (body['status'] === undefined) throw errors.invalid(`${this.kind} "${name}" is invalid: status is required`, [{ field: 'status', reason: 'FieldValueRequired', message: 'status is required' }]);
     const meta = isObj(body['metadata']) ? body['metadata'] : undefined;
     if (meta && meta['name'] !== undefined && meta['name'] !== name) {
-      throw errors.invalidArgument(`the name of the object (${String(meta['name'])}) does not match the name on the URL (${name})`);
+      throw errors.invalidArgument(`the name of the object (${show(meta['name'])}) does not match the name on the URL (${name})`);
     }
     const rv = parseRv(meta?.['resourceVersion']);
     const status = clone(body['status']);
