@@ -3,7 +3,7 @@
  * `cmd/controller` calls `listen`, tests call `app.inject()`. One plugin per resource; one
  * error handler turns every failure into a V1Status; no client input yields a 500.
  */
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyBaseLogger } from 'fastify';
+import Fastify, { type FastifyError, type FastifyReply, type FastifyInstance, type FastifyBaseLogger } from 'fastify';
 import type { ShoalError} from '../../api/index.js';
 import { errors, isShoalError, toShoalError, toStatus } from '../../api/index.js';
 import type { Store } from '../../store/index.js';
@@ -62,8 +62,9 @@ export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
     return503OnClosing: true,
     forceCloseConnections: true,
     // Errors the router raises before any handler runs (malformed URL encoding...).
-    frameworkErrors: (err, _req, reply) => {
+    frameworkErrors: (err, _req, res) => {
       const status = toStatus(fromFastifyError(err));
+      const reply = res as unknown as FastifyReply;
       void reply.code(status.code).type('application/json').send(status);
     },
   });
