@@ -158,17 +158,24 @@ export class NativeDriver implements RuntimeDriver {
     if (!existsSync(stateDir)) throw new ShoalError('NotFound', `no container state in ${stateDir}`);
     let watcher: FSWatcher | undefined;
     let wake: (() => void) | undefined;
+    // Set by every file event, so one that arrives while a check runs is not lost.
+    let dirty = false;
     try {
       try {
-        watcher = watch(stateDir, () => wake?.());
+        watcher = watch(stateDir, () => {
+          dirty = true;
+          wake?.();
+        });
         watcher.on('error', () => undefined);
       } catch {
         watcher = undefined; // polling alone still works
       }
       for (;;) {
-        signal?.throwIfAborted();
+        if (signal?.aborted) throw new ShoalError('Canceled', `wait for the exit in ${stateDir} canceled`);
+        dirty = false;
         const st = await this.checkExit(stateDir);
         if (st) return st;
+        if (dirty) continue;
         await new Promise<void>((resolve) => {
           const t = setTimeout(done, this.pollMs);
           function done() {
