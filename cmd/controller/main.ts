@@ -2,10 +2,13 @@
 // controller (API server on every replica; orchestrator, scheduler and node monitor on the
 // elected leader) → orderly shutdown on SIGTERM/SIGINT.
 import { mkdir, readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { destination, pino } from 'pino';
 import { toShoalError } from '../../pkg/api/index.js';
-import { EtcdSupervisor } from '../../pkg/controller/index.js';
+import { buildApiServer, EtcdSupervisor, HeartbeatService, runControlLoops } from '../../pkg/controller/index.js';
+import { VERSION } from '../../pkg/ctl/version.js';
 import { EtcdStore } from '../../pkg/store/index.js';
 import { parseControllerConfig, type ControllerConfig } from './config.js';
 
@@ -73,12 +76,43 @@ process.exit(exitCode);
  * Serves the API and runs the leader-only control loops until `signal` fires, then stops
  * them (API closed, leadership resigned, watches cancelled) before returning.
  */
-async function runController(_store: EtcdStore, _config: ControllerConfig, signal: AbortSignal): Promise<void> {
-  // TODO(wiring): the API server factory (engineer V, pkg/controller/api) and the leader
-  // election + control loops (engineer O) are wired here as they land.
-  log.error('shoal-controller: the API server and control loops are not wired in yet');
-  await new Promise<void>((resolve) => {
-    if (signal.aborted) resolve();
-    else signal.addEventListener('abort', () => resolve(), { once: true });
+async function runController(store: EtcdStore, cfg: ControllerConfig, signal: AbortSignal): Promise<void> {
+  const controllerId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const heartbeat = new HeartbeatService({ store, nodeTimeoutMs: cfg.nodeTimeoutMs, controllerId });
+  const loopsStop = new AbortController();
+  const loops = runControlLoops({
+    store,
+    clusterCidr: cfg.clusterCIDR,
+    nodeTimeoutMs: cfg.nodeTimeoutMs,
+    leaderTtlSeconds: cfg.leaderLeaseSeconds,
+    controllerId,
+    signal: loopsStop.signal,
+    onError: (err) => log.warn({ code: toShoalError(err).code }, `control loop: ${toShoalError(err).message}`),
+    onEvent: (e) => log.info({ event: e.type }, e.type === 'leading' ? `${controllerId} is the leader` : `leader election: ${e.type}${e.message ? `: ${e.message}` : ''}`),
   });
+  const app = buildApiServer({
+    store,
+    heartbeat,
+    version: VERSION,
+    leaderInfo: async () => {
+      const leader = await loops.leaderId().catch(() => undefined);
+      return { id: controllerId, isLeader: loops.isLeader(), ...(leader !== undefined ? { leader } : {}) };
+    },
+  });
+  try {
+    await app.listen({ host: cfg.listenHost, port: cfg.listenPort });
+    log.info({ controllerId, listen: `${cfg.listenHost}:${cfg.listenPort}` }, 'serving the API');
+    await new Promise<void>((resolve) => {
+      if (signal.aborted) resolve();
+      else signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+  } finally {
+    // Stop taking requests (open watches are cut), then end the leader term (resigns so
+    // another controller takes over at once), then forget heartbeat leases without revoking
+    // them (nodes stay up while another controller takes their beats).
+    await app.close().catch((err: unknown) => log.warn(`closing the API server: ${toShoalError(err).message}`));
+    loopsStop.abort();
+    await loops.done.catch((err: unknown) => log.warn(`stopping control loops: ${toShoalError(err).message}`));
+    heartbeat.close();
+  }
 }

@@ -5,3 +5,4 @@ export * from './loops.js';
 export * from './pod-cidr.js';
 export * from './node-monitor/index.js';
 export * from './orchestrator/index.js';
+export * from './api/index.js';
