@@ -278,10 +278,14 @@ async function runCommand(program: Command, cmd: Command, ctx: CtlContext, detac
     }
     let attach: Promise<unknown> | undefined;
     let stdinClient: EngineClient | undefined;
+    const stopAttach = new AbortController();
     if (p.opts['interactive']) {
       stdinClient = client(cmd, ctx);
       attach = stdinClient
-        .request('POST', `/v1/containers/${id}/attach`, { rawBody: { data: ctx.stdin, contentType: 'application/vnd.shoal.stream' } })
+        .request('POST', `/v1/containers/${id}/attach`, {
+          rawBody: { data: ctx.stdin, contentType: 'application/vnd.shoal.stream' },
+          signal: stopAttach.signal,
+        })
         .catch(() => undefined);
     }
     try {
@@ -290,8 +294,11 @@ async function runCommand(program: Command, cmd: Command, ctx: CtlContext, detac
       ctx.setExitCode(StatusCode);
     } finally {
       if (stdinClient) {
+        // stdin may never end (a terminal): stop sending once the container has exited.
+        stopAttach.abort();
+        await attach;
         await stdinClient.close().catch(() => undefined);
-        void attach;
+        ctx.stdin.destroy();
       }
       if (p.opts['rm']) await c.request('DELETE', `/v1/containers/${id}`, { query: { force: 1 } }).catch(() => undefined);
     }
