@@ -1,0 +1,77 @@
+/**
+ * Starts a real `shoal-agent` (dist/shoal-agent.js) with its own socket, data and run dirs and
+ * credentials file, and drives it with dist/shoalctl.js. stop() sends SIGTERM (SIGKILL after
+ * 10 s) and removes the dirs.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { run, type RunResult } from './exec.js';
+import { TempDirs } from './tmp.js';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '../../..');
+export const AGENT_JS = join(REPO_ROOT, 'dist/shoal-agent.js');
+export const CTL_JS = join(REPO_ROOT, 'dist/shoalctl.js');
+
+export function builtCommandsPresent(): boolean {
+  return existsSync(AGENT_JS) && existsSync(CTL_JS);
+}
+
+export interface TestAgent {
+  socket: string;
+  dataDir: string;
+  runDir: string;
+  credentials: string;
+  /** Runs `shoalctl --host unix://<socket> ARGS`. */
+  ctl(args: readonly string[], opts?: { input?: string | Buffer; env?: NodeJS.ProcessEnv }): Promise<RunResult>;
+  /** Agent stderr so far (pino JSON lines). */
+  logs(): string;
+  stop(): Promise<void>;
+}
+
+export interface AgentOptions {
+  args?: string[];
+  /** Re-use a data dir (kept by stop()). */
+  dataDir?: string;
+}
+
+export async function startTestAgent(opts: AgentOptions = {}): Promise<TestAgent> {
+  const tmp = new TempDirs();
+  const base = await tmp.make('shoal-agent-');
+  const socket = join(base, 'run', 'agent.sock');
+  const dataDir = opts.dataDir ?? join(base, 'data');
+  const runDir = join(base, 'run');
+  const credentials = join(base, 'credentials.json');
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [AGENT_JS, '--socket', socket, '--data-dir', dataDir, '--run-dir', runDir, '--credentials', credentials, '--cgroup-parent', `shoal-e2e-${process.pid}`, ...(opts.args ?? [])],
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, HOME: base } },
+  );
+  let logs = '';
+  child.stderr?.on('data', (d: Buffer) => (logs += d.toString()));
+  const ctl = (args: readonly string[], o: { input?: string | Buffer; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> =>
+    run(process.execPath, [CTL_JS, '--host', `unix://${socket}`, ...args], { env: { ...process.env, HOME: base, ...o.env }, ...(o.input !== undefined ? { input: o.input } : {}) });
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const gone = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await gone;
+      clearTimeout(t);
+    }
+    await tmp.cleanup();
+  };
+  try {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`shoal-agent exited at start (${child.exitCode}): ${logs}`);
+      if (existsSync(socket) && (await ctl(['images', '-q'])).code === 0) break;
+      if (Date.now() > deadline) throw new Error(`shoal-agent did not serve ${socket}: ${logs}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { socket, dataDir, runDir, credentials, ctl, logs: () => logs, stop };
+}
