@@ -38,7 +38,7 @@ interface Entry {
 async function makeTar(entries: Entry[]): Promise<Buffer> {
   const p = pack();
   const chunks: Buffer[] = [];
-  p.on('data', (c: Buffer) => void chunks.push(c));
+  p.on('data', (c: unknown) => void chunks.push(c as Buffer));
   const done = new Promise<void>((r) => p.on('end', () => r()));
   for (const e of entries) {
     if (e.type === 'directory') p.entry({ name: e.name, type: 'directory', mode: 0o755 });
