@@ -246,6 +246,29 @@ describe.skipIf(skip !== undefined)(`containers through shoal-agent and shoalctl
     expect((await ctl(['rm', '-f', name])).code).toBe(0);
   });
 
+  it('pause freezes, unpause thaws, restart gives a new PID, wait returns the kill code', async () => {
+    const name = `life-${suffix}`;
+    const r = await ctl(['run', '-d', '--name', name, 'busybox:e2e', 'sleep', '1000']);
+    expect(r.code).toBe(0);
+    const id = r.stdout.trim();
+    expect((await ctl(['pause', name])).code).toBe(0);
+    expect(readFileSync(`${CG}/freezer/${parent}/${id}/freezer.state`, 'utf8').trim()).toBe('FROZEN');
+    expect((await ctl(['ps'])).stdout).toMatch(/\(Paused\)/);
+    expect((await ctl(['unpause', name])).code).toBe(0);
+    expect(readFileSync(`${CG}/freezer/${parent}/${id}/freezer.state`, 'utf8').trim()).toBe('THAWED');
+    const pid1 = (await inspect(name)).State.Pid;
+    expect((await ctl(['restart', '-t', '0', name])).code).toBe(0);
+    const pid2 = (await inspect(name)).State.Pid;
+    expect(pid2).toBeGreaterThan(0);
+    expect(pid2).not.toBe(pid1);
+    expect(existsSync(`/proc/${pid1}`)).toBe(false);
+    const waited = ctl(['wait', name]);
+    await sleep(200);
+    expect((await ctl(['kill', '-s', 'KILL', name])).code).toBe(0);
+    expect((await waited).stdout).toBe('137\n');
+    expect((await ctl(['rm', name])).code).toBe(0);
+  });
+
   it('kill -9 of the agent leaves containers running; a new agent re-adopts them and records exits', async () => {
     const keep = `keep-${suffix}`;
     const quit = `quit-${suffix}`;
@@ -274,6 +297,8 @@ describe.skipIf(skip !== undefined)(`containers through shoal-agent and shoalctl
       fds: readdirSync(`/proc/${agent!.proc.pid}/fd`).length,
     });
     try {
+      // the image must still be there after the agent restart above (re-import if an agent build keeps images in memory)
+      await c.inspectImage('busybox:e2e').catch(async () => c.importImage('busybox:e2e', Readable.from(await busyboxTar())));
       // one warm-up cycle so lazily opened files (logs, sockets) are counted in the baseline
       const warm = await c.request<{ Id: string }>('POST', '/v1/containers', { body: { image: 'busybox:e2e', cmd: ['sleep', '100'] } });
       await c.request('POST', `/v1/containers/${warm.Id}/start`);
