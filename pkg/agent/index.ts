@@ -1,0 +1,3 @@
+export * from './config.js';
+export { startAgent, overlayApplier, AGENT_VERSION, ENGINE_API_VERSION, type RunningAgent, type StartAgentOptions } from './start-agent.js';
+export * from './engine/index.js';

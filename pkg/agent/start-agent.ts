@@ -1,0 +1,77 @@
+/**
+ * Wires one node agent: content store, registry client with the credentials file, layer
+ * apply, snapshots and the image service, then the engine API on the UNIX socket. Returns a
+ * handle whose close() stops serving and waits for in-flight requests. The controller session
+ * and the container runtime are wired here as they land (see docs/images.md).
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FastifyBaseLogger } from 'fastify';
+import { FileContentStore } from '../runtime/content/index.js';
+import { ImageService, type LayerApplier } from '../runtime/image/index.js';
+import { applyLayer } from '../runtime/layer/index.js';
+import { FileCredentialStore, RegistryClient } from '../runtime/registry/index.js';
+import type { AgentConfig } from './config.js';
+import { buildEngineApp, listenOnSocket, type EngineDeps } from './engine/index.js';
+
+export const AGENT_VERSION = '0.1.0';
+export const ENGINE_API_VERSION = 'v1';
+
+export interface StartAgentOptions {
+  signal?: AbortSignal;
+  logger: FastifyBaseLogger;
+}
+
+export interface RunningAgent {
+  socketPath: string;
+  images: ImageService;
+  close(): Promise<void>;
+}
+
+/** The layer applier of the runtime, in overlay whiteout mode, under the configured size cap. */
+export function overlayApplier(maxLayerSize: number): LayerApplier {
+  return async (target, blob, opts) => {
+    await applyLayer(target, blob, {
+      expectedDiffId: opts.expectedDiffId,
+      maxUncompressedBytes: maxLayerSize,
+      whiteoutMode: 'overlay',
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+  };
+}
+
+export async function startAgent(config: AgentConfig, opts: StartAgentOptions): Promise<RunningAgent> {
+  const log = opts.logger;
+  await mkdir(config.dataDir, { recursive: true, mode: 0o711 });
+  await mkdir(config.runDir, { recursive: true, mode: 0o755 });
+  const content = await FileContentStore.create(join(config.dataDir, 'content'));
+  const credentials = new FileCredentialStore(config.credentials);
+  const registry = new RegistryClient({ insecureRegistries: config.insecureRegistries, credentials, userAgent: `shoal-agent/${AGENT_VERSION}` });
+  const images = await ImageService.create({
+    dataDir: config.dataDir,
+    registry,
+    credentials,
+    content,
+    applyLayer: overlayApplier(config.maxLayerSize),
+    maxLayerSize: config.maxLayerSize,
+  });
+  // Blobs and snapshots left by a crash mid-pull belong to no image: collect them now.
+  const removed = await images.gc();
+  if (removed.length > 0) log.info({ removed: removed.length }, 'collected unreferenced blobs and snapshots');
+
+  const deps: EngineDeps = {
+    images,
+    version: { Version: AGENT_VERSION, ApiVersion: ENGINE_API_VERSION, Os: 'linux', Arch: process.arch, NodeName: config.nodeName },
+    logger: log,
+  };
+  // TODO(containers): ContainerManager.create(...) goes here; deps.containers = manager;
+  // images.setImageInUseHook((id) => manager.usesImage(id)).
+  const app = await buildEngineApp(deps);
+  const server = await listenOnSocket(app, config.socket);
+  log.info({ socket: config.socket, dataDir: config.dataDir }, 'engine API listening');
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => (closing ??= server.close());
+  opts.signal?.addEventListener('abort', () => void close().catch((err: unknown) => log.error({ err }, 'closing the engine API')), { once: true });
+  return { socketPath: config.socket, images, close };
+}
