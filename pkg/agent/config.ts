@@ -97,7 +97,7 @@ export async function parseAgentConfig(
   }
   const flags = cmd.opts<Record<string, unknown>>();
 
-  let file: Record<string, unknown> = {};
+  const file: Record<string, unknown> = {};
   if (typeof flags['config'] === 'string') {
     const path = flags['config'];
     let text: string;
