@@ -341,6 +341,7 @@ static void setup_rootfs(int sync, struct config *c) {
 
 /* rlimits, credentials, capabilities, no_new_privs, seccomp: shared by start and exec. */
 void apply_process(struct config *c, int sync) {
+  umask(022); /* what Docker gives a process, whatever the agent's umask is */
   for (int i = 0; i < c->nrl; i++) {
     struct rlimit rl = {.rlim_cur = c->rl[i].soft == ~0ULL ? RLIM_INFINITY : c->rl[i].soft,
                         .rlim_max = c->rl[i].hard == ~0ULL ? RLIM_INFINITY : c->rl[i].hard};

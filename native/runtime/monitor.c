@@ -129,6 +129,13 @@ static void monitor(struct config *c, int donefd) {
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0 || pipe2(outp, O_CLOEXEC) < 0 ||
       pipe2(errp, O_CLOEXEC) < 0)
     fail(0, "Internal", "socketpair/pipe failed");
+  /* A restart reuses the state dir: the previous run's files must not answer for this one. */
+  char stale[4200];
+  static const char *const stale_names[] = {"exit.json", "exit.json.tmp", "pid.json", "pid.json.tmp"};
+  for (int i = 0; i < 4; i++) {
+    snprintf(stale, sizeof stale, "%s/%s", c->state_dir, stale_names[i]);
+    unlink(stale);
+  }
   int in = -1, fifo_keep = -1;
   char fifo[4200];
   if (c->open_stdin) {
@@ -264,6 +271,11 @@ static void monitor(struct config *c, int donefd) {
   }
   if (out->n) log_emit(&lw, "stdout", out->buf, out->n);
   if (err->n) log_emit(&lw, "stderr", err->buf, err->n);
+  /* stdin goes first, so nobody can attach once the exit is visible. */
+  if (c->open_stdin) {
+    unlink(fifo);
+    close(fifo_keep);
+  }
   char ts[64], exitjson[256], exitfile[4200];
   format_time(ts, sizeof ts);
   if (WIFSIGNALED(status))
@@ -273,7 +285,6 @@ static void monitor(struct config *c, int donefd) {
     snprintf(exitjson, sizeof exitjson, "{\"exitCode\":%d,\"finishedAt\":\"%s\"}\n", WEXITSTATUS(status), ts);
   snprintf(exitfile, sizeof exitfile, "%s/exit.json", c->state_dir);
   write_file_atomic(exitfile, exitjson);
-  if (c->open_stdin) unlink(fifo);
   _exit(0);
 }
 

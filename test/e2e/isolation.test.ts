@@ -298,6 +298,11 @@ describe.skipIf(skip !== undefined)(`native helper isolation${skip ? ` (skipped:
     expect(exit.signal).toBe('SIGKILL');
     expect(await driver.isRunning(s.pid, s.pidStartTime)).toBe(false);
     expect(await driver.readExit(spec.stateDir)).toEqual(exit);
+    // A restart in the same state dir: the old exit must not answer for the new run.
+    const again = await start({ ...spec, process: { ...spec.process, args: ['sh', '-c', 'sleep 0.3; exit 4'] } });
+    expect(await driver.readExit(spec.stateDir)).toBeUndefined();
+    expect(again.pid).not.toBe(s.pid);
+    expect((await driver.waitExit(spec.stateDir, AbortSignal.timeout(10_000))).exitCode).toBe(4);
   });
 
   it('writes stdout and stderr as JSON lines, and rotates by size', async () => {
@@ -368,11 +373,12 @@ describe.skipIf(skip !== undefined)(`native helper isolation${skip ? ` (skipped:
   }
 
   it('applies the user, groups and working directory', async () => {
-    const r = await run(['sh', '-c', 'id; pwd; grep CapEff /proc/self/status'], {}, { user: { uid: 65534, gid: 65534, additionalGids: [1, 2] }, cwd: '/tmp' });
+    const r = await run(['sh', '-c', 'id; pwd; grep CapEff /proc/self/status; umask'], {}, { user: { uid: 65534, gid: 65534, additionalGids: [1, 2] }, cwd: '/tmp' });
     expect(r.stdout).toContain('uid=65534(nobody) gid=65534(nogroup)');
     expect(r.stdout).toMatch(/groups=.*\b1\b.*\b2\b/);
     expect(r.stdout).toContain('/tmp\n');
     expect(r.stdout).toContain('CapEff:\t0000000000000000');
+    expect(r.stdout).toContain('0022\n');
   });
 
   it('bind mounts (read-only too) and /etc files', async () => {
