@@ -62,7 +62,8 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
   const deps: EngineDeps = {
     images,
     version: { Version: AGENT_VERSION, ApiVersion: ENGINE_API_VERSION, Os: 'linux', Arch: process.arch, NodeName: config.nodeName },
-    logger: log,
+    // Fastify logs every request at info; the engine keeps warnings and failures only.
+    logger: log.child({ component: 'engine' }, { level: 'warn' }),
   };
   // TODO(containers): ContainerManager.create(...) goes here; deps.containers = manager;
   // images.setImageInUseHook((id) => manager.usesImage(id)).

@@ -70,7 +70,7 @@ export function registerImagesCommands(program: Command, ctx: CtlContext): void 
     .action(async (image: string, o: { quiet?: boolean; progress?: string }, cmd: Command) => {
       const mode = progressMode(o.progress, o.quiet);
       const r = await withClient(cmd, ctx, async (c) => follow(c.pullImage(image, ctx.signal), ctx, mode));
-      if (!o.quiet) ctx.stdout.write(`Digest: ${String(r.digest)}\nStatus: image is up to date for ${String(r['ref'] ?? image)}\n`);
+      if (!o.quiet) ctx.stdout.write(`Digest: ${String(r.digest)}\n`);
       ctx.stdout.write(`${String(r['ref'] ?? image)}\n`);
     });
 
