@@ -6,3 +6,5 @@ export * from './pod-cidr.js';
 export * from './node-monitor/index.js';
 export * from './orchestrator/index.js';
 export * from './api/index.js';
+export * from './registry/index.js';
+export * from './metrics.js';
