@@ -454,6 +454,20 @@ describe.skipIf(skip !== undefined)(`native helper isolation${skip ? ` (skipped:
     expect(before).toEqual([]);
   });
 
+  it('20 start/exit cycles leave no fd in the driver process, no mount and no process', async () => {
+    await run(['true']); // warm-up: libuv keeps its inotify fd once fs.watch was used
+    const fds = readdirSync('/proc/self/fd').length;
+    const mounts = mountsUnder(base);
+    for (let i = 0; i < 20; i++) {
+      const r = await run(['true']);
+      expect(r.exit.exitCode).toBe(0);
+    }
+    for (let i = 0; i < 50 && readdirSync('/proc/self/fd').length > fds; i++) await sleep(20);
+    expect(readdirSync('/proc/self/fd').length).toBeLessThanOrEqual(fds);
+    expect(mountsUnder(base)).toEqual(mounts);
+    expect(cgroupPids()).toEqual([]);
+  });
+
   it('survives the driver: a new NativeDriver waits for a container started by another', async () => {
     const spec = makeSpec(['sh', '-c', 'echo alive; exec sleep 1000']);
     let s: Started | undefined = await start(spec, new NativeDriver({ binaryPath: HELPER }));
