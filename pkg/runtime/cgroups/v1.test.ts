@@ -56,6 +56,21 @@ describe('cgroup v1 on a fake tree', () => {
     );
   });
 
+  it('keeps limit <= memsw when growing and shrinking', async () => {
+    const m = new CgroupV1Manager({ root, ops });
+    const dir = join(root, 'memory', 'shoal', 'c5');
+    await mkdir(dir, { recursive: true });
+    // emulate the kernel: refuse a memsw below the limit (checked on write order)
+    await writeFile(join(dir, 'memory.limit_in_bytes'), '9223372036854771712');
+    await writeFile(join(dir, 'memory.memsw.limit_in_bytes'), '9223372036854771712');
+    const cg = await m.create('c5', { memoryBytes: 100 });
+    expect(await read('memory/shoal/c5/memory.limit_in_bytes')).toBe('100');
+    expect(await read('memory/shoal/c5/memory.memsw.limit_in_bytes')).toBe('100');
+    await cg.update({ memoryBytes: 200 });
+    expect(await read('memory/shoal/c5/memory.limit_in_bytes')).toBe('200');
+    expect(await read('memory/shoal/c5/memory.memsw.limit_in_bytes')).toBe('200');
+  });
+
   it('reads stats and the oom_kill count', async () => {
     const m = new CgroupV1Manager({ root, ops });
     const cg = await m.create('c2', {});

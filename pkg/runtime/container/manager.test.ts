@@ -323,3 +323,18 @@ describe('ContainerManager restore', () => {
     expect(a.Id).not.toBe(c.Id);
   });
 });
+
+describe('ContainerManager when the monitor is lost', () => {
+  it('records the exit as lost when waiting fails', async () => {
+    const m = await newManager();
+    const { Id } = await m.create({ image: 'img' });
+    const orig = driver.waitExit.bind(driver);
+    driver.waitExit = () => Promise.reject(new Error('monitor vanished'));
+    await m.start(Id);
+    for (let i = 0; i < 100 && m.inspect(Id).State.Status === 'running'; i++) await tick();
+    driver.waitExit = orig;
+    expect(m.inspect(Id).State).toMatchObject({ Status: 'exited', ExitCode: 255 });
+    expect(m.inspect(Id).State.Error).toMatch(/monitor vanished/);
+    expect(errors.length).toBeGreaterThan(0);
+  });
+});

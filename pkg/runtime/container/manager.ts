@@ -410,8 +410,12 @@ export class ContainerManager {
     this.track(
       this.o.driver.waitExit(stateDir, ac.signal).then(
         (st) => this.recordExit(e, st),
-        (err) => {
-          if (!ac.signal.aborted) this.o.onError?.(err, `waiting for container ${e.spec.Id}`);
+        async (err) => {
+          if (ac.signal.aborted) return;
+          // The monitor is gone or unreadable: take what it recorded, else mark the exit as lost.
+          this.o.onError?.(err, `waiting for container ${e.spec.Id}`);
+          const st = await this.o.driver.readExit(stateDir).catch(() => undefined);
+          await this.recordExit(e, st, `lost track of the container: ${(err as Error).message}`);
         },
       ),
     );
