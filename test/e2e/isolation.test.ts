@@ -4,7 +4,7 @@
  * (native/build/shoal-runtime); skips with the reason otherwise. Every container, cgroup and
  * temp dir is removed in afterAll, also when a test fails.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isShoalError } from '../../pkg/api/index.js';
 import type { LaunchSpec, Started } from '../../pkg/runtime/helper/index.js';
-import { NativeDriver } from '../../pkg/runtime/helper/index.js';
+import { encodeStartConfig, NativeDriver } from '../../pkg/runtime/helper/index.js';
 import { haveBusybox, makeBusyboxRootfs } from './helpers-rootfs.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
@@ -484,6 +484,48 @@ describe.skipIf(skip !== undefined)(`native helper isolation${skip ? ` (skipped:
     await sleep(200);
     execFileSync('kill', ['-9', String(pid)]);
     expect((await waiting).exitCode).toBe(137);
+  });
+
+  it('keeps running when the process that started it is SIGKILLed', async () => {
+    const spec = makeSpec(['sh', '-c', 'while true; do echo tick; sleep 0.1; done']);
+    // A stand-in agent: a separate node process speaking the protocol, killed with -9.
+    const agentJs = `
+      const { spawn } = require('node:child_process');
+      const h = spawn(process.argv[1], ['start'], { stdio: ['ignore', 'ignore', 'inherit', 'pipe'] });
+      const ctl = h.stdio[3];
+      ctl.write(Buffer.from(process.argv[2], 'base64'));
+      let buf = '';
+      ctl.on('data', (d) => {
+        buf += d;
+        if (buf.includes('created ') && !buf.includes('go-sent')) { buf += 'go-sent'; ctl.write('go\\n'); }
+        const m = /started (\\d+) (\\d+) (\\d+)/.exec(buf);
+        if (m) process.stdout.write(m[0] + '\\n');
+      });
+      setInterval(() => {}, 1000);`;
+    const agent = spawn(process.execPath, ['-e', agentJs, HELPER, encodeStartConfig(spec).toString('base64')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const line = await new Promise<string>((res, rej) => {
+        let out = '';
+        agent.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('\n')) res(out.trim());
+        });
+        agent.once('exit', () => rej(new Error(`agent exited early: ${out}`)));
+      });
+      const [, pid, startTime, monitorPid] = line.split(' ');
+      started.push({ pid: Number(pid), pidStartTime: startTime ?? '', monitorPid: Number(monitorPid) });
+      agent.kill('SIGKILL');
+      await new Promise((r) => agent.once('exit', r));
+      await sleep(300);
+      expect(await driver.isRunning(Number(pid), startTime ?? '')).toBe(true);
+      const before = (await readLog(spec.logPath)).length;
+      await sleep(300);
+      expect((await readLog(spec.logPath)).length).toBeGreaterThan(before); // still logging
+      process.kill(Number(pid), 'SIGKILL');
+      expect((await driver.waitExit(spec.stateDir, AbortSignal.timeout(10_000))).exitCode).toBe(137);
+    } finally {
+      agent.kill('SIGKILL');
+    }
   });
 
   function cgroupPids(): number[] {
