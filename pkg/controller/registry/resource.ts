@@ -388,6 +388,14 @@ export class ResourceRegistry<T extends ApiObject> {
     const prev = this.tryDecode(ev.prev);
     const prevMatch = prev !== undefined && this.matches(sel, prev);
     if (ev.type === 'delete') {
+      if (!prev && sel.labels.length === 0 && sel.fields.length === 0) {
+        // No previous value (etcd without prev_kv): a stub with the identity from the key.
+        const parts = ev.key.split('/');
+        const name = parts[parts.length - 1] ?? '';
+        const metadata: ApiObject['metadata'] = { name, resourceVersion: String(ev.modRevision) };
+        if (this.strategy.namespaced) metadata.namespace = parts[parts.length - 2] ?? 'default';
+        return { type: 'DELETED', object: { apiVersion: API_VERSION, kind: this.kind, metadata } as unknown as T };
+      }
       if (!prev || !prevMatch) return undefined;
       prev.metadata.resourceVersion = String(ev.modRevision);
       return { type: 'DELETED', object: prev };
