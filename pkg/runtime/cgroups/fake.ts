@@ -68,6 +68,9 @@ export class FakeCgroupManager implements CgroupManager {
     }
     return g;
   }
+  list(): Promise<string[]> {
+    return Promise.resolve(this.live().map((g) => g.name));
+  }
   /** Live (not destroyed) cgroups. */
   live(): FakeCgroup[] {
     return [...this.groups.values()].filter((g) => !g.destroyed);

@@ -53,6 +53,8 @@ export interface CgroupManager {
   create(name: string, limits: CgroupLimits): Promise<Cgroup>;
   /** A handle on an existing (or already removed) cgroup, e.g. after an agent restart. */
   open(name: string): Cgroup;
+  /** Names of the cgroups that exist under the parent (to sweep leftovers at start-up). */
+  list(): Promise<string[]>;
 }
 
 /** Kernel operations a cgroup implementation needs besides file I/O; faked in tests. */

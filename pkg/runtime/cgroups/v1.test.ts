@@ -51,6 +51,7 @@ describe('cgroup v1 on a fake tree', () => {
     expect(await read('cpuset/p1/c1/cpuset.mems')).toBe('0');
     expect(await read('devices/p1/c1/devices.deny')).toBe('a');
     expect(await read('devices/p1/c1/devices.allow')).toBe('c 136:* rwm'); // last rule written
+    expect(await m.list()).toEqual(['c1']);
     expect(cg.procsFiles().sort()).toEqual(
       ['memory', 'cpu', 'cpuacct', 'pids', 'freezer', 'cpuset', 'devices'].map((c) => join(root, c, 'p1', 'c1', 'cgroup.procs')).sort(),
     );

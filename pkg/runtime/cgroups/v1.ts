@@ -5,7 +5,7 @@
  * (`cpu,cpuacct`) are handled once.
  */
 import { existsSync, realpathSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ShoalError } from '../../api/index.js';
 import {
@@ -91,6 +91,16 @@ export class CgroupV1Manager implements CgroupManager {
   open(name: string): Cgroup {
     checkName(name, 'name');
     return new CgroupV1(name, this.dirsFor(name), this.ops);
+  }
+
+  async list(): Promise<string[]> {
+    const names = new Set<string>();
+    for (const mount of this.mounts.values()) {
+      for (const d of await readdir(join(mount, this.parent), { withFileTypes: true }).catch(() => [])) {
+        if (d.isDirectory()) names.add(d.name);
+      }
+    }
+    return [...names];
   }
 
   /** One directory per distinct hierarchy (co-mounted controllers share one). */

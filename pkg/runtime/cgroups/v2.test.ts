@@ -47,6 +47,7 @@ describe('cgroup v2 on a fake tree', () => {
     expect(await read('shoal-t/c1/cpu.weight')).toBe('39');
     expect(await read('shoal-t/c1/pids.max')).toBe('50');
     expect(cg.procsFiles()).toEqual([join(root, 'shoal-t/c1/cgroup.procs')]);
+    expect(await m.list()).toEqual(['c1']);
   });
 
   it('converts shares to weight as runc does', () => {

@@ -4,7 +4,7 @@
  * uses `cgroup.freeze`; destroy uses `cgroup.kill` where the kernel has it.
  */
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ShoalError } from '../../api/index.js';
 import {
@@ -62,6 +62,11 @@ export class CgroupV2Manager implements CgroupManager {
   open(name: string): Cgroup {
     checkName(name, 'name');
     return new CgroupV2(name, join(this.root, this.parent, name), this.ops);
+  }
+
+  async list(): Promise<string[]> {
+    const entries = await readdir(join(this.root, this.parent), { withFileTypes: true }).catch(() => []);
+    return entries.filter((d) => d.isDirectory()).map((d) => d.name);
   }
 }
 

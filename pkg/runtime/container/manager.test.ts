@@ -306,6 +306,8 @@ describe('ContainerManager restore', () => {
     await writeFile(join(tmp, 'data/containers', half, 'state.json'), '{"Status":"creating"}');
     await mkdir(join(tmp, 'run/containers', 'e'.repeat(64)), { recursive: true });
 
+    const orphan = 'd'.repeat(64);
+    await cgroups.create(orphan, {});
     const startsBefore = driver.procs.size;
     const m2 = await newManager();
     expect(driver.procs.size).toBe(startsBefore); // nothing restarted
@@ -314,6 +316,8 @@ describe('ContainerManager restore', () => {
     expect(m2.inspect('cc').State).toMatchObject({ Status: 'exited', ExitCode: 255 });
     expect(m2.inspect('cc').State.Error).toMatch(/lost/);
     expect(existsSync(join(tmp, 'data/containers', half))).toBe(false);
+    expect(cgroups.groups.get(orphan)!.destroyed).toBe(true);
+    expect(cgroups.groups.get(b.Id)!.destroyed).toBe(false);
     expect(await readdir(join(tmp, 'run/containers'))).toContain(b.Id);
     expect(existsSync(join(tmp, 'run/containers', 'e'.repeat(64)))).toBe(false);
     // the adopted container's exit is still noticed

@@ -704,6 +704,15 @@ export class ContainerManager {
         this.o.onError?.(err, `restoring container ${id}`);
       }
     }
+    // cgroups whose container is gone (a crash between creating the cgroup and recording the start, or during rm).
+    for (const name of await this.o.cgroups.list().catch(() => [] as string[])) {
+      if (/^[0-9a-f]{64}$/.test(name) && !this.entries.has(name)) {
+        await this.o.cgroups
+          .open(name)
+          .destroy()
+          .catch((err) => this.o.onError?.(err, `removing leftover cgroup ${name}`));
+      }
+    }
     // Runtime dirs whose container is gone (crash between the two rm calls of a remove).
     for (const id of await readdir(join(this.o.runDir, 'containers')).catch(() => [] as string[])) {
       if (!this.entries.has(id)) await rm(this.runDirOf(id), { recursive: true, force: true });
