@@ -370,6 +370,11 @@ describe.skipIf(skip !== undefined)(`native helper isolation${skip ? ` (skipped:
     await driver.exec(spec, s.pid, { args: ['cat'], env: [], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] }, stdin, stdout: out, stderr: new PassThrough() });
     expect(Buffer.concat(chunks).toString()).toBe('from stdin\n');
     await expect(exec(['no-such-command'])).rejects.toSatisfy((e) => isShoalError(e, 'InvalidArgument'));
+    // A background child keeping stdout open does not hold the exec hostage.
+    const t0 = Date.now();
+    const bg = await exec(['sh', '-c', 'sleep 30 & echo started-bg']);
+    expect(bg).toEqual({ exitCode: 0, out: 'started-bg\n' });
+    expect(Date.now() - t0).toBeLessThan(10_000);
   }
 
   it('applies the user, groups and working directory', async () => {

@@ -46,6 +46,7 @@ export function defaultBinaryPath(): string {
 export const UNKNOWN_EXIT_CODE = 255;
 
 const STDERR_LIMIT = 8192;
+const EXEC_DRAIN_MS = 1000;
 
 export class NativeDriver implements RuntimeDriver {
   readonly binaryPath: string;
@@ -128,6 +129,16 @@ export class NativeDriver implements RuntimeDriver {
       const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
         child.once('error', (err) => reject(new ShoalError('Internal', `spawn ${this.binaryPath}: ${err.message}`, { cause: err })));
         child.once('close', (code, sig) => resolve({ code, signal: sig }));
+        // A background process of the exec may hold stdout open forever: once the helper has
+        // exited, give the output a moment to drain, then stop waiting for it.
+        child.once('exit', (code, sig) => {
+          const t = setTimeout(() => {
+            child.stdout?.destroy();
+            child.stderr?.destroy();
+            resolve({ code, signal: sig });
+          }, EXEC_DRAIN_MS);
+          t.unref();
+        });
       });
       ctl.write(config);
       let error: ShoalError | undefined;
