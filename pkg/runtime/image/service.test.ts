@@ -7,7 +7,7 @@ import { gzipSync, gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { errors } from '../../api/index.js';
 import { MemoryContentStore } from '../content/index.js';
-import { FakeRegistry, MemoryCredentialStore, RegistryClient } from '../registry/index.js';
+import { FakeRegistry, MemoryCredentialStore, RegistryClient, type Registry } from '../registry/index.js';
 import { OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST } from './media-types.js';
 import type { LayerApplier } from './pull.js';
 import { ImageService, type LayerProgress } from './service.js';
@@ -116,6 +116,42 @@ describe('ImageService', () => {
     await svc.pull(`${reg.host}/team/app:1.0`);
     expect(reg.requests.filter((q) => q.path.includes('/blobs/')).length).toBe(before);
     expect(applied).toHaveLength(4);
+  });
+
+  it('fetches at least 3 blobs at once', async () => {
+    seedImage('par/app', 'v', ['l1', 'l2', 'l3', 'l4', 'l5']);
+    const inner = new RegistryClient({ credentials: new MemoryCredentialStore() });
+    let active = 0;
+    let peak = 0;
+    const slow: Registry = {
+      resolve: (r, o) => inner.resolve(r, o),
+      fetchManifest: (r, d, o) => inner.fetchManifest(r, d, o),
+      blobExists: (r, d, o) => inner.blobExists(r, d, o),
+      pushBlob: (r, d, open, o) => inner.pushBlob(r, d, open, o),
+      pushManifest: (r, t, m, b, o) => inner.pushManifest(r, t, m, b, o),
+      login: (d, u, p, o) => inner.login(d, u, p, o),
+      fetchBlob: async (r, d, o) => {
+        active++;
+        peak = Math.max(peak, active);
+        await new Promise((res) => setTimeout(res, 50));
+        try {
+          return await inner.fetchBlob(r, d, o);
+        } finally {
+          active--;
+        }
+      },
+    };
+    const par = await ImageService.create({
+      dataDir: join(dir, 'par'),
+      registry: slow,
+      credentials: new MemoryCredentialStore(),
+      content: new MemoryContentStore(),
+      applyLayer: fakeApply,
+      platform: { os: 'linux', architecture: 'amd64' },
+      maxLayerSize: 1024 * 1024,
+    });
+    await par.pull(`${reg.host}/par/app:v`);
+    expect(peak).toBeGreaterThanOrEqual(3);
   });
 
   it('fails a pull whose blob does not match its digest and leaves nothing behind', async () => {
