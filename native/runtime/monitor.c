@@ -62,7 +62,26 @@ static void log_rotate(struct logw *l) {
   l->size = 0;
 }
 
-/* One Docker json-file line: {"log":"...","stream":"stdout","time":"..."} */
+/* Length of the valid UTF-8 sequence at p (at most n bytes), or 0 if it is not valid. */
+static size_t utf8_len(const unsigned char *p, size_t n) {
+  size_t len;
+  unsigned min;
+  if (p[0] >= 0xc2 && p[0] <= 0xdf) len = 2, min = 0x80;
+  else if (p[0] >= 0xe0 && p[0] <= 0xef) len = 3, min = 0x800;
+  else if (p[0] >= 0xf0 && p[0] <= 0xf4) len = 4, min = 0x10000;
+  else return 0;
+  if (len > n) return 0;
+  unsigned cp = p[0] & (0x7f >> len);
+  for (size_t i = 1; i < len; i++) {
+    if ((p[i] & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (p[i] & 0x3f);
+  }
+  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  return len;
+}
+
+/* One Docker json-file line: {"log":"...","stream":"stdout","time":"..."}. Invalid UTF-8
+ * becomes U+FFFD, as Docker's JSON encoder does. */
 static void log_emit(struct logw *l, const char *stream, const char *data, size_t len) {
   if (l->fd < 0) return;
   char *line = malloc(len * 6 + 128);
@@ -77,8 +96,20 @@ static void log_emit(struct logw *l, const char *stream, const char *data, size_
     case '\r': *p++ = '\\'; *p++ = 'r'; break;
     case '\t': *p++ = '\\'; *p++ = 't'; break;
     default:
-      if (ch < 0x20 || ch == 0x7f) p += sprintf(p, "\\u%04x", ch);
-      else *p++ = (char)ch;
+      if (ch < 0x20 || ch == 0x7f) {
+        p += sprintf(p, "\\u%04x", ch);
+      } else if (ch < 0x80) {
+        *p++ = (char)ch;
+      } else {
+        size_t u = utf8_len((const unsigned char *)data + i, len - i);
+        if (u == 0) {
+          p += sprintf(p, "\\ufffd");
+        } else {
+          memcpy(p, data + i, u);
+          p += u;
+          i += u - 1;
+        }
+      }
     }
   }
   char ts[64];

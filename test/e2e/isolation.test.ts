@@ -306,7 +306,9 @@ describe.skipIf(skip !== undefined)(`native helper isolation${skip ? ` (skipped:
   });
 
   it('writes stdout and stderr as JSON lines, and rotates by size', async () => {
-    const r = await run(['sh', '-c', 'echo out; echo err >&2; printf "no newline"']);
+    const r = await run(['sh', '-c', 'echo out; echo err >&2; printf "h\\303\\251 \\377 \\001\\n"; printf "no newline"']);
+    expect(r.lines).toContainEqual(expect.objectContaining({ log: 'hé \ufffd \u0001\n', stream: 'stdout' }));
+    expect(readFileSync(r.spec.logPath, 'latin1')).toContain('"h\xc3\xa9 \\ufffd \\u0001\\n"'); // valid UTF-8 on disk
     expect(r.lines).toContainEqual(expect.objectContaining({ log: 'out\n', stream: 'stdout' }));
     expect(r.lines).toContainEqual(expect.objectContaining({ log: 'err\n', stream: 'stderr' }));
     expect(r.lines).toContainEqual(expect.objectContaining({ log: 'no newline', stream: 'stdout' }));
