@@ -13,6 +13,7 @@ import { etcdAvailable, freePort, startEtcd, type TestEtcd } from './harness/etc
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'dist/shoal-controller.js');
+const CTL = join(ROOT, 'dist/shoalctl.js');
 const hasEtcd = etcdAvailable();
 if (!hasEtcd) console.warn('controller e2e skipped: the `etcd` binary is not installed (apt-get install etcd-server)');
 
@@ -28,32 +29,40 @@ function newestSource(dir: string): number {
   return newest;
 }
 
-/** Bundles only the controller, with the options of scripts/build.mjs, when its sources are newer. */
+/**
+ * Bundles the controller and shoalctl (not the agent: other work may be mid-change there),
+ * with the options of scripts/build.mjs, when their sources are newer than the bundles.
+ */
 async function buildIfStale(): Promise<void> {
-  let built = 0;
-  try {
-    built = statSync(BIN).mtimeMs;
-  } catch {
-    // not built yet
-  }
   const newest = Math.max(newestSource(join(ROOT, 'pkg')), newestSource(join(ROOT, 'cmd')));
-  if (built >= newest) return;
   const { build } = await import('esbuild');
-  await build({
-    entryPoints: [join(ROOT, 'cmd/controller/main.ts')],
-    outfile: BIN,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    sourcemap: 'linked',
-    external: ['etcd3', '@grpc/grpc-js', '@grpc/proto-loader', 'pino', 'thread-stream', 'pino-pretty'],
-    legalComments: 'none',
-    logLevel: 'error',
-    banner: {
-      js: ['#!/usr/bin/env node', "import { createRequire as __shoalCreateRequire } from 'node:module';", 'const require = __shoalCreateRequire(import.meta.url);'].join('\n'),
-    },
-  });
+  for (const [entry, out] of [
+    ['cmd/controller/main.ts', BIN],
+    ['cmd/ctl/main.ts', CTL],
+  ] as const) {
+    let built = 0;
+    try {
+      built = statSync(out).mtimeMs;
+    } catch {
+      // not built yet
+    }
+    if (built >= newest) continue;
+    await build({
+      entryPoints: [join(ROOT, entry)],
+      outfile: out,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      sourcemap: 'linked',
+      external: ['etcd3', '@grpc/grpc-js', '@grpc/proto-loader', 'pino', 'thread-stream', 'pino-pretty'],
+      legalComments: 'none',
+      logLevel: 'error',
+      banner: {
+        js: ['#!/usr/bin/env node', "import { createRequire as __shoalCreateRequire } from 'node:module';", 'const require = __shoalCreateRequire(import.meta.url);'].join('\n'),
+      },
+    });
+  }
 }
 
 export interface ControllerProc {
@@ -366,6 +375,67 @@ describe.skipIf(!hasEtcd)('control plane over the API', () => {
     await api.ok('DELETE', base);
     expect((await api.call('GET', base)).status).toBe(404);
     await until('tasks removed', async () => (await api.tasks(name)).length === 0, 30_000);
+  });
+
+  it('shoalctl apply (create, unchanged, update), get -o json, scale and delete', async () => {
+    const tag = Math.random().toString(36).slice(2, 7);
+    const { api, dataDir } = await setup(tag, [`s-${tag}-1`, `s-${tag}-2`]);
+    const server = api.urls[0] as string;
+    const ctl = (...args: string[]): { status: number | null; stdout: string; stderr: string } => {
+      const r = spawnSync(process.execPath, [CTL, '--server', server, ...args], { encoding: 'utf8', env: { ...process.env, HOME: dataDir, SHOAL_SERVER: server }, timeout: 30_000 });
+      return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+    };
+    const name = `cli-${tag}`;
+    const manifest = (replicas: number): string =>
+      [
+        'apiVersion: shoal/v1',
+        'kind: Service',
+        'metadata:',
+        `  name: ${name}`,
+        'spec:',
+        `  replicas: ${replicas}`,
+        '  placement:',
+        `    constraints: ["node.labels.test==${tag}"]`,
+        '  template:',
+        '    spec:',
+        '      containers:',
+        '        - name: main',
+        '          image: busybox',
+        '',
+      ].join('\n');
+    const file = join(dataDir, 'svc.yaml');
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(file, manifest(2));
+    let r = ctl('apply', '-f', file);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/created/);
+    r = ctl('apply', '-f', file);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/unchanged/);
+    await until('2 running', async () => running(await api.tasks(name)).length === 2);
+
+    await writeFile(file, manifest(3));
+    r = ctl('apply', '-f', file);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/configured|updated/);
+    await until('3 running', async () => running(await api.tasks(name)).length === 3);
+
+    r = ctl('scale', `service/${name}`, '--replicas', '1');
+    expect(r.status, r.stderr).toBe(0);
+    await until('1 running', async () => {
+      const ts = await api.tasks(name);
+      return running(ts).length === 1 && ts.filter((t) => t.spec.desiredState === 'running').length === 1;
+    });
+    r = ctl('get', 'services', name, '-o', 'json');
+    expect(r.status, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as Obj).spec.replicas).toBe(1);
+
+    r = ctl('delete', 'service', name);
+    expect(r.status, r.stderr).toBe(0);
+    expect((await api.call('GET', `/apis/shoal/v1/namespaces/default/services/${name}`)).status).toBe(404);
+    r = ctl('get', 'services', name);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/not ?found/i);
   });
 
   it('a node that stops heartbeating goes down within the timeout and its tasks are replaced', async () => {
