@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { ControllerMetrics } from './metrics.js';
+
+describe('ControllerMetrics', () => {
+  it('computes state gauges from callbacks at scrape time', async () => {
+    const m = new ControllerMetrics();
+    let running = 3;
+    m.setStateSources({ tasks: () => [['running', running], ['pending', 1]] });
+    let text = await m.text();
+    expect(text).toContain('shoal_tasks{state="running"} 3');
+    expect(text).toContain('shoal_tasks{state="pending"} 1');
+    running = 5;
+    m.setStateSources({ nodes: () => new Map([['ready', 2]]) });
+    text = await m.text();
+    expect(text).toContain('shoal_tasks{state="running"} 5');
+    expect(text).toContain('shoal_nodes{state="ready"} 2');
+  });
+  it('two instances do not collide', async () => {
+    const a = new ControllerMetrics();
+    const b = new ControllerMetrics();
+    a.placements.inc(2);
+    a.reconcileDuration.observe({ loop: 'orchestrator' }, 0.01);
+    expect(await a.text()).toContain('shoal_scheduling_placements_total 2');
+    expect(await b.text()).toContain('shoal_scheduling_placements_total 0');
+  });
+});
