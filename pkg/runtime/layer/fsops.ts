@@ -80,7 +80,12 @@ export class NativeFsOps implements FsOps {
     for (const f of fields) {
       if (f.includes('\0')) return Promise.reject(new ShoalError('InvalidArgument', `path or name contains a NUL byte: ${JSON.stringify(f)}`));
     }
-    const child = this.start();
+    let child: ChildProcessWithoutNullStreams;
+    try {
+      child = this.start();
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ resolve, reject });
       child.stdin.write(Buffer.from(fields.map((f) => `${f}\0`).join(''), 'utf8'));
