@@ -546,3 +546,42 @@ describe.skipIf(!hasEtcd)('control plane over the API', () => {
     await api.ok('DELETE', `/apis/shoal/v1/namespaces/default/services/${name}`);
   });
 });
+
+describe.skipIf(!hasEtcd)('shoal-controller when etcd goes away', () => {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+  });
+
+  it('answers 503 with Retry-After while etcd is down and recovers when it is back, without a restart', async () => {
+    await buildIfStale();
+    const etcd = await startEtcd();
+    cleanups.push(() => etcd.stop());
+    const dataDir = await mkdtemp(join(tmpdir(), 'shoal-ctl-'));
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+    const c = await startController({ dataDir, etcd: etcd.endpoints });
+    cleanups.push(() => stopController(c));
+    await until('ready', async () => (await fetch(`${c.url}/readyz`)).status === 200);
+    const list = `${c.url}/apis/shoal/v1/namespaces/default/services`;
+    expect((await fetch(list)).status).toBe(200);
+
+    await etcd.kill();
+    const res = await until('503', async () => {
+      const r = await fetch(list, { signal: AbortSignal.timeout(20_000) });
+      return r.status === 503 ? r : undefined;
+    });
+    expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(((await res.json()) as { reason: string }).reason).toBe('ServiceUnavailable');
+    expect((await fetch(`${c.url}/readyz`, { signal: AbortSignal.timeout(20_000) })).status).toBe(503);
+
+    await etcd.start();
+    await until('200 again', async () => (await fetch(list, { signal: AbortSignal.timeout(20_000) })).status === 200, 30_000);
+    expect(c.child.exitCode).toBeNull();
+
+    // Shutdown must not hang on an unreachable etcd (resign, lease revoke and close give up).
+    await etcd.kill();
+    const t0 = Date.now();
+    expect(await stopController(c, 'SIGTERM', 30_000)).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(15_000);
+  });
+});
