@@ -7,7 +7,7 @@
  * failure the caller's gc removes what no image references.
  */
 import type { Readable } from 'node:stream';
-import { errors } from '../../api/index.js';
+import { errors, isShoalError } from '../../api/index.js';
 import type { ContentStore } from '../content/index.js';
 import type { Registry } from '../registry/types.js';
 import type { Snapshotter } from '../snapshots/snapshotter.js';
@@ -67,7 +67,13 @@ export interface PulledImage {
 
 export async function pullImage(deps: PullDeps, input: string, opts: OperationOptions = {}): Promise<PulledImage> {
   const ref = parseReference(input);
-  const signal = opts.signal;
+  // One failure (a bad blob, a bad layer) stops every other download and apply of this pull,
+  // and the pull returns only when they all have stopped, so nothing is left half-written.
+  const inner = new AbortController();
+  const onOuterAbort = (): void => inner.abort(opts.signal?.reason);
+  if (opts.signal?.aborted) inner.abort(opts.signal.reason);
+  opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  const signal = inner.signal;
   const progress: ProgressFn = opts.onProgress ?? (() => undefined);
   const releases: (() => void)[] = [];
   try {
@@ -137,7 +143,22 @@ export async function pullImage(deps: PullDeps, input: string, opts: OperationOp
       }
       return { config, chain };
     })();
-    const [, { config, chain }] = await Promise.all([downloads, applies]);
+    const settled = await Promise.allSettled([
+      downloads.catch((err: unknown) => {
+        inner.abort();
+        throw err;
+      }),
+      applies.catch((err: unknown) => {
+        inner.abort();
+        throw err;
+      }),
+    ]);
+    const failures = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    if (failures.length > 0) {
+      // The first real cause, not the cancellations it triggered in the others.
+      throw failures.find((e) => !isShoalError(e, 'Canceled') && !(e instanceof Error && e.name === 'AbortError')) ?? failures[0];
+    }
+    const { config, chain } = (settled[1] as PromiseFulfilledResult<Awaited<typeof applies>>).value;
 
     const record: ImageRecord = {
       id: manifest.config.digest,
@@ -157,6 +178,7 @@ export async function pullImage(deps: PullDeps, input: string, opts: OperationOp
     }
     return { record, ref };
   } finally {
+    opts.signal?.removeEventListener('abort', onOuterAbort);
     for (const r of releases) r();
   }
 }
