@@ -148,7 +148,7 @@ describe('Informer', () => {
     await until(() => bs.queues.length === 2);
     bs.break(new ShoalError('Unavailable', 'etcd down'));
     await until(() => bs.queues.length === 3);
-    expect(delays).toEqual([1000, 1000]);
+    expect(delays).toEqual([1000, 2000]);
     expect(errors).toEqual(['Internal', 'Unavailable', 'Internal', 'Unavailable', 'Internal']);
     ac.abort();
     await running;

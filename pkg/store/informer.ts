@@ -161,8 +161,10 @@ export class Informer<T> {
         const { items, revision } = await this.opts.store.list(this.opts.prefix);
         if (signal.aborted) break;
         this.replace(items, revision);
-        attempt = 0;
+        // The backoff resets only once the watch has delivered something, so a watch that
+        // fails right after every successful list still backs off.
         for await (const batch of this.opts.store.watch(this.opts.prefix, { fromRevision: revision + 1, signal })) {
+          attempt = 0;
           this.applyBatch(batch);
         }
         if (signal.aborted) break;
