@@ -1,4 +1,5 @@
-import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { link, lstat, lutimes, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -6,7 +7,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { isShoalError } from '../../api/index.js';
 import { applyLayer } from './apply-layer.js';
 import type { FsOps } from './fsops.js';
-import { ensureFsops, getXattr, hasPython, isRoot, sha256, streamOf, tarOf, type TarEntry } from './test-helpers.js';
+import { ensureFsops, getXattr, hasPython, isRoot, listing, sha256, streamOf, tarOf, type TarEntry } from './test-helpers.js';
 
 let dir: string;
 let target: string;
@@ -229,5 +230,41 @@ describe.skipIf(!isRoot)('applyLayer as root with shoal-fsops (skipped: needs ro
     const err = await applyLayer(target, streamOf(await tarOf([file('f', 'x', { pax: { 'SCHILY.xattr.user.bad': 'x'.repeat(70_000) } })])), {}).catch((e: unknown) => e);
     expect(isShoalError(err)).toBe(true);
     expect((err as Error).message).toContain('/f');
+  });
+});
+
+describe('interoperability with GNU tar', () => {
+  const hasTar = (() => {
+    try {
+      execFileSync('tar', ['--version'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+
+  it.skipIf(!hasTar).each(['gnu', 'pax'])('unpacks a tree archived by tar --format=%s to the same tree (skipped without tar)', async (format) => {
+    const src = join(dir, 'src');
+    const long = 'x'.repeat(90);
+    await mkdir(join(src, long, long), { recursive: true });
+    await mkdir(join(src, 'bin'));
+    await writeFile(join(src, long, long, 'file-with-a-long-path'), 'deep\n');
+    await writeFile(join(src, 'bin', 'tool'), 'tool\n', { mode: 0o755 });
+    await link(join(src, 'bin', 'tool'), join(src, 'bin', 'tool2'));
+    await symlink('tool', join(src, 'bin', 'sh'));
+    await writeFile(join(src, 'empty'), '');
+    // tar --format=gnu stores whole seconds: use whole-second times everywhere.
+    for (const p of ['bin/tool', 'empty', `${long}/${long}/file-with-a-long-path`, `${long}/${long}`, long, 'bin', '.']) {
+      await utimes(join(src, p), 1_400_000_000, 1_400_000_000);
+    }
+    await lutimes(join(src, 'bin', 'sh'), 1_400_000_000, 1_400_000_000);
+    const archive = join(dir, `layer.${format}.tar`);
+    execFileSync('tar', ['--format', format, '-C', src, '-cf', archive, '.'], { stdio: 'ignore' });
+    const bytes = await readFile(archive);
+    const r = await applyLayer(target, streamOf(bytes, 3000), { fsops: recordingFsops([]), ownership: 'ignore' });
+    expect(r.diffId).toBe(sha256(bytes));
+    const want = await listing(src);
+    expect(want.length).toBe(8);
+    expect(await listing(target)).toEqual(want);
   });
 });
