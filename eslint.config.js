@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'native/**', 'coverage/**', '**/*.mjs', '**/*.js'] },
+  { ignores: ['dist/**', '.tmp/**', 'node_modules/**', 'native/**', 'coverage/**', '**/*.mjs', '**/*.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
