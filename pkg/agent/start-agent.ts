@@ -1,13 +1,17 @@
 /**
  * Wires one node agent: content store, registry client with the credentials file, layer
  * apply, snapshots and the image service, then the engine API on the UNIX socket. Returns a
- * handle whose close() stops serving and waits for in-flight requests. The controller session
- * and the container runtime are wired here as they land (see docs/images.md).
+ * handle whose close() stops serving and waits for in-flight requests. The container manager
+ * (native helper, cgroups) serves the container routes; the controller session and bridge
+ * networking are wired here as they land.
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
+import { createCgroupManager } from '../runtime/cgroups/index.js';
+import { ContainerManager } from '../runtime/container/index.js';
 import { FileContentStore } from '../runtime/content/index.js';
+import { NativeDriver } from '../runtime/helper/index.js';
 import { ImageService, type LayerApplier } from '../runtime/image/index.js';
 import { applyLayer } from '../runtime/layer/index.js';
 import { FileCredentialStore, RegistryClient } from '../runtime/registry/index.js';
@@ -25,6 +29,7 @@ export interface StartAgentOptions {
 export interface RunningAgent {
   socketPath: string;
   images: ImageService;
+  containers: ContainerManager;
   close(): Promise<void>;
 }
 
@@ -59,20 +64,35 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
   const removed = await images.gc();
   if (removed.length > 0) log.info({ removed: removed.length }, 'collected unreferenced blobs and snapshots');
 
+  // Containers outlive the agent (each has its own monitor); the manager re-adopts them here.
+  const containers = await ContainerManager.create({
+    dataDir: config.dataDir,
+    runDir: config.runDir,
+    driver: new NativeDriver(),
+    cgroups: createCgroupManager({ parent: config.cgroupParent }),
+    images,
+    onError: (err, what) => log.error({ err }, what),
+  });
+  images.setImageInUseHook((id) => containers.usesImage(id));
+
   const deps: EngineDeps = {
     images,
+    containers,
     version: { Version: AGENT_VERSION, ApiVersion: ENGINE_API_VERSION, Os: 'linux', Arch: process.arch, NodeName: config.nodeName },
     // Fastify logs every request at info; the engine keeps warnings and failures only.
     logger: log.child({ component: 'engine' }, { level: 'warn' }),
   };
-  // TODO(containers): ContainerManager.create(...) goes here; deps.containers = manager;
-  // images.setImageInUseHook((id) => manager.usesImage(id)).
+  // TODO(network): bridge networking replaces the manager's default (none/host) network hook.
   const app = await buildEngineApp(deps);
   const server = await listenOnSocket(app, config.socket);
   log.info({ socket: config.socket, dataDir: config.dataDir }, 'engine API listening');
 
   let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => (closing ??= server.close());
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      await server.close();
+      await containers.close();
+    })());
   opts.signal?.addEventListener('abort', () => void close().catch((err: unknown) => log.error({ err }, 'closing the engine API')), { once: true });
-  return { socketPath: config.socket, images, close };
+  return { socketPath: config.socket, images, containers, close };
 }
