@@ -4,3 +4,4 @@ export * from './image/index.js';
 export * from './snapshots/index.js';
 export * from './registry/index.js';
 export * from './content/index.js';
+export * from './layer/index.js';
