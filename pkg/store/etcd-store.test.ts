@@ -64,6 +64,43 @@ describe.skipIf(!hasEtcd)('EtcdStore on a real etcd', () => {
     }
   });
 
+  it('a slow watch consumer loses nothing (the stream is paused, not buffered without bound)', async () => {
+    const store = new EtcdStore({ endpoints: etcd.endpoints });
+    const ac = new AbortController();
+    try {
+      const from = (await store.revision()) + 1;
+      await store.put('/slow/0/000', '0');
+      // Live writes, one revision each (one watch response each), while the consumer stalls:
+      // more responses than the high-water mark arrive before it reads on.
+      const seen: string[] = [];
+      let writes: Promise<unknown> = Promise.resolve();
+      for await (const b of store.watch('/slow/', { fromRevision: from, signal: ac.signal })) {
+        for (const e of b) if (e.type === 'put') seen.push(e.kv.key);
+        if (seen.length === 1) {
+          writes = Promise.all(
+            Array.from({ length: 4 }, (_, w) =>
+              (async () => {
+                for (let i = w === 0 ? 1 : 0; i < 100; i++) await store.put(`/slow/${w}/${String(i).padStart(3, '0')}`, String(i));
+              })(),
+            ),
+          );
+          await writes;
+        }
+        if (seen.length >= 400) break;
+      }
+      await writes;
+      expect(seen).toHaveLength(400);
+      expect(new Set(seen).size).toBe(400);
+      for (let w = 0; w < 4; w++) {
+        const mine = seen.filter((k) => k.startsWith(`/slow/${w}/`));
+        expect(mine).toEqual([...mine].sort());
+      }
+    } finally {
+      ac.abort();
+      await store.close();
+    }
+  });
+
   it('maps an unreachable etcd to Unavailable with a retry hint', async () => {
     const store = new EtcdStore({ endpoints: ['http://127.0.0.1:1'], callTimeoutMs: 1500 });
     try {

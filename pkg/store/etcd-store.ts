@@ -36,6 +36,9 @@ export interface EtcdStoreOptions {
 }
 
 const MAX_MESSAGE = 64 * 1024 * 1024;
+/** Watch responses buffered before the stream is paused, and the level at which it resumes. */
+const WATCH_HIGH_WATER = 256;
+const WATCH_LOW_WATER = 16;
 
 export class EtcdStore implements Store {
   private readonly client: Etcd3;
@@ -205,24 +208,32 @@ export class EtcdStore implements Store {
         let stream: IDuplexStream<IWatchRequest, IWatchResponse> | undefined;
         const q = new AsyncQueue<IWatchResponse>(signal);
         try {
-          stream = await this.call(`watch ${prefix}`, () => this.client.watchClient.watch());
-          this.streams.add(stream);
-          stream.on('data', (r: IWatchResponse) => q.push(r));
-          stream.on('error', (e: unknown) => q.fail(mapEtcdError(e, `watch ${prefix}`)));
-          stream.on('end', () => q.fail(new ShoalError('Unavailable', `watch ${prefix}: stream ended`, { retryAfterSeconds: 1 })));
+          // "From now" is pinned to a revision up front, so a reconnect before etcd confirmed
+          // the watch cannot skip events.
+          next ??= (await this.revision()) + 1;
+          const s = await this.call(`watch ${prefix}`, () => this.client.watchClient.watch());
+          stream = s;
+          this.streams.add(s);
+          const flow = s as unknown as { pause(): void; resume(): void; isPaused(): boolean };
+          // Backpressure: a consumer that falls behind pauses the gRPC stream (etcd then
+          // holds the events) instead of growing this buffer without bound.
+          s.on('data', (r: IWatchResponse) => {
+            q.push(r);
+            if (q.size >= WATCH_HIGH_WATER) flow.pause();
+          });
+          s.on('error', (e: unknown) => q.fail(mapEtcdError(e, `watch ${prefix}`)));
+          s.on('end', () => q.fail(new ShoalError('Unavailable', `watch ${prefix}: stream ended`, { retryAfterSeconds: 1 })));
           const create: IWatchRequest = {
             create_request: { key: Buffer.from(prefix), range_end: prefixEnd(Buffer.from(prefix)), prev_kv: true, ...(next !== undefined ? { start_revision: next } : {}) },
           };
-          stream.write(create);
+          s.write(create);
           for await (const res of q) {
+            if (q.size <= WATCH_LOW_WATER && flow.isPaused()) flow.resume();
             if (Number(res.compact_revision) > 0) {
               throw new ShoalError('Gone', `watch ${prefix}: revision ${next ?? '?'} has been compacted (compacted at ${res.compact_revision}); relist`);
             }
             if (res.canceled) throw new ShoalError('Unavailable', `watch ${prefix}: canceled by etcd: ${res.cancel_reason || 'no reason given'}`, { retryAfterSeconds: 1 });
-            if (res.created) {
-              next ??= Number(res.header.revision) + 1;
-              attempt = 0;
-            }
+            if (res.created) attempt = 0;
             for (const batch of groupByRevision(res)) {
               const rev = batchRevision(batch);
               if (next !== undefined && rev < next) continue;
