@@ -13,8 +13,9 @@ import type { Election, KeyValue, Lease, Store } from './store.js';
 
 export const ELECTION_PREFIX = '/shoal/elections/';
 
+/** Names are URI-encoded, so one election's prefix never contains another's (`a` vs `a/b`). */
 export function electionPrefix(name: string): string {
-  return `${ELECTION_PREFIX}${name}/`;
+  return `${ELECTION_PREFIX}${encodeURIComponent(name)}/`;
 }
 
 export class StoreElection implements Election {

@@ -10,6 +10,20 @@ runStoreConformance('MemoryStore', () => {
 });
 
 describe('MemoryStore specifics', () => {
+  it('elections whose names nest do not see each other', async () => {
+    const store = new MemoryStore();
+    const ac = new AbortController();
+    const a = store.election('a', 'x', 5);
+    const ab = store.election('a/b', 'y', 5);
+    await a.campaign(ac.signal);
+    await ab.campaign(ac.signal);
+    expect(await a.leader()).toBe('x');
+    expect(await ab.leader()).toBe('y');
+    await a.resign();
+    await ab.resign();
+    await store.close();
+  });
+
   it('aborted watches leave no listeners behind', async () => {
     const store = new MemoryStore();
     const acs = Array.from({ length: 5 }, () => new AbortController());
