@@ -267,6 +267,10 @@ class FakeAgents {
     this.beating.delete(name);
   }
 
+  resume(name: string): void {
+    this.beating.add(name);
+  }
+
   start(): void {
     this.timer = setInterval(() => {
       if (this.busy) return;
@@ -464,6 +468,12 @@ describe.skipIf(!hasEtcd)('control plane over the API', () => {
     });
     expect(after.map((t) => t.spec.slot).sort()).toEqual([1, 2, 3, 4]);
     expect((await api.ok('GET', `/apis/shoal/v1/nodes/${n2}`)).status.state).toBe('ready');
+
+    // The node's agent comes back: the node is ready again; nothing moves back to it by itself.
+    await api.ok('POST', `/apis/shoal/v1/nodes/${n1}/heartbeat`);
+    agents.resume(n1);
+    await until(`${n1} ready again`, async () => ((await api.ok('GET', `/apis/shoal/v1/nodes/${n1}`)) as Obj).status.state === 'ready', 15_000);
+    expect(running(await api.tasks(name)).map((t) => t.metadata.name).sort()).toEqual(after.map((t) => t.metadata.name).sort());
     await api.ok('DELETE', `/apis/shoal/v1/namespaces/default/services/${name}`);
   });
 
