@@ -65,12 +65,37 @@ try {
 } finally {
   // Order: the loops and the API server have stopped (runController returned), so every
   // watch is done and the election resigned; now close the store, then the embedded etcd.
-  await store?.close().catch((err: unknown) => log.warn(`closing store: ${toShoalError(err).message}`));
+  await within(4_000, 'closing the store', store?.close());
   await supervisor?.stop().catch((err: unknown) => log.warn(`stopping embedded etcd: ${toShoalError(err).message}`));
   clearInterval(keepAlive);
   log.info('stopped');
 }
 process.exit(exitCode);
+
+/**
+ * Shutdown is orderly but bounded: a step that hangs (an etcd call on a sick cluster, a
+ * client that never closes its connection) is logged and left behind after `ms`, so SIGTERM
+ * always ends the process in a predictable time.
+ */
+async function within(ms: number, what: string, step: Promise<unknown> | undefined): Promise<void> {
+  if (step === undefined) return;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), ms);
+  });
+  const outcome = await Promise.race([
+    step.then(
+      () => 'done' as const,
+      (err: unknown) => {
+        log.warn(`${what}: ${toShoalError(err).message}`);
+        return 'done' as const;
+      },
+    ),
+    late,
+  ]);
+  clearTimeout(timer);
+  if (outcome === 'late') log.warn(`${what}: still not done after ${ms} ms; going on with the shutdown`);
+}
 
 /**
  * Serves the API and runs the leader-only control loops until `signal` fires, then stops
@@ -110,9 +135,9 @@ async function runController(store: EtcdStore, cfg: ControllerConfig, signal: Ab
     // Stop taking requests (open watches are cut), then end the leader term (resigns so
     // another controller takes over at once), then forget heartbeat leases without revoking
     // them (nodes stay up while another controller takes their beats).
-    await app.close().catch((err: unknown) => log.warn(`closing the API server: ${toShoalError(err).message}`));
+    await within(4_000, 'closing the API server', app.close());
     loopsStop.abort();
-    await loops.done.catch((err: unknown) => log.warn(`stopping control loops: ${toShoalError(err).message}`));
+    await within(4_000, 'stopping the control loops', loops.done);
     heartbeat.close();
   }
 }
