@@ -795,9 +795,13 @@ export function assertValid(kind: string, name: string | undefined, causes: Fiel
 }
 
 export function invalidError(kind: string, name: string | undefined, causes: FieldCause[]): ShoalError {
-  const first = causes.slice(0, 3).map((c) => `${c.field || '<root>'}: ${c.message}`).join('; ');
-  const more = causes.length > 3 ? ` (and ${causes.length - 3} more)` : '';
+  // One cause: say it all. Several: name the fields; the causes carry the details.
+  const only = causes.length === 1 ? causes[0] : undefined;
+  const fields = [...new Set(causes.map((c) => c.field || '<root>'))];
+  const summary = only
+    ? `${only.field || '<root>'}: ${only.message}`
+    : `${causes.length} problems (${fields.slice(0, 6).join(', ')}${fields.length > 6 ? ', ...' : ''})`;
   const opts: { kind: string; name?: string } = { kind };
   if (name !== undefined) opts.name = name;
-  return errors.invalid(`${kind} "${name ?? ''}" is invalid: ${first}${more}`, causes, opts);
+  return errors.invalid(`${kind} "${name ?? ''}" is invalid: ${summary}`, causes, opts);
 }

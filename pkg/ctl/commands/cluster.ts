@@ -210,7 +210,11 @@ async function getCommand(kind: string, name: string | undefined, o: GetOpts, cm
     ctx.stdout.write(formatTable(list.items, cols));
   }
   if (!o.watch) return;
-  const rows = (obj: ApiObject): string => formatTable([obj], cols).split('\n')[1] + '\n';
+  // Rows of later events are laid out with the initial rows, so the columns stay aligned.
+  const rows = (obj: ApiObject): string => {
+    const lines = formatTable([...list.items, obj], cols).trimEnd().split('\n');
+    return (lines[lines.length - 1] ?? '') + '\n';
+  };
   try {
     for await (const ev of c.watch<ApiObject>(plural, { ...listOpts, resourceVersion: list.metadata.resourceVersion }, ctx.signal)) {
       if (ev.type === 'BOOKMARK') continue;
