@@ -66,8 +66,10 @@ class World {
   }
 }
 
+/** A service whose generation stands for a template change (the image tag follows it). */
 function svc(spec: Partial<ServiceSpec>, generation = 1): Service {
-  return makeService('web', spec, generation);
+  const template = spec.template ?? { spec: { containers: [{ name: 'main', image: `busybox:${generation}` }] } };
+  return makeService('web', { ...spec, template }, generation);
 }
 
 describe('reconcileService: replicated', () => {
@@ -361,5 +363,35 @@ describe('reconcileService: properties', () => {
       }),
       { numRuns: 150 },
     );
+  });
+});
+
+describe('scaling does not roll replicas', () => {
+  it('keeps the running tasks when only replicas change (generation bumped)', () => {
+    const svc = makeService('web', { replicas: 3 });
+    const first = reconcileService(svc, [], [makeNode({ name: 'n1' })], 0, { newId });
+    const tasks = first.create.map((t) => ({ ...t, spec: { ...t.spec, nodeName: 'n1' }, status: { ...t.status, state: 'running' as const } }));
+    const scaled = { ...svc, metadata: { ...svc.metadata, generation: (svc.metadata.generation ?? 1) + 1 }, spec: { ...svc.spec, replicas: 5 } };
+    const r = reconcileService(scaled, tasks, [makeNode({ name: 'n1' })], 1000, { newId });
+    expect(r.shutdown).toEqual([]);
+    expect(r.create).toHaveLength(2);
+    const down = { ...scaled, spec: { ...scaled.spec, replicas: 1 }, metadata: { ...scaled.metadata, generation: 3 } };
+    const r2 = reconcileService(down, tasks, [makeNode({ name: 'n1' })], 2000, { newId });
+    expect(r2.shutdown.map((d) => d.task.spec.slot).sort()).toEqual([2, 3]);
+    expect(r2.shutdown.every((d) => d.reason !== 'service updated')).toBe(true);
+  });
+
+  it('still rolls the replicas when the template changes', () => {
+    const svc = makeService('web', { replicas: 2 });
+    const first = reconcileService(svc, [], [makeNode({ name: 'n1' })], 0, { newId });
+    const tasks = first.create.map((t) => ({ ...t, spec: { ...t.spec, nodeName: 'n1' }, status: { ...t.status, state: 'running' as const } }));
+    const c0 = svc.spec.template.spec.containers[0]!;
+    const changed = {
+      ...svc,
+      metadata: { ...svc.metadata, generation: 2 },
+      spec: { ...svc.spec, template: { ...svc.spec.template, spec: { ...svc.spec.template.spec, containers: [{ ...c0, image: 'busybox:2' }] } } },
+    };
+    const r = reconcileService(changed, tasks, [makeNode({ name: 'n1' })], 1000, { newId });
+    expect(r.shutdown.map((d) => d.reason)).toContain('service updated');
   });
 });

@@ -10,7 +10,7 @@
 import { isTerminal, taskStateIndex, type Condition, type Node, type Service, type ServiceStatus, type Task } from '../../api/index.js';
 import { firstUnmet, parseConstraints } from '../../scheduler/index.js';
 import { parseDuration } from './duration.js';
-import { newTask, randomShortId } from './task-factory.js';
+import { newTask, randomShortId, taskKeyOf, taskSpecKey } from './task-factory.js';
 
 export interface ShutdownDecision {
   task: Task;
@@ -98,6 +98,7 @@ export function reconcileService(service: Service, tasks: readonly Task[], nodes
     service,
     mode,
     generation: service.metadata.generation ?? 1,
+    specKey: taskSpecKey(service.spec),
     nodes: new Map(nodes.map((n) => [n.metadata.name, n])),
     history: Math.max(opts.historyLimit ?? DEFAULT_HISTORY, maxAttempts),
   };
@@ -126,6 +127,8 @@ interface Ctx {
   service: Service;
   mode: 'replicated' | 'global' | 'job' | 'cron';
   generation: number;
+  /** taskSpecKey of the service now: a task with another key runs an outdated spec. */
+  specKey: string;
   nodes: Map<string, Node>;
   history: number;
 }
@@ -210,8 +213,8 @@ function processUnit(ctx: Ctx, u: Unit, mayCreate: boolean): UnitState {
   }
   trimHistory(ctx, u);
   const rolls = ctx.mode !== 'job';
-  const cur = live.filter((t) => !rolls || t.spec.serviceGeneration >= ctx.generation);
-  const old = live.filter((t) => rolls && t.spec.serviceGeneration < ctx.generation);
+  const cur = live.filter((t) => !rolls || isCurrent(ctx, t));
+  const old = live.filter((t) => rolls && !isCurrent(ctx, t));
   if (cur.length > 0) {
     const [keep, ...extra] = mostAdvancedFirst(cur) as [Task, ...Task[]];
     for (const t of extra) plan.stop(t, 'duplicate task in unit');
@@ -240,6 +243,14 @@ function processUnit(ctx: Ctx, u: Unit, mayCreate: boolean): UnitState {
   }
   if (typeof d === 'number') plan.wakeAt(d);
   return { kind: 'ok' };
+}
+
+/**
+ * A task is current when it was made from this generation or runs the same task spec: a spec
+ * change that leaves the task spec alone (scaling) does not roll the replicas.
+ */
+function isCurrent(ctx: Ctx, t: Task): boolean {
+  return t.spec.serviceGeneration >= ctx.generation || taskKeyOf(t) === ctx.specKey;
 }
 
 /** Stop-first: shut old tasks down (their units refill once they are terminal); start-first: start the new task beside the old one. */
@@ -311,7 +322,7 @@ function computeStatus(service: Service, ctx: Ctx, units: Unit[], desired: numbe
       replicas++;
       if (t.status.state === 'running') {
         ready++;
-        if (t.spec.serviceGeneration >= ctx.generation) updated++;
+        if (isCurrent(ctx, t)) updated++;
       }
     }
     if (unitComplete) complete++;

@@ -1,6 +1,6 @@
 /** Builds the new tasks the orchestrator creates: one replica of a service in a slot or on a node. */
 import { randomBytes } from 'node:crypto';
-import { API_VERSION, type Service, type Task } from '../../api/index.js';
+import { API_VERSION, type Service, type ServiceSpec, type Task } from '../../api/index.js';
 
 export const SERVICE_LABEL = 'shoal.io/service';
 
@@ -41,4 +41,39 @@ export function newTask(service: Service, place: NewTaskPlace, now: number, id: 
     },
     status: { state: 'pending', timestamp: new Date(now).toISOString() },
   };
+}
+
+/** JSON with sorted object keys, so equal specs give equal strings whatever the key order. */
+function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableJson(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
+
+/**
+ * What a task runs, as a comparable string: the parts of the service spec copied into each
+ * task (template, ports, placement, restart). `replicas` is not part of it, so scaling does
+ * not roll the existing replicas although it bumps the service's generation.
+ */
+export function taskSpecKey(spec: Pick<ServiceSpec, 'template' | 'ports' | 'placement' | 'restart'>): string {
+  return stableJson({ template: spec.template, ports: spec.ports, placement: spec.placement, restart: spec.restart });
+}
+
+const keyCache = new WeakMap<Task, string>();
+
+/** taskSpecKey of a task, cached per task object (informer objects are immutable snapshots). */
+export function taskKeyOf(task: Task): string {
+  let k = keyCache.get(task);
+  if (k === undefined) {
+    k = taskSpecKey(task.spec);
+    keyCache.set(task, k);
+  }
+  return k;
 }
