@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { destination, pino } from 'pino';
 import { toShoalError } from '../../pkg/api/index.js';
-import { buildApiServer, EtcdSupervisor, HeartbeatService, runControlLoops } from '../../pkg/controller/index.js';
+import { buildApiServer, ControllerMetrics, EtcdSupervisor, HeartbeatService, runControlLoops } from '../../pkg/controller/index.js';
 import { VERSION } from '../../pkg/ctl/version.js';
 import { EtcdStore } from '../../pkg/store/index.js';
 import { parseControllerConfig, type ControllerConfig } from './config.js';
@@ -105,8 +105,10 @@ async function runController(store: EtcdStore, cfg: ControllerConfig, signal: Ab
   const controllerId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const heartbeat = new HeartbeatService({ store, nodeTimeoutMs: cfg.nodeTimeoutMs, controllerId });
   const loopsStop = new AbortController();
+  const metrics = new ControllerMetrics();
   const loops = runControlLoops({
     store,
+    metrics,
     clusterCidr: cfg.clusterCIDR,
     nodeTimeoutMs: cfg.nodeTimeoutMs,
     leaderTtlSeconds: cfg.leaderLeaseSeconds,
@@ -117,6 +119,7 @@ async function runController(store: EtcdStore, cfg: ControllerConfig, signal: Ab
   });
   const app = buildApiServer({
     store,
+    metrics,
     heartbeat,
     version: VERSION,
     leaderInfo: async () => {

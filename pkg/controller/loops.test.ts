@@ -5,6 +5,7 @@ import { makeNode, makeService, makeTask } from '../scheduler/fixtures.js';
 import { Informer, MemoryStore, type Store, type TxnOp, type TxnResult } from '../store/index.js';
 import { HeartbeatService } from './heartbeat.js';
 import { runControlLoops, type ControlLoops } from './loops.js';
+import { ControllerMetrics } from './metrics.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -50,9 +51,9 @@ function fakeAgents(store: Store, alive: Set<string>): () => void {
   return () => clearInterval(t);
 }
 
-function startLoops(store: Store, id: string, nodeTimeoutMs = 2000): { loops: ControlLoops; ac: AbortController } {
+function startLoops(store: Store, id: string, nodeTimeoutMs = 2000, metrics?: ControllerMetrics): { loops: ControlLoops; ac: AbortController } {
   const ac = new AbortController();
-  const loops = runControlLoops({ store, clusterCidr: '10.244.0.0/16', nodeTimeoutMs, signal: ac.signal, controllerId: id, leaderTtlSeconds: 2 });
+  const loops = runControlLoops({ store, clusterCidr: '10.244.0.0/16', nodeTimeoutMs, signal: ac.signal, controllerId: id, leaderTtlSeconds: 2, ...(metrics ? { metrics } : {}) });
   cleanups.push(async () => {
     ac.abort();
     await loops.done;
@@ -195,5 +196,22 @@ describe('scheduler loop', () => {
     // More room: a new node makes the big task fit (event-driven retry).
     await store.create(nodeKey('huge'), encodeObject(makeNode({ name: 'huge', memory: '8Gi' })));
     await waitFor('big placed on huge', async () => (await listTasks(store)).find((t) => t.metadata.name === 'big.1.x')?.spec.nodeName === 'huge');
+  });
+
+  it('the leader counts tasks and nodes by state for /metrics', async () => {
+    const store = new MemoryStore();
+    cleanups.push(() => store.close());
+    await seed(store, ['m1', 'm2'], makeService('counted', { replicas: 2 }));
+    const alive = new Set(['m1', 'm2']);
+    cleanups.push(fakeAgents(store, alive));
+    const hb = new HeartbeatService({ store, nodeTimeoutMs: 2000 });
+    const beats = setInterval(() => {
+      for (const n of alive) void hb.beat(n).catch(() => undefined);
+    }, 300);
+    cleanups.push(() => clearInterval(beats));
+    const metrics = new ControllerMetrics();
+    startLoops(store, 'metrics-1', 2000, metrics);
+    await waitFor('two running tasks in the gauges', async () => (await metrics.text()).includes('shoal_tasks{state="running"} 2'));
+    expect(await metrics.text()).toContain('shoal_nodes{state="ready"} 2');
   });
 });

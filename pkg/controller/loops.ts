@@ -20,8 +20,8 @@ export interface ControlLoopsOptions {
   registry?: unknown;
   clusterCidr: string;
   nodeTimeoutMs: number;
-  /** Unused: loops register their prom-client metrics in the default registry. */
-  metrics?: unknown;
+  /** While leading, task and node state gauges are computed from this term's informers. */
+  metrics?: { setStateSources(sources: { tasks?: () => Iterable<[string, number]>; nodes?: () => Iterable<[string, number]> }): void };
   signal: AbortSignal;
   /** Default: a random id. */
   controllerId?: string;
@@ -60,6 +60,12 @@ async function lead(opts: ControlLoopsOptions, signal: AbortSignal): Promise<voi
   const tasks = new Informer<Task>({ store, prefix: TASKS_PREFIX, decode: (kv) => decodeObject<Task>(kv), indexers: { [SERVICE_INDEX]: taskServiceIndex }, onError });
   const nodes = new Informer<Node>({ store, prefix: NODES_PREFIX, decode: (kv) => decodeObject<Node>(kv), onError });
   const leases = new Informer<unknown>({ store, prefix: NODE_LEASES_PREFIX, decode: (kv) => kv.value, onError });
+  const countBy = <T>(inf: Informer<T>, state: (o: T) => string) => (): Map<string, number> => {
+    const counts = new Map<string, number>();
+    for (const c of inf.list()) counts.set(state(c.object), (counts.get(state(c.object)) ?? 0) + 1);
+    return counts;
+  };
+  opts.metrics?.setStateSources({ tasks: countBy(tasks, (t) => t.status.state), nodes: countBy(nodes, (n) => n.status.state) });
   // podCIDR allocation: one step after node additions or podCIDR edits, coalesced.
   let cidrRun: Promise<void> = Promise.resolve();
   let cidrQueued = false;
@@ -107,6 +113,8 @@ async function lead(opts: ControlLoopsOptions, signal: AbortSignal): Promise<voi
       ].map(guard),
     );
   } finally {
+    // Followers have no caches: their gauges go empty rather than stale.
+    opts.metrics?.setStateSources({ tasks: () => [], nodes: () => [] });
     signal.removeEventListener('abort', stop);
     offCidr();
     await cidrRun;

@@ -18,9 +18,8 @@ describe('ControllerMetrics', () => {
   it('two instances do not collide', async () => {
     const a = new ControllerMetrics();
     const b = new ControllerMetrics();
-    a.placements.inc(2);
-    a.reconcileDuration.observe({ loop: 'orchestrator' }, 0.01);
-    expect(await a.text()).toContain('shoal_scheduling_placements_total 2');
-    expect(await b.text()).toContain('shoal_scheduling_placements_total 0');
+    a.watches.inc(2);
+    expect(await a.text()).toContain('shoal_api_watches 2');
+    expect(await b.text()).toContain('shoal_api_watches 0');
   });
 });

@@ -3,11 +3,12 @@
  * tests) can live in one process. `/metrics` serves this registry followed by prom-client's
  * default registry (where the scheduler's own metrics live).
  *
- * Engineer-facing contract: the control loops observe `schedulingLatency`, `placements` and
- * `reconcileDuration`; task and node state gauges are computed at scrape time from callbacks
- * (`setStateSources`) that read the informer caches.
+ * Task and node state gauges are computed at scrape time from callbacks (`setStateSources`)
+ * that read the leader's informer caches. Scheduling latency and throughput
+ * (`shoal_scheduler_*`) and reconcile durations (`shoal_orchestrator_reconcile_duration_seconds`)
+ * are recorded by the loops themselves in the default registry.
  */
-import { Counter, Gauge, Histogram, Registry, register as defaultRegister } from 'prom-client';
+import { Gauge, Histogram, Registry, register as defaultRegister } from 'prom-client';
 
 export type StateCounts = () => Iterable<[state: string, count: number]>;
 
@@ -24,12 +25,6 @@ export class ControllerMetrics {
   readonly watches: Gauge;
   readonly tasksByState: Gauge<'state'>;
   readonly nodesByState: Gauge<'state'>;
-  /** From a task becoming pending to its commit as assigned. */
-  readonly schedulingLatency: Histogram;
-  /** Tasks placed and committed (rate() = throughput). */
-  readonly placements: Counter;
-  /** One reconcile pass, by loop (orchestrator, scheduler, node-monitor). */
-  readonly reconcileDuration: Histogram<'loop'>;
   private sources: StateSources = {};
 
   constructor(sources: StateSources = {}) {
@@ -66,20 +61,6 @@ export class ControllerMetrics {
       collect() {
         fill(this, self().sources.nodes);
       },
-    });
-    this.schedulingLatency = new Histogram({
-      name: 'shoal_scheduling_latency_seconds',
-      help: 'Time from a task becoming pending to its assignment being committed',
-      buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60],
-      registers,
-    });
-    this.placements = new Counter({ name: 'shoal_scheduling_placements_total', help: 'Tasks placed and committed', registers });
-    this.reconcileDuration = new Histogram({
-      name: 'shoal_reconcile_duration_seconds',
-      help: 'Duration of one reconcile pass, by loop',
-      labelNames: ['loop'],
-      buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
-      registers,
     });
   }
 

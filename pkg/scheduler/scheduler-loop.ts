@@ -142,9 +142,12 @@ export async function runSchedulerLoop(opts: SchedulerLoopOptions): Promise<void
     const commit = await commitInBatches(store, ops, opts.batchSize ?? 128, signal);
     const conflicted = new Set(commit.conflicts.map((op) => op.key));
     let placed = 0;
+    const committedAt = now();
     for (const [key, t] of placedTasks) {
       if (conflicted.has(key)) continue;
       placed++;
+      const pendingSince = Date.parse(byName.get(key)?.object.status.timestamp ?? '');
+      if (Number.isFinite(pendingSince)) schedulerMetrics.latency.observe(Math.max(0, committedAt - pendingSince) / 1000);
       assumed.set(key, { task: t, revision: commit.revision });
     }
     // A conflicting task changed under us: the informer brings its new version (and a pass if still pending).
