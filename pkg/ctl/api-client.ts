@@ -3,7 +3,7 @@
  * ShoalError the server threw (via `fromStatus`, causes included); a controller that cannot
  * be reached becomes Unavailable naming the URL.
  */
-import { request } from 'undici';
+import { send } from './http.js';
 import {
   API_GROUP_PATH, errors, fromStatus, isShoalError, RESOURCES, toShoalError,
   type ApiObject, type List, type ResourcePlural, type WatchEvent,
@@ -46,7 +46,8 @@ export class ApiClient {
   async call<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
     let res;
     try {
-      res = await request(`${this.server}${path}`, {
+      res = await send({
+        url: `${this.server}${path}`,
         method,
         headers: { accept: 'application/json', ...(body !== undefined ? { 'content-type': contentType } : {}) },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
@@ -55,7 +56,7 @@ export class ApiClient {
     } catch (err) {
       throw this.unreachable(err);
     }
-    const text = await res.body.text();
+    const text = await res.text();
     let json: unknown;
     try {
       json = text === '' ? undefined : JSON.parse(text);
@@ -136,12 +137,12 @@ export class ApiClient {
       this.qs({ watch: '1', labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector, resourceVersion: opts.resourceVersion });
     let res;
     try {
-      res = await request(url, { method: 'GET', headers: { accept: 'application/json' }, signal });
+      res = await send({ url, method: 'GET', headers: { accept: 'application/json' }, signal });
     } catch (err) {
       throw this.unreachable(err);
     }
     if (res.statusCode >= 400) {
-      const text = await res.body.text();
+      const text = await res.text();
       let json: unknown;
       try {
         json = JSON.parse(text);

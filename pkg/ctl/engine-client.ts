@@ -4,7 +4,8 @@
  * absent or refuses becomes Unavailable with a message that says what to check.
  */
 import { Readable } from 'node:stream';
-import { Client } from 'undici';
+import type { Agent } from 'node:http';
+import { keepAliveAgent, send, type HttpResponse } from './http.js';
 import type { ShoalError} from '../api/index.js';
 import { errors, fromStatus, toShoalError, type Status } from '../api/index.js';
 
@@ -55,26 +56,23 @@ export interface RequestOptions {
 
 export class EngineClient {
   readonly host: string;
-  private readonly client: Client;
+  private readonly socketPath: string;
+  private readonly agent: Agent = keepAliveAgent();
 
   constructor(host: string) {
     this.host = host;
-    const socketPath = socketPathOf(host);
-    this.client = new Client('http://shoal-engine', {
-      socketPath,
-      bodyTimeout: 0,
-      headersTimeout: 0,
-    });
+    this.socketPath = socketPathOf(host);
   }
 
-  async close(): Promise<void> {
-    await this.client.close();
+  close(): Promise<void> {
+    this.agent.destroy();
+    return Promise.resolve();
   }
 
   /** Sends a request and returns the decoded JSON body (undefined for empty bodies). */
   async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
     const res = await this.send(method, path, opts);
-    const text = await res.body.text();
+    const text = await res.text();
     if (text === '') return undefined as T;
     try {
       return JSON.parse(text) as T;
@@ -104,7 +102,7 @@ export class EngineClient {
     if (buf.trim() !== '') yield parseEvent(buf.trim());
   }
 
-  private async send(method: string, path: string, opts: RequestOptions): Promise<Awaited<ReturnType<Client['request']>>> {
+  private async send(method: string, path: string, opts: RequestOptions): Promise<HttpResponse> {
     const qs = new URLSearchParams();
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) qs.set(k, String(v));
     const fullPath = qs.size > 0 ? `${path}?${qs.toString()}` : path;
@@ -119,18 +117,20 @@ export class EngineClient {
     }
     let res;
     try {
-      res = await this.client.request({
-        method: method as 'GET',
-        path: fullPath,
+      res = await send({
+        method,
+        url: fullPath,
+        socketPath: this.socketPath,
         headers,
-        body: body ?? null,
-        signal: opts.signal ?? null,
+        agent: this.agent,
+        ...(body !== undefined ? { body } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
       });
     } catch (err) {
       throw this.connectError(err);
     }
     if (res.statusCode < 200 || res.statusCode >= 300) {
-      const text = await res.body.text().catch(() => '');
+      const text = await res.text().catch(() => '');
       let parsed: unknown;
       try {
         parsed = JSON.parse(text);

@@ -17,6 +17,8 @@ export interface ReadLogsOptions {
   follow?: boolean;
   /** For follow: true once the container has exited (no more output will come). */
   exited?: () => boolean;
+  /** For follow: settles when the container exits, so the follower ends at once instead of at the next poll. */
+  exitSignal?: Promise<unknown>;
   signal?: AbortSignal;
   pollMs?: number;
 }
@@ -192,11 +194,20 @@ export async function* readLogs(logPath: string, opts: ReadLogsOptions = {}): As
         return;
       }
       if (!progressed) {
+        const pause = new AbortController();
+        const onAbort = (): void => pause.abort();
+        signal?.addEventListener('abort', onAbort, { once: true });
         try {
-          await delay(pollMs, undefined, signal ? { signal } : {});
+          const waits: Promise<unknown>[] = [delay(pollMs, undefined, { signal: pause.signal })];
+          if (opts.exitSignal && !exitedBefore) waits.push(opts.exitSignal);
+          await Promise.race(waits);
         } catch {
-          return;
+          if (signal?.aborted) return;
+        } finally {
+          signal?.removeEventListener('abort', onAbort);
+          pause.abort();
         }
+        if (signal?.aborted) return;
       }
     }
   } finally {

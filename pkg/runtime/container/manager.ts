@@ -639,6 +639,7 @@ export class ContainerManager {
       ...(opts.signal ? { signal: opts.signal } : {}),
       follow: opts.follow ?? false,
       exited: () => e.removed || !isLive(e.state),
+      exitSignal: e.exited,
     });
   }
 
