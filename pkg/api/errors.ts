@@ -165,5 +165,6 @@ export const errors = {
   tooLarge: (m: string, o?: ShoalErrorOptions) => new ShoalError('TooLarge', m, o),
   dataLoss: (m: string, o?: ShoalErrorOptions) => new ShoalError('DataLoss', m, o),
   upstream: (m: string, o?: ShoalErrorOptions) => new ShoalError('Upstream', m, o),
+  unimplemented: (m: string, o?: ShoalErrorOptions) => new ShoalError('Unimplemented', m, o),
   internal: (m: string, o?: ShoalErrorOptions) => new ShoalError('Internal', m, o),
 };
