@@ -17,6 +17,7 @@ import { applyLayer } from '../runtime/layer/index.js';
 import { FileCredentialStore, RegistryClient } from '../runtime/registry/index.js';
 import type { AgentConfig } from './config.js';
 import { buildEngineApp, listenOnSocket, type EngineDeps } from './engine/index.js';
+import { containerRuntime, httpControllerApi, probeMachine, startSession, type AgentSession } from './session/index.js';
 
 export const AGENT_VERSION = '0.1.0';
 export const ENGINE_API_VERSION = 'v1';
@@ -87,9 +88,22 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
   const server = await listenOnSocket(app, config.socket);
   log.info({ socket: config.socket, dataDir: config.dataDir }, 'engine API listening');
 
+  // In a cluster: register the node, heartbeat, and run the tasks assigned to it.
+  let session: AgentSession | undefined;
+  if (config.controller !== undefined) {
+    session = startSession({
+      api: httpControllerApi(config.controller),
+      runtime: containerRuntime(containers, images),
+      identity: { nodeName: config.nodeName, labels: config.labels, agentVersion: AGENT_VERSION, ...(config.advertiseAddr !== undefined ? { advertiseAddr: config.advertiseAddr } : {}) },
+      probe: () => probeMachine(),
+      log: log.child({ component: 'session' }),
+    });
+  }
+
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
+      await session?.close();
       await server.close();
       await containers.close();
     })());
