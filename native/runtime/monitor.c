@@ -190,6 +190,9 @@ static void monitor(struct config *c, int donefd) {
   sigset_t chld;
   sigemptyset(&chld);
   sigaddset(&chld, SIGCHLD);
+  /* SIGUSR1 from the driver: drop the keep-open writer, so the container reads EOF on stdin
+   * once the attached client has closed its end (`run -i`, Docker's StdinOnce). */
+  sigaddset(&chld, SIGUSR1);
   sigprocmask(SIG_BLOCK, &chld, NULL);
   int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
   unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
@@ -285,6 +288,10 @@ static void monitor(struct config *c, int donefd) {
     if (pf[0].revents) {
       struct signalfd_siginfo si;
       while (read(sfd, &si, sizeof si) > 0) {
+        if (si.ssi_signo == SIGUSR1 && fifo_keep >= 0) {
+          close(fifo_keep);
+          fifo_keep = -1;
+        }
       }
       int ws;
       pid_t w;
@@ -305,7 +312,7 @@ static void monitor(struct config *c, int donefd) {
   /* stdin goes first, so nobody can attach once the exit is visible. */
   if (c->open_stdin) {
     unlink(fifo);
-    close(fifo_keep);
+    if (fifo_keep >= 0) close(fifo_keep);
   }
   char ts[64], exitjson[256], exitfile[4200];
   format_time(ts, sizeof ts);

@@ -86,7 +86,7 @@ export function parseCreateBody(body: unknown, nameFromQuery?: string): CreateOp
   };
   const known = new Set([
     'name', 'image', 'cmd', 'entrypoint', 'env', 'workingDir', 'user', 'labels', 'hostname', 'stopSignal', 'stopTimeout',
-    'openStdin', 'memory', 'cpus', 'nanoCpus', 'cpuShares', 'pidsLimit', 'binds', 'networkMode', 'init', 'autoRemove',
+    'openStdin', 'stdinOnce', 'memory', 'cpus', 'nanoCpus', 'cpuShares', 'pidsLimit', 'binds', 'networkMode', 'init', 'autoRemove',
   ]);
   for (const k of Object.keys(b)) if (!known.has(k)) bad(k, 'unknown field', 'FieldValueNotSupported');
 
@@ -121,6 +121,7 @@ export function parseCreateBody(body: unknown, nameFromQuery?: string): CreateOp
   }
   set('stopTimeout', num('stopTimeout', 0));
   set('openStdin', bool('openStdin'));
+  set('stdinOnce', bool('stdinOnce'));
   set('init', bool('init'));
   set('autoRemove', bool('autoRemove'));
   set('cpuShares', num('cpuShares', 0));
@@ -347,13 +348,15 @@ export function containerRoutes(app: FastifyInstance, opts: ContainerRoutesOptio
     const body = req.body as Readable | undefined;
     if (body && typeof body.pipe === 'function') {
       await new Promise<void>((resolve) => {
-        body.on('end', () => resolve());
+        target.on('finish', () => resolve());
+        target.on('error', () => resolve());
         body.on('error', () => resolve());
         body.pipe(target);
       });
     } else {
       target.end();
     }
+    await m.stdinEnded(req.params.id);
     return reply.code(204).send();
   });
 }

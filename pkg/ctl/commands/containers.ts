@@ -206,7 +206,11 @@ function createBody(p: Parsed, ctx: CtlContext): Record<string, unknown> {
     body[field] = k === 'pidsLimit' && n < 0 ? 0 : n;
   }
   if (o['init']) body['init'] = true;
-  if (o['interactive']) body['openStdin'] = true;
+  if (o['interactive']) {
+    body['openStdin'] = true;
+    // Attached `run -i`: the container sees EOF when our stdin ends (Docker's StdinOnce).
+    if (!o['detach']) body['stdinOnce'] = true;
+  }
   if (o['volume']) body['binds'] = (o['volume'] as string[]).map((v) => (v.startsWith('.') ? resolvePath(ctx.cwd, v.split(':')[0]!) + v.slice(v.indexOf(':')) : v));
   if (o['label']) {
     body['labels'] = Object.fromEntries(

@@ -97,6 +97,14 @@ export class FakeDriver implements RuntimeDriver {
     return Promise.resolve(new PassThrough());
   }
 
+  /** Monitor pids whose stdin was closed (for tests). */
+  readonly stdinClosed: number[] = [];
+
+  closeStdin(monitorPid: number): Promise<void> {
+    this.stdinClosed.push(monitorPid);
+    return Promise.resolve();
+  }
+
   isRunning(pid: number, pidStartTime: string): Promise<boolean> {
     const p = this.procs.get(pid);
     return Promise.resolve(!!p && !p.exit && p.startTime === pidStartTime);

@@ -342,3 +342,19 @@ describe('ContainerManager when the monitor is lost', () => {
     expect(errors.length).toBeGreaterThan(0);
   });
 });
+
+describe('ContainerManager stdin', () => {
+  it('closes stdin after the first attach only for StdinOnce containers', async () => {
+    const m = await newManager();
+    const once = await m.create({ image: 'img', name: 'once', openStdin: true, stdinOnce: true });
+    const keep = await m.create({ image: 'img', name: 'keep', openStdin: true });
+    await m.start(once.Id);
+    await m.start(keep.Id);
+    await m.stdinEnded('once');
+    await m.stdinEnded('keep');
+    // The fake driver's monitor pid is the container pid + 100000.
+    const pid = m.inspect('once').State.Pid;
+    expect(pid).toBeGreaterThan(0);
+    expect(driver.stdinClosed).toEqual([pid + 100_000]);
+  });
+});

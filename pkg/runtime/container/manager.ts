@@ -208,6 +208,7 @@ export class ContainerManager {
         StopSignal: merged.stopSignal,
         StopTimeout: opts.stopTimeout ?? DEFAULT_STOP_TIMEOUT_S,
         OpenStdin: opts.openStdin ?? false,
+        ...(opts.openStdin && opts.stdinOnce ? { StdinOnce: true } : {}),
       },
       HostConfig: {
         Memory: opts.memory ?? 0,
@@ -684,6 +685,13 @@ export class ContainerManager {
     if (!e.spec.Config.OpenStdin) throw new ShoalError('FailedPrecondition', `container ${e.spec.Name.slice(1)} was not created with stdin open`);
     if (!isLive(e.state)) throw new ShoalError('FailedPrecondition', `container ${e.spec.Name.slice(1)} is not running`);
     return this.o.driver.attachStdin(this.runDirOf(e.spec.Id));
+  }
+
+  /** The attached client sent EOF: with StdinOnce the container now reads EOF too. */
+  async stdinEnded(ref: string): Promise<void> {
+    const e = this.find(ref);
+    if (!e.spec.Config.StdinOnce || !isLive(e.state) || e.state.MonitorPid <= 0) return;
+    await this.o.driver.closeStdin(e.state.MonitorPid);
   }
 
   /** Stops watching (containers keep running) and waits for background work. */

@@ -66,6 +66,8 @@ export interface ContainerConfig {
   StopSignal: string;
   StopTimeout: number;
   OpenStdin: boolean;
+  /** Close the container's stdin once the first attached client has sent EOF (`run -i`). */
+  StdinOnce?: boolean;
 }
 
 /** Everything `create` accepts (API body, after validation). */
@@ -83,6 +85,7 @@ export interface CreateOptions {
   stopSignal?: string;
   stopTimeout?: number;
   openStdin?: boolean;
+  stdinOnce?: boolean;
   memory?: number;
   nanoCpus?: number;
   cpuShares?: number;

@@ -111,6 +111,11 @@ export interface RuntimeDriver {
   waitExit(stateDir: string, signal?: AbortSignal): Promise<ExitStatus>;
   /** Stream the container's stdin, when openStdin was set. */
   attachStdin(stateDir: string): Promise<Writable>;
+  /**
+   * Lets the container read EOF on stdin once the writers attached now have closed (the
+   * monitor drops the writer it keeps open between attaches): Docker's StdinOnce.
+   */
+  closeStdin(monitorPid: number): Promise<void>;
   /** True when `pid` is alive and still the process that started at `pidStartTime`. */
   isRunning(pid: number, pidStartTime: string): Promise<boolean>;
 }

@@ -7,6 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants as fsc, existsSync, open, watch, type FSWatcher } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Duplex, Writable } from 'node:stream';
@@ -235,6 +236,17 @@ export class NativeDriver implements RuntimeDriver {
       if (code === 'ENOENT') throw new ShoalError('FailedPrecondition', 'container was not started with an open stdin');
       if (code === 'ENXIO') throw new ShoalError('FailedPrecondition', 'container is not running');
       throw toShoalError(err);
+    }
+  }
+
+  async closeStdin(monitorPid: number): Promise<void> {
+    // Only signal a process that is one of our monitors (a pid may have been reused).
+    const cmdline = await readFile(`/proc/${monitorPid}/cmdline`, 'utf8').catch(() => '');
+    if (!cmdline.includes('shoal-runtime')) return;
+    try {
+      process.kill(monitorPid, 'SIGUSR1');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw toShoalError(err);
     }
   }
 
