@@ -6,7 +6,8 @@
  * Tokens are cached per (host, user, scopes) until shortly before they expire.
  */
 import { createHash } from 'node:crypto';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { undiciRequest as request } from './undici-lazy.js';
 import { ShoalError } from '../../api/index.js';
 import type { Challenge } from './challenge.js';
 import type { Credentials } from './credentials.js';

@@ -3,7 +3,8 @@
  * call. See docs/registry.md for the request sequences.
  */
 import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { undiciRequest as request } from './undici-lazy.js';
 import { ShoalError, isShoalError } from '../../api/index.js';
 import { DigestVerifier, digestOf, isDigest, parseDigest, sha256Digest, type Digest } from '../image/digest.js';
 import { MAX_MANIFEST_BYTES, baseMediaType, detectManifestMediaType } from '../image/manifest.js';
