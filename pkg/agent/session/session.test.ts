@@ -1,0 +1,145 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { API_VERSION, errors, type List, type Node, type Task, type WatchEvent } from '../../api/index.js';
+import type { CreateOptions } from '../../runtime/container/index.js';
+import type { ControllerApi } from './controller-api.js';
+import { startSession, type AgentSession } from './session.js';
+import { TASK_LABEL, type TaskContainer, type TaskRuntime } from './task-runtime.js';
+
+/** An in-memory controller: CAS on resourceVersion, canTransition enforced like the API. */
+class FakeController implements ControllerApi {
+  rev = 1;
+  up = true;
+  node: Node | undefined;
+  beats = 0;
+  readonly tasks = new Map<string, Task>();
+  private check(): void {
+    if (!this.up) throw errors.unavailable('controller down');
+  }
+  addTask(name: string, state: Task['status']['state'] = 'assigned'): void {
+    this.tasks.set(name, {
+      apiVersion: API_VERSION, kind: 'Task', metadata: { name, namespace: 'default', resourceVersion: String(++this.rev) },
+      spec: { serviceName: 'web', serviceGeneration: 1, nodeName: 'n1', desiredState: 'running', template: { spec: { containers: [{ name: 'm', image: 'img' }] } } },
+      status: { state },
+    });
+  }
+  getNode = async (): Promise<Node | undefined> => (this.check(), this.node);
+  createNode = async (n: Node): Promise<Node> => (this.check(), (this.node = { ...n, metadata: { ...n.metadata, resourceVersion: String(++this.rev) } }));
+  replaceNode = async (n: Node): Promise<Node> => this.createNode(n);
+  replaceNodeStatus = async (n: Node): Promise<Node> => this.createNode(n);
+  heartbeat = async (): Promise<void> => {
+    this.check();
+    this.beats++;
+  };
+  listTasks = async (): Promise<List<Task>> => (this.check(), { apiVersion: API_VERSION, kind: 'TaskList', metadata: { resourceVersion: String(this.rev) }, items: [...this.tasks.values()] });
+  async *watchTasks(_s: string, _rv: string, signal: AbortSignal): AsyncIterable<WatchEvent<Task>> {
+    this.check();
+    // No events: the session's resync loop picks changes up; end when aborted or the controller "dies".
+    while (!signal.aborted && this.up) await new Promise((r) => setTimeout(r, 20));
+    if (this.rev < 0) yield undefined as never; // never: a generator must yield somewhere
+  }
+  getTask = async (_ns: string, name: string): Promise<Task | undefined> => (this.check(), this.tasks.get(name));
+  replaceTaskStatus = async (t: Task): Promise<Task> => {
+    this.check();
+    const cur = this.tasks.get(t.metadata.name);
+    if (!cur) throw errors.notFound('task');
+    if (cur.metadata.resourceVersion !== t.metadata.resourceVersion) throw errors.conflict('stale');
+    const next = { ...cur, status: t.status, metadata: { ...cur.metadata, resourceVersion: String(++this.rev) } };
+    this.tasks.set(t.metadata.name, next);
+    return next;
+  };
+}
+
+class FakeRuntime implements TaskRuntime {
+  readonly containers = new Map<string, TaskContainer>();
+  pulls = 0;
+  private n = 0;
+  taskContainers = (): TaskContainer[] => [...this.containers.values()];
+  hasImage = async (): Promise<boolean> => this.pulls > 0;
+  pull = async (): Promise<void> => {
+    this.pulls++;
+  };
+  create = async (o: CreateOptions): Promise<string> => {
+    const id = `c${++this.n}`;
+    this.containers.set(id, { id, name: o.name ?? id, labels: o.labels ?? {}, status: 'created', exitCode: 0, oomKilled: false });
+    return id;
+  };
+  start = async (id: string): Promise<void> => {
+    this.containers.get(id)!.status = 'running';
+  };
+  stop = async (id: string): Promise<void> => this.exit(id, 143);
+  remove = async (id: string): Promise<void> => {
+    this.containers.delete(id);
+  };
+  waitExit = async (): Promise<void> => new Promise(() => undefined);
+  exit(id: string, code: number): void {
+    const c = this.containers.get(id);
+    if (c) Object.assign(c, { status: 'exited', exitCode: code });
+  }
+}
+
+const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+async function until(what: string, fn: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!fn()) {
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('agent session', () => {
+  let session: AgentSession | undefined;
+  afterEach(async () => {
+    await session?.close();
+  });
+  const start = (api: FakeController, rt: FakeRuntime): AgentSession =>
+    (session = startSession({
+      api, runtime: rt, log: quiet, heartbeatIntervalMs: 20, resyncIntervalMs: 30, backoffMinMs: 10, backoffMaxMs: 50,
+      identity: { nodeName: 'n1', labels: { zone: 'a' }, agentVersion: 't', hostname: 'h' },
+      probe: async () => ({ cpuMillis: 1000, memoryBytes: 1 << 30, kernel: 'k', arch: 'x64', cgroupVersion: 1 }),
+    }));
+
+  it('registers, heartbeats, runs an assigned task and reports its exit', async () => {
+    const api = new FakeController();
+    const rt = new FakeRuntime();
+    api.addTask('web.1.a');
+    start(api, rt);
+    await until('running', () => api.tasks.get('web.1.a')?.status.state === 'running');
+    expect(api.node?.spec.labels).toEqual({ zone: 'a' });
+    expect(api.beats).toBeGreaterThan(0);
+    const t = api.tasks.get('web.1.a')!;
+    expect(t.status.containerId).toBe('c1');
+    expect(rt.containers.get('c1')?.labels[TASK_LABEL]).toBe('default/web.1.a');
+    expect(rt.pulls).toBe(1);
+    rt.exit('c1', 3);
+    await until('failed', () => api.tasks.get('web.1.a')?.status.state === 'failed');
+    expect(api.tasks.get('web.1.a')?.status).toMatchObject({ exitCode: 3, message: 'task: non-zero exit (3)' });
+    await until('container removed once reported', () => rt.containers.size === 0);
+  });
+
+  it('keeps containers while the controller is down, removes them once the task is gone', async () => {
+    const api = new FakeController();
+    const rt = new FakeRuntime();
+    api.addTask('web.1.a');
+    start(api, rt);
+    await until('running', () => api.tasks.get('web.1.a')?.status.state === 'running');
+    api.up = false;
+    api.tasks.delete('web.1.a');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(rt.containers.get('c1')?.status).toBe('running');
+    api.up = true;
+    await until('removed after resync', () => rt.containers.size === 0);
+  });
+
+  it('re-registers when the node was deleted', async () => {
+    const api = new FakeController();
+    start(api, new FakeRuntime());
+    await until('registered', () => api.node !== undefined);
+    api.node = undefined;
+    const heartbeat = api.heartbeat;
+    api.heartbeat = async () => {
+      if (!api.node) throw errors.notFound('node n1');
+      return heartbeat();
+    };
+    await until('registered again', () => api.node !== undefined);
+  });
+});
