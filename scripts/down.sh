@@ -1,23 +1,35 @@
 #!/usr/bin/env bash
-# make down: stop what `make up` started and remove its state.
+# make down: stop what `make up` started and remove its state. The controller goes first, so
+# the agent gets no replacement tasks while its containers are removed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 STATE=${SHOAL_UP_STATE:-/var/lib/shoal-up}
 RUN=${SHOAL_UP_RUN:-/run/shoal-up}
 SOCK=$RUN/agent.sock
-if [ -S "$SOCK" ] && [ -f dist/shoalctl.js ]; then
-  ids=$(SHOAL_HOST=unix://$SOCK node dist/shoalctl.js ps -a -q 2>/dev/null || true)
-  [ -n "$ids" ] && SHOAL_HOST=unix://$SOCK node dist/shoalctl.js rm -f $ids >/dev/null 2>&1 || true
-fi
-for name in agent controller registry; do
-  f=$RUN/$name.pid
-  [ -f "$f" ] || continue
+
+stop() { # name
+  local f=$RUN/$1.pid pid
+  [ -f "$f" ] || return 0
   pid=$(cat "$f")
   kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
-  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   kill -KILL -- "-$pid" 2>/dev/null || true
   rm -f "$f"
-  echo "stopped $name"
-done
+  echo "stopped $1"
+}
+
+stop controller
+if [ -S "$SOCK" ] && [ -f dist/shoalctl.js ]; then
+  ids=$(SHOAL_HOST=unix://$SOCK node dist/shoalctl.js ps -a -q 2>/dev/null || true)
+  if [ -n "$ids" ]; then
+    # shellcheck disable=SC2086
+    SHOAL_HOST=unix://$SOCK node dist/shoalctl.js rm -f $ids >/dev/null 2>&1 || true
+    echo "removed $(echo "$ids" | wc -w) containers"
+  fi
+fi
+stop agent
+stop registry
+# The agent's parent cgroup (default --cgroup-parent shoal), once empty.
+for d in /sys/fs/cgroup/*/shoal /sys/fs/cgroup/shoal; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
 rm -rf "$STATE" "$RUN"
 echo "cleaned $STATE and $RUN"

@@ -81,7 +81,7 @@ Shoal is up.
   shoalctl get services              # the demo service
   shoalctl get tasks -o wide         # its replicas and where they run
   shoalctl scale service/web --replicas 5
-  shoalctl logs service/web
+  SHOAL_HOST=unix://$SOCK shoalctl logs web.1.<id>   # a replica's logs (engine level)
   SHOAL_HOST=unix://$SOCK shoalctl ps     # the containers on this node (engine level)
   make down                          # stop and clean up
 TXT
