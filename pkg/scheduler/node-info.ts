@@ -108,10 +108,17 @@ export function occupies(task: Task): boolean {
 export function buildNodeInfos(nodes: readonly Node[], tasks: Iterable<Task>): Map<string, NodeInfo> {
   const infos = new Map<string, NodeInfo>();
   for (const n of nodes) infos.set(n.metadata.name, nodeInfoOf(n));
+  // Tasks of one service generation share their template (the same assumption `schedule`
+  // makes when it groups them), so their request is parsed once, not once per task.
+  const requests = new Map<string, PlacementRequest>();
   for (const t of tasks) {
     if (!occupies(t)) continue;
     const info = infos.get(t.spec.nodeName ?? '');
-    if (info !== undefined) addTask(info, requestOf(t));
+    if (info === undefined) continue;
+    const gk = `${serviceKeyOf(t)}|${t.spec.serviceGeneration}`;
+    let req = requests.get(gk);
+    if (req === undefined) requests.set(gk, (req = requestOf(t)));
+    addTask(info, req);
   }
   return infos;
 }
