@@ -1,17 +1,23 @@
 /**
  * Scheduler benchmark (not a test). Run through `bench/scheduler` (bundles this file).
- *   bench/scheduler [--nodes 5000] [--services 500] [--tasks-per-service 300] [--no-etcd]
+ *   bench/scheduler [--nodes 5000] [--services 500] [--tasks-per-service 300] [--chunk 2000] [--concurrency 3] [--no-etcd]
  * Prints: in-memory placements/s (pure `schedule`, one core), then with a real etcd (started
  * on free loopback ports): placements/s committed by the scheduler loop in batched CAS txns,
- * the process RSS with the informer caches at that size, and p99 latency of a single store
- * `get` and CAS `update` of an unrelated key while the scheduler commits.
+ * the process RSS (sampled every 100 ms while it commits: max) with the informer caches at that
+ * size, and p99 latency of `GET /apis/shoal/v1/namespaces/default/services/<name>` and of a
+ * merge `PATCH` (a label) through the API server (`buildApiServer` on the same EtcdStore,
+ * listening on 127.0.0.1:0, called with undici) while the scheduler commits. The API server
+ * runs in the same process as the scheduler, as in `shoal-controller`.
  */
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { Node, Task } from '../pkg/api/index.js';
 import { buildNodeInfos, commitInBatches, decodeObject, encodeObject, nodeKey, NODES_PREFIX, runSchedulerLoop, schedule, taskKey, TASKS_PREFIX } from '../pkg/scheduler/index.js';
 import { makeNode, makeTask } from '../pkg/scheduler/fixtures.js';
 import { EtcdStore, Informer, type TxnOp } from '../pkg/store/index.js';
 import { etcdAvailable, startEtcd } from '../test/e2e/harness/etcd.js';
+import { buildApiServer } from '../pkg/controller/api/index.js';
+import { ControllerMetrics } from '../pkg/controller/metrics.js';
+import { Pool } from 'undici';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -20,6 +26,8 @@ function arg(name: string, def: number): number {
 const NODES = arg('nodes', 5000);
 const SERVICES = arg('services', 500);
 const PER = arg('tasks-per-service', 300);
+const CHUNK = arg('chunk', 2000);
+const CONCURRENCY = arg('concurrency', 3);
 const mb = (n: number): string => `${(n / 1024 / 1024).toFixed(0)} MB`;
 
 function world(): { nodes: Node[]; tasks: Task[] } {
@@ -72,13 +80,12 @@ async function withEtcd(): Promise<void> {
     const total = await (async () => {
       const { nodes, tasks } = world();
       const load: TxnOp[] = [...nodes.map((n) => ({ op: 'create' as const, key: nodeKey(n.metadata.name), value: encodeObject(n) })), ...tasks.map((t) => ({ op: 'create' as const, key: taskKey(t), value: encodeObject(t) }))];
-      const loaded = await commitInBatches(store, load, 128);
+      const loaded = await commitInBatches(store, load, 128, undefined, 3);
       console.log(`etcd: loaded ${loaded.committed} objects in ${loaded.transactions} txns, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       return tasks.length;
     })();
     (globalThis as { gc?: () => void }).gc?.();
     const tasks = { length: total };
-    await store.put('/bench/probe', '0');
 
     const taskInf = new Informer<Task>({ store, prefix: TASKS_PREFIX, decode: (kv) => decodeObject<Task>(kv) });
     const nodeInf = new Informer<Node>({ store, prefix: NODES_PREFIX, decode: (kv) => decodeObject<Node>(kv) });
@@ -92,28 +99,50 @@ async function withEtcd(): Promise<void> {
     let conflicts = 0;
     let done: () => void = () => {};
     const finished = new Promise<void>((r) => (done = r));
+    const app = buildApiServer({ store, metrics: new ControllerMetrics() });
+    const address = await app.listen({ host: '127.0.0.1', port: 0 });
+    const api = new Pool(address, { connections: 2 });
+    const svcPath = '/apis/shoal/v1/namespaces/default/services/bench-probe';
+    const created = await api.request({
+      method: 'POST',
+      path: '/apis/shoal/v1/namespaces/default/services',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ apiVersion: 'shoal/v1', kind: 'Service', metadata: { name: 'bench-probe' }, spec: { replicas: 0, template: { spec: { containers: [{ name: 'c', image: 'busybox' }] } } } }),
+    });
+    if (created.statusCode !== 201) throw new Error(`create bench-probe: ${created.statusCode} ${await created.body.text()}`);
+    await created.body.dump();
     const gets: number[] = [];
     const puts: number[] = [];
+    const bad: string[] = [];
     let probing = true;
+    let n = 0;
     const probe = (async () => {
       while (probing) {
         let s = performance.now();
-        await store.get(`${TASKS_PREFIX}default/svc-1.1.b1x1`);
+        const g = await api.request({ method: 'GET', path: svcPath });
+        await g.body.dump();
         gets.push(performance.now() - s);
+        if (g.statusCode !== 200) bad.push(`GET ${g.statusCode}`);
         s = performance.now();
-        const kv = await store.get('/bench/probe');
-        await store.update('/bench/probe', String(Math.random()), kv?.modRevision ?? 0).catch(() => undefined);
+        const p = await api.request({ method: 'PATCH', path: svcPath, headers: { 'content-type': 'application/merge-patch+json' }, body: JSON.stringify({ metadata: { labels: { probe: String(n++) } } }) });
+        await p.body.dump();
         puts.push(performance.now() - s);
+        if (p.statusCode !== 200) bad.push(`PATCH ${p.statusCode}`);
         await new Promise((r) => setTimeout(r, 20));
       }
     })();
     t0 = performance.now();
     let maxRss = 0;
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
+    const sampler = setInterval(() => (maxRss = Math.max(maxRss, process.memoryUsage().rss)), 100);
     const sched = runSchedulerLoop({
       store,
       tasks: taskInf,
       nodes: nodeInf,
       signal: ac.signal,
+      chunkSize: CHUNK,
+      concurrency: CONCURRENCY,
       onPass: (p) => {
         placed += p.placed;
         txns += p.transactions;
@@ -126,11 +155,16 @@ async function withEtcd(): Promise<void> {
     await finished;
     const secs = (performance.now() - t0) / 1000;
     probing = false;
+    clearInterval(sampler);
+    loopDelay.disable();
     await probe;
-    console.log(`etcd: ${placed} placements committed in ${secs.toFixed(1)} s = ${Math.round(placed / secs)} placements/s (${txns} txns, ${conflicts} conflicts)`);
+    await api.close();
+    await app.close();
+    console.log(`etcd: ${placed} placements committed in ${secs.toFixed(1)} s = ${Math.round(placed / secs)} placements/s (${txns} txns, ${conflicts} conflicts; chunks of ${CHUNK}, ${CONCURRENCY} txns in flight)`);
+    console.log(`etcd: event-loop delay while scheduling: p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms, max ${(loopDelay.max / 1e6).toFixed(1)} ms`);
     (globalThis as { gc?: () => void }).gc?.();
     console.log(`etcd: rss peak ${mb(maxRss)} during the passes, ${mb(process.memoryUsage().rss)} (heap ${mb(process.memoryUsage().heapUsed)}) after, with ${NODES} nodes and ${total} tasks cached`);
-    console.log(`etcd: while scheduling, p99 store get ${p99(gets).toFixed(1)} ms, p99 get+CAS update ${p99(puts).toFixed(1)} ms (${gets.length} samples; direct store calls, not through the API server)`);
+    console.log(`etcd: while scheduling, through the API server: p99 GET ${p99(gets).toFixed(1)} ms (max ${Math.max(...gets).toFixed(1)}), p99 merge PATCH ${p99(puts).toFixed(1)} ms (max ${Math.max(...puts).toFixed(1)}); ${gets.length} samples each, ${bad.length} non-2xx ${bad.slice(0, 3).join(', ')}`);
     ac.abort();
     await Promise.all([...runs, sched]);
   } finally {
