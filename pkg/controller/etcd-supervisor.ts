@@ -9,10 +9,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ShoalError } from '../api/index.js';
+import { writeFileAtomic } from '../fsutil/index.js';
 
 export interface SupervisorLogger {
   info(msg: string): void;
@@ -257,10 +258,8 @@ async function readPort(path: string): Promise<number | undefined> {
   }
 }
 
-async function atomicWrite(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp`;
-  await writeFile(tmp, text, { mode: 0o644 });
-  await rename(tmp, path);
+function atomicWrite(path: string, text: string): Promise<void> {
+  return writeFileAtomic(path, text, 0o644);
 }
 
 function portFree(port: number): Promise<boolean> {

@@ -8,10 +8,11 @@
  *
  * The controller URL is `--server`, else `$SHOAL_SERVER`, else the current context's server.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { errors, isShoalError } from '../api/index.js';
+import { writeFileAtomic } from '../fsutil/index.js';
 
 export interface CtlContextEntry {
   name: string;
@@ -61,9 +62,7 @@ export async function loadConfig(home: string): Promise<CtlConfig> {
 export async function saveConfig(home: string, cfg: CtlConfig): Promise<void> {
   const path = configPath(home);
   await mkdir(join(home, '.shoal'), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, stringify(cfg), { mode: 0o600 });
-  await rename(tmp, path);
+  await writeFileAtomic(path, stringify(cfg), 0o600);
 }
 
 export function normalizeServer(url: string): string {

@@ -2,10 +2,11 @@
  * The files the monitor writes into a container's state dir, and /proc liveness checks.
  * `exit.json` and `pid.json` are written atomically (tmp + rename) by the helper.
  */
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ShoalError } from '../../api/index.js';
 import type { ExitStatus } from './driver.js';
+import { writeFileAtomic } from '../../fsutil/index.js';
 
 export const EXIT_FILE = 'exit.json';
 export const PID_FILE = 'pid.json';
@@ -57,9 +58,7 @@ export async function readPidFile(stateDir: string): Promise<PidFile | undefined
 
 /** Records an exit the monitor could not (it died first); same atomic write as the helper's. */
 export async function writeExitFile(stateDir: string, st: ExitStatus): Promise<void> {
-  const path = join(stateDir, EXIT_FILE);
-  await writeFile(`${path}.tmp`, `${JSON.stringify(st)}\n`);
-  await rename(`${path}.tmp`, path);
+  await writeFileAtomic(join(stateDir, EXIT_FILE), `${JSON.stringify(st)}\n`, 0o644);
 }
 
 /** Parses /proc/<pid>/stat text: state (field 3) and start time (field 22). */

@@ -7,11 +7,11 @@
  * them; a record no ref points at is "dangling" and is collected by the service's gc.
  * The store is owned by one agent process; mutations are serialised in process.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { errors } from '../../api/index.js';
 import type { Descriptor, Platform } from './manifest.js';
+import { writeFileAtomic } from '../../fsutil/index.js';
 
 export interface ImageRecord {
   /** Image id: the config digest, as Docker's image ID. */
@@ -218,26 +218,3 @@ function hexOf(digest: string): string {
   return hex;
 }
 
-/** Writes `data` to `path` so that readers see the old or the new content, never a mix. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
-  const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
-  const fh = await open(tmp, 'w', mode);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  const dh = await open(dirname(path), 'r');
-  try {
-    await dh.sync();
-  } finally {
-    await dh.close();
-  }
-}

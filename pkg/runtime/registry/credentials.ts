@@ -3,10 +3,10 @@
  * implementation in Docker's config format (`{"auths": {"host:port": {"auth": base64(user:pass)}}}`),
  * written atomically (temp file + rename) with mode 0600.
  */
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ShoalError } from '../../api/index.js';
+import { writeJsonAtomic } from '../../fsutil/index.js';
 
 export interface Credentials {
   username: string;
@@ -83,13 +83,9 @@ export class FileCredentialStore implements CredentialStore {
 
   private async save(doc: FileShape): Promise<void> {
     await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
-    const tmp = `${this.path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
     try {
-      await writeFile(tmp, JSON.stringify(doc, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
-      await chmod(tmp, 0o600); // whatever the umask
-      await rename(tmp, this.path);
+      await writeJsonAtomic(this.path, doc, 0o600);
     } catch (err) {
-      await rm(tmp, { force: true });
       throw new ShoalError('Unavailable', `cannot write credentials file ${this.path}: ${(err as Error).message}`, { cause: err });
     }
   }

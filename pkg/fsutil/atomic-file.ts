@@ -1,0 +1,46 @@
+/**
+ * Crash-safe small files: write a temp file beside the target, fsync it, rename it over the
+ * target, fsync the directory. A reader (or the next start after a crash) sees the old content
+ * or the new, never a mix; a failed write leaves no temp file behind.
+ */
+import { randomBytes } from 'node:crypto';
+import { open, readFile, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    const fh = await open(tmp, 'wx', mode);
+    try {
+      await fh.writeFile(data);
+      await fh.chmod(mode); // whatever the umask
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  const dh = await open(dirname(path), 'r');
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
+  }
+}
+
+/** `value` as indented JSON, atomically. */
+export function writeJsonAtomic(path: string, value: unknown, mode = 0o600): Promise<void> {
+  return writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n', mode);
+}
+
+/** The parsed JSON file, or undefined when it is missing or not valid JSON (a half-made record). */
+export async function readJsonFile<T>(path: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
