@@ -7,3 +7,4 @@ export * from './plan.js';
 export { RealNetHost, type NetHost } from './host.js';
 export { FakeNetHost } from './fake-host.js';
 export { BridgeNetwork, type BridgeNetworkOptions, type AttachOptions, type AttachResult, type NetworkInfo } from './bridge-network.js';
+export * from './dns/index.js';
