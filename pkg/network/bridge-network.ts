@@ -20,6 +20,7 @@ import {
   type NetworkSpec,
 } from './plan.js';
 import { parsePortSpec, portsClash, type PortSpec } from './ports.js';
+import { DnsServer } from './dns/server.js';
 
 export interface NetworkInfo extends NetworkSpec {
   id: string;
@@ -396,6 +397,24 @@ export class BridgeNetwork {
     return this.endpoints
       .filter((e) => e.network === network && (e.name.toLowerCase() === q || e.aliases.some((a) => a.toLowerCase() === q) || e.containerId.slice(0, 12) === q))
       .map((e) => e.ip);
+  }
+
+  /**
+   * Starts the embedded DNS of a network on its gateway address (port 53 unless given), answering
+   * its containers' names and aliases and forwarding other names to `upstreams`. The caller owns
+   * the server: close it (or abort `signal`) before removeNetwork.
+   */
+  startDns(network: string, upstreams: string[], o: { port?: number; signal?: AbortSignal; onError?: (err: unknown) => void } = {}): Promise<DnsServer> {
+    const n = this.networks.get(network);
+    if (n === undefined) return Promise.reject(errors.notFound(`network ${network} not found`, { kind: 'Network', name: network }));
+    return DnsServer.start({
+      address: n.gateway,
+      port: o.port ?? 53,
+      lookup: (name) => this.lookup(network, name),
+      upstreams,
+      ...(o.signal === undefined ? {} : { signal: o.signal }),
+      ...(o.onError === undefined ? {} : { onError: o.onError }),
+    });
   }
 
   endpointOf(containerId: string): Endpoint | undefined {

@@ -4,13 +4,15 @@
  * subnets, so nothing of the host or of a running agent is touched; everything is removed in afterAll.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, randomInt } from 'node:crypto';
 import { BridgeNetwork, RealNetHost } from '../../pkg/network/index.js';
 
+const execFileP = promisify(execFile);
 const isRoot = process.getuid?.() === 0;
 const hasTools = (() => {
   try {
@@ -163,6 +165,16 @@ describe.skipIf(!isRoot || !hasTools)('bridge networking (root)', () => {
     await waitFor(() => tryNs(pidA2, ['busybox', 'wget', '-q', '-O', '/dev/null', `http://${a.ip}/`]), 'httpd in A');
     expect(await get(`http://${hostAddress()}:${hostPort}/`)).toBe('hello from A\n');
     expect(await get(`http://127.0.0.1:${hostPort}/`)).toBe('hello from A\n');
+
+    // Embedded DNS on the gateway answers the container name, only within its network.
+    const dns = await net.startDns(netA.name, []);
+    try {
+      // Asynchronously: the server runs in this process's event loop.
+      const { stdout } = await execFileP('nsenter', [`--net=/proc/${pidA2}/ns/net`, 'busybox', 'nslookup', 'web', a.gateway], { timeout: 10_000 });
+      expect(stdout).toContain(a.ip);
+    } finally {
+      await dns.close();
+    }
 
     // Egress NAT: the "internet" sees the host's address as the source.
     const server = startInNs(pidInet, ['node', '-e', "require('net').createServer((s)=>{s.end(s.remoteAddress+'\\n')}).listen(9000,'0.0.0.0',()=>console.log('up'))"]);
