@@ -17,6 +17,8 @@ import { applyLayer } from '../runtime/layer/index.js';
 import { FileCredentialStore, RegistryClient } from '../runtime/registry/index.js';
 import type { AgentConfig } from './config.js';
 import { buildEngineApp, listenOnSocket, type EngineDeps } from './engine/index.js';
+import { AgentMetrics } from './metrics.js';
+import { startMetricsServer, type MetricsServer } from './metrics-server.js';
 import { containerRuntime, httpControllerApi, probeMachine, startSession, type AgentSession } from './session/index.js';
 
 export const AGENT_VERSION = '0.1.0';
@@ -50,6 +52,8 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
   const log = opts.logger;
   await mkdir(config.dataDir, { recursive: true, mode: 0o711 });
   await mkdir(config.runDir, { recursive: true, mode: 0o755 });
+  // --metrics-listen: the hooks below feed it; the server starts once the manager exists.
+  const metrics = config.metricsListen !== undefined ? new AgentMetrics() : undefined;
   const content = await FileContentStore.create(join(config.dataDir, 'content'));
   const credentials = new FileCredentialStore(config.credentials);
   const registry = new RegistryClient({ insecureRegistries: config.insecureRegistries, credentials, userAgent: `shoal-agent/${AGENT_VERSION}` });
@@ -60,6 +64,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
     content,
     applyLayer: overlayApplier(config.maxLayerSize),
     maxLayerSize: config.maxLayerSize,
+    ...(metrics ? { onPulled: metrics.observePull } : {}),
   });
   // Blobs and snapshots left by a crash mid-pull belong to no image: collect them now.
   const removed = await images.gc();
@@ -73,6 +78,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
     cgroups: createCgroupManager({ parent: config.cgroupParent }),
     images,
     onError: (err, what) => log.error({ err }, what),
+    ...(metrics ? { onStarted: metrics.observeStart } : {}),
   });
   images.setImageInUseHook((id) => containers.usesImage(id));
 
@@ -87,6 +93,19 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
   const app = await buildEngineApp(deps);
   const server = await listenOnSocket(app, config.socket);
   log.info({ socket: config.socket, dataDir: config.dataDir }, 'engine API listening');
+
+  let metricsServer: MetricsServer | undefined;
+  if (metrics && config.metricsListen !== undefined) {
+    metrics.setContainerSource(containers);
+    try {
+      metricsServer = await startMetricsServer(config.metricsListen, metrics);
+    } catch (err) {
+      await server.close();
+      await containers.close();
+      throw err;
+    }
+    log.info({ host: metricsServer.host, port: metricsServer.port }, 'metrics listening on /metrics');
+  }
 
   // In a cluster: register the node, heartbeat, and run the tasks assigned to it.
   let session: AgentSession | undefined;
@@ -104,6 +123,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       await session?.close();
+      await metricsServer?.close();
       await server.close();
       await containers.close();
     })());

@@ -63,6 +63,8 @@ export interface ContainerManagerOptions {
   seccomp?: 'default' | 'unconfined';
   /** Reports errors of background work (exit handling, auto-remove). */
   onError?: (err: unknown, what: string) => void;
+  /** Told after each successful start: seconds from the start call until the process runs (metrics). */
+  onStarted?: (id: string, latencySeconds: number) => void;
 }
 
 /** A network hook for `none` and `host`: nothing to wire. Bridge networking replaces it. */
@@ -96,7 +98,7 @@ export class ContainerManager {
   private readonly entries = new Map<string, Entry>();
   private readonly names = new Map<string, string>();
   private readonly background = new Set<Promise<unknown>>();
-  private readonly o: Required<Omit<ContainerManagerOptions, 'onError'>> & Pick<ContainerManagerOptions, 'onError'>;
+  private readonly o: Required<Omit<ContainerManagerOptions, 'onError' | 'onStarted'>> & Pick<ContainerManagerOptions, 'onError' | 'onStarted'>;
   private closed = false;
 
   private constructor(opts: ContainerManagerOptions) {
@@ -280,7 +282,14 @@ export class ContainerManager {
 
   async start(ref: string, signal?: AbortSignal): Promise<void> {
     const e = this.find(ref);
-    await this.locked(e, () => this.startLocked(e, signal));
+    const t0 = performance.now();
+    let started = false;
+    await this.locked(e, async () => {
+      const before = e.state.StartedAt;
+      await this.startLocked(e, signal);
+      started = e.state.StartedAt !== before;
+    });
+    if (started) this.o.onStarted?.(e.spec.Id, (performance.now() - t0) / 1000);
   }
 
   private limitsOf(spec: ContainerSpec): CgroupLimits {

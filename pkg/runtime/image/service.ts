@@ -98,6 +98,8 @@ export interface ImageServiceOptions {
   concurrency?: number;
   maxLayerSize: number;
   now?: () => Date;
+  /** Told after each pull, failed or not: bytes downloaded (blobs already present excluded) and seconds taken (metrics). */
+  onPulled?: (ev: { ref: string; bytes: number; seconds: number; ok: boolean }) => void;
 }
 
 export class ImageService implements ImageApi {
@@ -161,6 +163,31 @@ export class ImageService implements ImageApi {
   }
 
   async pull(input: string, opts: OperationOptions = {}): Promise<PullResult> {
+    const observer = this.opts.onPulled;
+    if (observer) {
+      // Downloaded bytes per blob: the last `current` of its downloading/verifying events.
+      const got = new Map<string, number>();
+      const t0 = performance.now();
+      const outer = opts.onProgress;
+      const onProgress: ProgressFn = (ev) => {
+        if ((ev.status === 'downloading' || ev.status === 'verifying') && ev.current !== undefined) got.set(ev.id, ev.current);
+        outer?.(ev);
+      };
+      let ok = false;
+      try {
+        const r = await this.pullOnce(input, { ...opts, onProgress });
+        ok = true;
+        return r;
+      } finally {
+        let bytes = 0;
+        for (const n of got.values()) bytes += n;
+        observer({ ref: input, bytes, seconds: (performance.now() - t0) / 1000, ok });
+      }
+    }
+    return this.pullOnce(input, opts);
+  }
+
+  private async pullOnce(input: string, opts: OperationOptions): Promise<PullResult> {
     return this.op(async () => {
       const { record, ref } = await pullImage(
         {
