@@ -8,3 +8,4 @@ export { RealNetHost, type NetHost } from './host.js';
 export { FakeNetHost } from './fake-host.js';
 export { BridgeNetwork, type BridgeNetworkOptions, type AttachOptions, type AttachResult, type NetworkInfo } from './bridge-network.js';
 export * from './dns/index.js';
+export { bridgeNetworkHook, type NetworkHookOptions } from './hook.js';

@@ -1,0 +1,38 @@
+import type { NetworkAttachment, NetworkHook, NetworkMode } from '../runtime/container/types.js';
+import type { AttachOptions, BridgeNetwork } from './bridge-network.js';
+import { resolvConf } from './etc-files.js';
+
+export interface NetworkHookOptions {
+  /** Ports, aliases and network of a container (the hook interface only carries id, name and mode). */
+  optionsOf?: (containerId: string) => AttachOptions | undefined;
+  /** The host's /etc/resolv.conf content. */
+  hostResolvConf: () => string;
+  /** Networks whose embedded DNS runs (user networks): their containers use the gateway as nameserver. */
+  hasDns?: (network: string) => boolean;
+}
+
+/**
+ * Adapts BridgeNetwork to the container manager's NetworkHook: bridge mode attaches, `none` and
+ * `host` get nothing. Shape of the result: `networks[<network>] = {IPAddress, Gateway, MacAddress, IPPrefixLen}`.
+ */
+export function bridgeNetworkHook(net: BridgeNetwork, o: NetworkHookOptions): NetworkHook {
+  return {
+    async attach(c: { id: string; name: string; networkMode: NetworkMode }, pid: number): Promise<NetworkAttachment> {
+      if (c.networkMode !== 'bridge') return { networks: {} };
+      const opts = o.optionsOf?.(c.id) ?? {};
+      const r = await net.attach(c.id, pid, { ...opts, name: opts.name ?? c.name });
+      const dns = o.hasDns?.(r.network) === true ? r.gateway : undefined;
+      // Only the container's own line: the container manager writes the localhost lines itself.
+      const names = [c.id.slice(0, 12), c.name, ...(opts.aliases ?? [])].filter((a) => a !== '');
+      const hostsLine = `${r.ip}\t${[...new Set(names)].join(' ')}`;
+      return {
+        networks: { [r.network]: { IPAddress: r.ip, Gateway: r.gateway, MacAddress: r.mac, IPPrefixLen: r.prefixLen } },
+        hostsEntries: [hostsLine],
+        dnsServers: resolvConf(o.hostResolvConf(), dns).nameservers,
+      };
+    },
+    async detach(c: { id: string }): Promise<void> {
+      await net.detach(c.id);
+    },
+  };
+}
