@@ -17,7 +17,7 @@ let imageConfig: ImageConfig;
 let managers: ContainerManager[];
 const errors: unknown[] = [];
 
-async function newManager(extra: { network?: NetworkHook } = {}): Promise<ContainerManager> {
+async function newManager(extra: { network?: NetworkHook; onStarted?: (id: string, seconds: number) => void } = {}): Promise<ContainerManager> {
   const m = await ContainerManager.create({
     dataDir: join(tmp, 'data'),
     runDir: join(tmp, 'run'),
@@ -232,6 +232,17 @@ describe('ContainerManager lifecycle', () => {
     expect(() => m.inspect('rr')).toThrow(/no such container/);
     // the name is free again
     await m.create({ image: 'img', name: 'rr' });
+  });
+
+  it('tells onStarted about each start that ran a process, with its latency', async () => {
+    const started: [string, number][] = [];
+    const m = await newManager({ onStarted: (id, s) => started.push([id, s]) });
+    const { Id } = await m.create({ image: 'img', name: 'obs' });
+    await m.start(Id);
+    await m.start(Id); // already running: not a start
+    expect(started).toHaveLength(1);
+    expect(started[0]?.[0]).toBe(Id);
+    expect(started[0]?.[1]).toBeGreaterThanOrEqual(0);
   });
 
   it('a failed start leaves the container created, with the error, and no cgroup', async () => {

@@ -162,6 +162,32 @@ describe('ImageService', () => {
     expect(await readdir(join(dir, 'snapshots'))).toEqual([]);
   });
 
+  it('tells onPulled the bytes downloaded and the time taken, failed pulls too', async () => {
+    seedImage('obs/app', 'v', ['o1', 'o2', 'o3', 'o4']);
+    seedImage('obsbad/app', 'x', ['a', 'b'], 1);
+    const seen: { ref: string; bytes: number; seconds: number; ok: boolean }[] = [];
+    const obs = await ImageService.create({
+      dataDir: join(dir, 'obs'),
+      registry: new RegistryClient({ credentials: new MemoryCredentialStore() }),
+      credentials: new MemoryCredentialStore(),
+      content: new MemoryContentStore(),
+      applyLayer: fakeApply,
+      platform: { os: 'linux', architecture: 'amd64' },
+      maxLayerSize: 1024 * 1024,
+      onPulled: (ev) => seen.push(ev),
+    });
+    await obs.pull(`${reg.host}/obs/app:v`);
+    await obs.pull(`${reg.host}/obs/app:v`);
+    await expect(obs.pull(`${reg.host}/obsbad/app:x`)).rejects.toMatchObject({ code: 'DataLoss' });
+    expect(seen).toHaveLength(3);
+    expect(seen[0]).toMatchObject({ ref: `${reg.host}/obs/app:v`, ok: true });
+    const layerBytes = ['o1', 'o2', 'o3', 'o4'].reduce((n, l) => n + gzipSync(Buffer.from(l.padEnd(1024, '.'))).length, 0);
+    expect(seen[0]?.bytes).toBe(layerBytes); // the four gzipped layers (config and manifest are not counted)
+    expect(seen[1]).toMatchObject({ bytes: 0, ok: true }); // everything present already
+    expect(seen[2]).toMatchObject({ ok: false });
+    for (const ev of seen) expect(ev.seconds).toBeGreaterThanOrEqual(0);
+  });
+
   it('names the image when a tag is missing', async () => {
     await expect(svc.pull(`${reg.host}/nothing/here:v9`)).rejects.toMatchObject({ code: 'NotFound', message: expect.stringContaining('nothing/here') });
   });
