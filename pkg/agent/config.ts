@@ -25,6 +25,15 @@ export interface AgentConfig {
   /** Registry credentials file (written by `shoalctl login` through the agent). */
   credentials: string;
   logLevel: string;
+  /**
+   * Default bridge of the node (`--bridge NAME`). Absent: bridge networking is off and bridge-mode
+   * containers get a loopback-only network (TODO: on by default, `shoal0`, once the whole e2e suite runs with it).
+   */
+  bridge?: string;
+  /** Subnet of the default bridge (`--bridge-subnet`, default 10.88.0.0/16). */
+  bridgeSubnet: string;
+  /** Prefix of Shoal's iptables chains (`--bridge-chain-prefix`, default SHOAL). */
+  bridgeChainPrefix: string;
 }
 
 export interface AgentDefaults {
@@ -59,6 +68,7 @@ const camel = (k: string): string => k.replace(/-([a-z])/g, (_m, c: string) => c
 const KNOWN = new Set([
   'socket', 'dataDir', 'runDir', 'controller', 'nodeName', 'advertiseAddr', 'label', 'labels', 'insecureRegistry',
   'insecureRegistries', 'cgroupParent', 'metricsListen', 'maxLayerSize', 'credentials', 'logLevel',
+  'bridge', 'bridgeSubnet', 'bridgeChainPrefix',
 ]);
 
 /** Parses agent arguments (without node and script) into a config; InvalidArgument/Invalid on bad input. */
@@ -83,6 +93,9 @@ export async function parseAgentConfig(
     .option('--max-layer-size <size>', 'cap on the decompressed size of one layer (default 16g)')
     .option('--credentials <file>', 'registry credentials file (default ~/.shoal/credentials.json)')
     .option('--log-level <level>', 'log level (default info)')
+    .option('--bridge <name>', 'default bridge of the node, e.g. shoal0 (absent: bridge networking off)')
+    .option('--bridge-subnet <cidr>', 'subnet of the default bridge (default 10.88.0.0/16)')
+    .option('--bridge-chain-prefix <prefix>', "prefix of Shoal's iptables chains (default SHOAL)")
     .option('--config <file>', 'config file (JSON or YAML); flags win')
     .exitOverride()
     .configureOutput({ writeOut: () => undefined, writeErr: () => undefined })
@@ -172,7 +185,16 @@ export async function parseAgentConfig(
     maxLayerSize,
     credentials: str('credentials') ?? `${defaults.home.replace(/\/$/, '')}/.shoal/credentials.json`,
     logLevel: str('logLevel') ?? 'info',
+    bridgeSubnet: str('bridgeSubnet') ?? '10.88.0.0/16',
+    bridgeChainPrefix: str('bridgeChainPrefix') ?? 'SHOAL',
   };
+  const bridge = str('bridge');
+  if (bridge !== undefined) {
+    if (!/^[a-zA-Z][a-zA-Z0-9_.-]{0,14}$/.test(bridge)) causes.push({ field: 'bridge', reason: 'FieldValueInvalid', message: `bridge "${bridge}" must be an interface name of at most 15 characters` });
+    cfg.bridge = bridge;
+  }
+  if (!/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(cfg.bridgeSubnet)) causes.push({ field: 'bridgeSubnet', reason: 'FieldValueInvalid', message: `bridge subnet "${cfg.bridgeSubnet}" must be an IPv4 CIDR` });
+  if (!/^[A-Z][A-Z0-9_]{0,15}$/.test(cfg.bridgeChainPrefix)) causes.push({ field: 'bridgeChainPrefix', reason: 'FieldValueInvalid', message: 'must be A-Z, 0-9, _ (at most 16)' });
   const controller = str('controller');
   if (controller !== undefined) {
     if (!/^https?:\/\//.test(controller)) causes.push({ field: 'controller', reason: 'FieldValueInvalid', message: `controller "${controller}" must be an http(s) URL` });

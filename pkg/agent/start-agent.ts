@@ -5,9 +5,11 @@
  * (native helper, cgroups) serves the container routes; the controller session and bridge
  * networking are wired here as they land.
  */
+import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
+import { BridgeNetwork, bridgeNetworkHook, RealNetHost } from '../network/index.js';
 import { createCgroupManager } from '../runtime/cgroups/index.js';
 import { ContainerManager } from '../runtime/container/index.js';
 import { FileContentStore } from '../runtime/content/index.js';
@@ -16,7 +18,7 @@ import { ImageService, type LayerApplier } from '../runtime/image/index.js';
 import { applyLayer } from '../runtime/layer/index.js';
 import { FileCredentialStore, RegistryClient } from '../runtime/registry/index.js';
 import type { AgentConfig } from './config.js';
-import { buildEngineApp, listenOnSocket, type EngineDeps } from './engine/index.js';
+import { buildEngineApp, listenOnSocket, NodeNetworks, type EngineDeps } from './engine/index.js';
 import { AgentMetrics } from './metrics.js';
 import { startMetricsServer, type MetricsServer } from './metrics-server.js';
 import { containerRuntime, httpControllerApi, probeMachine, startSession, type AgentSession } from './session/index.js';
@@ -70,8 +72,24 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
   const removed = await images.gc();
   if (removed.length > 0) log.info({ removed: removed.length }, 'collected unreferenced blobs and snapshots');
 
+  // --bridge: the node's default bridge (idempotent), user networks and their embedded DNS.
+  const hostResolvConf = (): string => {
+    try {
+      return readFileSync('/etc/resolv.conf', 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  let networks: NodeNetworks | undefined;
+  if (config.bridge !== undefined) {
+    const net = await BridgeNetwork.create({ dataDir: config.dataDir, host: new RealNetHost(), chainPrefix: config.bridgeChainPrefix });
+    await net.ensure({ name: config.bridge, subnet: config.bridgeSubnet });
+    networks = new NodeNetworks(net, { hostResolvConf, onError: (err, what) => log.error({ err }, what) });
+  }
+
   // Containers outlive the agent (each has its own monitor); the manager re-adopts them here.
   const containers = await ContainerManager.create({
+    ...(networks ? { network: bridgeNetworkHook(networks.net, { hostResolvConf, hasDns: (n) => networks.hasDns(n) }) } : {}),
     dataDir: config.dataDir,
     runDir: config.runDir,
     driver: new NativeDriver(),
@@ -81,15 +99,23 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
     ...(metrics ? { onStarted: metrics.observeStart } : {}),
   });
   images.setImageInUseHook((id) => containers.usesImage(id));
+  if (networks) {
+    // Links, rules and addresses of containers that are gone (removed while the agent was down) go now.
+    const running = containers.list({ all: true }).filter((c) => c.State === 'running' || c.State === 'paused').map((c) => c.Id);
+    const { removed } = await networks.net.sync(running);
+    if (removed.length > 0) log.info({ removed: removed.length }, 'removed network endpoints of containers that are gone');
+    await networks.startAll();
+    log.info({ bridge: config.bridge, subnet: config.bridgeSubnet }, 'bridge networking on');
+  }
 
   const deps: EngineDeps = {
     images,
     containers,
+    ...(networks ? { networks } : {}),
     version: { Version: AGENT_VERSION, ApiVersion: ENGINE_API_VERSION, Os: 'linux', Arch: process.arch, NodeName: config.nodeName },
     // Fastify logs every request at info; the engine keeps warnings and failures only.
     logger: log.child({ component: 'engine' }, { level: 'warn' }),
   };
-  // TODO(network): bridge networking replaces the manager's default (none/host) network hook.
   const app = await buildEngineApp(deps);
   const server = await listenOnSocket(app, config.socket);
   log.info({ socket: config.socket, dataDir: config.dataDir }, 'engine API listening');
@@ -126,6 +152,8 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
       await metricsServer?.close();
       await server.close();
       await containers.close();
+      // Links, rules and addresses stay: containers keep their network across agent restarts.
+      await networks?.close();
     })());
   opts.signal?.addEventListener('abort', () => void close().catch((err: unknown) => log.error({ err }, 'closing the engine API')), { once: true });
   return { socketPath: config.socket, images, containers, close };

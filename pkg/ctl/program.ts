@@ -8,10 +8,11 @@ import { VERSION } from './version.js';
 import { registerImagesCommands } from './commands/images.js';
 import { registerContainersCommands } from './commands/containers.js';
 import { registerClusterCommands } from './commands/cluster.js';
+import { registerNetworksCommands } from './commands/networks.js';
 
 export type Register = (program: Command, ctx: CtlContext) => void;
 
-const groups: Register[] = [registerImagesCommands, registerContainersCommands, registerClusterCommands];
+const groups: Register[] = [registerImagesCommands, registerContainersCommands, registerClusterCommands, registerNetworksCommands];
 
 export function buildProgram(ctx: CtlContext): Command {
   const program = new Command('shoalctl')

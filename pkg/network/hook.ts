@@ -1,4 +1,4 @@
-import type { NetworkAttachment, NetworkHook, NetworkMode } from '../runtime/container/types.js';
+import type { NetworkAttachment, NetworkHook, NetworkMode, NetworkRequest } from '../runtime/container/types.js';
 import type { AttachOptions, BridgeNetwork } from './bridge-network.js';
 import { resolvConf } from './etc-files.js';
 
@@ -17,9 +17,9 @@ export interface NetworkHookOptions {
  */
 export function bridgeNetworkHook(net: BridgeNetwork, o: NetworkHookOptions): NetworkHook {
   return {
-    async attach(c: { id: string; name: string; networkMode: NetworkMode }, pid: number): Promise<NetworkAttachment> {
+    async attach(c: { id: string; name: string; networkMode: NetworkMode }, pid: number, req?: NetworkRequest): Promise<NetworkAttachment> {
       if (c.networkMode !== 'bridge') return { networks: {} };
-      const opts = o.optionsOf?.(c.id) ?? {};
+      const opts: AttachOptions = { ...(o.optionsOf?.(c.id) ?? {}), ...(req ?? {}) };
       const r = await net.attach(c.id, pid, { ...opts, name: opts.name ?? c.name });
       const dns = o.hasDns?.(r.network) === true ? r.gateway : undefined;
       // Only the container's own line: the container manager writes the localhost lines itself.
@@ -29,6 +29,7 @@ export function bridgeNetworkHook(net: BridgeNetwork, o: NetworkHookOptions): Ne
         networks: { [r.network]: { IPAddress: r.ip, Gateway: r.gateway, MacAddress: r.mac, IPPrefixLen: r.prefixLen } },
         hostsEntries: [hostsLine],
         dnsServers: resolvConf(o.hostResolvConf(), dns).nameservers,
+        ports: r.ports.map((p) => ({ IP: p.hostIp || '0.0.0.0', PrivatePort: p.containerPort, PublicPort: p.hostPort, Type: p.protocol })),
       };
     },
     async detach(c: { id: string }): Promise<void> {

@@ -9,10 +9,13 @@ import type { ImageApi } from '../../runtime/image/service.js';
 import { containerRoutes } from './containers.js';
 import { installErrorHandling } from './errors.js';
 import { imageRoutes } from './images.js';
+import { networkRoutes, type NetworkApi } from './networks.js';
 
 export interface EngineDeps {
   images: ImageApi;
   containers?: ContainerManager;
+  /** Bridge networks of the node (absent: the /v1/networks routes are not served). */
+  networks?: NetworkApi;
   /** Version information for GET /v1/version. */
   version: { Version: string; ApiVersion: string; [k: string]: unknown };
   /** Request logs are at info level: pass a logger at warn to keep only failures. */
@@ -26,6 +29,7 @@ type Routes = (app: FastifyInstance, deps: EngineDeps) => void;
 export const ENGINE_ROUTES: Routes[] = [
   (app, d) => imageRoutes(app, { images: d.images }),
   (app, d) => d.containers && containerRoutes(app, { containers: d.containers }),
+  (app, d) => d.networks && networkRoutes(app, { networks: d.networks }),
 ];
 
 export async function buildEngineApp(deps: EngineDeps): Promise<FastifyInstance> {

@@ -48,10 +48,13 @@ afterEach(async () => {
 
 describe('engine container routes', () => {
   it('create validates the body and names every bad field', async () => {
-    const r = await app.inject({ method: 'POST', url: '/v1/containers', payload: { memory: '12q', cpus: 'x', networkMode: 'weird', bogus: 1 } });
+    const r = await app.inject({ method: 'POST', url: '/v1/containers', payload: { memory: '12q', cpus: 'x', networkMode: 'not a name!', bogus: 1 } });
     expect(r.statusCode).toBe(422);
     const fields = (r.json() as { details: { causes: Array<{ field: string }> } }).details.causes.map((c) => c.field).sort();
     expect(fields).toEqual(['bogus', 'cpus', 'image', 'memory', 'networkMode']);
+    // Ports and aliases are validated with field causes; a network name selects a user network.
+    expect(() => parseCreateBody({ image: 'x', ports: ['8080:80', '99999:1'], networkAliases: ['ok', 'bad alias'] })).toThrow(/ports\[1\].*networkAliases\[1\]/);
+    expect(parseCreateBody({ image: 'x', networkMode: 'front', ports: ['80'] })).toMatchObject({ networkMode: 'bridge', network: 'front', ports: ['80'] });
     const nf = await app.inject({ method: 'POST', url: '/v1/containers', payload: { image: 'nothere' } });
     expect(nf.statusCode).toBe(404);
     const notJson = await app.inject({ method: 'POST', url: '/v1/containers', payload: '[1]', headers: { 'content-type': 'application/json' } });

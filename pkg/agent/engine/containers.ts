@@ -13,6 +13,7 @@
 import { PassThrough, type Readable, Writable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ShoalError, toShoalError, toStatus, type FieldCause } from '../../api/index.js';
+import { parsePortSpec } from '../../network/index.js';
 import { parseCpus, parseMemory, parseSignal, type ContainerManager, type CreateOptions, type NetworkMode } from '../../runtime/container/index.js';
 
 export interface ContainerRoutesOptions {
@@ -87,6 +88,7 @@ export function parseCreateBody(body: unknown, nameFromQuery?: string): CreateOp
   const known = new Set([
     'name', 'image', 'cmd', 'entrypoint', 'env', 'workingDir', 'user', 'labels', 'hostname', 'stopSignal', 'stopTimeout',
     'openStdin', 'stdinOnce', 'memory', 'cpus', 'nanoCpus', 'cpuShares', 'pidsLimit', 'binds', 'networkMode', 'init', 'autoRemove',
+    'ports', 'networkAliases',
   ]);
   for (const k of Object.keys(b)) if (!known.has(k)) bad(k, 'unknown field', 'FieldValueNotSupported');
 
@@ -152,13 +154,40 @@ export function parseCreateBody(body: unknown, nameFromQuery?: string): CreateOp
   const nm = str('networkMode');
   if (nm !== undefined) {
     if (nm === 'none' || nm === 'host' || nm === 'bridge' || nm === 'default') out.networkMode = (nm === 'default' ? 'bridge' : nm) as NetworkMode;
-    else bad('networkMode', 'want bridge, none or host', 'FieldValueNotSupported');
+    else if (NETWORK_NAME_RE.test(nm)) {
+      // A user network: bridge mode on that network.
+      out.networkMode = 'bridge';
+      out.network = nm;
+    } else bad('networkMode', 'want bridge, none, host or a network name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)', 'FieldValueInvalid');
+  }
+  const ports = strList('ports');
+  if (ports) {
+    ports.forEach((p, i) => {
+      try {
+        parsePortSpec(p);
+      } catch (err) {
+        bad(`ports[${i}]`, toShoalError(err).message);
+      }
+    });
+    out.ports = ports;
+  }
+  const aliases = strList('networkAliases');
+  if (aliases) {
+    aliases.forEach((a, i) => {
+      if (!NETWORK_NAME_RE.test(a)) bad(`networkAliases[${i}]`, `invalid alias "${a}": want [a-zA-Z0-9][a-zA-Z0-9_.-]*`);
+    });
+    out.networkAliases = aliases;
+  }
+  if ((out.ports?.length || out.networkAliases?.length) && (out.networkMode === 'none' || out.networkMode === 'host')) {
+    bad(out.ports?.length ? 'ports' : 'networkAliases', `not available in network mode ${out.networkMode}`, 'FieldValueForbidden');
   }
   if (causes.length > 0) {
     throw new ShoalError('Invalid', `invalid container spec: ${causes.map((c) => `${c.field}: ${c.message}`).join('; ')}`, { causes });
   }
   return out;
 }
+
+const NETWORK_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
 
 interface ExecBody {
   cmd: string[];

@@ -4,3 +4,4 @@ export { installErrorHandling, toEngineError } from './errors.js';
 export { streamNdjson, type Emit } from './ndjson.js';
 export { imageRoutes, type ImageRoutesOptions } from './images.js';
 export { containerRoutes, type ContainerRoutesOptions } from './containers.js';
+export { networkRoutes, parseNetworkCreateBody, NodeNetworks, type NetworkApi } from './networks.js';

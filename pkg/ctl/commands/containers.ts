@@ -23,7 +23,12 @@ interface Summary {
   Created: number;
   State: string;
   Status: string;
-  Ports: unknown[];
+  Ports: { IP?: string; PrivatePort: number; PublicPort?: number; Type: string }[];
+}
+
+/** Docker's PORTS column: `0.0.0.0:8080->80/tcp`. */
+export function formatPorts(ports: Summary['Ports']): string {
+  return ports.map((p) => (p.PublicPort ? `${p.IP || '0.0.0.0'}:${p.PublicPort}->${p.PrivatePort}/${p.Type}` : `${p.PrivatePort}/${p.Type}`)).join(', ');
 }
 
 interface Stats {
@@ -85,6 +90,7 @@ const RUN_FLAGS: FlagSpec[] = [
   { names: ['--stop-signal'], key: 'stopSignal', value: true },
   { names: ['--stop-timeout'], key: 'stopTimeout', value: true },
   { names: ['-p', '--publish'], key: 'publish', value: true, repeat: true },
+  { names: ['--network-alias'], key: 'networkAlias', value: true, repeat: true },
 ];
 
 const EXEC_FLAGS: FlagSpec[] = [
@@ -177,7 +183,6 @@ function createBody(p: Parsed, ctx: CtlContext): Record<string, unknown> {
   const o = p.opts;
   const [image, ...cmd] = p.positionals;
   if (!image) throw new ShoalError('InvalidArgument', 'an image is required: shoalctl run [OPTIONS] IMAGE [COMMAND] [ARG...]');
-  if (o['publish']) throw new ShoalError('Unimplemented', '-p/--publish needs bridge networking, which is not available yet');
   const env = [...((o['envFile'] as string[] | undefined) ?? []).flatMap((f) => readEnvFile(f, ctx.cwd)), ...envArgs(o['env'] as string[] | undefined, ctx.env)];
   const body: Record<string, unknown> = { image };
   if (cmd.length > 0) body['cmd'] = cmd;
@@ -191,6 +196,8 @@ function createBody(p: Parsed, ctx: CtlContext): Record<string, unknown> {
   str('user', 'user');
   str('workdir', 'workingDir');
   str('network', 'networkMode');
+  if (Array.isArray(o['publish']) && o['publish'].length > 0) body['ports'] = o['publish'];
+  if (Array.isArray(o['networkAlias']) && o['networkAlias'].length > 0) body['networkAliases'] = o['networkAlias'];
   str('hostname', 'hostname');
   str('stopSignal', 'stopSignal');
   if (typeof o['entrypoint'] === 'string') body['entrypoint'] = o['entrypoint'] === '' ? [] : [o['entrypoint']];
@@ -377,7 +384,7 @@ function statsTable(ctx: CtlContext, rows: Array<{ prev: Stats; cur: Stats }>): 
 
 /** Registers the containers commands of shoalctl. */
 export function registerContainersCommands(program: Command, ctx: CtlContext): void {
-  const runHelp = 'Options: -d, --rm, -i, --name, -e K=V, --env-file F, --memory 64m, --cpus 0.5, --pids-limit N, --user U, --workdir D, --entrypoint E, --init, -v SRC:DST[:ro], --network none|host|bridge, --hostname, -l K=V, --stop-signal, --stop-timeout';
+  const runHelp = 'Options: -d, --rm, -i, --name, -e K=V, --env-file F, --memory 64m, --cpus 0.5, --pids-limit N, --user U, --workdir D, --entrypoint E, --init, -v SRC:DST[:ro], --network none|host|bridge|NAME, -p [ip:]host:container[/proto], --network-alias A, --hostname, -l K=V, --stop-signal, --stop-timeout';
   program
     .command('run')
     .description(`Create and start a container, print its output and exit with its exit code. ${runHelp}`)
@@ -427,7 +434,7 @@ export function registerContainersCommands(program: Command, ctx: CtlContext): v
             { header: 'COMMAND', value: (s) => quoteCommand(s.Command) },
             { header: 'CREATED', value: (s) => humanAge(new Date(s.Created * 1000).toISOString(), now) },
             { header: 'STATUS', value: (s) => s.Status },
-            { header: 'PORTS', value: () => '' },
+            { header: 'PORTS', value: (s) => formatPorts(s.Ports ?? []) },
             { header: 'NAMES', value: (s) => s.Names.map((n) => n.replace(/^\//, '')).join(',') },
           ]);
         }

@@ -28,7 +28,7 @@ export function toInspect(spec: ContainerSpec, state: ContainerState, networks: 
     Config: spec.Config,
     HostConfig: spec.HostConfig,
     Mounts: spec.Mounts,
-    NetworkSettings: { Networks: networks },
+    NetworkSettings: { Networks: networks, Ports: state.Network?.ports ?? [] },
   };
 }
 
@@ -78,7 +78,7 @@ export function toSummary(spec: ContainerSpec, state: ContainerState, now: Date)
     Created: Math.floor(new Date(spec.Created).getTime() / 1000),
     State: state.Status === 'creating' ? 'created' : state.Status,
     Status: statusText(state, now),
-    Ports: [],
+    Ports: state.Network?.ports ?? [],
     Labels: spec.Config.Labels,
   };
 }

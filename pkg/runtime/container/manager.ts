@@ -7,7 +7,7 @@
  * removed.
  */
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, normalize } from 'node:path';
 import { ShoalError, toShoalError } from '../../api/index.js';
 import type { Cgroup, CgroupLimits, CgroupManager } from '../cgroups/index.js';
@@ -174,6 +174,9 @@ export class ContainerManager {
     const warnings: string[] = [];
     if (opts.name !== undefined && opts.name !== '') validateName(opts.name.replace(/^\//, ''));
     const networkMode: NetworkMode = opts.networkMode ?? 'bridge';
+    if (networkMode === 'bridge' && this.o.network === noopNetworkHook && (opts.ports?.length || (opts.network ?? '') !== '' || opts.networkAliases?.length)) {
+      throw new ShoalError('FailedPrecondition', 'published ports, user networks and aliases need bridge networking, which is off on this agent (start it with --bridge NAME)');
+    }
     const mounts = parseBinds(opts.binds ?? []);
     const image = await this.o.images.resolveForRun(opts.image, signal);
     const merged = mergeConfig(image.config, opts);
@@ -219,6 +222,9 @@ export class ContainerManager {
         PidsLimit: opts.pidsLimit ?? 0,
         Binds: opts.binds ?? [],
         NetworkMode: networkMode,
+        ...(networkMode === 'bridge' && opts.network !== undefined && opts.network !== '' ? { Network: opts.network } : {}),
+        ...(networkMode === 'bridge' && opts.ports?.length ? { PortBindings: opts.ports } : {}),
+        ...(networkMode === 'bridge' && opts.networkAliases?.length ? { NetworkAliases: opts.networkAliases } : {}),
         Init: opts.init ?? false,
         AutoRemove: opts.autoRemove ?? false,
       },
@@ -274,7 +280,12 @@ export class ContainerManager {
       await rm(dir, { recursive: true, force: true }).catch(() => undefined);
       throw err;
     }
-    if (opts.networkMode === 'bridge') warnings.push('bridge networking is not available yet: the container gets a loopback-only network');
+    if (opts.networkMode === 'bridge' && this.o.network === noopNetworkHook) {
+      warnings.push('bridge networking is not enabled on this agent: the container gets a loopback-only network');
+    }
+    if (networkMode !== 'bridge' && (opts.ports?.length || opts.networkAliases?.length)) {
+      warnings.push(`published ports and network aliases are ignored in network mode ${networkMode}`);
+    }
     return { Id: id, Warnings: warnings };
   }
 
@@ -338,7 +349,7 @@ export class ContainerManager {
     };
   }
 
-  private async writeEtcFiles(spec: ContainerSpec, extraHosts: string[] = []): Promise<void> {
+  private async writeEtcFiles(spec: ContainerSpec, extraHosts: string[] = [], dnsServers?: string[]): Promise<void> {
     const dir = this.dataDirOf(spec.Id);
     const h = spec.Config.Hostname;
     await writeFile(join(dir, 'hostname'), `${h}\n`);
@@ -346,6 +357,13 @@ export class ContainerManager {
       join(dir, 'hosts'),
       ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', `127.0.1.1\t${h}`, ...extraHosts, ''].join('\n'),
     );
+    if (dnsServers !== undefined) {
+      // The network decided the nameservers (loopback ones of the host cannot work inside): keep the host's other lines.
+      const host = await readFile(this.o.hostResolvConf, 'utf8').catch(() => '');
+      const rest = host.split('\n').filter((l) => l.trim() !== '' && !/^\s*nameserver\s/.test(l));
+      await writeFile(join(dir, 'resolv.conf'), [...dnsServers.map((n) => `nameserver ${n}`), ...rest, ''].join('\n'));
+      return;
+    }
     try {
       await copyFile(this.o.hostResolvConf, join(dir, 'resolv.conf'));
     } catch {
@@ -369,15 +387,23 @@ export class ContainerManager {
     const cgroup = await this.o.cgroups.create(spec.Id, this.limitsOf(spec));
     const who = { id: spec.Id, name: spec.Name.slice(1), networkMode: spec.HostConfig.NetworkMode };
     let attached = false;
+    let netState: ContainerState['Network'];
     let started;
     try {
       started = await this.o.driver.start(this.launchSpec(spec), {
         ...(signal ? { signal } : {}),
         onCreated: async (pid) => {
-          const att = await this.o.network.attach(who, pid);
+          const hc = spec.HostConfig;
+          const att = await this.o.network.attach(who, pid, {
+            ...(hc.Network !== undefined ? { network: hc.Network } : {}),
+            ...(hc.PortBindings ? { ports: hc.PortBindings } : {}),
+            ...(hc.NetworkAliases ? { aliases: hc.NetworkAliases } : {}),
+          });
           attached = true;
           e.network = att.networks;
-          if (att.hostsEntries?.length) await this.writeEtcFiles(spec, att.hostsEntries);
+          netState = Object.keys(att.networks).length > 0 ? { networks: att.networks, ports: att.ports ?? [] } : undefined;
+          // The etc files are bind-mounted already: rewritten in place, before the process execs.
+          if (att.hostsEntries?.length || att.dnsServers) await this.writeEtcFiles(spec, att.hostsEntries ?? [], att.dnsServers);
         },
       });
     } catch (err) {
@@ -404,6 +430,8 @@ export class ContainerManager {
       StartedAt: this.now(),
       FinishedAt: ZERO_TIME,
     };
+    if (netState) e.state.Network = netState;
+    else delete e.state.Network;
     await this.persistState(e);
     this.watchExit(e);
   }
@@ -441,8 +469,10 @@ export class ContainerManager {
     const who = { id: e.spec.Id, name: e.spec.Name.slice(1), networkMode: e.spec.HostConfig.NetworkMode };
     await this.o.network.detach(who).catch((err) => this.o.onError?.(err, `detaching network of ${e.spec.Id}`));
     e.network = {};
+    const rest = { ...e.state };
+    delete rest.Network;
     e.state = {
-      ...e.state,
+      ...rest,
       Status: 'exited',
       Pid: 0,
       MonitorPid: 0,
@@ -756,7 +786,7 @@ export class ContainerManager {
       watch: undefined,
       exited: done.promise,
       markExited: () => undefined,
-      network: {},
+      network: isLive(state) ? (state.Network?.networks ?? {}) : {},
       removed: false,
     };
     this.entries.set(id, e);

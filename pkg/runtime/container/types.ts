@@ -35,11 +35,29 @@ export interface NetworkAttachment {
   /** Written into the container's /etc/hosts and /etc/resolv.conf when present. */
   hostsEntries?: string[];
   dnsServers?: string[];
+  /** Published ports, Docker's `ps`/`inspect` shape. */
+  ports?: PublishedPort[];
+}
+
+export interface PublishedPort {
+  IP: string;
+  PrivatePort: number;
+  PublicPort: number;
+  Type: 'tcp' | 'udp';
+}
+
+/** What a container asks of its network (bridge mode): a user network, published ports, aliases. */
+export interface NetworkRequest {
+  /** User network name; absent: the default bridge. */
+  network?: string;
+  /** `[ip:]hostPort:containerPort[/proto]` or `containerPort`. */
+  ports?: string[];
+  aliases?: string[];
 }
 
 /** The hook bridge networking plugs into: called with the container's PID before its process execs. */
 export interface NetworkHook {
-  attach(container: { id: string; name: string; networkMode: NetworkMode }, pid: number): Promise<NetworkAttachment>;
+  attach(container: { id: string; name: string; networkMode: NetworkMode }, pid: number, request?: NetworkRequest): Promise<NetworkAttachment>;
   detach(container: { id: string; name: string; networkMode: NetworkMode }): Promise<void>;
 }
 
@@ -50,6 +68,11 @@ export interface HostConfig {
   PidsLimit: number;
   Binds: string[];
   NetworkMode: NetworkMode;
+  /** User network (bridge mode); absent: the default bridge. */
+  Network?: string;
+  /** Published port specs as given (`-p`). */
+  PortBindings?: string[];
+  NetworkAliases?: string[];
   Init: boolean;
   AutoRemove: boolean;
 }
@@ -92,6 +115,10 @@ export interface CreateOptions {
   pidsLimit?: number;
   binds?: string[];
   networkMode?: NetworkMode;
+  /** User network name (bridge mode). */
+  network?: string;
+  ports?: string[];
+  networkAliases?: string[];
   init?: boolean;
   autoRemove?: boolean;
 }
@@ -109,6 +136,8 @@ export interface ContainerState {
   StartedAt: string;
   FinishedAt: string;
   RestartCount: number;
+  /** The live network attachment (bridge mode), kept so a restarted agent still shows it. */
+  Network?: { networks: NetworkAttachment['networks']; ports: PublishedPort[] };
 }
 
 export interface MountPoint {
@@ -164,7 +193,7 @@ export interface ContainerInspect {
   Config: ContainerConfig;
   HostConfig: HostConfig;
   Mounts: MountPoint[];
-  NetworkSettings: { Networks: NetworkAttachment['networks'] };
+  NetworkSettings: { Networks: NetworkAttachment['networks']; Ports: PublishedPort[] };
 }
 
 /** One row of `ps`. */
@@ -177,7 +206,7 @@ export interface ContainerSummary {
   Created: number;
   State: string;
   Status: string;
-  Ports: unknown[];
+  Ports: PublishedPort[];
   Labels: Record<string, string>;
 }
 
