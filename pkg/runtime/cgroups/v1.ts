@@ -237,6 +237,15 @@ class CgroupV1 implements Cgroup {
       await writeCgroupFile(join(freezer, 'freezer.state'), 'THAWED').catch(() => undefined);
     }
     await killAndWait(this.ops, () => this.pids(), signal, this.name);
-    for (const d of this.dirs.values()) await this.ops.removeDir(d);
+    // Every controller's directory is tried, so one busy hierarchy does not leave the others behind.
+    let first: unknown;
+    for (const d of this.dirs.values()) {
+      try {
+        await this.ops.removeDir(d);
+      } catch (err) {
+        first ??= err;
+      }
+    }
+    if (first !== undefined) throw first;
   }
 }
