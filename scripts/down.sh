@@ -29,6 +29,21 @@ if [ -S "$SOCK" ] && [ -f dist/shoalctl.js ]; then
 fi
 stop agent
 stop registry
+# The demo bridge and Shoal's iptables chains of the demo agent (make up uses its own).
+BRIDGE=${SHOAL_UP_BRIDGE:-shoalup0}
+CHAINS=SHOALUP
+for table in nat filter; do
+  iptables -t "$table" -S 2>/dev/null | grep -- "-j $CHAINS-" | grep -v "^-A $CHAINS-" | sed 's/^-A /-D /' |
+    while read -r rule; do
+      # shellcheck disable=SC2086
+      iptables -t "$table" $rule 2>/dev/null
+    done
+  for chain in $(iptables -t "$table" -S 2>/dev/null | awk -v p="-N $CHAINS-" 'index($0, p) == 1 {print $2}'); do
+    iptables -t "$table" -F "$chain" 2>/dev/null
+    iptables -t "$table" -X "$chain" 2>/dev/null
+  done
+done
+ip link show "$BRIDGE" >/dev/null 2>&1 && ip link del "$BRIDGE" && echo "removed bridge $BRIDGE"
 # The agent's parent cgroup (default --cgroup-parent shoal), once empty.
 for d in /sys/fs/cgroup/*/shoal /sys/fs/cgroup/shoal; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
 rm -rf "$STATE" "$RUN"

@@ -10,6 +10,10 @@ RUN=${SHOAL_UP_RUN:-/run/shoal-up}
 REG_PORT=${SHOAL_UP_REGISTRY_PORT:-5000}
 API_PORT=${SHOAL_UP_API_PORT:-6443}
 SOCK=$RUN/agent.sock
+# The demo agent's own bridge and iptables chains, so `make down` can remove exactly them.
+BRIDGE=${SHOAL_UP_BRIDGE:-shoalup0}
+BRIDGE_SUBNET=${SHOAL_UP_BRIDGE_SUBNET:-10.88.0.0/16}
+CHAINS=SHOALUP
 CTL="node $ROOT/dist/shoalctl.js"
 mkdir -p "$STATE" "$RUN"
 
@@ -54,7 +58,8 @@ echo "== agent (socket $SOCK)"
 start agent "$STATE/agent.log" node "$ROOT/dist/shoal-agent.js" \
   --socket "$SOCK" --data-dir "$STATE/agent" --run-dir "$RUN/agent" \
   --controller "http://127.0.0.1:$API_PORT" --node-name "$(hostname)" \
-  --advertise-addr 127.0.0.1 --insecure-registry "127.0.0.1:$REG_PORT"
+  --advertise-addr 127.0.0.1 --insecure-registry "127.0.0.1:$REG_PORT" \
+  --bridge "$BRIDGE" --bridge-subnet "$BRIDGE_SUBNET" --bridge-chain-prefix "$CHAINS"
 wait_for "the agent" test -S "$SOCK"
 
 echo "== demo image 127.0.0.1:$REG_PORT/demo/web:1"

@@ -18,6 +18,14 @@ describe('parseAgentConfig', () => {
       credentials: '/root/.shoal/credentials.json',
     });
     expect(c.controller).toBeUndefined();
+    expect(c.bridge).toBe('shoal0');
+    expect(c.bridgeSubnet).toBe('10.88.0.0/16');
+  });
+
+  it('turns bridge networking off with --bridge none, and checks bridge names', async () => {
+    expect((await parseAgentConfig(['--bridge', 'none'], noFile, defaults)).bridge).toBeUndefined();
+    expect((await parseAgentConfig(['--bridge', 'br-test'], noFile, defaults)).bridge).toBe('br-test');
+    await expect(parseAgentConfig(['--bridge', 'a-name-longer-than-fifteen'], noFile, defaults)).rejects.toThrow(/bridge/);
   });
 
   it('takes repeatable flags and lets flags win over the file', async () => {

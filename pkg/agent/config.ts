@@ -26,8 +26,9 @@ export interface AgentConfig {
   credentials: string;
   logLevel: string;
   /**
-   * Default bridge of the node (`--bridge NAME`). Absent: bridge networking is off and bridge-mode
-   * containers get a loopback-only network (TODO: on by default, `shoal0`, once the whole e2e suite runs with it).
+   * Default bridge of the node (`--bridge NAME`, default `shoal0`). `--bridge none` turns bridge
+   * networking off, as `dockerd --bridge=none` does: bridge-mode containers then get a
+   * loopback-only network.
    */
   bridge?: string;
   /** Subnet of the default bridge (`--bridge-subnet`, default 10.88.0.0/16). */
@@ -93,7 +94,7 @@ export async function parseAgentConfig(
     .option('--max-layer-size <size>', 'cap on the decompressed size of one layer (default 16g)')
     .option('--credentials <file>', 'registry credentials file (default ~/.shoal/credentials.json)')
     .option('--log-level <level>', 'log level (default info)')
-    .option('--bridge <name>', 'default bridge of the node, e.g. shoal0 (absent: bridge networking off)')
+    .option('--bridge <name>', 'default bridge of the node (default shoal0; none: no bridge networking)')
     .option('--bridge-subnet <cidr>', 'subnet of the default bridge (default 10.88.0.0/16)')
     .option('--bridge-chain-prefix <prefix>', "prefix of Shoal's iptables chains (default SHOAL)")
     .option('--config <file>', 'config file (JSON or YAML); flags win')
@@ -188,8 +189,8 @@ export async function parseAgentConfig(
     bridgeSubnet: str('bridgeSubnet') ?? '10.88.0.0/16',
     bridgeChainPrefix: str('bridgeChainPrefix') ?? 'SHOAL',
   };
-  const bridge = str('bridge');
-  if (bridge !== undefined) {
+  const bridge = str('bridge') ?? 'shoal0';
+  if (bridge !== 'none') {
     if (!/^[a-zA-Z][a-zA-Z0-9_.-]{0,14}$/.test(bridge)) causes.push({ field: 'bridge', reason: 'FieldValueInvalid', message: `bridge "${bridge}" must be an interface name of at most 15 characters` });
     cfg.bridge = bridge;
   }

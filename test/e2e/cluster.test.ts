@@ -89,7 +89,7 @@ describe.skipIf(!canRun)('an agent in a cluster', () => {
   let manifest = '';
 
   const agentArgs = (): string[] => [
-    AGENT_JS, '--socket', join(base, 'run/agent.sock'), '--data-dir', join(base, 'data'), '--run-dir', join(base, 'run'),
+    AGENT_JS, '--bridge', 'none', '--socket', join(base, 'run/agent.sock'), '--data-dir', join(base, 'data'), '--run-dir', join(base, 'run'),
     '--credentials', join(base, 'credentials.json'), '--cgroup-parent', cgroupParent, '--controller', server, '--node-name', node,
     '--advertise-addr', '127.0.0.1', '--label', 'zone=e2e', '--insecure-registry', reg?.host ?? '',
   ];

@@ -97,7 +97,7 @@ describe.skipIf(skip !== undefined)(`containers through shoal-agent and shoalctl
     const stderr: string[] = [];
     const proc = spawn(
       process.execPath,
-      [AGENT, '--socket', socket, '--data-dir', dataDir, '--run-dir', runDir, '--cgroup-parent', parent],
+      [AGENT, '--socket', socket, '--data-dir', dataDir, '--run-dir', runDir, '--cgroup-parent', parent, '--bridge', 'none'],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     proc.stderr?.on('data', (d: Buffer) => stderr.push(d.toString()));

@@ -4,7 +4,7 @@
  * 10 s) and removes the dirs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, rmdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { run, type RunResult } from './exec.js';
 import { TempDirs } from './tmp.js';
@@ -44,7 +44,7 @@ export async function startTestAgent(opts: AgentOptions = {}): Promise<TestAgent
   const credentials = join(base, 'credentials.json');
   const child: ChildProcess = spawn(
     process.execPath,
-    [AGENT_JS, '--socket', socket, '--data-dir', dataDir, '--run-dir', runDir, '--credentials', credentials, '--cgroup-parent', `shoal-e2e-${process.pid}`, ...(opts.args ?? [])],
+    [AGENT_JS, '--socket', socket, '--data-dir', dataDir, '--run-dir', runDir, '--credentials', credentials, '--cgroup-parent', `shoal-e2e-${process.pid}`, ...bridgeArgs(opts.args ?? [])],
     { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, HOME: base } },
   );
   let logs = '';
@@ -60,6 +60,7 @@ export async function startTestAgent(opts: AgentOptions = {}): Promise<TestAgent
       clearTimeout(t);
     }
     await tmp.cleanup();
+    removeParentCgroups(`shoal-e2e-${process.pid}`);
   };
   try {
     const deadline = Date.now() + 20_000;
@@ -74,4 +75,22 @@ export async function startTestAgent(opts: AgentOptions = {}): Promise<TestAgent
     throw err;
   }
   return { socket, dataDir, runDir, credentials, ctl, logs: () => logs, stop };
+}
+
+/** Tests get no bridge unless they ask for one (`--bridge NAME`), so they leave no shoal0 behind. */
+function bridgeArgs(args: string[]): string[] {
+  return args.includes('--bridge') ? args : ['--bridge', 'none', ...args];
+}
+
+/** The agent removes its containers' cgroups; the parent it was given is the test's to remove (when empty). */
+function removeParentCgroups(parent: string): void {
+  const root = '/sys/fs/cgroup';
+  const dirs = [join(root, parent), ...(existsSync(root) ? readdirSync(root).map((c) => join(root, c, parent)) : [])];
+  for (const d of dirs) {
+    try {
+      rmdirSync(d);
+    } catch {
+      /* absent, or still used by another agent of this test process */
+    }
+  }
 }
