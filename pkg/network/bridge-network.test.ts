@@ -52,6 +52,21 @@ describe('BridgeNetwork (fake host)', () => {
     await expect(bn.ensure({ name: 'shoal0', subnet: '10.77.0.0/16' })).rejects.toMatchObject({ code: 'Conflict' });
   });
 
+  it('does not rewrite the chains when a container without published ports comes or goes', async () => {
+    const bn = await make();
+    await bn.ensure({ name: 'shoal0', subnet: '10.88.0.0/16' });
+    const restores = () => host.calls.filter((c) => c.cmd === 'iptables-restore').length;
+    const n = restores();
+    await bn.attach('c9aaaaaaaaaaaaaa', 100, { name: 'plain' });
+    await bn.detach('c9aaaaaaaaaaaaaa');
+    expect(restores()).toBe(n);
+    await bn.attach('c9bbbbbbbbbbbbbb', 101, { ports: ['8081:80'] });
+    expect(restores()).toBe(n + 1);
+    await bn.detach('c9bbbbbbbbbbbbbb');
+    expect(restores()).toBe(n + 2);
+    expect(host.lastRules()).not.toContain('--dport 8081');
+  });
+
   it('attach publishes ports, refuses taken ports with nothing half-made, detach cleans up', async () => {
     const bn = await make();
     await bn.ensure({ name: 'shoal0', subnet: '10.88.0.0/16' });

@@ -76,6 +76,8 @@ export class BridgeNetwork {
   private endpoints: Endpoint[] = [];
   private queue: Promise<unknown> = Promise.resolve();
   private jumpsChecked = false;
+  /** The chains text last applied, to skip identical rewrites (reset by sync and teardown). */
+  private lastRules: string | undefined;
   private readonly ipam: Ipam;
   private readonly prefix: string;
   private readonly vethPrefix: string;
@@ -147,11 +149,18 @@ export class BridgeNetwork {
         await this.opts.host.run('iptables-restore', ['--noflush'], planTeardown(this.prefix, presentJumps(this.prefix, saved)));
       }
       this.jumpsChecked = false;
+      this.lastRules = undefined;
       return;
     }
-    let text = planRules(this.prefix, nets, this.endpoints);
+    const rules = planRules(this.prefix, nets, this.endpoints);
+    // Most containers publish no port: their attach/detach leaves the chains as they are, and
+    // skipping an identical rewrite saves an iptables-restore (tens of ms) per start and stop.
+    if (this.jumpsChecked && rules === this.lastRules) return;
+    let text = rules;
     if (!this.jumpsChecked) text += missingJumps(this.prefix, await this.saved());
+    this.lastRules = undefined;
     await this.opts.host.run('iptables-restore', ['--noflush'], text);
+    this.lastRules = rules;
     this.jumpsChecked = true;
   }
 
@@ -386,6 +395,7 @@ export class BridgeNetwork {
       const alive = new Set(this.endpoints.map((e) => e.containerId));
       for (const n of this.networks.values()) await this.ipam.retain(n.name, alive);
       this.jumpsChecked = false;
+      this.lastRules = undefined;
       await this.applyRules();
       return { removed: [...new Set(removed.map((e) => e.containerId))] };
     });
