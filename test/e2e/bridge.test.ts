@@ -27,6 +27,11 @@ const BRIDGE = `shb${r}`;
 const PREFIX = `SHT${r.toUpperCase()}`;
 const SUBNET = `10.${200 + (randomBytes(1)[0]! % 50)}.${randomBytes(1)[0]! % 250}.0/24`;
 const NET = `net${r}`;
+// Another "host": a network namespace joined to this one by a veth pair on a /30 of its own.
+const PEER_NS = `shtn${r}`;
+const PEER_VETH = `shtv${r}`;
+const PEER_NET = `10.${200 + (randomBytes(1)[0]! % 50)}.${randomBytes(1)[0]! % 250}`;
+const PEER_HOST_IP = `${PEER_NET}.1`;
 
 function sh(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: 'utf8' });
@@ -100,11 +105,16 @@ describe.skipIf(!isRoot || !haveTools || !builtCommandsPresent())('bridge networ
         execFileSync('iptables', ['-t', table, '-X', chain], { stdio: 'ignore' });
       }
     }
-    for (const l of links().filter((n) => n === BRIDGE)) execFileSync('ip', ['link', 'del', l], { stdio: 'ignore' });
+    for (const l of links().filter((n) => n === BRIDGE || n === PEER_VETH)) execFileSync('ip', ['link', 'del', l], { stdio: 'ignore' });
+    try {
+      execFileSync('ip', ['netns', 'del', PEER_NS], { stdio: 'ignore' });
+    } catch {
+      /* not created */
+    }
     await tmp.cleanup();
   });
 
-  it('publishes a port reachable from the host, by 127.0.0.1 and by the host address', async () => {
+  it('publishes a port reachable from 127.0.0.1, the host address and another (netns) host', async () => {
     const a = agent!;
     const port = await freeLoopbackPort();
     const run = await a.ctl(['run', '-d', '--name', `web${r}`, '-p', `${port}:80`, `bb${r}:1`, 'httpd', '-f', '-p', '80', '-h', '/www']);
@@ -122,6 +132,18 @@ describe.skipIf(!isRoot || !haveTools || !builtCommandsPresent())('bridge networ
     expect(await fetchText(`http://${ip}:80/`)).toContain(r);
     const host = hostAddress();
     if (host) expect(await fetchText(`http://${host}:${port}/`)).toContain(r);
+    // From another host (a network namespace routed to this one).
+    execFileSync('ip', ['netns', 'add', PEER_NS]);
+    execFileSync('ip', ['link', 'add', PEER_VETH, 'type', 'veth', 'peer', 'name', `${PEER_VETH}p`]);
+    execFileSync('ip', ['link', 'set', `${PEER_VETH}p`, 'netns', PEER_NS]);
+    execFileSync('ip', ['addr', 'add', `${PEER_HOST_IP}/30`, 'dev', PEER_VETH]);
+    execFileSync('ip', ['link', 'set', PEER_VETH, 'up']);
+    const inPeer = (...args: string[]) => execFileSync('nsenter', [`--net=/run/netns/${PEER_NS}`, ...args], { encoding: 'utf8', timeout: 10_000 });
+    inPeer('ip', 'addr', 'add', `${PEER_NET}.2/30`, 'dev', `${PEER_VETH}p`);
+    inPeer('ip', 'link', 'set', `${PEER_VETH}p`, 'up');
+    inPeer('ip', 'link', 'set', 'lo', 'up');
+    const fromPeer = inPeer('/bin/busybox', 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | /bin/busybox nc -w 3 ${PEER_HOST_IP} ${port}`);
+    expect(fromPeer).toContain(r);
     // A second container asking for the same host port is refused, and nothing is left of it.
     const clash = await a.ctl(['run', '-d', '--name', `clash${r}`, '-p', `${port}:80`, `bb${r}:1`, 'sleep', '100']);
     expect(clash.code).not.toBe(0);
@@ -169,7 +191,7 @@ describe.skipIf(!isRoot || !haveTools || !builtCommandsPresent())('bridge networ
     expect((await a.ctl(['network', 'rm', NET])).code).toBe(0);
     // No veth of the test's containers and no user-network bridge: only the default bridge,
     // which outlives containers by design, is new.
-    expect(links().filter((l) => !linksBefore.has(l))).toEqual([BRIDGE]);
+    expect(links().filter((l) => !linksBefore.has(l) && l !== PEER_VETH)).toEqual([BRIDGE]);
     expect(rulesOfTest().filter((l) => l.includes('-j DNAT'))).toEqual([]);
     expect((await a.ctl(['network', 'ls'])).stdout).not.toContain(NET);
   });
