@@ -10,6 +10,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  until,
   AGENT_JS, CTL_JS, REPO_ROOT, TempDirs, etcdAvailable, registryAvailable, run, startEtcd, startRegistry, startTestAgent,
   type TestEtcd, type TestRegistry,
 } from './harness/index.js';
@@ -31,20 +32,6 @@ function buildIfStale(): void {
   if (r.status !== 0) throw new Error(`build failed: ${r.stderr.toString()}`);
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 interface Proc {
   child: ChildProcess;

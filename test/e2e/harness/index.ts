@@ -4,3 +4,4 @@ export { run, type RunOptions, type RunResult } from './exec.js';
 export { startRegistry, registryAvailable, REGISTRY_BIN, type TestRegistry, type RegistryOptions } from './registry.js';
 export { startTestAgent, builtCommandsPresent, AGENT_JS, CTL_JS, REPO_ROOT, type TestAgent, type AgentOptions } from './agent.js';
 export { startEtcd, etcdAvailable, type TestEtcd, type EtcdOptions } from './etcd.js';
+export { until } from './wait.js';
