@@ -4,6 +4,7 @@
  * below) against the local runtime. Losing the controller never touches the containers;
  * the loops retry with backoff, re-register on 404 and resync on relist.
  */
+import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { canTransition, errors, isShoalError, isTerminal, toShoalError, type Task, type TaskStatus } from '../../api/index.js';
 import { createBackoff, sleep } from './backoff.js';
@@ -59,6 +60,8 @@ export function startSession(opts: SessionOptions): AgentSession {
   const newBackoff = (): ReturnType<typeof createBackoff> => createBackoff(opts.backoffMinMs ?? 200, opts.backoffMaxMs ?? 5000);
   const ac = new AbortController();
   const signal = ac.signal;
+  // One exit watcher per running container listens on it: hundreds is normal, not a leak.
+  setMaxListeners(0, signal);
 
   const tasks = new Map<string, Task>();
   let isSynced = false;
