@@ -7,6 +7,7 @@
  */
 import { toShoalError } from '../api/index.js';
 import type { Store } from '../store/index.js';
+import { setTimeout as delay } from 'node:timers/promises';
 
 export const LEADER_ELECTION = '/shoal/v1/leader';
 
@@ -72,14 +73,6 @@ export class LeaderElector {
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
+  // node's timer rejects with AbortError on abort; here an abort just ends the wait early.
+  return delay(ms, undefined, { signal }).catch(() => undefined);
 }

@@ -18,6 +18,7 @@ import { schedulerMetrics } from './metrics.js';
 import { buildNodeInfos } from './node-info.js';
 import { schedule } from './schedule.js';
 import { encodeObject, taskKey } from './store-codec.js';
+import { setTimeout as delay } from 'node:timers/promises';
 
 export interface SchedulerLoopOptions {
   store: Store;
@@ -204,14 +205,6 @@ function breathe(): Promise<void> {
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
+  // node's timer rejects with AbortError on abort; here an abort just ends the wait early.
+  return delay(ms, undefined, { signal }).catch(() => undefined);
 }

@@ -1,3 +1,5 @@
+import { setTimeout as delay } from 'node:timers/promises';
+
 /** Exponential backoff with jitter for the session's reconnect loops. Pure: the random source comes in. */
 export interface Backoff {
   /** The delay before the next attempt (and counts the failure). */
@@ -26,14 +28,6 @@ export function createBackoff(minMs: number, maxMs: number, random: () => number
 
 /** Resolves after `ms`, or at once when `signal` aborts (never rejects). */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
+  // node's timer rejects with AbortError on abort; here an abort just ends the wait early.
+  return delay(ms, undefined, { signal }).catch(() => undefined);
 }
