@@ -12,7 +12,8 @@ API_PORT=${SHOAL_UP_API_PORT:-6443}
 SOCK=$RUN/agent.sock
 # The demo agent's own bridge and iptables chains, so `make down` can remove exactly them.
 BRIDGE=${SHOAL_UP_BRIDGE:-shoalup0}
-BRIDGE_SUBNET=${SHOAL_UP_BRIDGE_SUBNET:-10.88.0.0/16}
+# Each node's bridge takes its podCIDR (a /24 of the cluster CIDR) from the controller.
+CLUSTER_CIDR=${SHOAL_UP_CLUSTER_CIDR:-10.244.0.0/16}
 CHAINS=SHOALUP
 CTL="node $ROOT/dist/shoalctl.js"
 mkdir -p "$STATE" "$RUN"
@@ -51,7 +52,7 @@ wait_for "the registry" curl -sf "http://127.0.0.1:$REG_PORT/v2/"
 
 echo "== controller on 127.0.0.1:$API_PORT (embedded etcd under $STATE/controller)"
 start controller "$STATE/controller.log" node "$ROOT/dist/shoal-controller.js" \
-  --listen "127.0.0.1:$API_PORT" --data-dir "$STATE/controller"
+  --listen "127.0.0.1:$API_PORT" --data-dir "$STATE/controller" --cluster-cidr "$CLUSTER_CIDR"
 wait_for "the controller" curl -sf "http://127.0.0.1:$API_PORT/readyz"
 
 echo "== agent (socket $SOCK)"
@@ -59,8 +60,8 @@ start agent "$STATE/agent.log" node "$ROOT/dist/shoal-agent.js" \
   --socket "$SOCK" --data-dir "$STATE/agent" --run-dir "$RUN/agent" \
   --controller "http://127.0.0.1:$API_PORT" --node-name "$(hostname)" \
   --advertise-addr 127.0.0.1 --insecure-registry "127.0.0.1:$REG_PORT" \
-  --bridge "$BRIDGE" --bridge-subnet "$BRIDGE_SUBNET" --bridge-chain-prefix "$CHAINS"
-wait_for "the agent" test -S "$SOCK"
+  --bridge "$BRIDGE" --bridge-chain-prefix "$CHAINS"
+wait_for "the agent" env SHOAL_HOST="unix://$SOCK" $CTL images -q
 
 echo "== demo image 127.0.0.1:$REG_PORT/demo/web:1"
 bash "$ROOT/scripts/make-demo-image.sh" "$STATE/demo-rootfs.tar"

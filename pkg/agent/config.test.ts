@@ -22,6 +22,14 @@ describe('parseAgentConfig', () => {
     expect(c.bridgeSubnet).toBe('10.88.0.0/16');
   });
 
+  it('takes the bridge subnet from the node podCIDR in a cluster unless --bridge-subnet is given', async () => {
+    const ctl = ['--controller', 'http://10.0.0.1:6443'];
+    expect((await parseAgentConfig([], noFile, defaults)).bridgeSubnetFromNode).toBe(false);
+    expect((await parseAgentConfig(ctl, noFile, defaults)).bridgeSubnetFromNode).toBe(true);
+    expect((await parseAgentConfig([...ctl, '--bridge-subnet', '10.50.0.0/24'], noFile, defaults)).bridgeSubnetFromNode).toBe(false);
+    expect((await parseAgentConfig([...ctl, '--bridge', 'none'], noFile, defaults)).bridgeSubnetFromNode).toBe(false);
+  });
+
   it('turns bridge networking off with --bridge none, and checks bridge names', async () => {
     expect((await parseAgentConfig(['--bridge', 'none'], noFile, defaults)).bridge).toBeUndefined();
     expect((await parseAgentConfig(['--bridge', 'br-test'], noFile, defaults)).bridge).toBe('br-test');

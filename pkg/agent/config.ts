@@ -31,8 +31,13 @@ export interface AgentConfig {
    * loopback-only network.
    */
   bridge?: string;
-  /** Subnet of the default bridge (`--bridge-subnet`, default 10.88.0.0/16). */
+  /**
+   * Subnet of the default bridge (`--bridge-subnet`, default 10.88.0.0/16). In a cluster
+   * without the flag the bridge takes the node's podCIDR instead (`bridgeSubnetFromNode`).
+   */
   bridgeSubnet: string;
+  /** True with `--controller`, a bridge and no `--bridge-subnet`: the bridge uses the node's podCIDR. */
+  bridgeSubnetFromNode: boolean;
   /** Prefix of Shoal's iptables chains (`--bridge-chain-prefix`, default SHOAL). */
   bridgeChainPrefix: string;
 }
@@ -187,6 +192,7 @@ export async function parseAgentConfig(
     credentials: str('credentials') ?? `${defaults.home.replace(/\/$/, '')}/.shoal/credentials.json`,
     logLevel: str('logLevel') ?? 'info',
     bridgeSubnet: str('bridgeSubnet') ?? '10.88.0.0/16',
+    bridgeSubnetFromNode: false,
     bridgeChainPrefix: str('bridgeChainPrefix') ?? 'SHOAL',
   };
   const bridge = str('bridge') ?? 'shoal0';
@@ -197,6 +203,7 @@ export async function parseAgentConfig(
   if (!/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(cfg.bridgeSubnet)) causes.push({ field: 'bridgeSubnet', reason: 'FieldValueInvalid', message: `bridge subnet "${cfg.bridgeSubnet}" must be an IPv4 CIDR` });
   if (!/^[A-Z][A-Z0-9_]{0,15}$/.test(cfg.bridgeChainPrefix)) causes.push({ field: 'bridgeChainPrefix', reason: 'FieldValueInvalid', message: 'must be A-Z, 0-9, _ (at most 16)' });
   const controller = str('controller');
+  cfg.bridgeSubnetFromNode = controller !== undefined && cfg.bridge !== undefined && str('bridgeSubnet') === undefined;
   if (controller !== undefined) {
     if (!/^https?:\/\//.test(controller)) causes.push({ field: 'controller', reason: 'FieldValueInvalid', message: `controller "${controller}" must be an http(s) URL` });
     cfg.controller = controller;

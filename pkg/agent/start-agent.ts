@@ -50,6 +50,17 @@ export function overlayApplier(maxLayerSize: number): LayerApplier {
   };
 }
 
+/**
+ * The session's podCIDR hook: the default bridge moves onto the node's podCIDR (a Conflict,
+ * logged and retried, while containers still hold addresses on an earlier subnet).
+ */
+function bridgeOnPodCIDR(networks: NodeNetworks, bridge: string, log: FastifyBaseLogger) {
+  return async (podCIDR: string): Promise<void> => {
+    const info = await networks.net.ensure({ name: bridge, subnet: podCIDR }, { replace: true });
+    log.info({ bridge, subnet: info.subnet, gateway: info.gateway }, 'default bridge on the node podCIDR');
+  };
+}
+
 export async function startAgent(config: AgentConfig, opts: StartAgentOptions): Promise<RunningAgent> {
   const log = opts.logger;
   await mkdir(config.dataDir, { recursive: true, mode: 0o711 });
@@ -83,7 +94,13 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
   let networks: NodeNetworks | undefined;
   if (config.bridge !== undefined) {
     const net = await BridgeNetwork.create({ dataDir: config.dataDir, host: new RealNetHost(), chainPrefix: config.bridgeChainPrefix });
-    await net.ensure({ name: config.bridge, subnet: config.bridgeSubnet });
+    if (!config.bridgeSubnetFromNode) await net.ensure({ name: config.bridge, subnet: config.bridgeSubnet });
+    else {
+      // In a cluster the bridge takes the node's podCIDR once the session learns it. After a
+      // restart it comes back on the subnet it had, so re-adopted containers keep their network.
+      const last = await net.storedSubnet(config.bridge);
+      if (last !== undefined) await net.ensure({ name: config.bridge, subnet: last });
+    }
     networks = new NodeNetworks(net, { hostResolvConf, onError: (err, what) => log.error({ err }, what) });
   }
 
@@ -105,7 +122,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
     const { removed } = await networks.net.sync(running);
     if (removed.length > 0) log.info({ removed: removed.length }, 'removed network endpoints of containers that are gone');
     await networks.startAll();
-    log.info({ bridge: config.bridge, subnet: config.bridgeSubnet }, 'bridge networking on');
+    log.info({ bridge: config.bridge, subnet: config.bridgeSubnetFromNode ? 'the node podCIDR' : config.bridgeSubnet }, 'bridge networking on');
   }
 
   const deps: EngineDeps = {
@@ -139,6 +156,9 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
     session = startSession({
       api: httpControllerApi(config.controller),
       runtime: containerRuntime(containers, images),
+      ...(networks !== undefined && config.bridge !== undefined && config.bridgeSubnetFromNode
+        ? { onPodCIDR: bridgeOnPodCIDR(networks, config.bridge, log) }
+        : {}),
       identity: { nodeName: config.nodeName, labels: config.labels, agentVersion: AGENT_VERSION, ...(config.advertiseAddr !== undefined ? { advertiseAddr: config.advertiseAddr } : {}) },
       probe: () => probeMachine(),
       log: log.child({ component: 'session' }),

@@ -52,6 +52,34 @@ describe('BridgeNetwork (fake host)', () => {
     await expect(bn.ensure({ name: 'shoal0', subnet: '10.77.0.0/16' })).rejects.toMatchObject({ code: 'Conflict' });
   });
 
+  it('moves the default bridge to another subnet (a podCIDR) only with replace and no containers on it', async () => {
+    const bn = await make();
+    await bn.ensure({ name: 'shoal0', subnet: '10.88.0.0/16' });
+    expect([...(host.addrs.get('shoal0') ?? [])]).toEqual(['10.88.0.1/16']);
+    await expect(bn.ensure({ name: 'shoal0', subnet: '10.244.3.0/24' })).rejects.toMatchObject({ code: 'Conflict' });
+    await bn.attach('c1aaaaaaaaaaaaaa', 100, { name: 'one' });
+    await expect(bn.ensure({ name: 'shoal0', subnet: '10.244.3.0/24' }, { replace: true })).rejects.toThrow(/containers still hold addresses/);
+    await bn.detach('c1aaaaaaaaaaaaaa');
+    const moved = await bn.ensure({ name: 'shoal0', subnet: '10.244.3.0/24' }, { replace: true });
+    expect(moved).toMatchObject({ subnet: '10.244.3.0/24', gateway: '10.244.3.1' });
+    expect([...(host.addrs.get('shoal0') ?? [])]).toEqual(['10.244.3.1/24']);
+    const r = await bn.attach('c2aaaaaaaaaaaaaa', 101, { name: 'two' });
+    expect(r.ip).toBe('10.244.3.2');
+    expect(host.lastRules()).toContain('-s 10.244.3.0/24');
+    expect(host.lastRules()).not.toContain('10.88.0.0/16');
+  });
+
+  it('after a restart, knows the subnet the default bridge had and refuses a silent change', async () => {
+    const bn = await make();
+    await bn.ensure({ name: 'shoal0', subnet: '10.244.7.0/24' });
+    await bn.attach('c3aaaaaaaaaaaaaa', 102, { name: 'three' });
+    const again = await make();
+    expect(await again.storedSubnet('shoal0')).toBe('10.244.7.0/24');
+    expect(await again.storedSubnet('nope')).toBeUndefined();
+    await expect(again.ensure({ name: 'shoal0', subnet: '10.88.0.0/16' }, { replace: true })).rejects.toMatchObject({ code: 'Conflict' });
+    await again.ensure({ name: 'shoal0', subnet: '10.244.7.0/24' });
+  });
+
   it('does not rewrite the chains when a container without published ports comes or goes', async () => {
     const bn = await make();
     await bn.ensure({ name: 'shoal0', subnet: '10.88.0.0/16' });

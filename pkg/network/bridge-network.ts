@@ -164,13 +164,31 @@ export class BridgeNetwork {
     this.jumpsChecked = true;
   }
 
-  /** Creates (idempotently) a bridge network that is not a user network, e.g. the default `shoal0`. */
-  ensure(spec: { name: string; subnet: string; bridge?: string }): Promise<NetworkInfo> {
+  /**
+   * Creates (idempotently) a bridge network that is not a user network, e.g. the default `shoal0`.
+   * A different subnet than the one it has (in memory, or in its IPAM state from before a
+   * restart) is a Conflict, unless `replace` is set and no container holds an address on it:
+   * then the bridge moves to the new subnet (a node joining a cluster takes its podCIDR).
+   */
+  ensure(spec: { name: string; subnet: string; bridge?: string }, o: { replace?: boolean } = {}): Promise<NetworkInfo> {
     return this.serial(async () => {
       const subnet = parseSubnet(spec.subnet);
-      const existing = this.networks.get(spec.name);
-      if (existing !== undefined && (existing.subnet !== subnet.cidr || (spec.bridge !== undefined && spec.bridge !== existing.bridge))) {
-        throw errors.conflict(`network ${spec.name} exists with subnet ${existing.subnet} on ${existing.bridge}`);
+      let existing = this.networks.get(spec.name);
+      if (existing !== undefined && spec.bridge !== undefined && spec.bridge !== existing.bridge) {
+        throw errors.conflict(`network ${spec.name} exists on bridge ${existing.bridge}, not ${spec.bridge}`);
+      }
+      const stored = await this.ipam.stored(spec.name);
+      const oldSubnet = existing?.subnet ?? stored?.subnet;
+      if (oldSubnet !== undefined && oldSubnet !== subnet.cidr) {
+        const holders = Object.keys(stored?.leases ?? {}).length + this.endpoints.filter((e) => e.network === spec.name).length;
+        if (existing !== undefined && o.replace !== true) {
+          throw errors.conflict(`network ${spec.name} exists with subnet ${existing.subnet} on ${existing.bridge}`);
+        }
+        if (holders > 0) {
+          throw errors.conflict(`network ${spec.name} cannot move from ${oldSubnet} to ${subnet.cidr}: containers still hold addresses on it; remove them first`);
+        }
+        await this.ipam.removeNetwork(spec.name);
+        existing = existing === undefined ? undefined : { ...existing, subnet: subnet.cidr, gateway: formatIPv4(gatewayOf(subnet)) };
       }
       const info: NetworkInfo = existing ?? {
         id: randomBytes(16).toString('hex'),
@@ -188,15 +206,25 @@ export class BridgeNetwork {
     });
   }
 
+  /** The subnet a non-user network had before this process started (from its IPAM state). */
+  async storedSubnet(name: string): Promise<string | undefined> {
+    return (await this.ipam.stored(name))?.subnet;
+  }
+
   private async bringUp(n: NetworkSpec): Promise<void> {
     const links = await this.links();
     const exists = links.some((l) => l.ifname === n.bridge);
     let hasAddress = false;
+    const stale: string[] = [];
     if (exists) {
-      const addrs = JSON.parse(await this.opts.host.run('ip', ['-j', 'addr', 'show', 'dev', n.bridge])) as { addr_info?: { local?: string }[] }[];
-      hasAddress = addrs.some((a) => (a.addr_info ?? []).some((x) => x.local === n.gateway));
+      const addrs = JSON.parse(await this.opts.host.run('ip', ['-j', 'addr', 'show', 'dev', n.bridge])) as { addr_info?: { family?: string; local?: string; prefixlen?: number }[] }[];
+      for (const x of addrs.flatMap((a) => a.addr_info ?? [])) {
+        if (x.local === n.gateway) hasAddress = true;
+        // An IPv4 address of an earlier subnet (the bridge moved to the node's podCIDR) goes.
+        else if (x.family === 'inet' && x.local !== undefined && x.prefixlen !== undefined) stale.push(`addr del ${x.local}/${x.prefixlen} dev ${n.bridge}`);
+      }
     }
-    await this.ipBatch(planBridge(n, exists, hasAddress));
+    await this.ipBatch([...stale, ...planBridge(n, exists, hasAddress)]);
     await this.opts.host.writeSysctl('net.ipv4.ip_forward', '1');
     await this.opts.host.writeSysctl(`net.ipv4.conf.${n.bridge}.route_localnet`, '1');
     if (this.opts.brNetfilter ?? true) await this.opts.host.writeSysctl('net.bridge.bridge-nf-call-iptables', '1');

@@ -113,6 +113,11 @@ export class Ipam {
     return this.serial(network, async () => ({ ...((await this.store.load(network))?.leases ?? {}) }));
   }
 
+  /** The subnet and leases recorded for a network, if any (e.g. the default bridge's subnet before a restart). */
+  stored(network: string): Promise<IpamState | undefined> {
+    return this.serial(network, () => this.store.load(network));
+  }
+
   removeNetwork(network: string): Promise<void> {
     return this.serial(network, () => this.store.remove(network));
   }

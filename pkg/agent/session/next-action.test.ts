@@ -30,9 +30,10 @@ describe('nextAction', () => {
     expect(nextAction(task('running', 'shutdown'), ctr('exited', 143)).kind).toBe('report-shutdown');
     expect(nextAction(task('assigned', 'shutdown'), undefined).kind).toBe('report-shutdown');
   });
-  it('removes the containers of terminal tasks, stopping them first', () => {
+  it('stops the containers of terminal tasks and keeps them (with their logs) while the task exists', () => {
     expect(nextAction(task('orphaned'), ctr('running')).kind).toBe('stop');
-    expect(nextAction(task('complete'), ctr('exited')).kind).toBe('remove');
+    expect(nextAction(task('complete'), ctr('exited')).kind).toBe('none');
+    expect(nextAction(task('shutdown', 'shutdown'), ctr('exited', 143)).kind).toBe('none');
     expect(nextAction(task('failed'), undefined).kind).toBe('none');
   });
 });

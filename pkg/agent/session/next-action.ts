@@ -33,17 +33,16 @@ export type TaskAction =
   /** Stop the container gracefully (desired shutdown, or the task is terminal/orphaned). */
   | { kind: 'stop' }
   /** desiredState shutdown and nothing runs: write `shutdown`. */
-  | { kind: 'report-shutdown' }
-  /** The task is terminal and reported: remove its container. */
-  | { kind: 'remove' };
+  | { kind: 'report-shutdown' };
 
 const running = (c: ContainerView | undefined): boolean => c !== undefined && (c.status === 'running' || c.status === 'paused');
 
 export function nextAction(task: Task, c: ContainerView | undefined): TaskAction {
   const state = task.status.state;
   if (isTerminal(state)) {
-    if (running(c)) return { kind: 'stop' };
-    return c !== undefined ? { kind: 'remove' } : { kind: 'none' };
+    // The exited container stays while the task does (its logs are the task's logs, as with
+    // Swarm's task history); it goes when the orchestrator drops the task from the history.
+    return running(c) ? { kind: 'stop' } : { kind: 'none' };
   }
   if (task.spec.desiredState === 'shutdown') {
     if (running(c)) return { kind: 'stop' };

@@ -113,7 +113,44 @@ describe('agent session', () => {
     rt.exit('c1', 3);
     await until('failed', () => api.tasks.get('web.1.a')?.status.state === 'failed');
     expect(api.tasks.get('web.1.a')?.status).toMatchObject({ exitCode: 3, message: 'task: non-zero exit (3)' });
-    await until('container removed once reported', () => rt.containers.size === 0);
+    // The exited container (and its logs) stays while the task is in the history.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(rt.containers.get('c1')?.status).toBe('exited');
+    api.tasks.delete('web.1.a');
+    // The fake watch sends no events: a controller blip makes the session relist.
+    api.up = false;
+    await new Promise((r) => setTimeout(r, 60));
+    api.up = true;
+    await until('container removed once the task is gone', () => rt.containers.size === 0);
+  });
+
+  it('starts tasks only once the bridge is on the node podCIDR', async () => {
+    const api = new FakeController();
+    const rt = new FakeRuntime();
+    api.addTask('web.1.a');
+    const applied: string[] = [];
+    let failFirst = true;
+    session = startSession({
+      api, runtime: rt, log: quiet, heartbeatIntervalMs: 20, resyncIntervalMs: 30, backoffMinMs: 10, backoffMaxMs: 50,
+      identity: { nodeName: 'n1', labels: {}, agentVersion: 't', hostname: 'h' },
+      probe: async () => ({ cpuMillis: 1000, memoryBytes: 1 << 30, kernel: 'k', arch: 'x64', cgroupVersion: 1 }),
+      onPodCIDR: async (cidr) => {
+        if (failFirst) {
+          failFirst = false;
+          throw errors.unavailable('ip failed');
+        }
+        applied.push(cidr);
+      },
+    });
+    await until('accepted', () => api.tasks.get('web.1.a')?.status.state === 'accepted');
+    await new Promise((r) => setTimeout(r, 150));
+    expect(rt.containers.size).toBe(0);
+    expect(api.tasks.get('web.1.a')?.status.state).toBe('accepted');
+    // The leader assigns the podCIDR after registration; the first setup fails and is retried.
+    api.node = { ...api.node!, spec: { ...api.node!.spec, podCIDR: '10.244.3.0/24' } };
+    await until('running', () => api.tasks.get('web.1.a')?.status.state === 'running');
+    expect(applied).toEqual(['10.244.3.0/24']);
+    expect(session.podCIDR()).toBe('10.244.3.0/24');
   });
 
   it('keeps containers while the controller is down, removes them once the task is gone', async () => {

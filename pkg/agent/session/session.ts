@@ -35,6 +35,13 @@ export interface SessionOptions {
   backoffMinMs?: number;
   backoffMaxMs?: number;
   now?: () => Date;
+  /**
+   * Called with the node's podCIDR when it is first seen and whenever it changes (the agent
+   * moves its bridge onto it). When set, tasks are not started before it has succeeded once;
+   * a failure is logged and retried at the next podCIDR check. Running containers are
+   * re-adopted, reported and stopped regardless.
+   */
+  onPodCIDR?: (podCIDR: string, signal: AbortSignal) => Promise<void>;
 }
 
 export interface AgentSession {
@@ -66,6 +73,10 @@ export function startSession(opts: SessionOptions): AgentSession {
   const tasks = new Map<string, Task>();
   let isSynced = false;
   let podCIDR: string | undefined;
+  /** The podCIDR `onPodCIDR` last succeeded with (tasks start only once it is set, when there is a hook). */
+  let appliedPodCIDR: string | undefined;
+  let applyingPodCIDR: Promise<void> | undefined;
+  const networkReady = (): boolean => opts.onPodCIDR === undefined || appliedPodCIDR !== undefined;
   const busy = new Map<string, Promise<void>>();
   const dirty = new Set<string>();
   const waiting = new Set<string>(); // container ids with an exit watcher
@@ -94,12 +105,34 @@ export function startSession(opts: SessionOptions): AgentSession {
           podCIDR = replaced.spec.podCIDR;
         }
         log.info({ node: nodeName, podCIDR }, 'node registered');
+        await applyPodCIDR();
         return;
       } catch (err) {
         if (attempt < 10 && (isShoalError(err, 'Conflict') || isShoalError(err, 'AlreadyExists'))) continue;
         throw err;
       }
     }
+  };
+
+  /** Hands a new podCIDR to `onPodCIDR` (one at a time); tasks waiting for the network go on after. */
+  const applyPodCIDR = (): Promise<void> => {
+    const want = podCIDR;
+    if (opts.onPodCIDR === undefined || want === undefined || want === appliedPodCIDR || applyingPodCIDR !== undefined) return applyingPodCIDR ?? Promise.resolve();
+    applyingPodCIDR = opts
+      .onPodCIDR(want, signal)
+      .then(() => {
+        const first = appliedPodCIDR === undefined;
+        appliedPodCIDR = want;
+        log.info({ node: nodeName, podCIDR: want }, 'node network on the pod CIDR');
+        if (first && isSynced) resyncAll();
+      })
+      .catch((err: unknown) => {
+        if (!signal.aborted) log.error({ err: toShoalError(err).message, podCIDR: want }, 'setting up the node network on the pod CIDR failed; retrying');
+      })
+      .finally(() => {
+        applyingPodCIDR = undefined;
+      });
+    return applyingPodCIDR;
   };
 
   /** Re-reads the node now and then: a pod CIDR assigned after registration is recorded. */
@@ -113,6 +146,7 @@ export function startSession(opts: SessionOptions): AgentSession {
       }
       log.info({ node: nodeName, podCIDR }, 'pod CIDR assigned');
     }
+    await applyPodCIDR();
   };
 
   const heartbeatLoop = async (): Promise<void> => {
@@ -128,7 +162,10 @@ export function startSession(opts: SessionOptions): AgentSession {
         await api.heartbeat(nodeName);
         if (backoff.failures > 0) log.info({ node: nodeName }, 'controller reachable again');
         backoff.reset();
-        if (++beats % 10 === 0 || (podCIDR === undefined && beats % 2 === 0)) await checkPodCIDR();
+        // Until the network is on the podCIDR, every beat looks for it (the leader assigns it
+        // shortly after the node registers); after that, every tenth.
+        const waitingForNetwork = opts.onPodCIDR !== undefined && (appliedPodCIDR === undefined || appliedPodCIDR !== podCIDR);
+        if (++beats % 10 === 0 || waitingForNetwork || (podCIDR === undefined && beats % 2 === 0)) await checkPodCIDR();
         await sleep(beatMs, signal);
       } catch (err) {
         if (signal.aborted) break;
@@ -350,9 +387,6 @@ export function startSession(opts: SessionOptions): AgentSession {
         if (c !== undefined && c.status === 'exited') extra.exitCode = c.exitCode;
         return writeStatus(key, toState('shutdown', extra));
       }
-      case 'remove':
-        if (c !== undefined) await runtime.remove(c.id);
-        return;
     }
   };
 
@@ -370,6 +404,8 @@ export function startSession(opts: SessionOptions): AgentSession {
         continue;
       }
       const action = nextAction(task, c);
+      // Tasks start only once the bridge is on the node's podCIDR; all tasks are kicked then.
+      if (action.kind === 'run' && !networkReady()) return;
       if (action.kind === 'none') {
         if (c !== undefined) watchExit(key, c);
         return;
