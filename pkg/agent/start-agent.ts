@@ -159,6 +159,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
       ...(networks !== undefined && config.bridge !== undefined && config.bridgeSubnetFromNode
         ? { onPodCIDR: bridgeOnPodCIDR(networks, config.bridge, log) }
         : {}),
+      ...(networks !== undefined ? { onIngress: (ports) => networks.net.setIngress(ports) } : {}),
       identity: { nodeName: config.nodeName, labels: config.labels, agentVersion: AGENT_VERSION, ...(config.advertiseAddr !== undefined ? { advertiseAddr: config.advertiseAddr } : {}) },
       probe: () => probeMachine(),
       log: log.child({ component: 'session' }),

@@ -69,6 +69,26 @@ describe('BridgeNetwork (fake host)', () => {
     expect(host.lastRules()).not.toContain('10.88.0.0/16');
   });
 
+  it('load-balances an ingress port evenly over its local backends and drops the rules with them', async () => {
+    const bn = await make();
+    await bn.ensure({ name: 'shoal0', subnet: '10.88.0.0/16' });
+    await bn.setIngress([{ protocol: 'tcp', port: 8080, backends: [{ ip: '10.88.0.4', port: 80 }, { ip: '10.88.0.2', port: 80 }, { ip: '10.88.0.3', port: 80 }, { ip: '192.168.9.9', port: 80 }] }]);
+    const dnat = host.lastRules().split('\n').filter((l) => l.includes('--dport 8080'));
+    expect(dnat).toEqual([
+      '-A TST-DNAT -p tcp -m tcp --dport 8080 -m statistic --mode random --probability 0.33333333 -j DNAT --to-destination 10.88.0.2:80',
+      '-A TST-DNAT -p tcp -m tcp --dport 8080 -m statistic --mode random --probability 0.50000000 -j DNAT --to-destination 10.88.0.3:80',
+      '-A TST-DNAT -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.88.0.4:80',
+    ]);
+    expect(host.lastRules()).toContain('-A TST-FORWARD -d 10.88.0.2/32 -o shoal0 -p tcp -m tcp --dport 80 -j ACCEPT');
+    expect(host.lastRules()).not.toContain('192.168.9.9');
+    const n = host.calls.filter((c) => c.cmd === 'iptables-restore').length;
+    await bn.setIngress([{ protocol: 'tcp', port: 8080, backends: [{ ip: '10.88.0.2', port: 80 }, { ip: '10.88.0.3', port: 80 }, { ip: '10.88.0.4', port: 80 }] }]);
+    expect(host.calls.filter((c) => c.cmd === 'iptables-restore').length).toBe(n);
+    await bn.setIngress([]);
+    expect(host.lastRules()).not.toContain('8080');
+    await expect(bn.setIngress([{ protocol: 'tcp', port: 70000, backends: [] }])).rejects.toMatchObject({ code: 'InvalidArgument' });
+  });
+
   it('after a restart, knows the subnet the default bridge had and refuses a silent change', async () => {
     const bn = await make();
     await bn.ensure({ name: 'shoal0', subnet: '10.244.7.0/24' });

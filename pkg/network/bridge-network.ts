@@ -17,6 +17,7 @@ import {
   presentJumps,
   vethNames,
   type Endpoint,
+  type IngressPort,
   type NetworkSpec,
 } from './plan.js';
 import { parsePortSpec, portsClash, type PortSpec } from './ports.js';
@@ -74,6 +75,7 @@ interface State {
 export class BridgeNetwork {
   private readonly networks = new Map<string, NetworkInfo>();
   private endpoints: Endpoint[] = [];
+  private ingress: IngressPort[] = [];
   private queue: Promise<unknown> = Promise.resolve();
   private jumpsChecked = false;
   /** The chains text last applied, to skip identical rewrites (reset by sync and teardown). */
@@ -152,7 +154,7 @@ export class BridgeNetwork {
       this.lastRules = undefined;
       return;
     }
-    const rules = planRules(this.prefix, nets, this.endpoints);
+    const rules = planRules(this.prefix, nets, this.endpoints, this.ingress);
     // Most containers publish no port: their attach/detach leaves the chains as they are, and
     // skipping an identical rewrite saves an iptables-restore (tens of ms) per start and stop.
     if (this.jumpsChecked && rules === this.lastRules) return;
@@ -203,6 +205,22 @@ export class BridgeNetwork {
       this.networks.set(info.name, info);
       await this.applyRules();
       return { ...info };
+    });
+  }
+
+  /**
+   * Sets the node's load-balanced published ports (services' ingress ports and the local
+   * containers behind them) and rewrites the chains when that changes anything. Backends not on
+   * a Shoal bridge are ignored.
+   */
+  setIngress(ports: IngressPort[]): Promise<void> {
+    return this.serial(async () => {
+      for (const p of ports) {
+        if (!Number.isInteger(p.port) || p.port < 1 || p.port > 65535) throw errors.invalidArgument(`invalid ingress port ${p.port}`);
+        if (p.protocol !== 'tcp' && p.protocol !== 'udp') throw errors.invalidArgument(`invalid ingress protocol ${String(p.protocol)}`);
+      }
+      this.ingress = ports.map((p) => ({ ...p, backends: p.backends.map((b) => ({ ...b })) }));
+      await this.applyRules();
     });
   }
 

@@ -2,8 +2,8 @@
  * Pure planning: from the desired state (networks and endpoints) to the text that the applier
  * feeds to `ip -batch -` and `iptables-restore --noflush`. Nothing here runs a command.
  */
-import { parseIPv4, parseSubnet } from './cidr.js';
-import type { PortSpec } from './ports.js';
+import { contains, parseIPv4, parseSubnet } from './cidr.js';
+import type { PortSpec, Protocol } from './ports.js';
 
 export interface NetworkSpec {
   name: string;
@@ -22,6 +22,17 @@ export interface Endpoint {
   ports: PortSpec[];
   aliases: string[];
   name: string;
+}
+
+/**
+ * A node-local load balancer for a published port (a service's `mode: ingress` port): new
+ * connections to `port` on any host address are spread evenly over `backends` (containers on
+ * Shoal bridges), with `-m statistic --mode random` (no IPVS module needed).
+ */
+export interface IngressPort {
+  protocol: Protocol;
+  port: number;
+  backends: { ip: string; port: number }[];
 }
 
 export interface Chains {
@@ -67,7 +78,7 @@ export function macOf(ip: string): string {
 }
 
 /** The complete content of Shoal's chains; applying it flushes and rewrites those chains only. */
-export function planRules(prefix: string, networks: NetworkSpec[], endpoints: Endpoint[]): string {
+export function planRules(prefix: string, networks: NetworkSpec[], endpoints: Endpoint[], ingress: IngressPort[] = []): string {
   const c = chainsOf(prefix);
   const nat: string[] = ['*nat', `:${c.postrouting} - [0:0]`, `:${c.dnat} - [0:0]`];
   const filter: string[] = ['*filter', `:${c.forward} - [0:0]`];
@@ -93,6 +104,27 @@ export function planRules(prefix: string, networks: NetworkSpec[], endpoints: En
       // Hairpin: a container reaching a published port of its own bridge must see replies come back through the host.
       nat.push(`-A ${c.postrouting} -s ${n.subnet} -d ${e.ip}/32 -p ${p.protocol} -m ${p.protocol} --dport ${p.containerPort} -j MASQUERADE`);
       filter.push(`-A ${c.forward} -d ${e.ip}/32 -o ${n.bridge} -p ${p.protocol} -m ${p.protocol} --dport ${p.containerPort} -j ACCEPT`);
+    }
+  }
+  const subnets = sorted.map((n) => ({ n, s: parseSubnet(n.subnet) }));
+  const bridgeOf = (ip: string): NetworkSpec | undefined => {
+    if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) return undefined;
+    const a = parseIPv4(ip);
+    return subnets.find((x) => contains(x.s, a))?.n;
+  };
+  for (const ing of [...ingress].sort((a, b) => a.port - b.port || a.protocol.localeCompare(b.protocol))) {
+    const backends = ing.backends.filter((b) => bridgeOf(b.ip) !== undefined).sort((a, b) => a.ip.localeCompare(b.ip) || a.port - b.port);
+    const m = `-p ${ing.protocol} -m ${ing.protocol} --dport ${ing.port}`;
+    backends.forEach((b, i) => {
+      const left = backends.length - i;
+      // Rule i takes 1/(n-i) of what reaches it: an even spread over the n backends.
+      const pick = left > 1 ? ` -m statistic --mode random --probability ${(1 / left).toFixed(8)}` : '';
+      nat.push(`-A ${c.dnat} ${m}${pick} -j DNAT --to-destination ${b.ip}:${b.port}`);
+    });
+    for (const b of backends) {
+      const n = bridgeOf(b.ip)!;
+      nat.push(`-A ${c.postrouting} -s ${n.subnet} -d ${b.ip}/32 -p ${ing.protocol} -m ${ing.protocol} --dport ${b.port} -j MASQUERADE`);
+      filter.push(`-A ${c.forward} -d ${b.ip}/32 -o ${n.bridge} -p ${ing.protocol} -m ${ing.protocol} --dport ${b.port} -j ACCEPT`);
     }
   }
   // Egress and traffic within a bridge (the latter seen here when br_netfilter is on).

@@ -47,6 +47,10 @@ export function taskCreateOptions(task: Task): CreateOptions {
   if (limits?.['memory'] !== undefined) opts.memory = parseMemoryBytes(limits['memory']);
   if (limits?.['cpu'] !== undefined) opts.nanoCpus = parseCpuMillis(limits['cpu']) * 1_000_000;
   if (c.resources?.pids !== undefined) opts.pidsLimit = c.resources.pids;
+  // mode: host publishes on the node that runs the task (the scheduler keeps two such tasks
+  // off one node); mode: ingress (the default) is the node's load balancer, not a per-container port.
+  const hostPorts = (task.spec.ports ?? []).filter((p) => p.mode === 'host');
+  if (hostPorts.length > 0) opts.ports = hostPorts.map((p) => `${p.port}:${p.targetPort}/${(p.protocol ?? 'TCP').toLowerCase()}`);
   const net = task.spec.template.spec.network;
   if (net !== undefined) {
     if (net !== 'bridge' && net !== 'host' && net !== 'none') throw errors.unimplemented(`network "${net}": only bridge, host and none are supported`);

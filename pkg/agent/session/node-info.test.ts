@@ -58,4 +58,17 @@ describe('taskCreateOptions', () => {
       memory: 64 * 1024 * 1024, nanoCpus: 500_000_000, pidsLimit: 20, labels: { 'shoal.task': 'prod/web.1.x', 'shoal.service': 'web' },
     });
   });
+
+  it('publishes host-mode ports on the node and leaves ingress ports to the load balancer', () => {
+    const o = taskCreateOptions({
+      apiVersion: API_VERSION, kind: 'Task', metadata: { name: 'web.1.x', namespace: 'default' },
+      spec: {
+        serviceName: 'web', serviceGeneration: 1, desiredState: 'running',
+        template: { spec: { containers: [{ name: 'm', image: 'busybox' }] } },
+        ports: [{ port: 8080, targetPort: 80, mode: 'host' }, { port: 53, targetPort: 5353, protocol: 'UDP', mode: 'host' }, { port: 9000, targetPort: 90 }],
+      },
+      status: { state: 'accepted' },
+    });
+    expect(o.ports).toEqual(['8080:80/tcp', '53:5353/udp']);
+  });
 });

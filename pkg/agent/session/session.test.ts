@@ -60,7 +60,7 @@ class FakeRuntime implements TaskRuntime {
   };
   create = async (o: CreateOptions): Promise<string> => {
     const id = `c${++this.n}`;
-    this.containers.set(id, { id, name: o.name ?? id, labels: o.labels ?? {}, status: 'created', exitCode: 0, oomKilled: false });
+    this.containers.set(id, { id, name: o.name ?? id, labels: o.labels ?? {}, status: 'created', exitCode: 0, oomKilled: false, ip: `10.244.1.${this.n + 1}` });
     return id;
   };
   start = async (id: string): Promise<void> => {
@@ -165,6 +165,32 @@ describe('agent session', () => {
     expect(rt.containers.get('c1')?.status).toBe('running');
     api.up = true;
     await until('removed after resync', () => rt.containers.size === 0);
+  });
+
+  it('load-balances ingress ports over the running local replicas', async () => {
+    const api = new FakeController();
+    const rt = new FakeRuntime();
+    for (const name of ['web.1.a', 'web.2.b']) {
+      api.addTask(name);
+      api.tasks.get(name)!.spec.ports = [{ port: 8080, targetPort: 80 }, { port: 9090, targetPort: 90, mode: 'host' }];
+    }
+    const seen: unknown[] = [];
+    session = startSession({
+      api, runtime: rt, log: quiet, heartbeatIntervalMs: 20, resyncIntervalMs: 30, backoffMinMs: 10, backoffMaxMs: 50,
+      identity: { nodeName: 'n1', labels: {}, agentVersion: 't', hostname: 'h' },
+      probe: async () => ({ cpuMillis: 1000, memoryBytes: 1 << 30, kernel: 'k', arch: 'x64', cgroupVersion: 1 }),
+      onIngress: async (ports) => {
+        seen.push(ports);
+      },
+    });
+    const two = [{ protocol: 'tcp', port: 8080, backends: [{ ip: '10.244.1.2', port: 80 }, { ip: '10.244.1.3', port: 80 }] }];
+    await until('both backends', () => JSON.stringify(seen.at(-1)) === JSON.stringify(two));
+    const id = api.tasks.get('web.1.a')!.status.containerId!;
+    rt.exit(id, 1);
+    await until('one backend left', () => JSON.stringify(seen.at(-1)) === JSON.stringify([{ protocol: 'tcp', port: 8080, backends: [{ ip: rt.containers.get(api.tasks.get('web.2.b')!.status.containerId!)!.ip, port: 80 }] }]));
+    const calls = seen.length;
+    await new Promise((r) => setTimeout(r, 150));
+    expect(seen.length).toBe(calls); // resyncs with nothing new write nothing
   });
 
   it('re-registers when the node was deleted', async () => {

@@ -42,6 +42,18 @@ export interface SessionOptions {
    * re-adopted, reported and stopped regardless.
    */
   onPodCIDR?: (podCIDR: string, signal: AbortSignal) => Promise<void>;
+  /**
+   * Called (debounced, only on change) with the node's load-balanced published ports: each
+   * `mode: ingress` service port and the running local task containers behind it.
+   */
+  onIngress?: (ports: LocalIngressPort[]) => Promise<void>;
+}
+
+/** A service's ingress port on this node and the addresses of its local running replicas. */
+export interface LocalIngressPort {
+  protocol: 'tcp' | 'udp';
+  port: number;
+  backends: { ip: string; port: number }[];
 }
 
 export interface AgentSession {
@@ -81,6 +93,9 @@ export function startSession(opts: SessionOptions): AgentSession {
   const dirty = new Set<string>();
   const waiting = new Set<string>(); // container ids with an exit watcher
   const loops: Promise<void>[] = [];
+  let ingressTimer: NodeJS.Timeout | undefined;
+  let ingressApplied: string | undefined;
+  let ingressChain: Promise<void> = Promise.resolve();
 
   const storeTask = (t: Task): void => {
     const key = taskKey(t);
@@ -224,6 +239,52 @@ export function startSession(opts: SessionOptions): AgentSession {
     for (const k of keys) kick(k);
   }
 
+  /** The ingress ports of the running local tasks, from the task list and the containers. */
+  const localIngress = (): LocalIngressPort[] => {
+    const running = new Map<string, TaskContainer>();
+    for (const c of runtime.taskContainers()) {
+      const k = c.labels[TASK_LABEL];
+      if (k !== undefined && c.status === 'running' && c.ip !== undefined) running.set(k, c);
+    }
+    const byPort = new Map<string, LocalIngressPort>();
+    for (const [key, t] of tasks) {
+      if (t.spec.desiredState !== 'running' || t.status.state !== 'running' || t.spec.ports === undefined) continue;
+      const c = running.get(key);
+      if (c?.ip === undefined) continue;
+      for (const p of t.spec.ports) {
+        if ((p.mode ?? 'ingress') !== 'ingress') continue;
+        const protocol = p.protocol === 'UDP' ? 'udp' : 'tcp';
+        const k = `${protocol}/${p.port}`;
+        const e = byPort.get(k) ?? { protocol, port: p.port, backends: [] };
+        e.backends.push({ ip: c.ip, port: p.targetPort });
+        byPort.set(k, e);
+      }
+    }
+    return [...byPort.values()]
+      .map((e) => ({ ...e, backends: e.backends.sort((a, b) => a.ip.localeCompare(b.ip) || a.port - b.port) }))
+      .sort((a, b) => a.port - b.port || a.protocol.localeCompare(b.protocol));
+  };
+
+  /** Recomputes the node's ingress ports shortly after task work settles; applies only changes. */
+  function scheduleIngress(): void {
+    if (opts.onIngress === undefined || ingressTimer !== undefined || signal.aborted) return;
+    ingressTimer = setTimeout(() => {
+      ingressTimer = undefined;
+      ingressChain = ingressChain.then(async () => {
+        if (signal.aborted || !isSynced) return;
+        const ports = localIngress();
+        const text = JSON.stringify(ports);
+        if (text === ingressApplied) return;
+        try {
+          await opts.onIngress?.(ports);
+          ingressApplied = text;
+        } catch (err) {
+          log.error({ err: toShoalError(err).message }, 'programming the ingress ports failed; retrying at the next change or resync');
+        }
+      });
+    }, 50);
+  }
+
   function kick(key: string): void {
     if (signal.aborted) return;
     if (busy.has(key)) {
@@ -235,6 +296,7 @@ export function startSession(opts: SessionOptions): AgentSession {
       .finally(() => {
         busy.delete(key);
         if (dirty.delete(key)) kick(key);
+        scheduleIngress();
       });
     busy.set(key, p);
   }
@@ -435,7 +497,8 @@ export function startSession(opts: SessionOptions): AgentSession {
     close: () =>
       (closing ??= (async () => {
         ac.abort();
-        await Promise.allSettled([...loops, ...busy.values()]);
+        clearTimeout(ingressTimer);
+        await Promise.allSettled([...loops, ...busy.values(), ingressChain]);
       })()),
   };
 }
