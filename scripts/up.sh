@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 STATE=${SHOAL_UP_STATE:-/var/lib/shoal-up}
 RUN=${SHOAL_UP_RUN:-/run/shoal-up}
+# The address the registry and the controller listen on. 127.0.0.1 keeps them local; give the
+# machine's own address (SHOAL_UP_ADDR=10.0.0.5 make up) to let agents on other machines join.
+ADDR=${SHOAL_UP_ADDR:-127.0.0.1}
 REG_PORT=${SHOAL_UP_REGISTRY_PORT:-5000}
 API_PORT=${SHOAL_UP_API_PORT:-6443}
 SOCK=$RUN/agent.sock
@@ -35,7 +38,7 @@ wait_for() { # description, command...
   echo "timed out waiting for $what" >&2; exit 1
 }
 
-echo "== registry on 127.0.0.1:$REG_PORT"
+echo "== registry on $ADDR:$REG_PORT"
 mkdir -p "$STATE/registry"
 cat >"$STATE/registry.yml" <<YML
 version: 0.1
@@ -45,39 +48,39 @@ storage:
   delete:
     enabled: true
 http:
-  addr: 127.0.0.1:$REG_PORT
+  addr: $ADDR:$REG_PORT
 YML
 start registry "$STATE/registry.log" /usr/bin/docker-registry serve "$STATE/registry.yml"
-wait_for "the registry" curl -sf "http://127.0.0.1:$REG_PORT/v2/"
+wait_for "the registry" curl -sf "http://$ADDR:$REG_PORT/v2/"
 
-echo "== controller on 127.0.0.1:$API_PORT (embedded etcd under $STATE/controller)"
+echo "== controller on $ADDR:$API_PORT (embedded etcd under $STATE/controller)"
 start controller "$STATE/controller.log" node "$ROOT/dist/shoal-controller.js" \
-  --listen "127.0.0.1:$API_PORT" --data-dir "$STATE/controller" --cluster-cidr "$CLUSTER_CIDR"
-wait_for "the controller" curl -sf "http://127.0.0.1:$API_PORT/readyz"
+  --listen "$ADDR:$API_PORT" --data-dir "$STATE/controller" --cluster-cidr "$CLUSTER_CIDR"
+wait_for "the controller" curl -sf "http://$ADDR:$API_PORT/readyz"
 
 echo "== agent (socket $SOCK)"
 start agent "$STATE/agent.log" node "$ROOT/dist/shoal-agent.js" \
   --socket "$SOCK" --data-dir "$STATE/agent" --run-dir "$RUN/agent" \
-  --controller "http://127.0.0.1:$API_PORT" --node-name "$(hostname)" \
-  --advertise-addr 127.0.0.1 --insecure-registry "127.0.0.1:$REG_PORT" \
+  --controller "http://$ADDR:$API_PORT" --node-name "$(hostname)" \
+  --advertise-addr "$ADDR" --insecure-registry "$ADDR:$REG_PORT" \
   --bridge "$BRIDGE" --bridge-chain-prefix "$CHAINS"
 wait_for "the agent" env SHOAL_HOST="unix://$SOCK" $CTL images -q
 
-echo "== demo image 127.0.0.1:$REG_PORT/demo/web:1"
+echo "== demo image $ADDR:$REG_PORT/demo/web:1"
 bash "$ROOT/scripts/make-demo-image.sh" "$STATE/demo-rootfs.tar"
-SHOAL_HOST=unix://$SOCK $CTL import "$STATE/demo-rootfs.tar" "127.0.0.1:$REG_PORT/demo/web:1" >/dev/null
-SHOAL_HOST=unix://$SOCK $CTL push "127.0.0.1:$REG_PORT/demo/web:1"
+SHOAL_HOST=unix://$SOCK $CTL import "$STATE/demo-rootfs.tar" "$ADDR:$REG_PORT/demo/web:1" >/dev/null
+SHOAL_HOST=unix://$SOCK $CTL push "$ADDR:$REG_PORT/demo/web:1"
 
 mkdir -p "$HOME/.shoal"
 cat >"$HOME/.shoal/config" <<YML
 currentContext: local
 contexts:
   - name: local
-    server: http://127.0.0.1:$API_PORT
+    server: http://$ADDR:$API_PORT
 YML
 
 echo "== demo service (manifests/web.yaml)"
-sed "s#REGISTRY#127.0.0.1:$REG_PORT#" "$ROOT/manifests/web.yaml" | $CTL apply -f - --wait || {
+sed "s#REGISTRY#$ADDR:$REG_PORT#" "$ROOT/manifests/web.yaml" | $CTL apply -f - --wait || {
   echo "the demo service did not converge; see $STATE/*.log and 'shoalctl get tasks'" >&2; exit 1; }
 
 cat <<TXT
@@ -86,8 +89,12 @@ Shoal is up.
   shoalctl get nodes                 # this machine, registered as a node
   shoalctl get services              # the demo service
   shoalctl get tasks -o wide         # its replicas and where they run
+  curl http://127.0.0.1:8080/        # the published port, balanced over the replicas
+  shoalctl logs service/web -f       # the logs of every replica, through the controller
+  shoalctl exec task/<name> -- ps    # a command in one replica, wherever it runs
   shoalctl scale service/web --replicas 5
-  SHOAL_HOST=unix://$SOCK shoalctl logs web.1.<id>   # a replica's logs (engine level)
   SHOAL_HOST=unix://$SOCK shoalctl ps     # the containers on this node (engine level)
   make down                          # stop and clean up
+Another machine joins as an agent (see README, "A second machine"):
+  shoal-agent --controller http://$ADDR:$API_PORT --node-name NAME --advertise-addr ITS_IP --insecure-registry $ADDR:$REG_PORT
 TXT
