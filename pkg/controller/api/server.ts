@@ -15,6 +15,10 @@ import { nodesRoutes } from './nodes-routes.js';
 import { servicesRoutes } from './services-routes.js';
 import { systemRoutes } from './system-routes.js';
 import { tasksRoutes } from './tasks-routes.js';
+import { TunnelHub } from './tunnel.js';
+import { tunnelRoutes } from './tunnel-routes.js';
+
+export { TunnelHub, type TunnelHubOptions } from './tunnel.js';
 
 export interface ApiServerOptions {
   store: Store;
@@ -28,6 +32,8 @@ export interface ApiServerOptions {
   version?: string;
   /** Default 3 MiB. */
   bodyLimit?: number;
+  /** Agents' tunnels for logs and exec of their tasks; default a hub with default limits. */
+  tunnels?: TunnelHub;
 }
 
 /** Maps fastify's own errors (content type, body size, bad URL...) onto ShoalError codes. */
@@ -108,5 +114,6 @@ export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
   void app.register(servicesRoutes(deps));
   void app.register(tasksRoutes(deps));
   void app.register(nodesRoutes(deps));
+  void app.register(tunnelRoutes(deps, { hub: opts.tunnels ?? new TunnelHub() }));
   return app;
 }

@@ -1,0 +1,223 @@
+/**
+ * The tunnel hub: agents hold `GET /nodes/{node}/tunnel` open on this controller and receive
+ * requests down it as NDJSON lines; each request is answered by the agent with
+ * `POST /nodes/{node}/tunnel/{id}`, whose request body is the engine's answer and whose
+ * response body is the stdin the agent feeds to the engine. The controller never dials an
+ * agent (Swarm's model), so only the controller an agent is connected to can reach it.
+ *
+ * This file holds the bookkeeping only (no HTTP): which node has a link, which requests wait
+ * for their agent, how many streams each node has open. `tunnel-routes.ts` is the HTTP shell.
+ * The wire contract is described in docs/api.md ("Logs and exec through the controller").
+ */
+import { randomBytes } from 'node:crypto';
+import type { Readable, Writable } from 'node:stream';
+import { errors, ShoalError } from '../../api/index.js';
+
+export type TunnelOp = 'logs' | 'exec';
+
+/** One request sent down an agent's tunnel (a line of its NDJSON stream). */
+export interface TunnelRequest {
+  id: string;
+  op: TunnelOp;
+  /** The container id on the node (the task's `status.containerId`). */
+  container: string;
+  /** `<namespace>/<name>` of the task: the agent serves only a container labelled with it. */
+  task: string;
+  /** Engine query parameters: logs `follow`, `tail`, `since`; exec `spec` (base64 JSON), `stdin`. */
+  query: Record<string, string>;
+}
+
+/** Other lines of the stream: keepalives and the cancellation of a request not yet answered. */
+export type TunnelLine = TunnelRequest | { op: 'ping' } | { op: 'cancel'; id: string };
+
+/** The agent's answer to one request, as the HTTP shell hands it to the hub. */
+export interface TunnelStream {
+  /** The engine's HTTP status (2xx: `body` is NDJSON; otherwise a V1Status JSON document). */
+  status: number;
+  /** The engine's response body, as the agent relays it. */
+  body: Readable;
+  /** What to send to the agent (stdin for exec). End it once there is nothing (more) to send. */
+  stdin: Writable;
+  /** Tears the agent's request down (its engine request is aborted with it). Idempotent. */
+  close(): void;
+  /** Settles once the agent's request is over, whichever way it ended. */
+  closed: Promise<void>;
+}
+
+/** One agent's request stream, as the HTTP shell exposes it to the hub. */
+export interface AgentLink {
+  /** Writes one line (a JSON document without its newline). */
+  send(line: string): void;
+  /** Ends the stream (a newer connection of the node replaced it, or the hub closes). */
+  close(): void;
+}
+
+export interface TunnelHubOptions {
+  /** Streams open at once per node, counted from the request to the end of its answer. Default 64. */
+  maxStreamsPerNode?: number;
+  /** How long the agent has to answer a request. Default 10 s. */
+  answerTimeoutMs?: number;
+  newId?: () => string;
+}
+
+interface Pending {
+  node: string;
+  link: AgentLink;
+  resolve(s: TunnelStream): void;
+  reject(err: ShoalError): void;
+}
+
+export class TunnelHub {
+  private readonly links = new Map<string, AgentLink>();
+  private readonly pending = new Map<string, Pending>();
+  /** Streams counted against each node's limit (waiting for an answer or open). */
+  private readonly streams = new Map<string, number>();
+  private readonly max: number;
+  private readonly answerTimeoutMs: number;
+  private readonly newId: () => string;
+  private closed = false;
+
+  constructor(opts: TunnelHubOptions = {}) {
+    this.max = opts.maxStreamsPerNode ?? 64;
+    this.answerTimeoutMs = opts.answerTimeoutMs ?? 10_000;
+    this.newId = opts.newId ?? (() => randomBytes(12).toString('hex'));
+  }
+
+  /**
+   * Registers the link of `node`; a link the node already had is closed and replaced (the
+   * agent reconnected, perhaps before the old connection was noticed dead). Returns the
+   * function to call when this link goes away.
+   */
+  connect(node: string, link: AgentLink): () => void {
+    if (this.closed) {
+      link.close();
+      return () => undefined;
+    }
+    const old = this.links.get(node);
+    this.links.set(node, link);
+    if (old !== undefined && old !== link) this.drop(node, old, 'its agent reconnected');
+    return () => {
+      if (this.links.get(node) === link) this.links.delete(node);
+      this.drop(node, link, 'its agent disconnected');
+    };
+  }
+
+  isConnected(node: string): boolean {
+    return this.links.has(node);
+  }
+
+  /** Nodes with a link here, for metrics and diagnostics. */
+  get connectedNodes(): number {
+    return this.links.size;
+  }
+
+  /** Streams of `node` waiting for or holding an answer. */
+  openStreams(node: string): number {
+    return this.streams.get(node) ?? 0;
+  }
+
+  /** Ends the link and fails the requests sent down it that were not answered yet. */
+  private drop(node: string, link: AgentLink, why: string): void {
+    for (const [id, p] of this.pending) {
+      if (p.link !== link) continue;
+      this.pending.delete(id);
+      p.reject(errors.unavailable(`node ${node} did not answer: ${why}`, { retryAfterSeconds: 1 }));
+    }
+    link.close();
+  }
+
+  private count(node: string, delta: number): void {
+    const n = (this.streams.get(node) ?? 0) + delta;
+    if (n <= 0) this.streams.delete(node);
+    else this.streams.set(node, n);
+  }
+
+  /**
+   * Sends a request to the agent of `node` and resolves with its answer. Unavailable when the
+   * node has no link to this controller, has too many streams open, or does not answer in
+   * time; Canceled when `signal` fires first (the agent is told to drop the request).
+   */
+  open(node: string, req: Omit<TunnelRequest, 'id'>, signal: AbortSignal): Promise<TunnelStream> {
+    const link = this.links.get(node);
+    if (link === undefined || this.closed) {
+      return Promise.reject(
+        errors.unavailable(`node ${node} is not connected to this controller (its agent holds its tunnel to the controller it was given)`, { retryAfterSeconds: 1 }),
+      );
+    }
+    if (this.openStreams(node) >= this.max) {
+      return Promise.reject(
+        errors.unavailable(`node ${node} already has ${this.max} log and exec streams open through this controller; close some and retry`, { retryAfterSeconds: 1 }),
+      );
+    }
+    if (signal.aborted) return Promise.reject(new ShoalError('Canceled', 'the client went away'));
+    const id = this.newId();
+    this.count(node, 1);
+    return new Promise<TunnelStream>((resolve, reject) => {
+      const finish = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        this.pending.delete(id);
+      };
+      const fail = (err: ShoalError, tellAgent: boolean): void => {
+        if (!this.pending.has(id)) return;
+        finish();
+        this.count(node, -1);
+        if (tellAgent) this.sendLine(link, { op: 'cancel', id });
+        reject(err);
+      };
+      const onAbort = (): void => fail(new ShoalError('Canceled', 'the client went away'), true);
+      this.pending.set(id, {
+        node,
+        link,
+        resolve: (s) => {
+          finish();
+          s.closed.then(
+            () => this.count(node, -1),
+            () => this.count(node, -1),
+          );
+          resolve(s);
+        },
+        reject: (err) => {
+          finish();
+          this.count(node, -1);
+          reject(err);
+        },
+      });
+      const timer = setTimeout(
+        () => fail(errors.unavailable(`node ${node} did not answer the ${req.op} request for task ${req.task} within ${Math.round(this.answerTimeoutMs / 1000)} s`, { retryAfterSeconds: 1 }), true),
+        this.answerTimeoutMs,
+      );
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.sendLine(link, { id, ...req });
+    });
+  }
+
+  private sendLine(link: AgentLink, line: TunnelLine): void {
+    try {
+      link.send(JSON.stringify(line));
+    } catch {
+      // A link that cannot be written is closing; its release fails what waits on it.
+    }
+  }
+
+  /**
+   * The agent's answer to request `id` arrived. False when no such request waits for `node`
+   * (answered already, canceled, timed out, or sent to another node): the caller refuses it
+   * and the agent drops its engine request.
+   */
+  answer(node: string, id: string, stream: TunnelStream): boolean {
+    const p = this.pending.get(id);
+    if (p === undefined || p.node !== node) return false;
+    p.resolve(stream);
+    return true;
+  }
+
+  /** Closes every link and fails every waiting request (the controller is shutting down). */
+  close(): void {
+    this.closed = true;
+    for (const [node, link] of [...this.links]) {
+      this.links.delete(node);
+      this.drop(node, link, 'the controller is shutting down');
+    }
+  }
+}
