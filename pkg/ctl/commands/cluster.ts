@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import {
-  errors, formatCpuMillis, ShoalError, humanMemory, isShoalError, isTerminal, parseCpuMillis, parseMemoryBytes,
+  errors, formatCpuMillis, humanMemory, isShoalError, isTerminal, parseCpuMillis, parseMemoryBytes,
   type ApiObject, type List, type Node, type ResourcePlural, type Service, type Task,
 } from '../../api/index.js';
 import { ApiClient } from '../api-client.js';
@@ -15,6 +15,7 @@ import type { CtlContext, OutStream } from '../context.js';
 import { formatTable, parseOutputFormat, printJson, printYaml, type Column, type OutputFormat } from '../format.js';
 import { loadManifests, type ManifestDoc } from '../manifest.js';
 import { formatError } from '../output.js';
+import { waitForService } from './wait.js';
 
 const KINDS: Record<string, ResourcePlural> = {
   service: 'services', services: 'services', svc: 'services',
@@ -294,30 +295,6 @@ function prefixError(source: string, err: unknown): string {
   return text.replace(/^error: /, `error: ${source}: `);
 }
 
-async function waitReady(c: ApiClient, ns: string, name: string, ctx: CtlContext, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const s = await c.get<Service>('services', ns, name);
-    const mode = s.spec.mode ?? 'replicated';
-    const desired = mode === 'global' ? (s.status?.replicas ?? 0) : (s.spec.replicas ?? 1);
-    const observed = (s.status?.observedGeneration ?? 0) >= (s.metadata.generation ?? 1);
-    const ready = s.status?.readyReplicas ?? 0;
-    const updated = s.status?.updatedReplicas ?? ready;
-    if (observed && ready >= desired && updated >= desired && (mode === 'job' || mode === 'cron' || ready === desired || mode === 'global')) return;
-    if (Date.now() > end) {
-      throw new ShoalError('Timeout', `service/${name}: ${ready}/${desired} replicas ready after ${Math.round(timeoutMs / 1000)}s`);
-    }
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, 500);
-      ctx.signal.addEventListener('abort', () => {
-        clearTimeout(t);
-        resolve();
-      }, { once: true });
-    });
-    if (ctx.signal.aborted) throw new ShoalError('Canceled', 'interrupted');
-  }
-}
-
 async function applyCommand(o: { filename: string[]; namespace?: string; wait?: boolean; timeout?: string }, cmd: Command, ctx: CtlContext): Promise<void> {
   const c = await client(cmd, ctx);
   const docs: ManifestDoc[] = [];
@@ -341,7 +318,7 @@ async function applyCommand(o: { filename: string[]; namespace?: string; wait?: 
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw errors.invalidArgument(`invalid --timeout "${o.timeout}": want seconds`);
     for (const w of toWait) {
       try {
-        await waitReady(c, w.ns, w.name, ctx, timeoutMs);
+        await waitForService(c, w.ns, w.name, ctx, timeoutMs);
         ctx.stdout.write(`service/${w.name} ready\n`);
       } catch (err) {
         failed++;
