@@ -201,4 +201,18 @@ describe.skipIf(!canRun)('an agent in a cluster', () => {
     expect(del.code, del.stderr).toBe(0);
     await until('no container left', async () => ((await ps()).length === 0 ? true : undefined), 20_000);
   }, 60_000);
+
+  it('apply --wait fails fast, naming the task and the reason, when the image cannot be pulled', async () => {
+    const bad = join(base, 'bad.yaml');
+    await writeFile(bad, [
+      'apiVersion: shoal/v1', 'kind: Service', 'metadata:', '  name: nopull', 'spec:', '  replicas: 1', '  template:', '    spec:',
+      '      containers:', '        - name: main', `          image: ${reg?.host ?? ''}/e2e/missing:1`, '',
+    ].join('\n'));
+    const started = Date.now();
+    const r = await ctl(['apply', '-f', bad, '--wait', '--timeout', '60']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/service\/nopull: task nopull\.1\.\S+ rejected on \S+: pulling .*missing:1/);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect((await ctl(['delete', 'service', 'nopull'])).code).toBe(0);
+  }, 60_000);
 });
