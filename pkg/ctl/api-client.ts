@@ -3,10 +3,11 @@
  * ShoalError the server threw (via `fromStatus`, causes included); a controller that cannot
  * be reached becomes Unavailable naming the URL.
  */
+import type { Readable } from 'node:stream';
 import { send } from './http.js';
 import {
   API_GROUP_PATH, errors, fromStatus, isShoalError, RESOURCES, toShoalError,
-  type ApiObject, type List, type ResourcePlural, type WatchEvent,
+  type ApiObject, type List, type ResourcePlural, type Status, type WatchEvent,
 } from '../api/index.js';
 
 export interface ListOptions {
@@ -29,6 +30,40 @@ export interface Scale {
   metadata: { name: string; namespace: string; resourceVersion?: string };
   spec: { replicas: number };
   status: { replicas: number };
+}
+
+export interface LogOptions {
+  follow?: boolean;
+  /** Lines from the end of each container's log. */
+  tailLines?: number;
+  timestamps?: boolean;
+  /** RFC 3339 time or unix seconds. */
+  sinceTime?: string;
+}
+
+/** One log entry; service logs add `task`, and a task that cannot be read is `{task, error}`. */
+export interface LogEntry {
+  stream?: 'stdout' | 'stderr';
+  time?: string;
+  log?: string;
+  task?: string;
+  error?: Status;
+}
+
+/** What `exec` runs in a task's container. */
+export interface ExecSpec {
+  cmd: string[];
+  env?: string[];
+  user?: string;
+  workdir?: string;
+}
+
+/** An exec frame: output (`data` is base64), then the exit code. */
+export interface ExecFrame {
+  stream?: 'stdout' | 'stderr';
+  data?: string;
+  exitCode?: number;
+  error?: Status;
 }
 
 export class ApiClient {
@@ -168,6 +203,95 @@ export class ApiClient {
     } catch (err) {
       if (signal.aborted) return;
       throw err;
+    }
+  }
+
+  /**
+   * Sends a request whose answer is NDJSON and yields each object as it arrives. A non-2xx
+   * answer is thrown as its ShoalError; `body` (a stream) goes out as application/vnd.shoal.stream.
+   */
+  async *ndjson<T>(method: 'GET' | 'POST', path: string, q: Record<string, string | undefined>, opts: { body?: Readable; signal?: AbortSignal } = {}): AsyncGenerator<T> {
+    const signal = opts.signal ?? this.signal;
+    let res;
+    try {
+      res = await send({
+        url: `${this.server}${path}${this.qs(q)}`,
+        method,
+        headers: { accept: 'application/x-ndjson', ...(opts.body ? { 'content-type': 'application/vnd.shoal.stream' } : {}) },
+        ...(opts.body ? { body: opts.body } : {}),
+        ...(signal ? { signal } : {}),
+      });
+    } catch (err) {
+      throw this.unreachable(err);
+    }
+    if (res.statusCode >= 400) {
+      const text = await res.text();
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = { message: `HTTP ${res.statusCode}: ${text.slice(0, 200)}` };
+      }
+      throw fromStatus(res.statusCode, json);
+    }
+    const decoder = new TextDecoder();
+    let buf = '';
+    const parse = (line: string): T => {
+      try {
+        return JSON.parse(line) as T;
+      } catch {
+        throw errors.upstream(`the controller sent a line that is not JSON: ${line.slice(0, 200)}`);
+      }
+    };
+    try {
+      for await (const chunk of res.body) {
+        buf += decoder.decode(chunk as Uint8Array, { stream: true });
+        let i: number;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, i).trim();
+          buf = buf.slice(i + 1);
+          if (line !== '') yield parse(line);
+        }
+      }
+    } catch (err) {
+      if (signal?.aborted) return;
+      if (isShoalError(err)) throw err;
+      throw errors.unavailable(`the stream from the controller at ${this.server} broke: ${(err as { code?: string }).code ?? toShoalError(err).message}`, { cause: err });
+    }
+    buf += decoder.decode();
+    if (buf.trim() !== '') yield parse(buf.trim());
+  }
+
+  private logQuery(o: LogOptions): Record<string, string | undefined> {
+    return {
+      follow: o.follow ? 'true' : undefined,
+      tailLines: o.tailLines !== undefined ? String(o.tailLines) : undefined,
+      timestamps: o.timestamps ? 'true' : undefined,
+      sinceTime: o.sinceTime,
+    };
+  }
+
+  /** The log entries of one task's container, from whichever node runs it. */
+  async *taskLogs(namespace: string, name: string, o: LogOptions = {}, signal?: AbortSignal): AsyncGenerator<LogEntry> {
+    const path = `${this.path('tasks', namespace, name)}/log`;
+    for await (const e of this.ndjson<LogEntry>('GET', path, this.logQuery(o), signal ? { signal } : {})) {
+      if (e.error) throw fromStatus(e.error.code, e.error);
+      yield e;
+    }
+  }
+
+  /** The log entries of every replica of a service, each with its `task`; `{task, error}` for a task that cannot be read. */
+  serviceLogs(namespace: string, name: string, o: LogOptions = {}, signal?: AbortSignal): AsyncGenerator<LogEntry> {
+    return this.ndjson<LogEntry>('GET', `${this.path('services', namespace, name)}/log`, this.logQuery(o), signal ? { signal } : {});
+  }
+
+  /** Runs a command in a task's container; `stdin` (optional) is its input. Yields output frames, then `{exitCode}`. */
+  async *execTask(namespace: string, name: string, spec: ExecSpec, stdin?: Readable, signal?: AbortSignal): AsyncGenerator<ExecFrame> {
+    const path = `${this.path('tasks', namespace, name)}/exec`;
+    const q = { spec: Buffer.from(JSON.stringify(spec)).toString('base64') };
+    for await (const f of this.ndjson<ExecFrame>('POST', path, q, { ...(stdin ? { body: stdin } : {}), ...(signal ? { signal } : {}) })) {
+      if (f.error) throw fromStatus(f.error.code, f.error);
+      yield f;
     }
   }
 }

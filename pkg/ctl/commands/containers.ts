@@ -14,6 +14,7 @@ import { ShoalError, isShoalError } from '../../api/index.js';
 import type { CtlContext } from '../context.js';
 import { EngineClient, resolveEngineHost, type StreamEvent } from '../engine-client.js';
 import { humanAge, humanSize, printJson, printTable, parseOutputFormat } from '../format.js';
+import { parseRemoteRef, remoteExec, remoteLogs } from './remote.js';
 
 interface Summary {
   Id: string;
@@ -100,6 +101,7 @@ const EXEC_FLAGS: FlagSpec[] = [
   { names: ['-e', '--env'], key: 'env', value: true, repeat: true },
   { names: ['-u', '--user'], key: 'user', value: true },
   { names: ['-w', '--workdir'], key: 'workdir', value: true },
+  { names: ['--namespace'], key: 'namespace', value: true },
 ];
 
 type Parsed = { opts: Record<string, string | boolean | string[]>; positionals: string[] };
@@ -325,6 +327,10 @@ async function execCommand(program: Command, cmd: Command, ctx: CtlContext): Pro
   if (env.length) spec['env'] = env;
   if (typeof p.opts['user'] === 'string') spec['user'] = p.opts['user'];
   if (typeof p.opts['workdir'] === 'string') spec['workdir'] = p.opts['workdir'];
+  const ref = parseRemoteRef(container);
+  const namespace = typeof p.opts['namespace'] === 'string' ? p.opts['namespace'] : undefined;
+  if (ref) return remoteExec(ref, spec as { cmd: string[] }, { interactive: p.opts['interactive'] === true, ...(namespace ? { namespace } : {}) }, cmd, ctx);
+  if (namespace !== undefined) throw new ShoalError('InvalidArgument', '--namespace applies to task/NAME only');
   await withClient(cmd, ctx, async (c) => {
     const path = `/v1/containers/${enc(container)}/exec`;
     const events = p.opts['interactive']
@@ -510,13 +516,17 @@ export function registerContainersCommands(program: Command, ctx: CtlContext): v
 
   program
     .command('logs')
-    .description('Fetch the logs of a container')
+    .description('Fetch the logs of a container, or through the controller of task/NAME or service/NAME (all replicas, prefixed)')
     .option('-f, --follow', 'follow log output')
     .option('-n, --tail <n>', 'number of lines to show from the end of the logs', 'all')
     .option('-t, --timestamps', 'show timestamps')
     .option('--since <time>', 'show logs since a timestamp (RFC 3339 or unix seconds)')
+    .option('--namespace <ns>', 'namespace of task/NAME or service/NAME (default "default")')
     .argument('<container>')
-    .action(async (name: string, o: { follow?: boolean; tail: string; timestamps?: boolean; since?: string }, cmd: Command) => {
+    .action(async (name: string, o: { follow?: boolean; tail: string; timestamps?: boolean; since?: string; namespace?: string }, cmd: Command) => {
+      const ref = parseRemoteRef(name);
+      if (ref) return remoteLogs(ref, o, cmd, ctx);
+      if (o.namespace !== undefined) throw new ShoalError('InvalidArgument', '--namespace applies to task/NAME and service/NAME only');
       if (o.tail !== 'all' && !/^\d+$/.test(o.tail)) throw new ShoalError('InvalidArgument', `invalid --tail ${JSON.stringify(o.tail)}: want a number or all`);
       await withClient(cmd, ctx, (c) =>
         streamLogs(c, ctx, name, { follow: o.follow ? 1 : undefined, tail: o.tail === 'all' ? undefined : o.tail, since: o.since }, !!o.timestamps),

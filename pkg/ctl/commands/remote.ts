@@ -1,0 +1,167 @@
+/**
+ * `shoalctl logs service/NAME|task/NAME` and `shoalctl exec task/NAME -- CMD`: the cluster
+ * forms of the engine's logs and exec, through the controller (which reaches the task's node
+ * over that node's tunnel), so the user never needs to know where a replica runs.
+ * containers.ts dispatches here on the `service/` and `task/` prefixes; plain container
+ * names keep going to the local engine.
+ */
+import type { Command } from 'commander';
+import { errors, fromStatus, toShoalError } from '../../api/index.js';
+import { ApiClient, type ExecSpec, type LogEntry, type LogOptions } from '../api-client.js';
+import { resolveServer } from '../config.js';
+import type { CtlContext, OutStream } from '../context.js';
+
+export interface RemoteRef {
+  kind: 'service' | 'task';
+  name: string;
+}
+
+const PREFIXES: Record<string, RemoteRef['kind']> = {
+  service: 'service', services: 'service', svc: 'service',
+  task: 'task', tasks: 'task',
+};
+
+/** `service/web` or `task/web.1.abc`; undefined for anything else (a container name or id). */
+export function parseRemoteRef(s: string): RemoteRef | undefined {
+  const i = s.indexOf('/');
+  if (i <= 0) return undefined;
+  const kind = PREFIXES[s.slice(0, i).toLowerCase()];
+  if (kind === undefined) return undefined;
+  const name = s.slice(i + 1);
+  if (name === '' || name.includes('/')) throw errors.invalidArgument(`"${s}": want ${kind}/NAME`);
+  return { kind, name };
+}
+
+async function client(cmd: Command, ctx: CtlContext): Promise<ApiClient> {
+  const server = (cmd.optsWithGlobals() as { server?: string }).server;
+  return new ApiClient(await resolveServer(server, ctx.env, ctx.home), ctx.signal);
+}
+
+// ── service log lines ─────────────────────────────────────────────────────────────────────
+
+/** Prefix colours on a terminal: cyan, yellow, green, magenta, blue, red, then again. */
+const COLOURS = [36, 33, 32, 35, 34, 31];
+
+/**
+ * Prints service log entries as `task-name | text` (names padded to the widest seen so far,
+ * coloured per task on a terminal), stderr entries to stderr, `{task, error}` entries as an
+ * error line on stderr. Pure apart from the two streams.
+ */
+export class ServiceLogPrinter {
+  private readonly colourOf = new Map<string, number>();
+  private width = 0;
+  /** Tasks whose logs could not be read. */
+  failed = 0;
+
+  constructor(
+    private readonly out: OutStream,
+    private readonly err: OutStream,
+    private readonly opts: { timestamps: boolean; colour: { out: boolean; err: boolean } },
+  ) {}
+
+  private prefix(task: string, colour: boolean): string {
+    if (task.length > this.width) this.width = task.length;
+    let c = this.colourOf.get(task);
+    if (c === undefined) {
+      c = COLOURS[this.colourOf.size % COLOURS.length] ?? 36;
+      this.colourOf.set(task, c);
+    }
+    const padded = task.padEnd(this.width);
+    return colour ? `\x1b[${c}m${padded}\x1b[0m | ` : `${padded} | `;
+  }
+
+  write(e: LogEntry): void {
+    const task = e.task ?? '?';
+    if (e.error) {
+      this.failed++;
+      const x = fromStatus(e.error.code, e.error);
+      this.err.write(`${this.prefix(task, this.opts.colour.err)}error: ${x.code}: ${x.message}\n`);
+      return;
+    }
+    const toErr = e.stream === 'stderr';
+    const text = logText(e, this.opts.timestamps);
+    // One prefix per line, also when an entry carries several.
+    const lines = text.endsWith('\n') ? text.slice(0, -1).split('\n') : text.split('\n');
+    const p = this.prefix(task, toErr ? this.opts.colour.err : this.opts.colour.out);
+    (toErr ? this.err : this.out).write(lines.map((l) => `${p}${l}\n`).join(''));
+  }
+}
+
+/** The text of an entry as `logs` prints it (`time text` with timestamps). */
+export function logText(e: LogEntry, timestamps: boolean): string {
+  const log = e.log ?? '';
+  return timestamps && e.time ? `${e.time} ${log}` : log;
+}
+
+function wantsColour(s: OutStream, env: CtlContext['env']): boolean {
+  return s.isTTY === true && env['NO_COLOR'] === undefined && env['TERM'] !== 'dumb';
+}
+
+// ── commands ──────────────────────────────────────────────────────────────────────────────
+
+export interface RemoteLogsOptions {
+  follow?: boolean;
+  /** `all` or a number. */
+  tail: string;
+  timestamps?: boolean;
+  since?: string;
+  namespace?: string;
+}
+
+export async function remoteLogs(ref: RemoteRef, o: RemoteLogsOptions, cmd: Command, ctx: CtlContext): Promise<void> {
+  if (o.tail !== 'all' && !/^\d+$/.test(o.tail)) throw errors.invalidArgument(`invalid --tail ${JSON.stringify(o.tail)}: want a number or all`);
+  const c = await client(cmd, ctx);
+  const ns = o.namespace ?? 'default';
+  const lo: LogOptions = {
+    ...(o.follow ? { follow: true } : {}),
+    ...(o.tail !== 'all' ? { tailLines: Number(o.tail) } : {}),
+    ...(o.timestamps ? { timestamps: true } : {}),
+    ...(o.since !== undefined ? { sinceTime: o.since } : {}),
+  };
+  if (ref.kind === 'task') {
+    for await (const e of c.taskLogs(ns, ref.name, lo, ctx.signal)) {
+      (e.stream === 'stderr' ? ctx.stderr : ctx.stdout).write(logText(e, !!o.timestamps));
+    }
+    return;
+  }
+  const printer = new ServiceLogPrinter(ctx.stdout, ctx.stderr, {
+    timestamps: !!o.timestamps,
+    colour: { out: wantsColour(ctx.stdout, ctx.env), err: wantsColour(ctx.stderr, ctx.env) },
+  });
+  for await (const e of c.serviceLogs(ns, ref.name, lo, ctx.signal)) printer.write(e);
+  if (printer.failed > 0) ctx.setExitCode(1);
+}
+
+export interface RemoteExecOptions {
+  interactive: boolean;
+  namespace?: string;
+}
+
+/** Runs `spec` in the task's container; the exit code is the command's. */
+export async function remoteExec(ref: RemoteRef, spec: ExecSpec, o: RemoteExecOptions, cmd: Command, ctx: CtlContext): Promise<void> {
+  if (ref.kind !== 'task') throw errors.invalidArgument(`exec runs in one replica: use task/NAME (shoalctl get tasks lists them), not ${ref.kind}/${ref.name}`);
+  if (spec.cmd[0] === '--') spec = { ...spec, cmd: spec.cmd.slice(1) };
+  if (spec.cmd.length === 0) throw errors.invalidArgument('usage: shoalctl exec [-i] task/NAME -- COMMAND [ARG...]');
+  const c = await client(cmd, ctx);
+  // stdin may never end (a terminal): stop sending it once the command has exited.
+  const stop = new AbortController();
+  const onAbort = (): void => stop.abort();
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  let exitCode: number | undefined;
+  try {
+    for await (const f of c.execTask(o.namespace ?? 'default', ref.name, spec, o.interactive ? ctx.stdin : undefined, stop.signal)) {
+      if (f.data !== undefined) (f.stream === 'stderr' ? ctx.stderr : ctx.stdout).write(Buffer.from(f.data, 'base64'));
+      if (typeof f.exitCode === 'number') exitCode = f.exitCode;
+    }
+  } catch (err) {
+    if (!ctx.signal.aborted) throw toShoalError(err);
+  } finally {
+    ctx.signal.removeEventListener('abort', onAbort);
+    if (o.interactive) {
+      stop.abort();
+      ctx.stdin.destroy();
+    }
+  }
+  if (exitCode !== undefined) ctx.setExitCode(exitCode);
+  else if (!ctx.signal.aborted) throw errors.unavailable(`the exec in task ${ref.name} ended without an exit code (its node or the controller went away)`);
+}
