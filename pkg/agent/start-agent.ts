@@ -21,7 +21,8 @@ import type { AgentConfig } from './config.js';
 import { buildEngineApp, listenOnSocket, NodeNetworks, type EngineDeps } from './engine/index.js';
 import { AgentMetrics } from './metrics.js';
 import { startMetricsServer, type MetricsServer } from './metrics-server.js';
-import { containerRuntime, httpControllerApi, probeMachine, startSession, type AgentSession } from './session/index.js';
+import { containerRuntime, httpControllerApi, probeMachine, startSession, TASK_LABEL, type AgentSession } from './session/index.js';
+import { startTunnel, type AgentTunnel } from './session/tunnel.js';
 
 export const AGENT_VERSION = '0.1.0';
 export const ENGINE_API_VERSION = 'v1';
@@ -152,6 +153,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
 
   // In a cluster: register the node, heartbeat, and run the tasks assigned to it.
   let session: AgentSession | undefined;
+  let tunnel: AgentTunnel | undefined;
   if (config.controller !== undefined) {
     session = startSession({
       api: httpControllerApi(config.controller),
@@ -164,11 +166,26 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
       probe: () => probeMachine(),
       log: log.child({ component: 'session' }),
     });
+    // Logs and exec of this node's tasks, asked through the controller over a tunnel we hold.
+    tunnel = startTunnel({
+      controller: config.controller,
+      nodeName: config.nodeName,
+      engineSocket: config.socket,
+      log: log.child({ component: 'tunnel' }),
+      isTaskContainer: (id, task) => {
+        try {
+          return containers.inspect(id).Config.Labels[TASK_LABEL] === task;
+        } catch {
+          return false;
+        }
+      },
+    });
   }
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
+      await tunnel?.close();
       await session?.close();
       await metricsServer?.close();
       await server.close();
