@@ -5,3 +5,7 @@ export { startRegistry, registryAvailable, REGISTRY_BIN, type TestRegistry, type
 export { startTestAgent, builtCommandsPresent, AGENT_JS, CTL_JS, REPO_ROOT, type TestAgent, type AgentOptions } from './agent.js';
 export { startEtcd, etcdAvailable, type TestEtcd, type EtcdOptions } from './etcd.js';
 export { until } from './wait.js';
+export {
+  createNetnsLan, freeSubnet24, ipInCidr, killIfItIs, netnsToolsAvailable, sweepCgroupParent, unmountUnder,
+  type NetnsHost, type NetnsLan, type NetnsLanOptions,
+} from './netns.js';

@@ -1,7 +1,8 @@
 /**
- * Starts Debian's `docker-registry` (distribution 2.8) on a free loopback port with filesystem
- * storage in a temp dir, optionally behind htpasswd basic auth. stop() kills it and removes the
- * dir. The storage root is exposed so tests can corrupt blobs on purpose.
+ * Starts Debian's `docker-registry` (distribution 2.8) on a free port (loopback unless
+ * `bindAddress` names another local address) with filesystem storage in a temp dir,
+ * optionally behind htpasswd basic auth. stop() kills it and removes the dir. The storage
+ * root is exposed so tests can corrupt blobs on purpose.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
@@ -16,7 +17,7 @@ export function registryAvailable(): boolean {
 }
 
 export interface TestRegistry {
-  /** `127.0.0.1:PORT`, to put in image references. */
+  /** `ADDRESS:PORT` (`127.0.0.1:PORT` by default), to put in image references. */
   host: string;
   url: string;
   /** Filesystem storage root (`docker/registry/v2/...` under it). */
@@ -28,12 +29,15 @@ export interface TestRegistry {
 
 export interface RegistryOptions {
   auth?: { user: string; password: string };
+  /** Local address to listen on (default 127.0.0.1), e.g. a host-side bridge that netns hosts reach. */
+  bindAddress?: string;
 }
 
 export async function startRegistry(opts: RegistryOptions = {}): Promise<TestRegistry> {
   const tmp = new TempDirs();
   const dir = await tmp.make('shoal-registry-');
   const port = await freeLoopbackPort();
+  const bind = opts.bindAddress ?? '127.0.0.1';
   const storage = join(dir, 'storage');
   let auth = '';
   if (opts.auth) {
@@ -54,14 +58,14 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     '  delete:',
     '    enabled: true',
     'http:',
-    `  addr: 127.0.0.1:${port}`,
+    `  addr: ${bind}:${port}`,
     auth,
   ].join('\n');
   await writeFile(join(dir, 'config.yml'), config);
   const child: ChildProcess = spawn(REGISTRY_BIN, ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${bind}:${port}`;
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
       const gone = new Promise((r) => child.once('exit', r));
@@ -86,7 +90,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     throw err;
   }
   return {
-    host: `127.0.0.1:${port}`,
+    host: `${bind}:${port}`,
     url,
     storage,
     blobPath: (digest) => {
