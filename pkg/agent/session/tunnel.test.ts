@@ -1,0 +1,275 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { engineRequest, parseTunnelLine, startTunnel, type AgentTunnel, type TunnelOptions, type TunnelRequest } from './tunnel.js';
+import { FakeEngine } from './tunnel-fake-engine.js';
+
+const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+async function until<T>(what: string, fn: () => T | undefined | false, ms = 5000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+interface Answer {
+  id: string;
+  status: string | undefined;
+  body: string;
+  ended: boolean;
+  closed: boolean;
+  res: ServerResponse;
+}
+
+/** A controller that only speaks the tunnel: tests write lines and read answers. */
+class FakeController {
+  tunnels: ServerResponse[] = [];
+  answers = new Map<string, Answer>();
+  /** Status of the tunnel GET (404: node not registered). */
+  tunnelStatus = 200;
+  /** Status of answers (404: the request is unknown here). */
+  answerStatus = 200;
+  gets = 0;
+  private constructor(private readonly server: Server) {}
+
+  static async start(): Promise<FakeController> {
+    const h: { c?: FakeController } = {};
+    const server = createServer((req, res) => h.c?.handle(req, res));
+    const c = new FakeController(server);
+    h.c = c;
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    return c;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  live(): ServerResponse | undefined {
+    return this.tunnels.filter((t) => !t.destroyed && !t.writableEnded).at(-1);
+  }
+
+  send(line: object): void {
+    const t = this.live();
+    if (!t) throw new Error('no tunnel');
+    t.write(JSON.stringify(line) + '\n');
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? '';
+    if (req.method === 'GET' && url === '/apis/shoal/v1/nodes/n1/tunnel') {
+      this.gets++;
+      if (this.tunnelStatus !== 200) {
+        res.writeHead(this.tunnelStatus, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ kind: 'Status', code: this.tunnelStatus, message: 'nodes "n1" not found' }));
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      res.flushHeaders();
+      this.tunnels.push(res);
+      return;
+    }
+    const m = /^\/apis\/shoal\/v1\/nodes\/n1\/tunnel\/([^/]+)$/.exec(url);
+    if (req.method === 'POST' && m) {
+      const h = req.headers['x-shoal-tunnel-status'];
+      const a: Answer = { id: m[1]!, status: typeof h === 'string' ? h : undefined, body: '', ended: false, closed: false, res };
+      this.answers.set(a.id, a);
+      req.on('data', (d: Buffer) => (a.body += d.toString()));
+      req.on('end', () => {
+        a.ended = true;
+        res.end(); // as the controller does once the answer is relayed
+      });
+      req.on('close', () => (a.closed = true));
+      res.writeHead(this.answerStatus, { 'content-type': 'application/vnd.shoal.stream' });
+      res.flushHeaders();
+      if (this.answerStatus !== 200) res.end();
+      return;
+    }
+    res.writeHead(404);
+    res.end();
+  }
+}
+
+let controller: FakeController;
+let engine: FakeEngine;
+let tunnel: AgentTunnel | undefined;
+const labels = new Map<string, string>();
+
+function start(opts: Partial<TunnelOptions> = {}): AgentTunnel {
+  tunnel = startTunnel({
+    controller: controller.url,
+    nodeName: 'n1',
+    engineSocket: engine.socketPath,
+    log: quiet,
+    isTaskContainer: (id, key) => labels.get(id) === key,
+    backoffMinMs: 10,
+    backoffMaxMs: 50,
+    ...opts,
+  });
+  return tunnel;
+}
+
+const logsReq = (id: string, container: string, query: Record<string, string> = {}): TunnelRequest => ({ id, op: 'logs', container, task: `default/t-${container}`, query });
+
+beforeEach(async () => {
+  controller = await FakeController.start();
+  engine = await FakeEngine.start();
+  labels.clear();
+});
+afterEach(async () => {
+  await tunnel?.close();
+  tunnel = undefined;
+  await controller.close();
+  await engine.close();
+});
+
+describe('parseTunnelLine and engineRequest (pure)', () => {
+  it('accepts the three kinds of lines and refuses anything else', () => {
+    expect(parseTunnelLine('{"op":"ping"}')).toEqual({ op: 'ping' });
+    expect(parseTunnelLine('{"op":"cancel","id":"a1"}')).toEqual({ op: 'cancel', id: 'a1' });
+    expect(parseTunnelLine('{"id":"a1","op":"logs","container":"c1","task":"default/web.1.x","query":{"tail":"5","bad":3}}')).toEqual({
+      id: 'a1', op: 'logs', container: 'c1', task: 'default/web.1.x', query: { tail: '5' },
+    });
+    for (const bad of ['', 'nope', '[]', '{"op":"logs"}', '{"id":"a/b","op":"logs","container":"c","task":"t"}', '{"id":"a","op":"rm","container":"c","task":"t"}', '{"id":"a","op":"logs","container":"../x","task":"t"}', '{"id":"a","op":"exec","container":"c","task":"t","query":[]}']) {
+      expect(parseTunnelLine(bad)).toBeUndefined();
+    }
+  });
+
+  it('builds the engine request with only the parameters each route takes', () => {
+    expect(engineRequest(logsReq('1', 'c1', { follow: '1', tail: '10', since: '123', spec: 'x' }))).toEqual({ method: 'GET', path: '/v1/containers/c1/logs?follow=1&tail=10&since=123', stdin: false });
+    expect(engineRequest(logsReq('1', 'c1'))).toEqual({ method: 'GET', path: '/v1/containers/c1/logs', stdin: false });
+    expect(engineRequest({ id: '1', op: 'exec', container: 'c1', task: 't', query: { spec: 'e30=', stdin: '1', follow: '1' } })).toEqual({ method: 'POST', path: '/v1/containers/c1/exec?spec=e30%3D', stdin: true });
+    expect(() => engineRequest({ id: '1', op: 'exec', container: 'c1', task: 't', query: {} })).toThrow(/query.spec/);
+  });
+});
+
+describe('the agent tunnel against a fake controller and engine', () => {
+  it('serves a logs request with the engine’s status and body', async () => {
+    engine.add('c1', ['hello', 'err:oops']);
+    labels.set('c1', 'default/t-c1');
+    const t = start();
+    await until('connected', () => t.connected());
+    controller.send({ op: 'ping' });
+    controller.send(logsReq('r1', 'c1'));
+    const a = await until('the answer', () => controller.answers.get('r1')?.ended && controller.answers.get('r1'));
+    expect(a.status).toBe('200');
+    expect(a.body.trim().split('\n').map((l) => JSON.parse(l) as { stream: string; log: string })).toMatchObject([
+      { stream: 'stdout', log: 'hello\n' },
+      { stream: 'stderr', log: 'oops\n' },
+    ]);
+    await until('no active stream', () => t.activeStreams() === 0);
+  });
+
+  it('answers 404 for a container that is not the task’s, without asking the engine', async () => {
+    engine.add('c1');
+    labels.set('c1', 'default/other');
+    start();
+    await until('connected', () => tunnel!.connected());
+    controller.send(logsReq('r1', 'c1'));
+    const a = await until('the answer', () => controller.answers.get('r1')?.ended && controller.answers.get('r1'));
+    expect(a.status).toBe('404');
+    expect(JSON.parse(a.body)).toMatchObject({ code: 404, message: 'container c1 of task default/t-c1 is not on node n1' });
+    expect(engine.seen).toEqual([]);
+  });
+
+  it('passes an engine error under its own status, and an unreachable engine as 503', async () => {
+    labels.set('c404', 'default/t-c404');
+    start();
+    await until('connected', () => tunnel!.connected());
+    controller.send(logsReq('r1', 'c404'));
+    const a = await until('the answer', () => controller.answers.get('r1')?.ended && controller.answers.get('r1'));
+    expect(a.status).toBe('404');
+    expect(JSON.parse(a.body)).toMatchObject({ message: 'no such container: c404' });
+    await tunnel!.close();
+
+    start({ engineSocket: '/nonexistent/engine.sock' });
+    await until('connected', () => tunnel!.connected());
+    controller.send(logsReq('r2', 'c404'));
+    const b = await until('the answer', () => controller.answers.get('r2')?.ended && controller.answers.get('r2'));
+    expect(b.status).toBe('503');
+    expect(JSON.parse(b.body)).toMatchObject({ code: 503, message: expect.stringMatching(/engine API of node n1 cannot be reached/) });
+  });
+
+  it('a cancel line, a refused answer or a dropped answer connection abort the engine request', async () => {
+    engine.add('c1', []);
+    labels.set('c1', 'default/t-c1');
+    start({ statusGraceMs: 20 });
+    await until('connected', () => tunnel!.connected());
+
+    // cancel
+    controller.send(logsReq('r1', 'c1', { follow: '1' }));
+    await until('the engine follows', () => engine.open === 1);
+    controller.send({ op: 'cancel', id: 'r1' });
+    await until('engine request aborted', () => engine.open === 0);
+    expect(engine.aborted).toBe(1);
+
+    // the controller closes the answer's connection (its client went away)
+    controller.send(logsReq('r2', 'c1', { follow: '1' }));
+    const a = await until('the answer', () => controller.answers.get('r2'));
+    await until('the engine follows', () => engine.open === 1);
+    a.res.destroy();
+    await until('engine request aborted', () => engine.open === 0);
+    expect(engine.aborted).toBe(2);
+
+    // the controller does not know the request any more
+    controller.answerStatus = 404;
+    controller.send(logsReq('r3', 'c1', { follow: '1' }));
+    await until('the answer', () => controller.answers.get('r3'));
+    await until('engine request aborted', () => engine.aborted === 3 && engine.open === 0);
+    await until('no active stream', () => tunnel!.activeStreams() === 0);
+  });
+
+  it('reconnects when the controller ends the tunnel, when it goes silent, and after a refusal', async () => {
+    start({ idleTimeoutMs: 150 });
+    await until('connected', () => controller.gets === 1 && tunnel!.connected());
+    controller.live()!.end();
+    await until('second connection', () => controller.gets === 2 && controller.live());
+    // No pings: the agent gives up on the silent connection and opens another.
+    await until('third connection after silence', () => controller.gets === 3 && controller.live(), 2000);
+    controller.tunnelStatus = 404;
+    controller.live()!.destroy();
+    await until('retries while refused', () => controller.gets >= 6);
+    expect(tunnel!.connected()).toBe(false);
+    controller.tunnelStatus = 200;
+    await until('connected again', () => tunnel!.connected());
+  });
+
+  it('refuses requests beyond its stream limit and stops everything on close', async () => {
+    engine.add('c1', []);
+    labels.set('c1', 'default/t-c1');
+    const t = start({ maxStreams: 1, statusGraceMs: 10 });
+    await until('connected', () => t.connected());
+    controller.send(logsReq('r1', 'c1', { follow: '1' }));
+    await until('the engine follows', () => engine.open === 1);
+    controller.send(logsReq('r2', 'c1', { follow: '1' }));
+    const b = await until('the refusal', () => controller.answers.get('r2')?.ended && controller.answers.get('r2'));
+    expect(b.status).toBe('503');
+    expect(JSON.parse(b.body)).toMatchObject({ message: 'node n1 is serving 1 log and exec streams already' });
+    await t.close();
+    expect(t.connected()).toBe(false);
+    expect(t.activeStreams()).toBe(0);
+    await until('engine request aborted', () => engine.open === 0);
+    await until('tunnel closed at the controller', () => controller.live() === undefined);
+  });
+
+  it('stops on its signal', async () => {
+    const ac = new AbortController();
+    const t = start({ signal: ac.signal });
+    await until('connected', () => t.connected());
+    ac.abort();
+    await until('tunnel closed at the controller', () => controller.live() === undefined);
+    await t.close();
+    const gets = controller.gets;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(controller.gets).toBe(gets);
+  });
+});
