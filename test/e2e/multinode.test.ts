@@ -40,7 +40,7 @@ const why = !isRoot ? 'needs root'
   : undefined;
 if (why) console.warn(`multinode e2e skipped: ${why}`);
 
-const NODE_TIMEOUT = '3s';
+const NODE_TIMEOUT_MS = 3000;
 const REPLACE_WITHIN_MS = 15_000;
 const LOG_CAP = 1 << 20;
 
@@ -271,7 +271,7 @@ describe.skipIf(why !== undefined)('a cluster of three network-namespace hosts',
     server = `http://${lan.hostAddress}:${port}`;
     controllerArgs = [
       CONTROLLER_JS, '--listen', `${lan.hostAddress}:${port}`, '--data-dir', join(base, 'controller'), '--etcd', etcd.endpoints.join(','),
-      '--node-timeout', NODE_TIMEOUT,
+      '--node-timeout', `${NODE_TIMEOUT_MS}ms`,
     ];
     await startController();
     for (const a of agents) await startAgent(a);
@@ -487,7 +487,7 @@ describe.skipIf(why !== undefined)('a cluster of three network-namespace hosts',
       await startController();
       await until('three ready nodes after the restart', nodesReady(agents.map((a) => a.node)), 30_000, 200);
       // Longer than the node timeout: a node wrongly thought down would have its tasks replaced by now.
-      await new Promise((r) => setTimeout(r, 3000 + 2000));
+      await new Promise((r) => setTimeout(r, NODE_TIMEOUT_MS + 2000));
       const tasksAfter = await until('3 running tasks after the restart', () => running(3), 10_000, 200);
       expect(tasksAfter.map((t) => `${t.metadata.name} ${t.status.containerId}`).sort(), 'running tasks after the restart')
         .toEqual(tasksBefore.map((t) => `${t.metadata.name} ${t.status.containerId}`).sort());
