@@ -19,6 +19,7 @@
  * Only containers labelled as the request's task are served. The connection is re-opened
  * with backoff until the signal fires. node:http throughout, as pkg/ctl/http.ts.
  */
+import { setMaxListeners } from 'node:events';
 import { Agent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { StringDecoder } from 'node:string_decoder';
@@ -152,6 +153,7 @@ export function startTunnel(opts: TunnelOptions): AgentTunnel {
   const maxStreams = opts.maxStreams ?? 128;
   const ac = new AbortController();
   const signal = ac.signal;
+  setMaxListeners(0, signal); // one listener per stream being served
   const stop = (): void => ac.abort();
   opts.signal?.addEventListener('abort', stop, { once: true });
   if (opts.signal?.aborted) ac.abort();
@@ -389,18 +391,22 @@ export function startTunnel(opts: TunnelOptions): AgentTunnel {
   const loop = (async () => {
     const backoff = createBackoff(opts.backoffMinMs ?? 200, opts.backoffMaxMs ?? 5_000);
     let down = false;
+    let everConnected = false;
     while (!signal.aborted) {
       try {
         await hold(() => {
           isConnected = true;
           backoff.reset();
-          if (down) log.info({ controller }, 'tunnel: connected again');
+          if (!everConnected || down) log.info({ controller }, everConnected ? 'tunnel: connected again' : 'tunnel: connected');
+          everConnected = true;
           down = false;
         });
       } catch (err) {
         if (signal.aborted) break;
-        if (!down) log.warn({ controller, err: toShoalError(err).message }, 'tunnel: lost the connection to the controller; retrying with backoff');
-        down = true;
+        const e = toShoalError(err);
+        // At start-up the session registers the node a moment after we first ask: not worth a warning.
+        if (!down && (everConnected || e.code !== 'NotFound')) log.warn({ controller, err: e.message }, 'tunnel: lost the connection to the controller; retrying with backoff');
+        if (everConnected || e.code !== 'NotFound') down = true;
       } finally {
         isConnected = false;
       }

@@ -180,6 +180,30 @@ describe('logs and exec through the controller (controller + agent tunnel + fake
     await until('hub streams released', () => hub.openStreams('node-a') + hub.openStreams('node-b') === 0);
   });
 
+  it('follows a service of many replicas without listener warnings', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      agentFor('node-a');
+      await until('node-a connected', () => hub.isConnected('node-a'));
+      for (let i = 1; i <= 20; i++) await runTask(`web.${i}.t${String(i).padStart(4, '0')}`, i, 'node-a', `c${i}`, [`line ${i}`]);
+      const ac = new AbortController();
+      const seen = new Set<string>();
+      const reading = (async () => {
+        for await (const e of new ApiClient(server).serviceLogs('default', 'web', { follow: true }, ac.signal)) if (e.task) seen.add(e.task);
+      })();
+      await until('every replica', () => seen.size === 20);
+      ac.abort();
+      await reading;
+      await until('engine streams aborted', () => engine.open === 0);
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.filter((w) => /MaxListeners|memory leak/i.test(w))).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('a quiet followed log still opens, and its first line arrives later', async () => {
     agentFor('node-a');
     await until('node-a connected', () => hub.isConnected('node-a'));

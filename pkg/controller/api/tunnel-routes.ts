@@ -12,6 +12,7 @@
  * client that goes away tears the agent's request down, which aborts its engine request.
  * docs/api.md ("Logs and exec through the controller") has the sequence.
  */
+import { setMaxListeners } from 'node:events';
 import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as delay } from 'node:timers/promises';
 import { PassThrough, Readable } from 'node:stream';
@@ -47,6 +48,8 @@ export interface TunnelRoutesOptions {
 /** Aborts when the client closes the connection before its response is complete. */
 function clientGone(reply: FastifyReply): AbortSignal {
   const ac = new AbortController();
+  // A followed service listens once per task on it (hundreds is normal, not a leak).
+  setMaxListeners(0, ac.signal);
   reply.raw.once('close', () => {
     if (!reply.raw.writableFinished) ac.abort();
   });
@@ -210,21 +213,26 @@ function execSpecOf(req: FastifyRequest): ExecSpec {
 
 /** Writes NDJSON lines to a hijacked response, waiting for drain; a closed client makes writes no-ops. */
 class LineWriter {
+  /** One wait for 'drain' shared by every writer (a followed service has a writer per task). */
+  private drained: Promise<void> | undefined;
+
   constructor(private readonly res: ServerResponse) {}
 
   async write(line: string): Promise<void> {
     const res = this.res;
     if (res.destroyed || res.writableEnded) return;
     if (res.write(line + '\n')) return;
-    await new Promise<void>((resolve) => {
+    this.drained ??= new Promise<void>((resolve) => {
       const done = (): void => {
         res.off('drain', done);
         res.off('close', done);
+        this.drained = undefined;
         resolve();
       };
       res.once('drain', done);
       res.once('close', done);
     });
+    await this.drained;
   }
 
   end(): void {
