@@ -328,9 +328,18 @@ export class BridgeNetwork {
     });
   }
 
+  /**
+   * Deletes a link that may already be gone: a container's veth goes with its network namespace,
+   * asynchronously, so a check-then-delete races with the kernel. One `ip` spawn, not two.
+   */
   private async deleteLink(name: string): Promise<void> {
-    const links = await this.links();
-    if (links.some((l) => l.ifname === name)) await this.opts.host.run('ip', ['link', 'del', name]);
+    try {
+      await this.opts.host.run('ip', ['link', 'del', name]);
+    } catch (err) {
+      if (/Cannot find device|does not exist/i.test(err instanceof Error ? err.message : String(err))) return;
+      if (!(await this.links()).some((l) => l.ifname === name)) return;
+      throw err;
+    }
   }
 
   /**

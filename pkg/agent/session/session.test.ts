@@ -31,11 +31,18 @@ class FakeController implements ControllerApi {
     this.beats++;
   };
   listTasks = async (): Promise<List<Task>> => (this.check(), { apiVersion: API_VERSION, kind: 'TaskList', metadata: { resourceVersion: String(this.rev) }, items: [...this.tasks.values()] });
+  /** Events a test pushes; otherwise the session's resync loop picks changes up. */
+  readonly events: WatchEvent<Task>[] = [];
+  /** Called before a status write answers (to interleave watch events with it). */
+  beforeStatusAnswer: ((t: Task) => Promise<void>) | undefined;
   async *watchTasks(_s: string, _rv: string, signal: AbortSignal): AsyncIterable<WatchEvent<Task>> {
     this.check();
-    // No events: the session's resync loop picks changes up; end when aborted or the controller "dies".
-    while (!signal.aborted && this.up) await new Promise((r) => setTimeout(r, 20));
-    if (this.rev < 0) yield undefined as never; // never: a generator must yield somewhere
+    // End when aborted or the controller "dies".
+    while (!signal.aborted && this.up) {
+      const ev = this.events.shift();
+      if (ev !== undefined) yield ev;
+      else await new Promise((r) => setTimeout(r, 20));
+    }
   }
   getTask = async (_ns: string, name: string): Promise<Task | undefined> => (this.check(), this.tasks.get(name));
   replaceTaskStatus = async (t: Task): Promise<Task> => {
@@ -45,6 +52,7 @@ class FakeController implements ControllerApi {
     if (cur.metadata.resourceVersion !== t.metadata.resourceVersion) throw errors.conflict('stale');
     const next = { ...cur, status: t.status, metadata: { ...cur.metadata, resourceVersion: String(++this.rev) } };
     this.tasks.set(t.metadata.name, next);
+    await this.beforeStatusAnswer?.(next);
     return next;
   };
 }
@@ -191,6 +199,26 @@ describe('agent session', () => {
     const calls = seen.length;
     await new Promise((r) => setTimeout(r, 150));
     expect(seen.length).toBe(calls); // resyncs with nothing new write nothing
+  });
+
+  it('removes the container of a task deleted while its last status write was in flight', async () => {
+    const api = new FakeController();
+    const rt = new FakeRuntime();
+    api.addTask('web.1.a');
+    start(api, rt);
+    await until('running', () => api.tasks.get('web.1.a')?.status.state === 'running');
+    // The orchestrator deletes a task as soon as it is terminal; the DELETED event overtakes
+    // the answer to the agent's `shutdown` write.
+    api.beforeStatusAnswer = async (t) => {
+      if (t.status.state !== 'shutdown') return;
+      api.tasks.delete(t.metadata.name);
+      api.events.push({ type: 'DELETED', object: t });
+      await new Promise((r) => setTimeout(r, 80));
+    };
+    const cur = api.tasks.get('web.1.a')!;
+    api.tasks.set('web.1.a', { ...cur, spec: { ...cur.spec, desiredState: 'shutdown' }, metadata: { ...cur.metadata, resourceVersion: String(++api.rev) } });
+    api.events.push({ type: 'MODIFIED', object: api.tasks.get('web.1.a')! });
+    await until('container removed', () => rt.containers.size === 0);
   });
 
   it('re-registers when the node was deleted', async () => {

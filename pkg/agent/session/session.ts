@@ -322,7 +322,10 @@ export function startSession(opts: SessionOptions): AgentSession {
       const next = mutate(t);
       if (next === undefined || !canTransition(t.status.state, next.state)) return;
       try {
-        storeTask(await api.replaceTaskStatus({ ...t, status: next }));
+        const written = await api.replaceTaskStatus({ ...t, status: next });
+        // The watch may have delivered the task's deletion while the write was in flight: a
+        // deleted task must not come back (its container would then never be removed).
+        if (tasks.has(key)) storeTask(written);
         return;
       } catch (err) {
         if (isShoalError(err, 'NotFound')) {
