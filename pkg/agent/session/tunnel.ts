@@ -218,8 +218,12 @@ export function startTunnel(opts: TunnelOptions): AgentTunnel {
     try {
       const engine = start(er.method, { path: er.path, socketPath: opts.engineSocket }, er.stdin ? { 'content-type': STREAM_CONTENT_TYPE } : {}, legs.signal);
       const stdin = er.stdin ? new PassThrough() : undefined;
-      if (stdin) stdin.pipe(engine.req);
-      else engine.req.end();
+      if (stdin) {
+        // Headers now: the command must start before (and whether or not) input arrives.
+        engine.req.flushHeaders();
+        stdin.on('error', () => undefined);
+        stdin.pipe(engine.req);
+      } else engine.req.end();
       const engineRes = settle(engine.response);
       const early = await Promise.race([engineRes, delay(graceMs, undefined, { signal: legs.signal }).then(() => undefined, () => undefined)]);
       if (legs.signal.aborted) return;

@@ -248,6 +248,13 @@ describe('logs and exec through the controller (controller + agent tunnel + fake
     expect(frames.join('')).toBe('hello world\n');
     expect(exit).toBe(0);
     await until('streams released', () => hub.openStreams('node-a') === 0 && engine.open === 0);
+
+    // stdin that never sends anything and never ends: the command still runs and the exec ends.
+    const idle = new PassThrough();
+    const quietRun = await collect(c.execTask('default', 'web.1.aaaaa', { cmd: ['echo', 'no', 'input'] }, idle));
+    expect(quietRun.at(-1)).toEqual({ exitCode: 0 });
+    idle.destroy();
+    await until('streams released', () => hub.openStreams('node-a') === 0 && engine.open === 0);
   });
 
   it('refuses a container that is not the task’s, and passes the engine’s own errors on', async () => {

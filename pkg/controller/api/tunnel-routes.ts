@@ -236,7 +236,7 @@ class LineWriter {
   }
 
   end(): void {
-    if (!this.res.writableEnded) this.res.end();
+    if (!this.res.writableEnded && !this.res.destroyed) this.res.end();
   }
 }
 
