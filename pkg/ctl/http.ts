@@ -48,6 +48,8 @@ export function send(req: HttpRequest): Promise<HttpResponse> {
     if (body === undefined) r.end();
     else if (body instanceof Readable) {
       body.on('error', (err) => r.destroy(err));
+      // Headers now: a streamed body (stdin) may send nothing for a long time, or ever.
+      r.flushHeaders();
       body.pipe(r);
     } else r.end(body);
   });
