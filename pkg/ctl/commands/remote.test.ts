@@ -37,10 +37,20 @@ describe('parseRemoteRef', () => {
 });
 
 describe('ServiceLogPrinter', () => {
-  it('prefixes every line with its task, padded, stderr to stderr', () => {
+  it('prefixes every line with its task, stderr to stderr; plain in pipes', () => {
     const out = sink();
     const err = sink();
     const p = new ServiceLogPrinter(out, err, { timestamps: false, colour: { out: false, err: false } });
+    p.write({ task: 'web.1.a', stream: 'stdout', log: 'hello\n' });
+    p.write({ task: 'web.10.bb', stream: 'stdout', log: 'x\n' });
+    p.write({ task: 'web.1.a', stream: 'stdout', log: 'again\n' });
+    expect(out.text()).toBe('web.1.a | hello\nweb.10.bb | x\nweb.1.a | again\n');
+  });
+
+  it('aligns the prefixes for people', () => {
+    const out = sink();
+    const err = sink();
+    const p = new ServiceLogPrinter(out, err, { timestamps: false, colour: { out: false, err: false }, align: true });
     p.write({ task: 'web.1.a', stream: 'stdout', log: 'hello\n' });
     p.write({ task: 'web.10.bb', stream: 'stderr', log: 'oops\n' });
     p.write({ task: 'web.1.a', stream: 'stdout', log: 'two\nlines\n' });

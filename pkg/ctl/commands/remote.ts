@@ -43,9 +43,9 @@ async function client(cmd: Command, ctx: CtlContext): Promise<ApiClient> {
 const COLOURS = [36, 33, 32, 35, 34, 31];
 
 /**
- * Prints service log entries as `task-name | text` (names padded to the widest seen so far,
- * coloured per task on a terminal), stderr entries to stderr, `{task, error}` entries as an
- * error line on stderr. Pure apart from the two streams.
+ * Prints service log entries as `task-name | text` (on a terminal: names padded to the widest
+ * seen so far and coloured per task; in pipes the plain prefix, for scripts), stderr entries
+ * to stderr, `{task, error}` entries as an error line on stderr. Pure apart from the two streams.
  */
 export class ServiceLogPrinter {
   private readonly colourOf = new Map<string, number>();
@@ -56,7 +56,7 @@ export class ServiceLogPrinter {
   constructor(
     private readonly out: OutStream,
     private readonly err: OutStream,
-    private readonly opts: { timestamps: boolean; colour: { out: boolean; err: boolean } },
+    private readonly opts: { timestamps: boolean; colour: { out: boolean; err: boolean }; align?: boolean },
   ) {}
 
   private prefix(task: string, colour: boolean): string {
@@ -66,7 +66,7 @@ export class ServiceLogPrinter {
       c = COLOURS[this.colourOf.size % COLOURS.length] ?? 36;
       this.colourOf.set(task, c);
     }
-    const padded = task.padEnd(this.width);
+    const padded = this.opts.align ? task.padEnd(this.width) : task;
     return colour ? `\x1b[${c}m${padded}\x1b[0m | ` : `${padded} | `;
   }
 
@@ -127,6 +127,7 @@ export async function remoteLogs(ref: RemoteRef, o: RemoteLogsOptions, cmd: Comm
   const printer = new ServiceLogPrinter(ctx.stdout, ctx.stderr, {
     timestamps: !!o.timestamps,
     colour: { out: wantsColour(ctx.stdout, ctx.env), err: wantsColour(ctx.stderr, ctx.env) },
+    align: ctx.stdout.isTTY === true,
   });
   for await (const e of c.serviceLogs(ns, ref.name, lo, ctx.signal)) printer.write(e);
   if (printer.failed > 0) ctx.setExitCode(1);
