@@ -90,7 +90,7 @@ function agentFor(node: string): AgentTunnel {
 beforeEach(async () => {
   store = new MemoryStore();
   registry = new Registry(store);
-  hub = new TunnelHub({ answerTimeoutMs: 2000 });
+  hub = new TunnelHub({ answerTimeoutMs: 2000, startupGraceMs: 0 });
   app = buildApiServer({ store, registry, metrics: new ControllerMetrics(), tunnels: hub });
   server = await app.listen({ host: '127.0.0.1', port: 0 });
   engine = await FakeEngine.start();

@@ -70,10 +70,37 @@ describe('TunnelHub', () => {
   });
 
   it('answers Unavailable at once for a node without a link here', async () => {
-    const hub = new TunnelHub();
+    const hub = new TunnelHub({ startupGraceMs: 0 });
     const err = await rejection(hub.open('node-x', logs, never));
     expect(isShoalError(err, 'Unavailable')).toBe(true);
     expect((err as Error).message).toMatch(/node node-x is not connected to this controller/);
+  });
+
+  it('right after start, waits for a node that has not reconnected yet (until the grace ends)', async () => {
+    let now = 1_000;
+    const hub = new TunnelHub({ startupGraceMs: 300, newId: ids, now: () => now });
+    const link = new FakeLink();
+    const p = hub.open('n1', logs, never);
+    await new Promise((r) => setTimeout(r, 20));
+    hub.connect('n1', link);
+    await new Promise((r) => setImmediate(r));
+    const [req] = link.requests();
+    expect(req).toBeDefined();
+    hub.answer('n1', req!.id, answer());
+    await expect(p).resolves.toBeDefined();
+
+    // A node that does not come back fails when the grace ends; an abort ends the wait too.
+    const late = rejection(hub.open('n2', logs, never));
+    const ac = new AbortController();
+    const aborted = rejection(hub.open('n3', logs, ac.signal));
+    ac.abort();
+    expect(isShoalError(await aborted, 'Canceled')).toBe(true);
+    expect(isShoalError(await late, 'Unavailable')).toBe(true);
+    // After the grace: at once.
+    now += 1_000;
+    const t0 = Date.now();
+    expect(isShoalError(await rejection(hub.open('n2', logs, never)), 'Unavailable')).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(50);
   });
 
   it('times out when the agent does not answer, and tells it to drop the request', async () => {

@@ -57,7 +57,14 @@ export interface TunnelHubOptions {
   maxStreamsPerNode?: number;
   /** How long the agent has to answer a request. Default 10 s. */
   answerTimeoutMs?: number;
+  /**
+   * For this long after the hub is created, a request for a node without a link waits for
+   * the node to connect instead of failing at once: after a controller restart the agents
+   * come back within their reconnect backoff (at most 5 s). Default 10 s.
+   */
+  startupGraceMs?: number;
   newId?: () => string;
+  now?: () => number;
 }
 
 interface Pending {
@@ -75,12 +82,18 @@ export class TunnelHub {
   private readonly max: number;
   private readonly answerTimeoutMs: number;
   private readonly newId: () => string;
+  private readonly now: () => number;
+  private readonly graceUntil: number;
+  /** Requests waiting (during the start-up grace) for their node to connect. */
+  private readonly waiters = new Map<string, Set<() => void>>();
   private closed = false;
 
   constructor(opts: TunnelHubOptions = {}) {
     this.max = opts.maxStreamsPerNode ?? 64;
     this.answerTimeoutMs = opts.answerTimeoutMs ?? 10_000;
     this.newId = opts.newId ?? (() => randomBytes(12).toString('hex'));
+    this.now = opts.now ?? Date.now;
+    this.graceUntil = this.now() + (opts.startupGraceMs ?? 10_000);
   }
 
   /**
@@ -96,6 +109,9 @@ export class TunnelHub {
     const old = this.links.get(node);
     this.links.set(node, link);
     if (old !== undefined && old !== link) this.drop(node, old, 'its agent reconnected');
+    const waiting = this.waiters.get(node);
+    this.waiters.delete(node);
+    for (const wake of waiting ?? []) wake();
     return () => {
       if (this.links.get(node) === link) this.links.delete(node);
       this.drop(node, link, 'its agent disconnected');
@@ -132,12 +148,39 @@ export class TunnelHub {
     else this.streams.set(node, n);
   }
 
+  /** During the start-up grace: resolves once `node` connects, the grace ends, or `signal` fires. */
+  private waitForLink(node: string, signal: AbortSignal): Promise<void> {
+    const left = this.graceUntil - this.now();
+    if (left <= 0 || this.closed || signal.aborted) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      let set = this.waiters.get(node);
+      if (set === undefined) this.waiters.set(node, (set = new Set()));
+      const wake = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', wake);
+        const cur = this.waiters.get(node);
+        cur?.delete(wake);
+        if (cur?.size === 0) this.waiters.delete(node);
+        resolve();
+      };
+      const timer = setTimeout(wake, left);
+      signal.addEventListener('abort', wake, { once: true });
+      set.add(wake);
+    });
+  }
+
   /**
    * Sends a request to the agent of `node` and resolves with its answer. Unavailable when the
    * node has no link to this controller, has too many streams open, or does not answer in
    * time; Canceled when `signal` fires first (the agent is told to drop the request).
    */
-  open(node: string, req: Omit<TunnelRequest, 'id'>, signal: AbortSignal): Promise<TunnelStream> {
+  async open(node: string, req: Omit<TunnelRequest, 'id'>, signal: AbortSignal): Promise<TunnelStream> {
+    if (!this.links.has(node)) await this.waitForLink(node, signal);
+    return this.send(node, req, signal);
+  }
+
+  private send(node: string, req: Omit<TunnelRequest, 'id'>, signal: AbortSignal): Promise<TunnelStream> {
+    if (signal.aborted) return Promise.reject(new ShoalError('Canceled', 'the client went away'));
     const link = this.links.get(node);
     if (link === undefined || this.closed) {
       return Promise.reject(
@@ -149,7 +192,6 @@ export class TunnelHub {
         errors.unavailable(`node ${node} already has ${this.max} log and exec streams open through this controller; close some and retry`, { retryAfterSeconds: 1 }),
       );
     }
-    if (signal.aborted) return Promise.reject(new ShoalError('Canceled', 'the client went away'));
     const id = this.newId();
     this.count(node, 1);
     return new Promise<TunnelStream>((resolve, reject) => {
@@ -215,6 +257,7 @@ export class TunnelHub {
   /** Closes every link and fails every waiting request (the controller is shutting down). */
   close(): void {
     this.closed = true;
+    for (const set of [...this.waiters.values()]) for (const wake of [...set]) wake();
     for (const [node, link] of [...this.links]) {
       this.links.delete(node);
       this.drop(node, link, 'the controller is shutting down');
