@@ -21,8 +21,8 @@ import type { AgentConfig } from './config.js';
 import { buildEngineApp, listenOnSocket, NodeNetworks, type EngineDeps } from './engine/index.js';
 import { AgentMetrics } from './metrics.js';
 import { startMetricsServer, type MetricsServer } from './metrics-server.js';
-import { containerRuntime, httpControllerApi, probeMachine, startSession, TASK_LABEL, type AgentSession } from './session/index.js';
-import { startTunnel, type AgentTunnel } from './session/tunnel.js';
+import { containerRuntime, httpControllerApi, probeMachine, startSession, startTunnel, TASK_LABEL, type AgentSession, type AgentTunnel } from './session/index.js';
+
 
 export const AGENT_VERSION = '0.1.0';
 export const ENGINE_API_VERSION = 'v1';

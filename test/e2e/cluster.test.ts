@@ -215,4 +215,19 @@ describe.skipIf(!canRun)('an agent in a cluster', () => {
     expect(Date.now() - started).toBeLessThan(30_000);
     expect((await ctl(['delete', 'service', 'nopull'])).code).toBe(0);
   }, 60_000);
+
+  it('keeps a failed replica\'s container so logs task/NAME still shows what it printed', async () => {
+    const crash = join(base, 'crash.yaml');
+    await writeFile(crash, [
+      'apiVersion: shoal/v1', 'kind: Service', 'metadata:', '  name: crash', 'spec:', '  replicas: 1', '  restart: {condition: none}', '  template:', '    spec:',
+      '      containers:', '        - name: main', `          image: ${image}`, '          command: ["sh", "-c", "echo boom before exit; exit 3"]', '',
+    ].join('\n'));
+    expect((await ctl(['apply', '-f', crash])).code).toBe(0);
+    const failed = await until('the failed task', async () => (await tasks()).find((t) => t.metadata.name.startsWith('crash.') && t.status.state === 'failed'), 30_000);
+    const logs = await ctl(['logs', `task/${failed.metadata.name}`]);
+    expect(logs.code, logs.stderr).toBe(0);
+    expect(logs.stdout).toContain('boom before exit');
+    expect((await ctl(['delete', 'service', 'crash'])).code).toBe(0);
+    await until('its container removed with the task', async () => ((await ps()).some((c) => c.Id === failed.status.containerId) ? undefined : true), 20_000);
+  }, 60_000);
 });

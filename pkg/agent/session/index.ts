@@ -1,4 +1,4 @@
-export { startSession, type AgentSession, type SessionOptions, type SessionLogger } from './session.js';
+export { startSession, type AgentSession, type SessionOptions, type SessionLogger, type LocalIngressPort } from './session.js';
 export { httpControllerApi, type ControllerApi } from './controller-api.js';
 export { containerRuntime, PullProgress, TASK_LABEL, SERVICE_LABEL, type TaskRuntime, type TaskContainer } from './task-runtime.js';
 export { nextAction, exitOutcome, type TaskAction, type ContainerView } from './next-action.js';
@@ -8,3 +8,4 @@ export {
   DEFAULT_MAX_PODS, POD_CIDR_ANNOTATION, type MachineInfo, type NodeIdentity,
 } from './node-info.js';
 export { createBackoff, sleep, type Backoff } from './backoff.js';
+export { startTunnel, parseTunnelLine, engineRequest, type AgentTunnel, type TunnelOptions, type TunnelRequest } from './tunnel.js';
