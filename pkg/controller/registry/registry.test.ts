@@ -225,3 +225,25 @@ describe('watch', () => {
     ac2.abort();
   });
 });
+
+describe('published ports', () => {
+  const port = (p: number, mode?: 'ingress' | 'host', protocol?: 'TCP' | 'UDP') => ({ port: p, targetPort: 80, ...(mode ? { mode } : {}), ...(protocol ? { protocol } : {}) });
+  it('refuses an ingress port another service publishes, with the field and the other service', async () => {
+    await reg.services.create('default', svc('web', { ports: [port(8080)] }));
+    const err = await reg.services.create('prod', svc('api', { ports: [port(9000), port(8080, 'host')] })).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'Invalid', causes: [{ field: 'spec.ports[1].port', reason: 'FieldValueDuplicate' }] });
+    expect(String((err as Error).message)).toContain('port 8080/tcp is already published by service default/web (ingress mode)');
+    // Another protocol, or two host-mode ports (the scheduler keeps those apart), are fine.
+    expect(await code(reg.services.create('default', svc('dns', { ports: [port(8080, 'ingress', 'UDP')] })))).toBe('ok');
+    await reg.services.create('default', svc('h1', { ports: [port(7000, 'host')] }));
+    expect(await code(reg.services.create('default', svc('h2', { ports: [port(7000, 'host')] })))).toBe('ok');
+    expect(await code(reg.services.create('default', svc('h3', { ports: [port(7000)] })))).toBe('Invalid');
+  });
+  it('checks spec writes too, and a service keeps its own ports', async () => {
+    await reg.services.create('default', svc('web', { ports: [port(8080)] }));
+    await reg.services.create('default', svc('api', { ports: [port(9000)] }));
+    expect(await code(reg.services.patch('default', 'web', { spec: { replicas: 5 } }))).toBe('ok');
+    expect(await code(reg.services.patch('default', 'api', { spec: { ports: [port(9000), port(8080)] } }))).toBe('Invalid');
+    expect((await reg.services.get('default', 'api')).spec.ports).toHaveLength(1);
+  });
+});

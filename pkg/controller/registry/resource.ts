@@ -39,6 +39,12 @@ export interface ResourceStrategy<T extends ApiObject> {
   fieldSelectors: readonly string[];
   /** Extra rule on a status write, e.g. task states only move forward. Throws ShoalError. */
   checkStatusUpdate?(prev: T, next: T): void;
+  /**
+   * Rules that need the other objects of the kind (e.g. a published port taken by another
+   * service), checked before a create or a spec write is stored. `others` lists the kind in
+   * every namespace. Returns the problems as field causes (answered as 422).
+   */
+  admit?(next: T, others: () => Promise<T[]>): Promise<FieldCause[]>;
 }
 
 export interface ListQuery {
@@ -186,6 +192,12 @@ export class ResourceRegistry<T extends ApiObject> {
     return body;
   }
 
+  private async admit(obj: T): Promise<void> {
+    if (this.strategy.admit === undefined) return;
+    const causes = await this.strategy.admit(obj, async () => (await this.list({})).items);
+    if (causes.length > 0) throw invalidError(this.kind, obj.metadata.name, causes);
+  }
+
   private validate(obj: unknown, name: string | undefined): void {
     const causes = this.strategy.validate(obj);
     if (causes.length > 0) throw invalidError(this.kind, name, causes);
@@ -209,6 +221,7 @@ export class ResourceRegistry<T extends ApiObject> {
     const meta = obj.metadata;
     if (this.strategy.namespaced) meta.namespace = namespace ?? 'default';
     else delete meta.namespace;
+    await this.admit(obj);
     meta.uid = this.uid();
     meta.creationTimestamp = this.clock.now().toISOString();
     meta.generation = 1;
@@ -242,6 +255,7 @@ export class ResourceRegistry<T extends ApiObject> {
       }
       const next = mutate(clone(cur));
       if (next === undefined || deepEqual(next, cur)) return cur;
+      if (!deepEqual(next.spec, cur.spec)) await this.admit(next);
       next.metadata.resourceVersion = undefined;
       try {
         const kv = await this.store.update(this.key(namespace, name), encode(next), curRv);

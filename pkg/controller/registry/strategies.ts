@@ -1,7 +1,7 @@
 /** The per-kind rules the generic ResourceRegistry applies: validation, status handling, selectable fields. */
 import {
   canTransition, errors, validateNode, validateNodeStatus, validateService, validateTask, validateTaskStatus,
-  type Node, type Service, type Task,
+  type FieldCause, type Node, type Service, type Task,
 } from '../../api/index.js';
 import type { ResourceStrategy } from './resource.js';
 
@@ -15,7 +15,41 @@ export const serviceStrategy: ResourceStrategy<Service> = {
   statusOnCreate: false,
   initialStatus: () => ({}),
   fieldSelectors: ['spec.mode'],
+  // Only services that publish ports pay for the list of the others.
+  admit: async (next, others) => ((next.spec.ports ?? []).length === 0 ? [] : publishedPortConflicts(next, await others())),
 };
+
+/**
+ * An ingress port is the node's, on every node (Swarm's rule): no other service may publish
+ * it, in ingress or host mode. Two services may share a host-mode port; the scheduler keeps
+ * their tasks on different nodes.
+ */
+export function publishedPortConflicts(svc: Service, all: readonly Service[]): FieldCause[] {
+  const ports = svc.spec.ports ?? [];
+  if (ports.length === 0) return [];
+  const id = (s: Service): string => `${s.metadata.namespace ?? 'default'}/${s.metadata.name}`;
+  const me = id(svc);
+  const taken = new Map<string, { svc: Service; mode: 'ingress' | 'host' }>();
+  for (const o of all) {
+    if (id(o) === me) continue;
+    for (const p of o.spec.ports ?? []) {
+      const key = `${p.protocol ?? 'TCP'}/${p.port}`;
+      const mode = p.mode ?? 'ingress';
+      if (!taken.has(key) || mode === 'ingress') taken.set(key, { svc: o, mode });
+    }
+  }
+  const causes: FieldCause[] = [];
+  ports.forEach((p, i) => {
+    const t = taken.get(`${p.protocol ?? 'TCP'}/${p.port}`);
+    if (t === undefined || ((p.mode ?? 'ingress') === 'host' && t.mode === 'host')) return;
+    causes.push({
+      field: `spec.ports[${i}].port`,
+      reason: 'FieldValueDuplicate',
+      message: `port ${p.port}/${(p.protocol ?? 'TCP').toLowerCase()} is already published by service ${id(t.svc)} (${t.mode} mode)`,
+    });
+  });
+  return causes;
+}
 
 export const taskStrategy: ResourceStrategy<Task> = {
   plural: 'tasks',
