@@ -61,7 +61,7 @@ class FakeRuntime implements TaskRuntime {
   readonly containers = new Map<string, TaskContainer>();
   pulls = 0;
   private n = 0;
-  taskContainers = (): TaskContainer[] => [...this.containers.values()];
+  taskContainers = (key?: string): TaskContainer[] => [...this.containers.values()].filter((c) => key === undefined || c.labels[TASK_LABEL] === key);
   hasImage = async (): Promise<boolean> => this.pulls > 0;
   pull = async (): Promise<void> => {
     this.pulls++;

@@ -65,6 +65,8 @@ export interface AgentSession {
   close(): Promise<void>;
 }
 
+type PullListener = Parameters<TaskRuntime['pull']>[1];
+
 const rvNum = (t: Task): number => Number(t.metadata.resourceVersion ?? '0');
 
 export function startSession(opts: SessionOptions): AgentSession {
@@ -226,7 +228,7 @@ export function startSession(opts: SessionOptions): AgentSession {
   // ---- workers -----------------------------------------------------------------------------
 
   const containerOf = (key: string): TaskContainer | undefined => {
-    const mine = runtime.taskContainers().filter((c) => c.labels[TASK_LABEL] === key);
+    const mine = runtime.taskContainers(key);
     return mine.find((c) => c.status === 'running' || c.status === 'paused') ?? mine[0];
   };
 
@@ -350,6 +352,32 @@ export function startSession(opts: SessionOptions): AgentSession {
   const reject = (key: string, err: unknown): Promise<void> =>
     writeStatus(key, toState('rejected', { message: toShoalError(err).message, finishedAt: now().toISOString() }));
 
+  /**
+   * One pull per image at a time, whatever the number of tasks that need it: a 100-replica
+   * service starts with 100 tasks missing the same image, and 100 concurrent pulls of it cost
+   * seconds of manifest requests and snapshot checks. Every waiting task gets the progress.
+   */
+  const pulls = new Map<string, { done: Promise<void>; listeners: Set<PullListener> }>();
+  const sharedPull = async (image: string, onProgress: PullListener): Promise<void> => {
+    let p = pulls.get(image);
+    if (p === undefined) {
+      const listeners = new Set<PullListener>();
+      const done = runtime
+        .pull(image, (ev) => {
+          for (const l of listeners) l(ev);
+        }, signal)
+        .finally(() => pulls.delete(image));
+      p = { done, listeners };
+      pulls.set(image, p);
+    }
+    p.listeners.add(onProgress);
+    try {
+      await p.done;
+    } finally {
+      p.listeners.delete(onProgress);
+    }
+  };
+
   /** pull (preparing) → create + start (starting) → running. */
   const runTask = async (key: string, task: Task): Promise<void> => {
     let create;
@@ -358,14 +386,15 @@ export function startSession(opts: SessionOptions): AgentSession {
     } catch (err) {
       return reject(key, err);
     }
-    if (taskStateIndexLess(task, 'preparing')) await writeStatus(key, toState('preparing', { message: 'preparing' }));
     try {
+      // `preparing` is written only when there is something to prepare (a pull): with the image
+      // present the task goes from accepted to starting, one status write (and etcd txn) less.
       if (!(await runtime.hasImage(create.image))) {
         await writeStatus(key, toState('preparing', { message: `pulling ${create.image}` }));
         const progress = new PullProgress();
         let lastWrite = 0;
         let writing: Promise<void> = Promise.resolve();
-        await runtime.pull(
+        await sharedPull(
           create.image,
           (ev) => {
             progress.add(ev);
@@ -377,7 +406,6 @@ export function startSession(opts: SessionOptions): AgentSession {
               .then(() => writeStatus(key, (t) => (t.status.state === 'preparing' ? { ...t.status, progress: snapshot } : undefined)))
               .catch(() => undefined); // progress is best effort
           },
-          signal,
         );
         await writing;
       }
@@ -504,8 +532,4 @@ export function startSession(opts: SessionOptions): AgentSession {
         await Promise.allSettled([...loops, ...busy.values(), ingressChain]);
       })()),
   };
-}
-
-function taskStateIndexLess(task: Task, state: TaskStatus['state']): boolean {
-  return canTransition(task.status.state, state) && task.status.state !== state;
 }

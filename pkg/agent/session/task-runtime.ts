@@ -17,8 +17,8 @@ export interface TaskContainer extends ContainerView {
 }
 
 export interface TaskRuntime {
-  /** Every container (all states) that carries the `shoal.task` label. */
-  taskContainers(): TaskContainer[];
+  /** Every container (all states) that carries the `shoal.task` label, or only those of task `key`. */
+  taskContainers(key?: string): TaskContainer[];
   hasImage(ref: string): Promise<boolean>;
   pull(ref: string, onProgress: (ev: LayerProgress) => void, signal: AbortSignal): Promise<void>;
   create(opts: CreateOptions): Promise<string>;
@@ -31,13 +31,13 @@ export interface TaskRuntime {
 
 export function containerRuntime(containers: ContainerManager, images: ImageService): TaskRuntime {
   return {
-    taskContainers() {
+    taskContainers(key) {
+      // Called on every step of every task worker: filter on the label before building anything.
       const out: TaskContainer[] = [];
-      for (const s of containers.list({ all: true })) {
-        if (s.Labels[TASK_LABEL] === undefined) continue;
+      for (const id of containers.idsWithLabel(TASK_LABEL, key)) {
         let ins;
         try {
-          ins = containers.inspect(s.Id);
+          ins = containers.inspect(id);
         } catch {
           continue; // removed meanwhile
         }

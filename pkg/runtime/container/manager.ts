@@ -655,6 +655,17 @@ export class ContainerManager {
     return toInspect(e.spec, e.state, e.network);
   }
 
+  /** Ids of the containers `list({all: true})` would show whose label `key` is set (to `value`, if given); no summaries built. */
+  idsWithLabel(key: string, value?: string): string[] {
+    const out: string[] = [];
+    for (const e of this.entries.values()) {
+      if (e.removed || e.state.Status === 'creating') continue;
+      const v = e.spec.Config.Labels[key];
+      if (v !== undefined && (value === undefined || v === value)) out.push(e.spec.Id);
+    }
+    return out;
+  }
+
   list(opts: { all?: boolean } = {}): ContainerSummary[] {
     const now = this.o.clock();
     return [...this.entries.values()]

@@ -49,6 +49,9 @@ export const UNKNOWN_EXIT_CODE = 255;
 const STDERR_LIMIT = 8192;
 const EXEC_DRAIN_MS = 1000;
 
+/** Longest interval between two exit checks of a watched container (see waitExit). */
+const MAX_BACKSTOP_POLL_MS = 5000;
+
 export class NativeDriver implements RuntimeDriver {
   readonly binaryPath: string;
   private readonly pollMs: number;
@@ -182,14 +185,21 @@ export class NativeDriver implements RuntimeDriver {
       } catch {
         watcher = undefined; // polling alone still works
       }
+      // With the directory watched, exit.json's rename wakes us at once and the poll is only a
+      // backstop for a monitor killed before it could write it: it backs off to 5 s, so an
+      // agent with hundreds of running containers does not read their state files 5 times a
+      // second each. Without a watcher the poll is all there is and stays at pollMs.
+      let every = this.pollMs;
       for (;;) {
         if (signal?.aborted) throw new ShoalError('Canceled', `wait for the exit in ${stateDir} canceled`);
         dirty = false;
         const st = await this.checkExit(stateDir);
         if (st) return st;
         if (dirty) continue;
+        const wait = every;
+        if (watcher !== undefined) every = Math.min(every * 2, Math.max(this.pollMs, MAX_BACKSTOP_POLL_MS));
         await new Promise<void>((resolve) => {
-          const t = setTimeout(done, this.pollMs);
+          const t = setTimeout(done, wait);
           function done() {
             clearTimeout(t);
             signal?.removeEventListener('abort', done);
