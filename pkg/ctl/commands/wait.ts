@@ -3,6 +3,7 @@
  * decision is pure (`RolloutWatch.observe`); `waitForService` polls the API and draws a
  * progress line on a TTY (nothing in pipes until the end).
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import { ShoalError, isTerminal, type Service, type Task } from '../../api/index.js';
 import type { ApiClient } from '../api-client.js';
 import type { CtlContext } from '../context.js';
@@ -103,13 +104,8 @@ export async function waitForService(c: ApiClient, ns: string, name: string, ctx
       if (v.done) return;
       if (v.failure !== undefined) throw new ShoalError('FailedPrecondition', `service/${name}: ${v.failure}`);
       if (Date.now() > end) throw new ShoalError('Timeout', `${v.line} after ${Math.round(timeoutMs / 1000)}s`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, pollMs);
-        ctx.signal.addEventListener('abort', () => {
-          clearTimeout(t);
-          resolve();
-        }, { once: true });
-      });
+      // The abortable sleep removes its listener when it ends (a hand-made one leaked a listener per poll).
+      await delay(pollMs, undefined, { signal: ctx.signal }).catch(() => undefined);
       if (ctx.signal.aborted) throw new ShoalError('Canceled', 'interrupted');
     }
   } finally {
