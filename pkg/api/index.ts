@@ -4,3 +4,4 @@ export * from './quantity.js';
 export * from './duration.js';
 export * from './selectors.js';
 export * from './validation.js';
+export * from './tunnel.js';

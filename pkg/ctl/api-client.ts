@@ -6,7 +6,7 @@
 import type { Readable } from 'node:stream';
 import { send } from './http.js';
 import {
-  API_GROUP_PATH, errors, fromStatus, isShoalError, RESOURCES, toShoalError,
+  API_GROUP_PATH, errors, fromStatus, isShoalError, RESOURCES, STREAM_CONTENT_TYPE, toShoalError,
   type ApiObject, type List, type ResourcePlural, type Status, type WatchEvent,
 } from '../api/index.js';
 
@@ -217,7 +217,7 @@ export class ApiClient {
       res = await send({
         url: `${this.server}${path}${this.qs(q)}`,
         method,
-        headers: { accept: 'application/x-ndjson', ...(opts.body ? { 'content-type': 'application/vnd.shoal.stream' } : {}) },
+        headers: { accept: 'application/x-ndjson', ...(opts.body ? { 'content-type': STREAM_CONTENT_TYPE } : {}) },
         ...(opts.body ? { body: opts.body } : {}),
         ...(signal ? { signal } : {}),
       });

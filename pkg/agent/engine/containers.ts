@@ -12,7 +12,7 @@
  */
 import { PassThrough, type Readable, Writable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ShoalError, toShoalError, toStatus, type FieldCause } from '../../api/index.js';
+import { ShoalError, STREAM_CONTENT_TYPE, toShoalError, toStatus, type FieldCause } from '../../api/index.js';
 import { parsePortSpec } from '../../network/index.js';
 import { parseCpus, parseMemory, parseSignal, type ContainerManager, type CreateOptions, type NetworkMode } from '../../runtime/container/index.js';
 
@@ -20,7 +20,7 @@ export interface ContainerRoutesOptions {
   containers: ContainerManager;
 }
 
-export const STREAM_CONTENT_TYPE = 'application/vnd.shoal.stream';
+export { STREAM_CONTENT_TYPE } from '../../api/index.js';
 
 type Q = Record<string, string | string[] | undefined>;
 

@@ -25,26 +25,11 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { StringDecoder } from 'node:string_decoder';
 import { PassThrough } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
-import { errors, fromStatus, toShoalError, toStatus } from '../../api/index.js';
+import { errors, fromStatus, STREAM_CONTENT_TYPE, toShoalError, toStatus, TUNNEL_STATUS_HEADER, type TunnelLine, type TunnelRequest } from '../../api/index.js';
 import { createBackoff, sleep } from './backoff.js';
 import type { SessionLogger } from './session.js';
 
-/** Wire names shared with the controller (pkg/controller/api/tunnel-routes.ts, docs/api.md). */
-export const TUNNEL_STATUS_HEADER = 'x-shoal-tunnel-status';
-export const STREAM_CONTENT_TYPE = 'application/vnd.shoal.stream';
-
-export type TunnelOp = 'logs' | 'exec';
-
-export interface TunnelRequest {
-  id: string;
-  op: TunnelOp;
-  container: string;
-  /** `<namespace>/<name>` of the task the container must belong to. */
-  task: string;
-  query: Record<string, string>;
-}
-
-export type TunnelLine = TunnelRequest | { op: 'ping' } | { op: 'cancel'; id: string };
+export { STREAM_CONTENT_TYPE, TUNNEL_STATUS_HEADER, type TunnelLine, type TunnelOp, type TunnelRequest } from '../../api/index.js';
 
 const ID_RE = /^[A-Za-z0-9_-]{1,128}$/;
 const CONTAINER_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;

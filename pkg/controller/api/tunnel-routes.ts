@@ -19,15 +19,13 @@ import { PassThrough, Readable } from 'node:stream';
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
-  API_GROUP_PATH, errors, fromStatus, isTerminal, toShoalError, toStatus, type FieldCause, type ShoalError, type Task,
+  API_GROUP_PATH, STREAM_CONTENT_TYPE, TUNNEL_STATUS_HEADER, errors, fromStatus, isTerminal, toShoalError, toStatus, type FieldCause, type ShoalError, type Task,
 } from '../../api/index.js';
 import type { RouteDeps } from './deps.js';
 import { boolQuery, namespaceParam, param, query } from './request.js';
 import type { AgentLink, TunnelHub, TunnelStream } from './tunnel.js';
 
-export const STREAM_CONTENT_TYPE = 'application/vnd.shoal.stream';
-/** Header of the agent's answer: the engine's HTTP status. */
-export const TUNNEL_STATUS_HEADER = 'x-shoal-tunnel-status';
+export { STREAM_CONTENT_TYPE, TUNNEL_STATUS_HEADER } from '../../api/index.js';
 const NDJSON = 'application/x-ndjson';
 /** Largest error document read from an agent, and largest NDJSON line relayed. */
 const MAX_ERROR_BYTES = 64 * 1024;

@@ -11,24 +11,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
-import { errors, ShoalError } from '../../api/index.js';
+import { errors, ShoalError, type TunnelLine, type TunnelRequest } from '../../api/index.js';
 
-export type TunnelOp = 'logs' | 'exec';
-
-/** One request sent down an agent's tunnel (a line of its NDJSON stream). */
-export interface TunnelRequest {
-  id: string;
-  op: TunnelOp;
-  /** The container id on the node (the task's `status.containerId`). */
-  container: string;
-  /** `<namespace>/<name>` of the task: the agent serves only a container labelled with it. */
-  task: string;
-  /** Engine query parameters: logs `follow`, `tail`, `since`; exec `spec` (base64 JSON), `stdin`. */
-  query: Record<string, string>;
-}
-
-/** Other lines of the stream: keepalives and the cancellation of a request not yet answered. */
-export type TunnelLine = TunnelRequest | { op: 'ping' } | { op: 'cancel'; id: string };
+export type { TunnelLine, TunnelOp, TunnelRequest } from '../../api/index.js';
 
 /** The agent's answer to one request, as the HTTP shell hands it to the hub. */
 export interface TunnelStream {
