@@ -166,43 +166,10 @@ export class ApiClient {
   /** Watch events (NDJSON), until `signal` fires or the server ends the stream. An ERROR event is thrown. */
   async *watch<T extends ApiObject>(plural: ResourcePlural, opts: ListOptions & { resourceVersion?: string }, signal: AbortSignal): AsyncGenerator<WatchEvent<T>> {
     const ns = opts.all ? undefined : (opts.namespace ?? 'default');
-    const url =
-      this.server +
-      this.path(plural, ns) +
-      this.qs({ watch: '1', labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector, resourceVersion: opts.resourceVersion });
-    let res;
-    try {
-      res = await send({ url, method: 'GET', headers: { accept: 'application/json' }, signal });
-    } catch (err) {
-      throw this.unreachable(err);
-    }
-    if (res.statusCode >= 400) {
-      const text = await res.text();
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        json = undefined;
-      }
-      throw fromStatus(res.statusCode, json);
-    }
-    let buf = '';
-    try {
-      for await (const chunk of res.body) {
-        buf += (chunk as Buffer).toString('utf8');
-        let i: number;
-        while ((i = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, i).trim();
-          buf = buf.slice(i + 1);
-          if (line === '') continue;
-          const ev = JSON.parse(line) as WatchEvent<T> | { type: 'ERROR'; object: unknown };
-          if (ev.type === 'ERROR') throw fromStatus((ev.object as { code?: number }).code ?? 500, ev.object);
-          yield ev as WatchEvent<T>;
-        }
-      }
-    } catch (err) {
-      if (signal.aborted) return;
-      throw err;
+    const q = { watch: '1', labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector, resourceVersion: opts.resourceVersion };
+    for await (const ev of this.ndjson<WatchEvent<T> | { type: 'ERROR'; object: unknown }>('GET', this.path(plural, ns), q, { signal })) {
+      if (ev.type === 'ERROR') throw fromStatus((ev.object as { code?: number }).code ?? 500, ev.object);
+      yield ev as WatchEvent<T>;
     }
   }
 
