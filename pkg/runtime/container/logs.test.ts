@@ -62,6 +62,22 @@ describe('readLogs', () => {
     await reader;
     expect(got).toEqual(['line 6', 'line 7', 'line 8', 'line 9', 'line 10']);
   });
+  it('wakes on a write at once while following, without polling fast', async () => {
+    const ac = new AbortController();
+    const got: { line: string; at: number }[] = [];
+    const reader = (async () => {
+      for await (const e of readLogs(log, { tail: 0, follow: true, signal: ac.signal, pollMs: 5000 })) got.push({ line: e.log.trim(), at: Date.now() });
+    })();
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = Date.now();
+    await appendFile(log, line(7));
+    for (let i = 0; i < 100 && got.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    ac.abort();
+    await reader;
+    expect(got.map((g) => g.line)).toEqual(['line 7']);
+    expect(got[0]!.at - t0).toBeLessThan(500); // the 5 s poll never ran: the directory watch woke the reader
+  });
+
   it('returns nothing for a missing file', async () => {
     expect(await collect(readLogs(join(dir, 'none.log')))).toEqual([]);
   });
