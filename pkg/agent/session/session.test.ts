@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { API_VERSION, errors, type List, type Node, type Task, type WatchEvent } from '../../api/index.js';
 import type { CreateOptions } from '../../runtime/container/index.js';
 import type { ControllerApi } from './controller-api.js';
-import { startSession, type AgentSession } from './session.js';
+import { startSession, type AgentSession, type SessionOptions } from './session.js';
 import { TASK_LABEL, type TaskContainer, type TaskRuntime } from './task-runtime.js';
 
 /** An in-memory controller: CAS on resourceVersion, canTransition enforced like the API. */
@@ -99,11 +99,12 @@ describe('agent session', () => {
   afterEach(async () => {
     await session?.close();
   });
-  const start = (api: FakeController, rt: FakeRuntime): AgentSession =>
+  const start = (api: FakeController, rt: FakeRuntime, extra: Partial<SessionOptions> = {}): AgentSession =>
     (session = startSession({
       api, runtime: rt, log: quiet, heartbeatIntervalMs: 20, resyncIntervalMs: 30, backoffMinMs: 10, backoffMaxMs: 50,
       identity: { nodeName: 'n1', labels: { zone: 'a' }, agentVersion: 't', hostname: 'h' },
       probe: async () => ({ cpuMillis: 1000, memoryBytes: 1 << 30, kernel: 'k', arch: 'x64', cgroupVersion: 1 }),
+      ...extra,
     }));
 
   it('registers, heartbeats, runs an assigned task and reports its exit', async () => {
@@ -138,10 +139,7 @@ describe('agent session', () => {
     api.addTask('web.1.a');
     const applied: string[] = [];
     let failFirst = true;
-    session = startSession({
-      api, runtime: rt, log: quiet, heartbeatIntervalMs: 20, resyncIntervalMs: 30, backoffMinMs: 10, backoffMaxMs: 50,
-      identity: { nodeName: 'n1', labels: {}, agentVersion: 't', hostname: 'h' },
-      probe: async () => ({ cpuMillis: 1000, memoryBytes: 1 << 30, kernel: 'k', arch: 'x64', cgroupVersion: 1 }),
+    start(api, rt, {
       onPodCIDR: async (cidr) => {
         if (failFirst) {
           failFirst = false;
@@ -158,7 +156,7 @@ describe('agent session', () => {
     api.node = { ...api.node!, spec: { ...api.node!.spec, podCIDR: '10.244.3.0/24' } };
     await until('running', () => api.tasks.get('web.1.a')?.status.state === 'running');
     expect(applied).toEqual(['10.244.3.0/24']);
-    expect(session.podCIDR()).toBe('10.244.3.0/24');
+    expect(session?.podCIDR()).toBe('10.244.3.0/24');
   });
 
   it('keeps containers while the controller is down, removes them once the task is gone', async () => {
@@ -183,10 +181,7 @@ describe('agent session', () => {
       api.tasks.get(name)!.spec.ports = [{ port: 8080, targetPort: 80 }, { port: 9090, targetPort: 90, mode: 'host' }];
     }
     const seen: unknown[] = [];
-    session = startSession({
-      api, runtime: rt, log: quiet, heartbeatIntervalMs: 20, resyncIntervalMs: 30, backoffMinMs: 10, backoffMaxMs: 50,
-      identity: { nodeName: 'n1', labels: {}, agentVersion: 't', hostname: 'h' },
-      probe: async () => ({ cpuMillis: 1000, memoryBytes: 1 << 30, kernel: 'k', arch: 'x64', cgroupVersion: 1 }),
+    start(api, rt, {
       onIngress: async (ports) => {
         seen.push(ports);
       },
