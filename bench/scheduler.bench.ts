@@ -11,9 +11,9 @@
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { Node, Task } from '../pkg/api/index.js';
-import { buildNodeInfos, commitInBatches, decodeObject, encodeObject, nodeKey, NODES_PREFIX, runSchedulerLoop, schedule, taskKey, TASKS_PREFIX } from '../pkg/scheduler/index.js';
+import { buildNodeInfos, runSchedulerLoop, schedule } from '../pkg/scheduler/index.js';
 import { makeNode, makeTask } from '../pkg/scheduler/fixtures.js';
-import { EtcdStore, Informer, type TxnOp } from '../pkg/store/index.js';
+import { commitInBatches, decodeObject, encodeObject, EtcdStore, Informer, objectKey, resourcePrefix, storeKeyOf, type TxnOp } from '../pkg/store/index.js';
 import { etcdAvailable, startEtcd } from '../test/e2e/harness/etcd.js';
 import { buildApiServer } from '../pkg/controller/api/index.js';
 import { ControllerMetrics } from '../pkg/controller/metrics.js';
@@ -79,7 +79,7 @@ async function withEtcd(): Promise<void> {
     // Build and load in a scope of its own, so the RSS figures below hold only what a controller holds.
     const total = await (async () => {
       const { nodes, tasks } = world();
-      const load: TxnOp[] = [...nodes.map((n) => ({ op: 'create' as const, key: nodeKey(n.metadata.name), value: encodeObject(n) })), ...tasks.map((t) => ({ op: 'create' as const, key: taskKey(t), value: encodeObject(t) }))];
+      const load: TxnOp[] = [...nodes.map((n) => ({ op: 'create' as const, key: objectKey('nodes', undefined, n.metadata.name), value: encodeObject(n) })), ...tasks.map((t) => ({ op: 'create' as const, key: storeKeyOf(t), value: encodeObject(t) }))];
       const loaded = await commitInBatches(store, load, 128, undefined, 3);
       console.log(`etcd: loaded ${loaded.committed} objects in ${loaded.transactions} txns, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       return tasks.length;
@@ -87,8 +87,8 @@ async function withEtcd(): Promise<void> {
     (globalThis as { gc?: () => void }).gc?.();
     const tasks = { length: total };
 
-    const taskInf = new Informer<Task>({ store, prefix: TASKS_PREFIX, decode: (kv) => decodeObject<Task>(kv) });
-    const nodeInf = new Informer<Node>({ store, prefix: NODES_PREFIX, decode: (kv) => decodeObject<Node>(kv) });
+    const taskInf = new Informer<Task>({ store, prefix: resourcePrefix('tasks'), decode: (kv) => decodeObject<Task>(kv) });
+    const nodeInf = new Informer<Node>({ store, prefix: resourcePrefix('nodes'), decode: (kv) => decodeObject<Node>(kv) });
     const runs = [taskInf.run(ac.signal), nodeInf.run(ac.signal)];
     t0 = performance.now();
     await Promise.all([taskInf.waitForSync(), nodeInf.waitForSync()]);

@@ -6,9 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { destination, pino } from 'pino';
-import { toShoalError } from '../../pkg/api/index.js';
+import { SHOAL_VERSION, toShoalError } from '../../pkg/api/index.js';
 import { buildApiServer, ControllerMetrics, EtcdSupervisor, HeartbeatService, runControlLoops } from '../../pkg/controller/index.js';
-import { VERSION } from '../../pkg/ctl/version.js';
 import { EtcdStore } from '../../pkg/store/index.js';
 import { parseControllerConfig, type ControllerConfig } from './config.js';
 
@@ -121,7 +120,7 @@ async function runController(store: EtcdStore, cfg: ControllerConfig, signal: Ab
     store,
     metrics,
     heartbeat,
-    version: VERSION,
+    version: SHOAL_VERSION,
     leaderInfo: async () => {
       const leader = await loops.leaderId().catch(() => undefined);
       return { id: controllerId, isLeader: loops.isLeader(), ...(leader !== undefined ? { leader } : {}) };

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
+import { SHOAL_VERSION } from '../api/index.js';
 import { BridgeNetwork, bridgeNetworkHook, RealNetHost } from '../network/index.js';
 import { createCgroupManager } from '../runtime/cgroups/index.js';
 import { ContainerManager } from '../runtime/container/index.js';
@@ -24,7 +25,6 @@ import { startMetricsServer, type MetricsServer } from './metrics-server.js';
 import { containerRuntime, httpControllerApi, probeMachine, startSession, startTunnel, TASK_LABEL, type AgentSession, type AgentTunnel } from './session/index.js';
 
 
-export const AGENT_VERSION = '0.1.0';
 export const ENGINE_API_VERSION = 'v1';
 
 export interface StartAgentOptions {
@@ -70,7 +70,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
   const metrics = config.metricsListen !== undefined ? new AgentMetrics() : undefined;
   const content = await FileContentStore.create(join(config.dataDir, 'content'));
   const credentials = new FileCredentialStore(config.credentials);
-  const registry = new RegistryClient({ insecureRegistries: config.insecureRegistries, credentials, userAgent: `shoal-agent/${AGENT_VERSION}` });
+  const registry = new RegistryClient({ insecureRegistries: config.insecureRegistries, credentials, userAgent: `shoal-agent/${SHOAL_VERSION}` });
   const images = await ImageService.create({
     dataDir: config.dataDir,
     registry,
@@ -130,7 +130,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
     images,
     containers,
     ...(networks ? { networks } : {}),
-    version: { Version: AGENT_VERSION, ApiVersion: ENGINE_API_VERSION, Os: 'linux', Arch: process.arch, NodeName: config.nodeName },
+    version: { Version: SHOAL_VERSION, ApiVersion: ENGINE_API_VERSION, Os: 'linux', Arch: process.arch, NodeName: config.nodeName },
     // Fastify logs every request at info; the engine keeps warnings and failures only.
     logger: log.child({ component: 'engine' }, { level: 'warn' }),
   };
@@ -162,7 +162,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
         ? { onPodCIDR: bridgeOnPodCIDR(networks, config.bridge, log) }
         : {}),
       ...(networks !== undefined ? { onIngress: (ports) => networks.net.setIngress(ports) } : {}),
-      identity: { nodeName: config.nodeName, labels: config.labels, agentVersion: AGENT_VERSION, ...(config.advertiseAddr !== undefined ? { advertiseAddr: config.advertiseAddr } : {}) },
+      identity: { nodeName: config.nodeName, labels: config.labels, agentVersion: SHOAL_VERSION, ...(config.advertiseAddr !== undefined ? { advertiseAddr: config.advertiseAddr } : {}) },
       probe: () => probeMachine(),
       log: log.child({ component: 'session' }),
     });

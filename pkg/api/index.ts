@@ -3,5 +3,7 @@ export * from './types.js';
 export * from './quantity.js';
 export * from './duration.js';
 export * from './selectors.js';
+export * from './constraints.js';
 export * from './validation.js';
 export * from './tunnel.js';
+export * from './version.js';

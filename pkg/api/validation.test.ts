@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import {
-  cronProblem, imageReferenceProblem, parseConstraint, validateNode, validateService, validateTask, validateTaskStatus, invalidError,
+  cronProblem, imageReferenceProblem, validateNode, validateService, validateTask, validateTaskStatus, invalidError,
 } from './validation.js';
 
 const here = import.meta.dirname;
@@ -89,16 +89,6 @@ describe('cron', () => {
       expect(cronProblem(e)).toBeDefined();
     },
   );
-});
-
-describe('constraints', () => {
-  it('parses', () => {
-    expect(parseConstraint('node.labels.zone==a')).toEqual({ key: 'node.labels.zone', label: 'zone', op: '==', value: 'a' });
-    expect(parseConstraint(' node.name != n1 ')).toEqual({ key: 'node.name', op: '!=', value: 'n1' });
-    expect(parseConstraint('node.labels.zone=a')).toBeUndefined();
-    expect(parseConstraint('zone==a')).toBeUndefined();
-    expect(parseConstraint('node.name==')).toBeUndefined();
-  });
 });
 
 describe('nodes and tasks', () => {

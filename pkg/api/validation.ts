@@ -8,6 +8,7 @@ import { errors, type FieldCause, type ShoalError } from './errors.js';
 import { isQuantity, parseQuantity } from './quantity.js';
 import { isDuration } from './duration.js';
 import { API_VERSION, TASK_STATES } from './types.js';
+import { CONSTRAINT_ATTRIBUTES, parseConstraint } from './constraints.js';
 
 export const REASON = {
   required: 'FieldValueRequired',
@@ -161,23 +162,6 @@ export function cronProblem(expr: string): string | undefined {
     }
   }
   return undefined;
-}
-
-// ---- constraints --------------------------------------------------------------------------
-
-const CONSTRAINT = /^\s*(node\.name|node\.id|node\.role|node\.hostname|node\.labels\.([^\s=!]+))\s*(==|!=)\s*(\S(?:.*\S)?)\s*$/;
-
-/** Parses a placement constraint; undefined when malformed. */
-export function parseConstraint(text: string): { key: string; label?: string; op: '==' | '!='; value: string } | undefined {
-  const m = CONSTRAINT.exec(text);
-  if (!m) return undefined;
-  const out: { key: string; label?: string; op: '==' | '!='; value: string } = {
-    key: m[1] ?? '',
-    op: m[3] === '!=' ? '!=' : '==',
-    value: m[4] ?? '',
-  };
-  if (m[2] !== undefined) out.label = m[2];
-  return out;
 }
 
 // ---- field helpers ------------------------------------------------------------------------
@@ -559,7 +543,7 @@ function validatePlacement(c: Causes, spec: Obj): void {
     const p = `spec.placement.constraints[${i}]`;
     if (typeof ct !== 'string') return c.invalid(p, ct, 'must be a string');
     if (!parseConstraint(ct)) {
-      c.invalid(p, ct, 'want <node.name|node.id|node.hostname|node.role|node.labels.KEY> <==|!=> VALUE, e.g. node.labels.zone==a');
+      c.invalid(p, ct, `want <${CONSTRAINT_ATTRIBUTES.join('|')}> <==|!=> VALUE, e.g. node.labels.zone==a`);
     }
   });
   optInt(c, pl, 'maxReplicasPerNode', 'spec.placement.maxReplicasPerNode', 0, MAX_REPLICAS);

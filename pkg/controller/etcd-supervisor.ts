@@ -13,7 +13,7 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ShoalError } from '../api/index.js';
-import { writeFileAtomic } from '../fsutil/index.js';
+import { writeFileAtomic } from '../util/index.js';
 
 export interface SupervisorLogger {
   info(msg: string): void;

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { isTerminal, type Node, type Service, type Task } from '../api/index.js';
-import { decodeObject, encodeObject, nodeKey, runSchedulerLoop, serviceKey, TASKS_PREFIX, NODES_PREFIX } from '../scheduler/index.js';
+import { runSchedulerLoop } from '../scheduler/index.js';
 import { makeNode, makeService, makeTask } from '../scheduler/fixtures.js';
-import { Informer, MemoryStore, type Store, type TxnOp, type TxnResult } from '../store/index.js';
+import { decodeObject, encodeObject, Informer, MemoryStore, objectKey, resourcePrefix, storeKeyOf, type Store, type TxnOp, type TxnResult } from '../store/index.js';
 import { HeartbeatService } from './heartbeat.js';
 import { runControlLoops, type ControlLoops } from './loops.js';
 import { ControllerMetrics } from './metrics.js';
@@ -28,10 +28,10 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>
 }
 
 async function listTasks(store: Store): Promise<Task[]> {
-  return (await store.list(TASKS_PREFIX)).items.map((kv) => decodeObject<Task>(kv));
+  return (await store.list(resourcePrefix('tasks'))).items.map((kv) => decodeObject<Task>(kv));
 }
 async function getNode(store: Store, name: string): Promise<Node | undefined> {
-  const kv = await store.get(nodeKey(name));
+  const kv = await store.get(objectKey('nodes', undefined, name));
   return kv ? decodeObject<Node>(kv) : undefined;
 }
 
@@ -39,7 +39,7 @@ async function getNode(store: Store, name: string): Promise<Node | undefined> {
 function fakeAgents(store: Store, alive: Set<string>): () => void {
   const t = setInterval(() => {
     void (async () => {
-      for (const kv of (await store.list(TASKS_PREFIX)).items) {
+      for (const kv of (await store.list(resourcePrefix('tasks'))).items) {
         const task = decodeObject<Task>(kv);
         if (!alive.has(task.spec.nodeName ?? '') || isTerminal(task.status.state)) continue;
         const state = task.spec.desiredState === 'shutdown' ? 'shutdown' : task.status.state === 'assigned' ? 'running' : undefined;
@@ -62,8 +62,8 @@ function startLoops(store: Store, id: string, nodeTimeoutMs = 2000, metrics?: Co
 }
 
 async function seed(store: Store, nodes: string[], service: Service): Promise<void> {
-  for (const n of nodes) await store.create(nodeKey(n), encodeObject(makeNode({ name: n, memory: '4Gi' })));
-  await store.create(serviceKey(service), encodeObject(service));
+  for (const n of nodes) await store.create(objectKey('nodes', undefined, n), encodeObject(makeNode({ name: n, memory: '4Gi' })));
+  await store.create(storeKeyOf(service), encodeObject(service));
 }
 
 describe('control loops on MemoryStore', () => {
@@ -98,7 +98,7 @@ describe('control loops on MemoryStore', () => {
       const live = ts.filter((t) => t.status.state === 'running');
       return old?.status.state === 'orphaned' && live.length === 3 && live.every((t) => t.spec.nodeName !== 'n3');
     });
-    const svc = decodeObject<Service>((await store.get(serviceKey(makeService('web')))) ?? { key: '', value: '{}', createRevision: 0, modRevision: 0 });
+    const svc = decodeObject<Service>((await store.get(storeKeyOf(makeService('web')))) ?? { key: '', value: '{}', createRevision: 0, modRevision: 0 });
     expect(svc.status?.readyReplicas).toBe(3);
 
     alive.add('n3');
@@ -115,9 +115,9 @@ describe('control loops on MemoryStore', () => {
     for (const n of alive) await hb.beat(n);
     startLoops(store, 'c1', 5000);
     await waitFor('4 running', async () => (await listTasks(store)).filter((t) => t.status.state === 'running').length === 4);
-    const kv = await store.get(nodeKey('n2'));
+    const kv = await store.get(objectKey('nodes', undefined, 'n2'));
     const n2 = decodeObject<Node>(kv ?? { key: '', value: '{}', createRevision: 0, modRevision: 0 });
-    await store.update(nodeKey('n2'), encodeObject({ ...n2, spec: { ...n2.spec, availability: 'drain' } }), kv?.modRevision ?? 0);
+    await store.update(objectKey('nodes', undefined, 'n2'), encodeObject({ ...n2, spec: { ...n2.spec, availability: 'drain' } }), kv?.modRevision ?? 0);
     await waitFor('all 4 running on n1, n2 empty', async () => {
       const live = (await listTasks(store)).filter((t) => !isTerminal(t.status.state));
       return live.length === 4 && live.every((t) => t.spec.nodeName === 'n1' && t.status.state === 'running');
@@ -148,9 +148,9 @@ describe('control loops on MemoryStore', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect((await listTasks(store)).map((t) => t.metadata.name).sort()).toEqual(before);
     // b reconciles: scale up.
-    const kv = await store.get(serviceKey(makeService('web')));
+    const kv = await store.get(storeKeyOf(makeService('web')));
     const svc = decodeObject<Service>(kv ?? { key: '', value: '{}', createRevision: 0, modRevision: 0 });
-    await store.update(serviceKey(svc), encodeObject({ ...svc, metadata: { ...svc.metadata, generation: 1 }, spec: { ...svc.spec, replicas: 3 } }), kv?.modRevision ?? 0);
+    await store.update(storeKeyOf(svc), encodeObject({ ...svc, metadata: { ...svc.metadata, generation: 1 }, spec: { ...svc.spec, replicas: 3 } }), kv?.modRevision ?? 0);
     await waitFor('3 running', async () => (await listTasks(store)).filter((t) => t.status.state === 'running').length === 3);
   }, 20_000);
 });
@@ -165,19 +165,19 @@ describe('scheduler loop', () => {
       txns.push(ops.length);
       return store.txn(ops);
     };
-    for (let i = 0; i < 10; i++) await store.create(nodeKey(`n${i}`), encodeObject(makeNode({ name: `n${i}`, memory: '1Gi' })));
+    for (let i = 0; i < 10; i++) await store.create(objectKey('nodes', undefined, `n${i}`), encodeObject(makeNode({ name: `n${i}`, memory: '1Gi' })));
     const ops: TxnOp[] = [];
     for (let i = 0; i < 300; i++) {
       const t = makeTask({ service: 'web', slot: i + 1, name: `web.${i + 1}.x`, memory: '10Mi' });
-      ops.push({ op: 'create', key: `${TASKS_PREFIX}default/${t.metadata.name}`, value: encodeObject(t) });
+      ops.push({ op: 'create', key: `${resourcePrefix('tasks')}default/${t.metadata.name}`, value: encodeObject(t) });
     }
     const big = makeTask({ service: 'big', slot: 1, name: 'big.1.x', memory: '2Gi' });
-    ops.push({ op: 'create', key: `${TASKS_PREFIX}default/big.1.x`, value: encodeObject(big) });
+    ops.push({ op: 'create', key: `${resourcePrefix('tasks')}default/big.1.x`, value: encodeObject(big) });
     await store.txn(ops);
     txns.length = 0;
     const ac = new AbortController();
-    const tasks = new Informer<Task>({ store, prefix: TASKS_PREFIX, decode: (kv) => decodeObject<Task>(kv) });
-    const nodes = new Informer<Node>({ store, prefix: NODES_PREFIX, decode: (kv) => decodeObject<Node>(kv) });
+    const tasks = new Informer<Task>({ store, prefix: resourcePrefix('tasks'), decode: (kv) => decodeObject<Task>(kv) });
+    const nodes = new Informer<Node>({ store, prefix: resourcePrefix('nodes'), decode: (kv) => decodeObject<Node>(kv) });
     const runs = [tasks.run(ac.signal), nodes.run(ac.signal), runSchedulerLoop({ store: counting, tasks, nodes, signal: ac.signal })];
     cleanups.push(async () => {
       ac.abort();
@@ -194,7 +194,7 @@ describe('scheduler loop', () => {
     expect(Math.max(...txns)).toBeLessThanOrEqual(128);
     await waitFor('big explained', async () => (await listTasks(store)).find((t) => t.metadata.name === 'big.1.x')?.status.message === 'no node fits: insufficient memory on 10 nodes');
     // More room: a new node makes the big task fit (event-driven retry).
-    await store.create(nodeKey('huge'), encodeObject(makeNode({ name: 'huge', memory: '8Gi' })));
+    await store.create(objectKey('nodes', undefined, 'huge'), encodeObject(makeNode({ name: 'huge', memory: '8Gi' })));
     await waitFor('big placed on huge', async () => (await listTasks(store)).find((t) => t.metadata.name === 'big.1.x')?.spec.nodeName === 'huge');
   });
 

@@ -6,8 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { Node, Service, Task } from '../api/index.js';
-import { decodeObject, NODES_PREFIX, runSchedulerLoop, SERVICES_PREFIX, TASKS_PREFIX } from '../scheduler/index.js';
-import { Informer, type Store } from '../store/index.js';
+import { runSchedulerLoop } from '../scheduler/index.js';
+import { decodeObject, Informer, resourcePrefix, type Store } from '../store/index.js';
 import { leaseTtlSeconds, NODE_LEASES_PREFIX } from './heartbeat.js';
 import { LeaderElector } from './leader.js';
 import { runNodeMonitor } from './node-monitor/index.js';
@@ -56,9 +56,9 @@ export function runControlLoops(opts: ControlLoopsOptions): ControlLoops {
 async function lead(opts: ControlLoopsOptions, signal: AbortSignal): Promise<void> {
   const { store } = opts;
   const onError = (err: unknown): void => opts.onError?.(err);
-  const services = new Informer<Service>({ store, prefix: SERVICES_PREFIX, decode: (kv) => decodeObject<Service>(kv), onError });
-  const tasks = new Informer<Task>({ store, prefix: TASKS_PREFIX, decode: (kv) => decodeObject<Task>(kv), indexers: { [SERVICE_INDEX]: taskServiceIndex }, onError });
-  const nodes = new Informer<Node>({ store, prefix: NODES_PREFIX, decode: (kv) => decodeObject<Node>(kv), onError });
+  const services = new Informer<Service>({ store, prefix: resourcePrefix('services'), decode: (kv) => decodeObject<Service>(kv), onError });
+  const tasks = new Informer<Task>({ store, prefix: resourcePrefix('tasks'), decode: (kv) => decodeObject<Task>(kv), indexers: { [SERVICE_INDEX]: taskServiceIndex }, onError });
+  const nodes = new Informer<Node>({ store, prefix: resourcePrefix('nodes'), decode: (kv) => decodeObject<Node>(kv), onError });
   const leases = new Informer<unknown>({ store, prefix: NODE_LEASES_PREFIX, decode: (kv) => kv.value, onError });
   const countBy = <T>(inf: Informer<T>, state: (o: T) => string) => (): Map<string, number> => {
     const counts = new Map<string, number>();

@@ -5,8 +5,7 @@
  * once its node object is deleted (allocation is computed from the nodes that exist).
  */
 import { ShoalError, type Node } from '../api/index.js';
-import { commitInBatches, encodeObject, nodeKey } from '../scheduler/index.js';
-import type { Informer, Store } from '../store/index.js';
+import { commitInBatches, encodeObject, objectKey, type Informer, type Store } from '../store/index.js';
 
 export interface Cidr {
   base: number;
@@ -83,7 +82,7 @@ export async function podCidrStep(store: Store, nodes: Informer<Node>, clusterCi
     .filter((c) => plan.assign.has(c.object.metadata.name))
     .map((c) => ({
       op: 'update' as const,
-      key: nodeKey(c.object.metadata.name),
+      key: objectKey('nodes', undefined, c.object.metadata.name),
       value: encodeObject({ ...c.object, spec: { ...c.object.spec, podCIDR: plan.assign.get(c.object.metadata.name) ?? '' } }),
       expectModRevision: c.modRevision,
     }));

@@ -12,7 +12,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { errors, isShoalError } from '../api/index.js';
-import { writeFileAtomic } from '../fsutil/index.js';
+import { writeFileAtomic } from '../util/index.js';
 
 export interface CtlContextEntry {
   name: string;

@@ -3,8 +3,8 @@
  * registers itself here; the entry point (cmd/ctl) only builds a context and runs the program.
  */
 import { Command } from 'commander';
+import { SHOAL_VERSION } from '../api/index.js';
 import type { CtlContext } from './context.js';
-import { VERSION } from './version.js';
 import { registerImagesCommands } from './commands/images.js';
 import { registerContainersCommands } from './commands/containers.js';
 import { registerClusterCommands } from './commands/cluster.js';
@@ -17,7 +17,7 @@ const groups: Register[] = [registerImagesCommands, registerContainersCommands, 
 export function buildProgram(ctx: CtlContext): Command {
   const program = new Command('shoalctl')
     .description('Shoal: run containers on a node, and services across a cluster')
-    .version(VERSION, '--version')
+    .version(SHOAL_VERSION, '--version')
     .option('-H, --host <url>', 'engine socket (unix://PATH); default $SHOAL_HOST or unix:///run/shoal/agent.sock')
     .option('--server <url>', 'controller URL; default $SHOAL_SERVER or the current context of ~/.shoal/config')
     .showHelpAfterError()

@@ -1,7 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { errors } from '../api/index.js';
-import { writeFileAtomic as writeShared } from '../fsutil/index.js';
+import { writeFileAtomic as writeShared } from '../util/index.js';
 
 /** Writes `data` atomically (the shared crash-safe writer), creating the directory first. */
 export async function writeFileAtomic(path: string, data: string): Promise<void> {

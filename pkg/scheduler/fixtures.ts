@@ -3,6 +3,7 @@ import { API_VERSION, type Node, type Service, type ServiceSpec, type Task } fro
 
 export interface NodeFixture {
   name: string;
+  uid?: string;
   cpu?: string;
   memory?: string;
   pods?: number;
@@ -15,7 +16,7 @@ export function makeNode(f: NodeFixture): Node {
   return {
     apiVersion: API_VERSION,
     kind: 'Node',
-    metadata: { name: f.name },
+    metadata: { name: f.name, ...(f.uid !== undefined ? { uid: f.uid } : {}) },
     spec: { availability: f.availability ?? 'active', ...(f.labels ? { labels: f.labels } : {}) },
     status: {
       state: f.state ?? 'ready',

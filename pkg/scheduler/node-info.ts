@@ -3,8 +3,7 @@
  * it), and PlacementRequest: what one group of identical tasks needs. Both are plain data
  * built once per scheduling round; `schedule` updates NodeInfos as it places tasks.
  */
-import { isTerminal, type Node, type Task } from '../api/index.js';
-import { parseConstraints, type Constraint } from './constraints.js';
+import { constraintTargetOf, isTerminal, parseConstraints, type Constraint, type ConstraintTarget, type Node, type Task } from '../api/index.js';
 import { cpuMillis, memoryBytes } from './quantity.js';
 
 export interface NodeInfo {
@@ -12,6 +11,8 @@ export interface NodeInfo {
   ready: boolean;
   availability: 'active' | 'pause' | 'drain';
   labels: Readonly<Record<string, string>>;
+  /** What placement constraints look at (name, id, hostname, role, platform, labels). */
+  target: ConstraintTarget;
   /** Allocatable CPU (millicores), memory (bytes), task slots; Infinity when the node reports none. */
   allocCpu: number;
   allocMemory: number;
@@ -68,6 +69,7 @@ export function nodeInfoOf(node: Node): NodeInfo {
     ready: node.status.state === 'ready',
     availability: node.spec.availability ?? 'active',
     labels: node.spec.labels ?? {},
+    target: constraintTargetOf(node),
     allocCpu: alloc === undefined ? Infinity : safe(() => cpuMillis(alloc.cpu), Infinity),
     allocMemory: alloc === undefined ? Infinity : safe(() => memoryBytes(alloc.memory), Infinity),
     allocPods: alloc?.pods !== undefined && alloc.pods > 0 ? alloc.pods : Infinity,

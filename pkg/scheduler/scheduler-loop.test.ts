@@ -1,9 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Node, Task } from '../api/index.js';
-import { Informer, MemoryStore, type TxnOp } from '../store/index.js';
+import { decodeObject, encodeObject, Informer, MemoryStore, objectKey, resourcePrefix, storeKeyOf, type TxnOp } from '../store/index.js';
 import { makeNode, makeTask } from './fixtures.js';
 import { runSchedulerLoop } from './scheduler-loop.js';
-import { decodeObject, encodeObject, nodeKey, NODES_PREFIX, taskKey, TASKS_PREFIX } from './store-codec.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -14,11 +13,11 @@ describe('runSchedulerLoop in chunks', () => {
   it('places a pass larger than one chunk with spread kept across chunks and bounded txns in flight', async () => {
     const store = new MemoryStore();
     const ops: TxnOp[] = [];
-    for (let i = 0; i < 7; i++) ops.push({ op: 'create', key: nodeKey(`n${i}`), value: encodeObject(makeNode({ name: `n${i}`, cpu: '64', memory: '64Gi', pods: 1000 })) });
+    for (let i = 0; i < 7; i++) ops.push({ op: 'create', key: objectKey('nodes', undefined, `n${i}`), value: encodeObject(makeNode({ name: `n${i}`, cpu: '64', memory: '64Gi', pods: 1000 })) });
     for (let s = 0; s < 3; s++) {
       for (let k = 1; k <= 70; k++) {
         const t = makeTask({ service: `s${s}`, slot: k, name: `s${s}.${k}.x`, cpu: '10m', memory: '1Mi' });
-        ops.push({ op: 'create', key: taskKey(t), value: encodeObject(t) });
+        ops.push({ op: 'create', key: storeKeyOf(t), value: encodeObject(t) });
       }
     }
     await store.txn(ops);
@@ -35,8 +34,8 @@ describe('runSchedulerLoop in chunks', () => {
       }
     };
     const ac = new AbortController();
-    const tasks = new Informer<Task>({ store, prefix: TASKS_PREFIX, decode: (kv) => decodeObject<Task>(kv) });
-    const nodes = new Informer<Node>({ store, prefix: NODES_PREFIX, decode: (kv) => decodeObject<Node>(kv) });
+    const tasks = new Informer<Task>({ store, prefix: resourcePrefix('tasks'), decode: (kv) => decodeObject<Task>(kv) });
+    const nodes = new Informer<Node>({ store, prefix: resourcePrefix('nodes'), decode: (kv) => decodeObject<Node>(kv) });
     let placed = 0;
     const passes: number[] = [];
     const runs = [tasks.run(ac.signal), nodes.run(ac.signal), runSchedulerLoop({ store: counting, tasks, nodes, signal: ac.signal, chunkSize: 25, batchSize: 8, concurrency: 2, onPass: (p) => void passes.push((placed += p.placed)) })];
@@ -49,7 +48,7 @@ describe('runSchedulerLoop in chunks', () => {
     while (placed < 210 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     expect(placed).toBe(210);
     expect(maxInFlight).toBe(2);
-    const all = (await store.list(TASKS_PREFIX)).items.map((kv) => decodeObject<Task>(kv));
+    const all = (await store.list(resourcePrefix('tasks'))).items.map((kv) => decodeObject<Task>(kv));
     expect(all.every((t) => t.status.state === 'assigned' && t.spec.nodeName)).toBe(true);
     // 70 tasks of a service on 7 nodes: exactly 10 each, although each service spans several chunks.
     for (let s = 0; s < 3; s++) {

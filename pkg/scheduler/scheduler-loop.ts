@@ -12,12 +12,10 @@
  * runs before the watch catches up neither re-places them nor forgets their resources.
  */
 import { isTerminal, type Node, type Task } from '../api/index.js';
-import type { Cached, Informer, TxnOp, Store } from '../store/index.js';
-import { BatchCommitter } from './batch-commit.js';
+import { BatchCommitter, encodeObject, storeKeyOf, type Cached, type Informer, type TxnOp, type Store } from '../store/index.js';
 import { schedulerMetrics } from './metrics.js';
 import { buildNodeInfos } from './node-info.js';
 import { schedule } from './schedule.js';
-import { encodeObject, taskKey } from './store-codec.js';
 import { setTimeout as delay } from 'node:timers/promises';
 
 export interface SchedulerLoopOptions {
@@ -170,7 +168,7 @@ export async function runSchedulerLoop(opts: SchedulerLoopOptions): Promise<void
       // Encoded here, per chunk, so a pass never holds the JSON of more than one chunk plus the txns in flight.
       const ops: TxnOp[] = [];
       for (const a of result.assignments) {
-        const key = taskKey(a.task);
+        const key = storeKeyOf(a.task);
         const c = byName.get(key);
         if (c === undefined) continue;
         const { message: _m, reason: _r, ...status } = a.task.status;
@@ -180,7 +178,7 @@ export async function runSchedulerLoop(opts: SchedulerLoopOptions): Promise<void
       }
       for (const u of result.unschedulable) {
         if (u.task.status.message === u.reason) continue;
-        const key = taskKey(u.task);
+        const key = storeKeyOf(u.task);
         const c = byName.get(key);
         if (c === undefined) continue;
         const t: Task = { ...u.task, status: { ...u.task.status, message: u.reason, reason: 'Unschedulable' } };

@@ -20,7 +20,7 @@ import { AsyncQueue } from './async-queue.js';
 import { systemClock } from './clock.js';
 import { StoreElection } from './election.js';
 import { mapEtcdError } from './etcd-errors.js';
-import { abortableSleep, defaultBackoff } from './informer.js';
+import { backoffDelay, DEFAULT_BACKOFF, sleep } from '../util/index.js';
 import { checkDistinctKeys } from './memory-store.js';
 import type { Election, KeyValue, Lease, ListResult, Store, StoreEvent, TxnOp, TxnResult, WatchOptions } from './store.js';
 
@@ -64,7 +64,7 @@ export class EtcdStore implements Store {
     this.client = new Etcd3(options);
     this.pageSize = opts.pageSize ?? 1000;
     this.callTimeoutMs = callTimeout;
-    this.watchBackoff = opts.watchBackoff ?? defaultBackoff;
+    this.watchBackoff = opts.watchBackoff ?? ((attempt) => backoffDelay(DEFAULT_BACKOFF, attempt));
   }
 
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -245,7 +245,7 @@ export class EtcdStore implements Store {
           const e = mapEtcdError(err, `watch ${prefix}`);
           if (e.code === 'Gone' || e.code === 'InvalidArgument') throw e;
           if (signal.aborted || this.closed) break;
-          await abortableSleep(this.watchBackoff(attempt++), signal);
+          await sleep(this.watchBackoff(attempt++), signal);
         } finally {
           q.end();
           if (stream) {

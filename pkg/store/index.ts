@@ -6,3 +6,5 @@ export * from './memory-store.js';
 export * from './informer.js';
 export * from './etcd-store.js';
 export * from './etcd-errors.js';
+export * from './objects.js';
+export * from './batch-commit.js';

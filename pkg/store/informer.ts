@@ -7,6 +7,7 @@
  * in revision order.
  */
 import { isShoalError, toShoalError, type ShoalError } from '../api/index.js';
+import { backoffDelay, DEFAULT_BACKOFF, sleep } from '../util/index.js';
 import { AsyncQueue } from './async-queue.js';
 import type { KeyValue, Store, StoreEvent } from './store.js';
 
@@ -36,28 +37,11 @@ export interface InformerOptions<T> {
   /** Turns a stored value into an object; a throw skips the object (reported to onError). */
   decode(kv: KeyValue): T;
   indexers?: Record<string, IndexFunc<T>>;
-  /** Delay before retry number `attempt` (0-based). Default: 100 ms doubling up to 5 s. */
+  /** Delay before retry number `attempt` (0-based). Default: DEFAULT_BACKOFF (100 ms doubling up to 5 s, jittered). */
   backoff?: (attempt: number) => number;
   /** Waits `ms` or until the signal fires (injected so tests need not wait). */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   onError?: (err: ShoalError) => void;
-}
-
-export function defaultBackoff(attempt: number): number {
-  return Math.min(5000, 100 * 2 ** Math.min(attempt, 10));
-}
-
-export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 export class Informer<T> {
@@ -72,8 +56,8 @@ export class Informer<T> {
   private readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
 
   constructor(private readonly opts: InformerOptions<T>) {
-    this.backoff = opts.backoff ?? defaultBackoff;
-    this.sleep = opts.sleep ?? abortableSleep;
+    this.backoff = opts.backoff ?? ((attempt) => backoffDelay(DEFAULT_BACKOFF, attempt));
+    this.sleep = opts.sleep ?? sleep;
     for (const name of Object.keys(opts.indexers ?? {})) this.indexes.set(name, new Map());
   }
 

@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCgroupManager, detectCgroups } from '../../pkg/runtime/cgroups/index.js';
-import { EngineClient } from '../../pkg/ctl/engine-client.js';
+import { EngineClient } from '../../pkg/client/index.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
 // SHOAL_E2E_AGENT: run against another agent build (a bundled JS file), e.g. while debugging.

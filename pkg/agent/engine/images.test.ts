@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errors } from '../../api/index.js';
 import type { ImageApi, ImageInspect } from '../../runtime/image/service.js';
-import { EngineClient } from '../../ctl/engine-client.js';
+import { EngineClient } from '../../client/index.js';
 import { buildEngineApp } from './app.js';
 import { listenOnSocket } from './server.js';
 

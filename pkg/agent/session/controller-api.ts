@@ -4,7 +4,7 @@
  * an unreachable controller is Unavailable).
  */
 import { isShoalError, type List, type Node, type Task, type WatchEvent } from '../../api/index.js';
-import { ApiClient } from '../../ctl/api-client.js';
+import { ApiClient } from '../../client/index.js';
 
 export interface ControllerApi {
   getNode(name: string): Promise<Node | undefined>;

@@ -7,5 +7,4 @@ export {
   probeMachine, nodeStatusOf, desiredNode, cgroupPathOf, parseMemoryLimit, parseCpuLimit,
   DEFAULT_MAX_PODS, POD_CIDR_ANNOTATION, type MachineInfo, type NodeIdentity,
 } from './node-info.js';
-export { createBackoff, sleep, type Backoff } from './backoff.js';
 export { startTunnel, parseTunnelLine, engineRequest, type AgentTunnel, type TunnelOptions, type TunnelRequest } from './tunnel.js';

@@ -7,7 +7,7 @@
 import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { canTransition, errors, isShoalError, isTerminal, toShoalError, type Task, type TaskStatus } from '../../api/index.js';
-import { createBackoff, sleep } from './backoff.js';
+import { Backoff, sleep } from '../../util/index.js';
 import type { ControllerApi } from './controller-api.js';
 import { stopGraceSeconds, taskCreateOptions, taskKey } from './create-options.js';
 import { exitOutcome, nextAction, type TaskAction } from './next-action.js';
@@ -78,7 +78,7 @@ export function startSession(opts: SessionOptions): AgentSession {
   const beatMs = opts.heartbeatIntervalMs ?? 1000;
   const resyncMs = opts.resyncIntervalMs ?? 5000;
   const progressMs = opts.progressIntervalMs ?? 1000;
-  const newBackoff = (): ReturnType<typeof createBackoff> => createBackoff(opts.backoffMinMs ?? 200, opts.backoffMaxMs ?? 5000);
+  const newBackoff = (): Backoff => new Backoff({ minMs: opts.backoffMinMs ?? 200, maxMs: opts.backoffMaxMs ?? 5000 });
   const ac = new AbortController();
   const signal = ac.signal;
   // One exit watcher per running container listens on it: hundreds is normal, not a leak.

@@ -17,7 +17,7 @@
  * an in-band `{"error": V1Status}` line, the engine's own convention for late failures.
  *
  * Only containers labelled as the request's task are served. The connection is re-opened
- * with backoff until the signal fires. node:http throughout, as pkg/ctl/http.ts.
+ * with backoff until the signal fires. node:http throughout, as pkg/client/http.ts.
  */
 import { setMaxListeners } from 'node:events';
 import { Agent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
@@ -26,7 +26,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { PassThrough } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { errors, fromStatus, STREAM_CONTENT_TYPE, toShoalError, toStatus, TUNNEL_STATUS_HEADER, type TunnelLine, type TunnelRequest } from '../../api/index.js';
-import { createBackoff, sleep } from './backoff.js';
+import { Backoff, sleep } from '../../util/index.js';
 import type { SessionLogger } from './session.js';
 
 export { STREAM_CONTENT_TYPE, TUNNEL_STATUS_HEADER, type TunnelLine, type TunnelOp, type TunnelRequest } from '../../api/index.js';
@@ -378,7 +378,7 @@ export function startTunnel(opts: TunnelOptions): AgentTunnel {
   }
 
   const loop = (async () => {
-    const backoff = createBackoff(opts.backoffMinMs ?? 200, opts.backoffMaxMs ?? 5_000);
+    const backoff = new Backoff({ minMs: opts.backoffMinMs ?? 200, maxMs: opts.backoffMaxMs ?? 5_000 });
     let down = false;
     let everConnected = false;
     while (!signal.aborted) {

@@ -5,7 +5,7 @@
  */
 import Fastify, { type FastifyError, type FastifyReply, type FastifyInstance, type FastifyBaseLogger } from 'fastify';
 import type { ShoalError} from '../../api/index.js';
-import { errors, isShoalError, toShoalError, toStatus } from '../../api/index.js';
+import { errors, isShoalError, SHOAL_VERSION, toShoalError, toStatus } from '../../api/index.js';
 import type { Store } from '../../store/index.js';
 import { Registry } from '../registry/index.js';
 import { ControllerMetrics } from '../metrics.js';
@@ -57,7 +57,7 @@ export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
     store: opts.store,
     registry: opts.registry ?? new Registry(opts.store),
     metrics,
-    version: opts.version ?? '0.1.0',
+    version: opts.version ?? SHOAL_VERSION,
     ...(opts.heartbeat ? { heartbeat: opts.heartbeat } : {}),
     ...(opts.leaderInfo ? { leaderInfo: opts.leaderInfo } : {}),
   };

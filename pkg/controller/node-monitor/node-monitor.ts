@@ -7,8 +7,7 @@
  * Writes are CAS; a conflict re-queues the node. `lastHeartbeat` is written on state changes only.
  */
 import { isTerminal, type Node, type Task } from '../../api/index.js';
-import { commitInBatches, encodeObject, nodeKey, taskKey } from '../../scheduler/index.js';
-import type { Informer, Store, TxnOp } from '../../store/index.js';
+import { commitInBatches, encodeObject, objectKey, storeKeyOf, type Informer, type Store, type TxnOp } from '../../store/index.js';
 import { NODE_LEASES_PREFIX } from '../heartbeat.js';
 
 export interface NodeMonitorOptions {
@@ -99,7 +98,7 @@ export async function runNodeMonitor(opts: NodeMonitorOptions): Promise<void> {
   }
 
   async function check(name: string): Promise<void> {
-    const cached = nodes.get(nodeKey(name));
+    const cached = nodes.get(objectKey('nodes', undefined, name));
     const hasLease = leases.get(`${NODE_LEASES_PREFIX}${name}`) !== undefined;
     if (cached === undefined) {
       await orphanTasks(name, `node ${name} was removed`);
@@ -125,7 +124,7 @@ export async function runNodeMonitor(opts: NodeMonitorOptions): Promise<void> {
 
   async function writeNode(node: Node, modRevision: number, status: Node['status']): Promise<void> {
     const next: Node = { ...node, status };
-    const r = await commitInBatches(store, [{ op: 'update', key: nodeKey(node.metadata.name), value: encodeObject(next), expectModRevision: modRevision }]);
+    const r = await commitInBatches(store, [{ op: 'update', key: objectKey('nodes', undefined, node.metadata.name), value: encodeObject(next), expectModRevision: modRevision }]);
     // Conflict: the informer brings the new version and re-queues the node.
     if (r.conflicts.length === 0 && status.state !== 'ready') await orphanTasks(node.metadata.name, `node ${node.metadata.name} is ${status.state}`);
   }
@@ -137,7 +136,7 @@ export async function runNodeMonitor(opts: NodeMonitorOptions): Promise<void> {
       const t = c.object;
       if (t.spec.nodeName !== name || isTerminal(t.status.state)) continue;
       const next: Task = { ...t, status: { ...t.status, state: 'orphaned', message, timestamp: iso } };
-      ops.push({ op: 'update', key: taskKey(t), value: encodeObject(next), expectModRevision: c.modRevision });
+      ops.push({ op: 'update', key: storeKeyOf(t), value: encodeObject(next), expectModRevision: c.modRevision });
     }
     if (ops.length === 0) return;
     const r = await commitInBatches(store, ops);

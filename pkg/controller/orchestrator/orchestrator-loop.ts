@@ -8,8 +8,7 @@
  */
 import { Histogram, register } from 'prom-client';
 import type { Node, Service, Task } from '../../api/index.js';
-import { commitInBatches, encodeObject, serviceKey as serviceStoreKey, taskKey, type BatchCommitResult } from '../../scheduler/index.js';
-import type { Informer, Store, TxnOp } from '../../store/index.js';
+import { commitInBatches, encodeObject, storeKeyOf, type BatchCommitResult, type Informer, type Store, type TxnOp } from '../../store/index.js';
 import { reconcileDeletedService, reconcileService, type ReconcileResult } from './reconcile.js';
 
 export const SERVICE_INDEX = 'service';
@@ -127,14 +126,14 @@ export async function runOrchestratorLoop(opts: OrchestratorLoopOptions): Promis
     const t = now();
     const r = svc !== undefined ? reconcileService(svc.object, list, nodes.list().map((c) => c.object), t, opts.newId ? { newId: opts.newId } : {}) : reconcileDeletedService(list, t);
     const ops: TxnOp[] = [];
-    for (const task of r.create) ops.push({ op: 'create', key: taskKey(task), value: encodeObject(task) });
+    for (const task of r.create) ops.push({ op: 'create', key: storeKeyOf(task), value: encodeObject(task) });
     for (const d of r.shutdown) {
-      const k = taskKey(d.task);
+      const k = storeKeyOf(d.task);
       const next: Task = { ...d.task, spec: { ...d.task.spec, desiredState: 'shutdown' }, status: { ...d.task.status, message: d.reason } };
       ops.push({ op: 'update', key: k, value: encodeObject(next), expectModRevision: rev.get(k) ?? 0 });
     }
     for (const task of r.remove) {
-      const k = taskKey(task);
+      const k = storeKeyOf(task);
       ops.push({ op: 'delete', key: k, expectModRevision: rev.get(k) ?? 0 });
     }
     let written: BatchCommitResult | undefined;
@@ -142,7 +141,7 @@ export async function runOrchestratorLoop(opts: OrchestratorLoopOptions): Promis
     let serviceRev = 0;
     if (svc !== undefined && JSON.stringify(r.status) !== JSON.stringify(svc.object.status ?? {})) {
       const next: Service = { ...svc.object, status: r.status };
-      const s = await commitInBatches(store, [{ op: 'update', key: serviceStoreKey(svc.object), value: encodeObject(next), expectModRevision: svc.modRevision }]);
+      const s = await commitInBatches(store, [{ op: 'update', key: storeKeyOf(svc.object), value: encodeObject(next), expectModRevision: svc.modRevision }]);
       serviceRev = s.revision;
     }
     if ((written?.revision ?? 0) > 0 || serviceRev > 0) expect.set(key, { tasks: written?.revision ?? 0, services: serviceRev });

@@ -7,8 +7,7 @@
  * unit runs at most one desired-running task of the current generation. A restart is a new
  * task in the same unit; the old one stays as bounded history (see docs/orchestrator.md).
  */
-import { isTerminal, taskStateIndex, type Condition, type Node, type Service, type ServiceStatus, type Task } from '../../api/index.js';
-import { firstUnmet, parseConstraints } from '../../scheduler/index.js';
+import { constraintTargetOf, firstUnmet, isTerminal, parseConstraints, taskStateIndex, type Condition, type Node, type Service, type ServiceStatus, type Task } from '../../api/index.js';
 import { parseDuration } from './duration.js';
 import { newTask, randomShortId, taskKeyOf, taskSpecKey } from './task-factory.js';
 
@@ -169,7 +168,7 @@ function reconcileGlobal(ctx: Ctx, tasks: Task[]): { desired: number; kept: Unit
     const name = node.metadata.name;
     const unit: Unit = { nodeName: name, tasks: sortOldestFirst(byNode.get(name) ?? []) };
     byNode.delete(name);
-    const fits = firstUnmet(constraints, name, node.spec.labels) === undefined;
+    const fits = firstUnmet(constraints, constraintTargetOf(node)) === undefined;
     const availability = node.spec.availability ?? 'active';
     const ready = node.status.state === 'ready';
     if (fits && availability !== 'drain') {

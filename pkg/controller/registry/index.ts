@@ -1,4 +1,3 @@
-export * from './keys.js';
 export * from './merge-patch.js';
 export * from './deep-equal.js';
 export * from './resource.js';

@@ -19,10 +19,9 @@ import {
   API_VERSION, errors, invalidError, isShoalError, matchFields, matchLabels, parseFieldSelector, parseLabelSelector,
   type ApiObject, type FieldCause, type FieldSelector, type LabelSelector, type List, type ResourcePlural, type WatchEvent,
 } from '../../api/index.js';
-import type { KeyValue, Store, StoreEvent } from '../../store/index.js';
+import { decodeObject, encodeObject, objectKey, resourcePrefix, type KeyValue, type Store, type StoreEvent } from '../../store/index.js';
 import { deepEqual } from './deep-equal.js';
 import { applyMergePatch } from './merge-patch.js';
-import { decode, encode, objectKey, resourcePrefix } from './keys.js';
 
 export interface ResourceStrategy<T extends ApiObject> {
   plural: ResourcePlural;
@@ -135,7 +134,7 @@ export class ResourceRegistry<T extends ApiObject> {
     this.checkName(name);
     const kv = await this.store.get(this.key(namespace, name));
     if (!kv) throw this.notFound(namespace, name);
-    return decode<T>(kv);
+    return decodeObject<T>(kv);
   }
 
   compileSelectors(q: ListQuery): Compiled {
@@ -155,7 +154,7 @@ export class ResourceRegistry<T extends ApiObject> {
     const out: T[] = [];
     for (const kv of items) {
       try {
-        out.push(decode<T>(kv));
+        out.push(decodeObject<T>(kv));
       } catch {
         // A corrupt value is skipped rather than failing every list of the kind.
       }
@@ -227,7 +226,7 @@ export class ResourceRegistry<T extends ApiObject> {
     meta.generation = 1;
     delete meta.deletionTimestamp;
     try {
-      const kv = await this.store.create(this.key(namespace, meta.name), encode(obj));
+      const kv = await this.store.create(this.key(namespace, meta.name), encodeObject(obj));
       meta.resourceVersion = String(kv.modRevision);
       return obj;
     } catch (err) {
@@ -258,7 +257,7 @@ export class ResourceRegistry<T extends ApiObject> {
       if (!deepEqual(next.spec, cur.spec)) await this.admit(next);
       next.metadata.resourceVersion = undefined;
       try {
-        const kv = await this.store.update(this.key(namespace, name), encode(next), curRv);
+        const kv = await this.store.update(this.key(namespace, name), encodeObject(next), curRv);
         next.metadata.resourceVersion = String(kv.modRevision);
         return next;
       } catch (err) {
@@ -360,7 +359,7 @@ export class ResourceRegistry<T extends ApiObject> {
     const rv = parseRv(opts.resourceVersion, 'preconditions.resourceVersion');
     try {
       const kv = await this.store.delete(this.key(namespace, name), rv === undefined ? {} : { expectModRevision: rv });
-      return decode<T>(kv);
+      return decodeObject<T>(kv);
     } catch (err) {
       if (isShoalError(err, 'NotFound')) throw this.notFound(namespace, name);
       throw err;
@@ -392,7 +391,7 @@ export class ResourceRegistry<T extends ApiObject> {
   private tryDecode(kv: KeyValue | undefined): T | undefined {
     if (!kv) return undefined;
     try {
-      return decode<T>(kv);
+      return decodeObject<T>(kv);
     } catch {
       return undefined;
     }

@@ -9,7 +9,7 @@ import {
   errors, formatCpuMillis, humanMemory, isShoalError, isTerminal, parseCpuMillis, parseMemoryBytes,
   type ApiObject, type List, type Node, type ResourcePlural, type Service, type Task,
 } from '../../api/index.js';
-import { ApiClient } from '../api-client.js';
+import { ApiClient } from '../../client/index.js';
 import { loadConfig, normalizeServer, resolveServer, saveConfig } from '../config.js';
 import type { CtlContext, OutStream } from '../context.js';
 import { formatTable, parseOutputFormat, printJson, printYaml, type Column, type OutputFormat } from '../format.js';

@@ -12,7 +12,7 @@ import { resolve as resolvePath } from 'node:path';
 import type { Command } from 'commander';
 import { ShoalError, isShoalError } from '../../api/index.js';
 import type { CtlContext } from '../context.js';
-import { EngineClient, resolveEngineHost, type StreamEvent } from '../engine-client.js';
+import { EngineClient, resolveEngineHost, type StreamEvent } from '../../client/index.js';
 import { humanAge, humanSize, printJson, printTable, parseOutputFormat } from '../format.js';
 import { parseRemoteRef, remoteExec, remoteLogs } from './remote.js';
 

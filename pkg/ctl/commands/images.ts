@@ -9,7 +9,7 @@ import { isAbsolute, join } from 'node:path';
 import type { Command } from 'commander';
 import { errors, isShoalError, toShoalError } from '../../api/index.js';
 import type { CtlContext } from '../context.js';
-import { asReadable, engineClientFor, type EngineClient, type ImageSummary, type StreamEvent } from '../engine-client.js';
+import { asReadable, engineClientFor, type EngineClient, type ImageSummary, type StreamEvent } from '../../client/index.js';
 import { humanAge, humanSize, parseOutputFormat, printJson, printTable, printYaml } from '../format.js';
 import { printError } from '../output.js';
 import { ProgressRenderer } from '../progress.js';

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import type { CtlContext } from '../context.js';
-import { EngineClient, resolveEngineHost } from '../engine-client.js';
+import { EngineClient, resolveEngineHost } from '../../client/index.js';
 import { parseOutputFormat, printJson, printTable } from '../format.js';
 
 interface NetworkRow {

@@ -7,7 +7,7 @@
  */
 import type { Command } from 'commander';
 import { errors, fromStatus, toShoalError } from '../../api/index.js';
-import { ApiClient, type ExecSpec, type LogEntry, type LogOptions } from '../api-client.js';
+import { ApiClient, type ExecSpec, type LogEntry, type LogOptions } from '../../client/index.js';
 import { resolveServer } from '../config.js';
 import type { CtlContext, OutStream } from '../context.js';
 

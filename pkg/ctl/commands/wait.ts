@@ -5,7 +5,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { ShoalError, isTerminal, type Service, type Task } from '../../api/index.js';
-import type { ApiClient } from '../api-client.js';
+import type { ApiClient } from '../../client/index.js';
 import type { CtlContext } from '../context.js';
 
 export interface RolloutView {

@@ -1,2 +1,2 @@
 /** Atomic JSON files for container state (the shared crash-safe writer). */
-export { readJsonFile as readJson, writeJsonAtomic } from '../../fsutil/index.js';
+export { readJsonFile as readJson, writeJsonAtomic } from '../../util/index.js';

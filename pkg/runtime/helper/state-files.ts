@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ShoalError } from '../../api/index.js';
 import type { ExitStatus } from './driver.js';
-import { writeFileAtomic } from '../../fsutil/index.js';
+import { writeFileAtomic } from '../../util/index.js';
 
 export const EXIT_FILE = 'exit.json';
 export const PID_FILE = 'pid.json';

@@ -11,7 +11,7 @@ import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errors } from '../../api/index.js';
 import type { Descriptor, Platform } from './manifest.js';
-import { writeFileAtomic } from '../../fsutil/index.js';
+import { writeFileAtomic } from '../../util/index.js';
 
 export interface ImageRecord {
   /** Image id: the config digest, as Docker's image ID. */

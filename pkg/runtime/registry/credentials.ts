@@ -6,7 +6,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ShoalError } from '../../api/index.js';
-import { writeJsonAtomic } from '../../fsutil/index.js';
+import { writeJsonAtomic } from '../../util/index.js';
 
 export interface Credentials {
   username: string;

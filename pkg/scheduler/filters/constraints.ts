@@ -1,10 +1,10 @@
-import { firstUnmet } from '../constraints.js';
+import { firstUnmet } from '../../api/index.js';
 import { nodes, type Filter } from './filter.js';
 
-/** Placement constraints (`node.name`, `node.labels.<k>`, `==`/`!=`); the key is the first unmet constraint. */
+/** Placement constraints (pkg/api/constraints.ts); the key is the first unmet constraint. */
 export const constraintsFilter: Filter = {
   name: 'constraints',
   dynamic: false,
-  check: (req, node) => (req.constraints.length === 0 ? undefined : firstUnmet(req.constraints, node.name, node.labels)?.text),
+  check: (req, node) => (req.constraints.length === 0 ? undefined : firstUnmet(req.constraints, node.target)?.text),
   explain: (key, count) => `constraint ${key} not met on ${nodes(count)}`,
 };

@@ -12,7 +12,7 @@
  * (so only the batches in flight are encoded at once) and `submit` waits for a free slot,
  * which both bounds memory and lets the event loop run between batches.
  */
-import type { Store, TxnOp } from '../store/index.js';
+import type { Store, TxnOp } from './store.js';
 
 export interface BatchCommitResult {
   committed: number;

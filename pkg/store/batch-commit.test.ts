@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryStore, type Store, type TxnOp, type TxnResult } from '../store/index.js';
+import { MemoryStore, type Store, type TxnOp, type TxnResult } from './index.js';
 import { BatchCommitter, commitInBatches } from './batch-commit.js';
 
 const stores: MemoryStore[] = [];

@@ -1,1 +1,2 @@
 export * from './atomic-file.js';
+export * from './backoff.js';

@@ -1,0 +1,3 @@
+export * from './http.js';
+export * from './api-client.js';
+export * from './engine-client.js';
