@@ -31,6 +31,12 @@ describe('parseControllerConfig', () => {
     expect(c).toMatchObject({ listenPort: 7001, dataDir: '/from/flag', etcd: ['http://e:2379'], nodeTimeoutMs: 10_000 });
   });
 
+  it('reads durations as the API does: units required in text, a config-file number is seconds', async () => {
+    await expect(parseControllerConfig(['--node-timeout', '5'], noFile)).rejects.toMatchObject({ code: 'InvalidArgument', message: expect.stringContaining('node-timeout') });
+    const c = await parseControllerConfig(['--config', '/c.yaml'], files({ '/c.yaml': 'nodeTimeout: 7\n' }));
+    expect(c.nodeTimeoutMs).toBe(7000);
+  });
+
   it('reports every bad setting at once as InvalidArgument', async () => {
     const err = await parseControllerConfig(['--listen', 'nope', '--etcd', 'ftp://x', '--cluster-cidr', '10.0.0.0/40', '--node-timeout', 'soon'], noFile).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'InvalidArgument' });

@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { ShoalError } from '../../pkg/api/index.js';
+import { parseDurationMs, ShoalError } from '../../pkg/api/index.js';
 
 export interface ControllerConfig {
   listenHost: string;
@@ -151,23 +151,14 @@ function validate(raw: Raw): ControllerConfig {
   };
 }
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** `5s`, `500ms`, `1m30s`, or a bare number of seconds. */
-export function parseDurationMs(text: string): number | undefined {
-  if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000;
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
-  let total = 0;
-  let pos = 0;
-  for (let mm = re.exec(text); mm !== null; mm = re.exec(text)) {
-    total += Number(mm[1]) * (UNIT_MS[mm[2] as string] as number);
-    pos = re.lastIndex;
-  }
-  return pos === text.length && pos > 0 ? total : undefined;
-}
-
+/** A duration setting: a string with units (`5s`, `500ms`, `1m30s`), or a number of seconds from a config file. */
 function durationMs(v: unknown, name: string, problems: string[]): number {
-  const ms = typeof v === 'number' ? v * 1000 : parseDurationMs(String(v));
+  let ms: number | undefined;
+  try {
+    ms = typeof v === 'number' ? v * 1000 : parseDurationMs(String(v));
+  } catch {
+    ms = undefined;
+  }
   if (ms === undefined || !(ms > 0)) {
     problems.push(`${name}: "${String(v)}" is not a positive duration like 5s or 500ms`);
     return 1000;

@@ -209,7 +209,7 @@ describe.skipIf(!canRun)('an agent in a cluster', () => {
       '      containers:', '        - name: main', `          image: ${reg?.host ?? ''}/e2e/missing:1`, '',
     ].join('\n'));
     const started = Date.now();
-    const r = await ctl(['apply', '-f', bad, '--wait', '--timeout', '60']);
+    const r = await ctl(['apply', '-f', bad, '--wait', '--timeout', '60s']);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/service\/nopull: task nopull\.1\.\S+ rejected on \S+: pulling .*missing:1/);
     expect(Date.now() - started).toBeLessThan(30_000);

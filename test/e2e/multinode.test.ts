@@ -350,7 +350,7 @@ describe.skipIf(why !== undefined)('a cluster of three network-namespace hosts',
         '          resources:', '            limits: {memory: 64Mi, cpu: 500m}', '            pids: 64',
       ]);
       const t0 = performance.now();
-      const apply = await ctl(['apply', '-f', manifest, '--wait', '--timeout', '60']);
+      const apply = await ctl(['apply', '-f', manifest, '--wait', '--timeout', '60s']);
       expect(apply.code, `shoalctl apply --wait: ${apply.stderr}${apply.stdout}`).toBe(0);
       console.log(`multinode: apply 6 replicas --wait took ${Math.round(performance.now() - t0)} ms`);
 

@@ -1,4 +1,3 @@
-export * from './duration.js';
 export * from './reconcile.js';
 export * from './task-factory.js';
 export * from './orchestrator-loop.js';

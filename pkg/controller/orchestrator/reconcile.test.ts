@@ -2,7 +2,6 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canTransition, isTerminal, type Node, type Service, type ServiceSpec, type Task, type TaskState } from '../../api/index.js';
 import { makeNode, makeService } from '../../scheduler/fixtures.js';
-import { parseDuration } from './duration.js';
 import { reconcileService, reconcileDeletedService, type ReconcileResult } from './reconcile.js';
 
 const T0 = Date.parse('2025-01-01T00:00:00Z');
@@ -273,12 +272,6 @@ describe('reconcileService: global, job, deleted', () => {
     expect(r.remove).toHaveLength(2);
   });
 
-  it('parseDuration', () => {
-    expect(parseDuration('1m30s')).toBe(90_000);
-    expect(parseDuration('250ms')).toBe(250);
-    expect(parseDuration('2')).toBe(2000);
-    expect(() => parseDuration('5 parsecs')).toThrow(/invalid duration/);
-  });
 });
 
 describe('reconcileService: properties', () => {

@@ -7,8 +7,7 @@
  * unit runs at most one desired-running task of the current generation. A restart is a new
  * task in the same unit; the old one stays as bounded history (see docs/orchestrator.md).
  */
-import { constraintTargetOf, firstUnmet, isTerminal, parseConstraints, taskStateIndex, type Condition, type Node, type Service, type ServiceStatus, type Task } from '../../api/index.js';
-import { parseDuration } from './duration.js';
+import { constraintTargetOf, firstUnmet, isTerminal, parseConstraints, parseDurationMs, taskStateIndex, type Condition, type Node, type Service, type ServiceStatus, type Task } from '../../api/index.js';
 import { newTask, randomShortId, taskKeyOf, taskSpecKey } from './task-factory.js';
 
 export interface ShutdownDecision {
@@ -362,9 +361,11 @@ function finishedAt(t: Task): number {
   return Number.isNaN(ms) ? 0 : ms;
 }
 
+/** A duration of a stored spec (validated by the API); the fallback when absent or, for an old object, unreadable. */
 function safeDuration(text: string | undefined, fallback: number): number {
+  if (text === undefined || text === '') return fallback;
   try {
-    return parseDuration(text, fallback);
+    return parseDurationMs(text);
   } catch {
     return fallback;
   }

@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import {
-  errors, formatCpuMillis, humanMemory, isShoalError, isTerminal, parseCpuMillis, parseMemoryBytes,
+  errors, formatCpuMillis, humanMemory, isShoalError, isTerminal, parseCpuMillis, parseDurationMs, parseMemoryBytes,
   type ApiObject, type List, type Node, type ResourcePlural, type Service, type Task,
 } from '../../api/index.js';
 import { ApiClient } from '../../client/index.js';
@@ -314,8 +314,8 @@ async function applyCommand(o: { filename: string[]; namespace?: string; wait?: 
     }
   }
   if (o.wait) {
-    const timeoutMs = o.timeout ? Number.parseInt(o.timeout, 10) * 1000 : 300_000;
-    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw errors.invalidArgument(`invalid --timeout "${o.timeout}": want seconds`);
+    const timeoutMs = o.timeout ? parseDurationMs(o.timeout) : 300_000;
+    if (timeoutMs <= 0) throw errors.invalidArgument(`invalid --timeout "${o.timeout}": want a positive duration such as 90s or 5m`);
     for (const w of toWait) {
       try {
         await waitForService(c, w.ns, w.name, ctx, timeoutMs);
@@ -521,7 +521,7 @@ export function registerClusterCommands(program: Command, ctx: CtlContext): void
     .requiredOption('-f, --filename <path>', 'manifest file, directory or - (repeatable)', collect)
     .option('-n, --namespace <ns>', 'namespace for objects that name none')
     .option('--wait', 'wait until every applied service is ready')
-    .option('--timeout <seconds>', 'how long --wait waits (default 300)')
+    .option('--timeout <duration>', 'how long --wait waits, e.g. 90s or 10m (default 5m)')
     .action(async (o: { filename: string[]; namespace?: string; wait?: boolean; timeout?: string }, cmd: Command) => applyCommand(o, cmd, ctx));
 
   program
