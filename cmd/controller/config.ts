@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { parseDurationMs, ShoalError } from '../../pkg/api/index.js';
+import { parseCidr, parseDurationMs, ShoalError } from '../../pkg/api/index.js';
 
 export interface ControllerConfig {
   listenHost: string;
@@ -167,7 +167,10 @@ function durationMs(v: unknown, name: string, problems: string[]): number {
 }
 
 function isIPv4Cidr(s: string): boolean {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(s);
-  if (!m) return false;
-  return [m[1], m[2], m[3], m[4]].every((o) => Number(o) <= 255) && Number(m[5]) <= 32;
+  try {
+    parseCidr(s, { strict: false });
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -5,7 +5,8 @@
  */
 import { Command, CommanderError } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { errors, type FieldCause } from '../api/index.js';
+import { errors, toShoalError, type FieldCause } from '../api/index.js';
+import { parseSubnet } from '../network/index.js';
 
 export interface AgentConfig {
   socket: string;
@@ -200,7 +201,11 @@ export async function parseAgentConfig(
     if (!/^[a-zA-Z][a-zA-Z0-9_.-]{0,14}$/.test(bridge)) causes.push({ field: 'bridge', reason: 'FieldValueInvalid', message: `bridge "${bridge}" must be an interface name of at most 15 characters` });
     cfg.bridge = bridge;
   }
-  if (!/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(cfg.bridgeSubnet)) causes.push({ field: 'bridgeSubnet', reason: 'FieldValueInvalid', message: `bridge subnet "${cfg.bridgeSubnet}" must be an IPv4 CIDR` });
+  try {
+    parseSubnet(cfg.bridgeSubnet);
+  } catch (err) {
+    causes.push({ field: 'bridgeSubnet', reason: 'FieldValueInvalid', message: `bridge ${toShoalError(err).message}` });
+  }
   if (!/^[A-Z][A-Z0-9_]{0,15}$/.test(cfg.bridgeChainPrefix)) causes.push({ field: 'bridgeChainPrefix', reason: 'FieldValueInvalid', message: 'must be A-Z, 0-9, _ (at most 16)' });
   const controller = str('controller');
   cfg.bridgeSubnetFromNode = controller !== undefined && cfg.bridge !== undefined && str('bridgeSubnet') === undefined;

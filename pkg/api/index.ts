@@ -7,3 +7,4 @@ export * from './constraints.js';
 export * from './validation.js';
 export * from './tunnel.js';
 export * from './version.js';
+export * from './cidr.js';

@@ -9,6 +9,7 @@ import { isQuantity, parseQuantity } from './quantity.js';
 import { isDuration } from './duration.js';
 import { API_VERSION, TASK_STATES } from './types.js';
 import { CONSTRAINT_ATTRIBUTES, parseConstraint } from './constraints.js';
+import { isIP, parseCidr } from './cidr.js';
 
 export const REASON = {
   required: 'FieldValueRequired',
@@ -162,6 +163,15 @@ export function cronProblem(expr: string): string | undefined {
     }
   }
   return undefined;
+}
+
+function isCidr(text: string): boolean {
+  try {
+    parseCidr(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 // ---- field helpers ------------------------------------------------------------------------
@@ -630,10 +640,6 @@ export function validateService(obj: unknown): FieldCause[] {
 export const NODE_AVAILABILITIES = ['active', 'pause', 'drain'] as const;
 export const NODE_STATES = ['ready', 'down', 'unknown'] as const;
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-function isIp(s: string): boolean {
-  return IPV4.test(s) || (/^[0-9a-fA-F:.]+$/.test(s) && s.includes(':') && s.length <= 45);
-}
 
 function validateResourceList(c: Causes, r: Obj, path: string): void {
   checkKeys(c, r, path, ['cpu', 'memory', 'pods']);
@@ -663,7 +669,7 @@ export function validateNodeStatus(status: unknown, path = 'status'): FieldCause
     const type = optEnum(c, a, 'type', `${p}.type`, ['InternalIP', 'Hostname']);
     const addr = optString(c, a, 'address', `${p}.address`, 253);
     if (addr === undefined) c.required(`${p}.address`, 'address');
-    else if (type === 'InternalIP' && !isIp(addr)) c.invalid(`${p}.address`, addr, 'must be an IP address');
+    else if (type === 'InternalIP' && !isIP(addr)) c.invalid(`${p}.address`, addr, 'must be an IP address');
   });
   for (const k of ['capacity', 'allocatable']) {
     const r = optObj(c, status, k, `${path}.${k}`);
@@ -696,12 +702,7 @@ export function validateNode(obj: unknown, opts: ValidateOptions = {}): FieldCau
     optEnum(c, spec, 'availability', 'spec.availability', NODE_AVAILABILITIES);
     labelMap(c, spec, 'labels', 'spec.labels', 'labels');
     const cidr = optString(c, spec, 'podCIDR', 'spec.podCIDR', 64);
-    if (cidr !== undefined) {
-      const [ip, bits] = cidr.split('/');
-      if (!ip || !isIp(ip) || bits === undefined || !/^\d{1,3}$/.test(bits) || Number(bits) > (ip.includes(':') ? 128 : 32)) {
-        c.invalid('spec.podCIDR', cidr, 'must be a CIDR such as 10.244.1.0/24');
-      }
-    }
+    if (cidr !== undefined && !isCidr(cidr)) c.invalid('spec.podCIDR', cidr, 'must be an IPv4 CIDR without host bits, such as 10.244.1.0/24');
   }
   if (opts.status && obj['status'] !== undefined) c.list.push(...validateNodeStatus(obj['status']));
   return c.list;
@@ -725,7 +726,7 @@ export function validateTaskStatus(status: unknown, path = 'status'): FieldCause
   optString(c, status, 'reason', `${path}.reason`, 32 * 1024);
   optString(c, status, 'containerId', `${path}.containerId`, 128);
   const ip = optString(c, status, 'ip', `${path}.ip`, 45);
-  if (ip !== undefined && ip !== '' && !isIp(ip)) c.invalid(`${path}.ip`, ip, 'must be an IP address');
+  if (ip !== undefined && ip !== '' && !isIP(ip)) c.invalid(`${path}.ip`, ip, 'must be an IP address');
   optInt(c, status, 'exitCode', `${path}.exitCode`, -255, 255);
   for (const k of ['startedAt', 'finishedAt', 'timestamp']) checkTime(c, status, k, `${path}.${k}`);
   optEnum(c, status, 'health', `${path}.health`, ['starting', 'healthy', 'unhealthy']);

@@ -4,28 +4,8 @@
  * assignment and gives the remaining nodes the lowest free subnets; a subnet is free again
  * once its node object is deleted (allocation is computed from the nodes that exist).
  */
-import { ShoalError, type Node } from '../api/index.js';
+import { formatCidr, parseCidr, ShoalError, type Node } from '../api/index.js';
 import { commitInBatches, encodeObject, objectKey, type Informer, type Store } from '../store/index.js';
-
-export interface Cidr {
-  base: number;
-  prefix: number;
-}
-
-export function parseCidr(text: string): Cidr {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(text.trim());
-  const parts = m?.slice(1, 5).map(Number) ?? [];
-  const prefix = Number(m?.[5]);
-  if (m === null || parts.some((p) => p > 255) || prefix > 32) throw new ShoalError('InvalidArgument', `invalid CIDR "${text}" (want e.g. 10.244.0.0/16)`);
-  const ip = parts.reduce((a, p) => a * 256 + p, 0);
-  const size = 2 ** (32 - prefix);
-  return { base: ip - (ip % size), prefix };
-}
-
-export function formatCidr(c: Cidr): string {
-  const b = c.base;
-  return `${Math.floor(b / 2 ** 24) % 256}.${Math.floor(b / 2 ** 16) % 256}.${Math.floor(b / 2 ** 8) % 256}.${b % 256}/${c.prefix}`;
-}
 
 export interface PodCidrPlan {
   /** Node name → the subnet to write. */
@@ -35,7 +15,7 @@ export interface PodCidrPlan {
 }
 
 export function allocatePodCidrs(clusterCidr: string, nodes: readonly { name: string; podCIDR?: string | undefined }[], nodePrefix = 24): PodCidrPlan {
-  const cluster = parseCidr(clusterCidr);
+  const cluster = parseCidr(clusterCidr.trim(), { strict: false });
   if (nodePrefix < cluster.prefix) throw new ShoalError('InvalidArgument', `cluster CIDR ${clusterCidr} is smaller than one node subnet /${nodePrefix}`);
   const size = 2 ** (32 - nodePrefix);
   const count = 2 ** (nodePrefix - cluster.prefix);
@@ -55,16 +35,16 @@ export function allocatePodCidrs(clusterCidr: string, nodes: readonly { name: st
       continue;
     }
     used.add(next);
-    plan.assign.set(name, formatCidr({ base: cluster.base + next * size, prefix: nodePrefix }));
+    plan.assign.set(name, formatCidr(cluster.network + next * size, nodePrefix));
   }
   return plan;
 
   function indexOf(text: string | undefined): number | undefined {
     if (text === undefined || text === '') return undefined;
     try {
-      const c = parseCidr(text);
-      if (c.prefix !== nodePrefix || c.base < cluster.base || c.base >= cluster.base + count * size) return undefined;
-      return (c.base - cluster.base) / size;
+      const c = parseCidr(text.trim(), { strict: false });
+      if (c.prefix !== nodePrefix || c.network < cluster.network || c.network >= cluster.network + count * size) return undefined;
+      return (c.network - cluster.network) / size;
     } catch {
       return undefined;
     }

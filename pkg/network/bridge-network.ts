@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { errors, isShoalError } from '../api/index.js';
+import { cidrsOverlap, errors, formatIPv4, isShoalError } from '../api/index.js';
 import { readJson, writeFileAtomic } from './atomic-file.js';
-import { formatIPv4, gatewayOf, overlaps, parseSubnet } from './cidr.js';
+import { gatewayOf, parseSubnet } from './cidr.js';
 import type { NetHost } from './host.js';
 import { DiskIpamStore, Ipam, type IpamStore } from './ipam-store.js';
 import {
@@ -259,7 +259,7 @@ export class BridgeNetwork {
       let subnet: string;
       if (o.subnet !== undefined) {
         const s = parseSubnet(o.subnet);
-        const clash = [...this.networks.values()].find((n) => overlaps(parseSubnet(n.subnet), s));
+        const clash = [...this.networks.values()].find((n) => cidrsOverlap(parseSubnet(n.subnet), s));
         if (clash !== undefined) throw errors.conflict(`subnet ${o.subnet} overlaps network ${clash.name} (${clash.subnet})`);
         subnet = s.cidr;
       } else subnet = this.pickSubnet(taken);
@@ -293,7 +293,7 @@ export class BridgeNetwork {
     const last = parseSubnetStart(this.opts.userPool?.last ?? '10.99.255.0');
     for (let net = first; net <= last; net += 256) {
       const cand = parseSubnet(`${formatIPv4(net)}/24`);
-      if (!taken.some((t) => overlaps(t, cand))) return cand.cidr;
+      if (!taken.some((t) => cidrsOverlap(t, cand))) return cand.cidr;
     }
     throw errors.unavailable('no free /24 left in the user network pool');
   }

@@ -1,4 +1,4 @@
-export { parseIPv4, formatIPv4, parseSubnet, gatewayOf, overlaps, contains, type Subnet } from './cidr.js';
+export { parseSubnet, gatewayOf, type Subnet } from './cidr.js';
 export { emptyIpam, reserve, release, retain, type IpamState, type Reservation } from './ipam.js';
 export { Ipam, DiskIpamStore, MemoryIpamStore, type IpamStore } from './ipam-store.js';
 export { parsePortSpec, portsClash, formatPort, type PortSpec, type Protocol } from './ports.js';

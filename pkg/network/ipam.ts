@@ -1,5 +1,5 @@
-import { errors } from '../api/index.js';
-import { formatIPv4, gatewayOf, parseSubnet } from './cidr.js';
+import { errors, formatIPv4 } from '../api/index.js';
+import { gatewayOf, parseSubnet } from './cidr.js';
 
 /**
  * The IPAM state of one network: plain data, persisted as JSON. `last` is the offset of the

@@ -2,7 +2,8 @@
  * Pure planning: from the desired state (networks and endpoints) to the text that the applier
  * feeds to `ip -batch -` and `iptables-restore --noflush`. Nothing here runs a command.
  */
-import { contains, parseIPv4, parseSubnet } from './cidr.js';
+import { cidrContains, parseIPv4 } from '../api/index.js';
+import { parseSubnet } from './cidr.js';
 import type { PortSpec, Protocol } from './ports.js';
 
 export interface NetworkSpec {
@@ -110,7 +111,7 @@ export function planRules(prefix: string, networks: NetworkSpec[], endpoints: En
   const bridgeOf = (ip: string): NetworkSpec | undefined => {
     if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) return undefined;
     const a = parseIPv4(ip);
-    return subnets.find((x) => contains(x.s, a))?.n;
+    return subnets.find((x) => cidrContains(x.s, a))?.n;
   };
   for (const ing of [...ingress].sort((a, b) => a.port - b.port || a.protocol.localeCompare(b.protocol))) {
     const backends = ing.backends.filter((b) => bridgeOf(b.ip) !== undefined).sort((a, b) => a.ip.localeCompare(b.ip) || a.port - b.port);

@@ -1,5 +1,4 @@
-import { errors } from '../api/index.js';
-import { parseIPv4 } from './cidr.js';
+import { errors, parseIPv4 } from '../api/index.js';
 
 export type Protocol = 'tcp' | 'udp';
 
