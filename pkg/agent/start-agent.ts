@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
-import { SHOAL_VERSION } from '../api/index.js';
+import { CONTAINER_TASK_LABEL, SHOAL_VERSION } from '../api/index.js';
 import { BridgeNetwork, bridgeNetworkHook, RealNetHost } from '../network/index.js';
 import { createCgroupManager } from '../runtime/cgroups/index.js';
 import { ContainerManager } from '../runtime/container/index.js';
@@ -22,7 +22,7 @@ import type { AgentConfig } from './config.js';
 import { buildEngineApp, listenOnSocket, NodeNetworks, type EngineDeps } from './engine/index.js';
 import { AgentMetrics } from './metrics.js';
 import { startMetricsServer, type MetricsServer } from './metrics-server.js';
-import { containerRuntime, httpControllerApi, probeMachine, startSession, startTunnel, TASK_LABEL, type AgentSession, type AgentTunnel } from './session/index.js';
+import { containerRuntime, httpControllerApi, probeMachine, startSession, startTunnel, type AgentSession, type AgentTunnel } from './session/index.js';
 
 
 export const ENGINE_API_VERSION = 'v1';
@@ -174,7 +174,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
       log: log.child({ component: 'tunnel' }),
       isTaskContainer: (id, task) => {
         try {
-          return containers.inspect(id).Config.Labels[TASK_LABEL] === task;
+          return containers.inspect(id).Config.Labels[CONTAINER_TASK_LABEL] === task;
         } catch {
           return false;
         }

@@ -8,3 +8,4 @@ export * from './validation.js';
 export * from './tunnel.js';
 export * from './version.js';
 export * from './cidr.js';
+export * from './labels.js';

@@ -3,7 +3,7 @@
  * it), and PlacementRequest: what one group of identical tasks needs. Both are plain data
  * built once per scheduling round; `schedule` updates NodeInfos as it places tasks.
  */
-import { constraintTargetOf, isTerminal, parseConstraints, type Constraint, type ConstraintTarget, type Node, type Task } from '../api/index.js';
+import { constraintTargetOf, isTerminal, parseConstraints, taskServiceRef, type Constraint, type ConstraintTarget, type Node, type Task } from '../api/index.js';
 import { cpuMillis, memoryBytes } from './quantity.js';
 
 export interface NodeInfo {
@@ -38,10 +38,6 @@ export interface PlacementRequest {
   maxReplicasPerNode: number;
 }
 
-export function serviceKeyOf(task: Task): string {
-  return `${task.metadata.namespace ?? 'default'}/${task.spec.serviceName}`;
-}
-
 export function requestOf(task: Task): PlacementRequest {
   let cpu = 0;
   let memory = 0;
@@ -52,7 +48,7 @@ export function requestOf(task: Task): PlacementRequest {
   }
   const hostPorts = (task.spec.ports ?? []).filter((p) => p.mode === 'host').map((p) => `${(p.protocol ?? 'TCP').toLowerCase()}/${p.port}`);
   return {
-    serviceKey: serviceKeyOf(task),
+    serviceKey: taskServiceRef(task),
     cpu,
     memory,
     hostPorts,
@@ -117,7 +113,7 @@ export function buildNodeInfos(nodes: readonly Node[], tasks: Iterable<Task>): M
     if (!occupies(t)) continue;
     const info = infos.get(t.spec.nodeName ?? '');
     if (info === undefined) continue;
-    const gk = `${serviceKeyOf(t)}|${t.spec.serviceGeneration}`;
+    const gk = `${taskServiceRef(t)}|${t.spec.serviceGeneration}`;
     let req = requests.get(gk);
     if (req === undefined) requests.set(gk, (req = requestOf(t)));
     addTask(info, req);

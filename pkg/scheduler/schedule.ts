@@ -12,10 +12,10 @@
  * `schedule` updates the given NodeInfos with its placements, so a caller can keep them as
  * its running view of the cluster.
  */
-import type { Task } from '../api/index.js';
+import { taskServiceRef, type Task } from '../api/index.js';
 import { DEFAULT_FILTERS, type Filter } from './filters/index.js';
 import { MinHeap } from './heap.js';
-import { addTask, requestOf, serviceKeyOf, type NodeInfo, type PlacementRequest } from './node-info.js';
+import { addTask, requestOf, type NodeInfo, type PlacementRequest } from './node-info.js';
 
 export interface Assignment {
   task: Task;
@@ -67,7 +67,7 @@ export function schedule(pending: readonly Task[], nodes: Map<string, NodeInfo>,
       placePinned(t, nodes, filters, result);
       continue;
     }
-    const key = `${serviceKeyOf(t)}|${t.spec.serviceGeneration}`;
+    const key = `${taskServiceRef(t)}|${t.spec.serviceGeneration}`;
     let g = groups.get(key);
     if (g === undefined) groups.set(key, (g = []));
     g.push(t);

@@ -1,13 +1,8 @@
 /** The container a task asks for (pure): template → ContainerManager CreateOptions. */
-import { errors, parseCpuMillis, parseMemoryBytes, type Task } from '../../api/index.js';
+import { CONTAINER_SERVICE_LABEL, CONTAINER_TASK_LABEL, errors, parseCpuMillis, parseMemoryBytes, taskRef, type Task } from '../../api/index.js';
 import type { CreateOptions, NetworkMode } from '../../runtime/container/index.js';
-import { SERVICE_LABEL, TASK_LABEL } from './task-runtime.js';
 
 export const DEFAULT_STOP_GRACE_SECONDS = 10;
-
-export function taskKey(task: Task): string {
-  return `${task.metadata.namespace ?? 'default'}/${task.metadata.name}`;
-}
 
 export function stopGraceSeconds(task: Task | undefined): number {
   return task?.spec.template.spec.containers[0]?.stopGracePeriodSeconds ?? DEFAULT_STOP_GRACE_SECONDS;
@@ -24,8 +19,8 @@ export function taskCreateOptions(task: Task): CreateOptions {
     image: c.image,
     labels: {
       ...task.spec.template.metadata?.labels,
-      [TASK_LABEL]: taskKey(task),
-      [SERVICE_LABEL]: task.spec.serviceName,
+      [CONTAINER_TASK_LABEL]: taskRef(task),
+      [CONTAINER_SERVICE_LABEL]: task.spec.serviceName,
     },
   };
   if (c.command !== undefined) opts.entrypoint = c.command;

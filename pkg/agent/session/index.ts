@@ -1,8 +1,8 @@
 export { startSession, type AgentSession, type SessionOptions, type SessionLogger, type LocalIngressPort } from './session.js';
 export { httpControllerApi, type ControllerApi } from './controller-api.js';
-export { containerRuntime, PullProgress, TASK_LABEL, SERVICE_LABEL, type TaskRuntime, type TaskContainer } from './task-runtime.js';
+export { containerRuntime, PullProgress, type TaskRuntime, type TaskContainer } from './task-runtime.js';
 export { nextAction, exitOutcome, type TaskAction, type ContainerView } from './next-action.js';
-export { taskCreateOptions, taskKey, stopGraceSeconds, DEFAULT_STOP_GRACE_SECONDS } from './create-options.js';
+export { taskCreateOptions, stopGraceSeconds, DEFAULT_STOP_GRACE_SECONDS } from './create-options.js';
 export {
   probeMachine, nodeStatusOf, desiredNode, cgroupPathOf, parseMemoryLimit, parseCpuLimit,
   DEFAULT_MAX_PODS, POD_CIDR_ANNOTATION, type MachineInfo, type NodeIdentity,

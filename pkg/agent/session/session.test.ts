@@ -3,7 +3,8 @@ import { API_VERSION, errors, type List, type Node, type Task, type WatchEvent }
 import type { CreateOptions } from '../../runtime/container/index.js';
 import type { ControllerApi } from './controller-api.js';
 import { startSession, type AgentSession, type SessionOptions } from './session.js';
-import { TASK_LABEL, type TaskContainer, type TaskRuntime } from './task-runtime.js';
+import { CONTAINER_TASK_LABEL } from '../../api/index.js';
+import type { TaskContainer, TaskRuntime } from './task-runtime.js';
 
 /** An in-memory controller: CAS on resourceVersion, canTransition enforced like the API. */
 class FakeController implements ControllerApi {
@@ -61,7 +62,7 @@ class FakeRuntime implements TaskRuntime {
   readonly containers = new Map<string, TaskContainer>();
   pulls = 0;
   private n = 0;
-  taskContainers = (key?: string): TaskContainer[] => [...this.containers.values()].filter((c) => key === undefined || c.labels[TASK_LABEL] === key);
+  taskContainers = (key?: string): TaskContainer[] => [...this.containers.values()].filter((c) => key === undefined || c.labels[CONTAINER_TASK_LABEL] === key);
   hasImage = async (): Promise<boolean> => this.pulls > 0;
   pull = async (): Promise<void> => {
     this.pulls++;
@@ -117,7 +118,7 @@ describe('agent session', () => {
     expect(api.beats).toBeGreaterThan(0);
     const t = api.tasks.get('web.1.a')!;
     expect(t.status.containerId).toBe('c1');
-    expect(rt.containers.get('c1')?.labels[TASK_LABEL]).toBe('default/web.1.a');
+    expect(rt.containers.get('c1')?.labels[CONTAINER_TASK_LABEL]).toBe('default/web.1.a');
     expect(rt.pulls).toBe(1);
     rt.exit('c1', 3);
     await until('failed', () => api.tasks.get('web.1.a')?.status.state === 'failed');

@@ -6,13 +6,13 @@
  */
 import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
-import { canTransition, errors, isShoalError, isTerminal, toShoalError, type Task, type TaskStatus } from '../../api/index.js';
+import { canTransition, CONTAINER_TASK_LABEL, errors, isShoalError, isTerminal, toShoalError, taskRef, type Task, type TaskStatus } from '../../api/index.js';
 import { Backoff, sleep } from '../../util/index.js';
 import type { ControllerApi } from './controller-api.js';
-import { stopGraceSeconds, taskCreateOptions, taskKey } from './create-options.js';
+import { stopGraceSeconds, taskCreateOptions } from './create-options.js';
 import { exitOutcome, nextAction, type TaskAction } from './next-action.js';
 import { desiredNode, nodeStatusOf, POD_CIDR_ANNOTATION, type MachineInfo, type NodeIdentity } from './node-info.js';
-import { PullProgress, TASK_LABEL, type TaskContainer, type TaskRuntime } from './task-runtime.js';
+import { PullProgress, type TaskContainer, type TaskRuntime } from './task-runtime.js';
 
 export interface SessionLogger {
   info(obj: object, msg: string): void;
@@ -100,7 +100,7 @@ export function startSession(opts: SessionOptions): AgentSession {
   let ingressChain: Promise<void> = Promise.resolve();
 
   const storeTask = (t: Task): void => {
-    const key = taskKey(t);
+    const key = taskRef(t);
     const cur = tasks.get(key);
     if (cur === undefined || rvNum(t) >= rvNum(cur)) tasks.set(key, t);
   };
@@ -203,15 +203,15 @@ export function startSession(opts: SessionOptions): AgentSession {
         const seen = new Set<string>();
         for (const t of list.items) {
           if (t.spec.nodeName !== nodeName) continue;
-          seen.add(taskKey(t));
-          tasks.set(taskKey(t), t);
+          seen.add(taskRef(t));
+          tasks.set(taskRef(t), t);
         }
         for (const k of [...tasks.keys()]) if (!seen.has(k)) tasks.delete(k);
         isSynced = true;
         backoff.reset();
         resyncAll();
         for await (const ev of api.watchTasks(selector, list.metadata.resourceVersion, signal)) {
-          const key = taskKey(ev.object);
+          const key = taskRef(ev.object);
           if (ev.type === 'DELETED' || ev.object.spec.nodeName !== nodeName) tasks.delete(key);
           else if (ev.type === 'ADDED' || ev.type === 'MODIFIED') storeTask(ev.object);
           kick(key);
@@ -235,7 +235,7 @@ export function startSession(opts: SessionOptions): AgentSession {
   function resyncAll(): void {
     const keys = new Set(tasks.keys());
     for (const c of runtime.taskContainers()) {
-      const k = c.labels[TASK_LABEL];
+      const k = c.labels[CONTAINER_TASK_LABEL];
       if (k !== undefined) keys.add(k);
     }
     for (const k of keys) kick(k);
@@ -245,7 +245,7 @@ export function startSession(opts: SessionOptions): AgentSession {
   const localIngress = (): LocalIngressPort[] => {
     const running = new Map<string, TaskContainer>();
     for (const c of runtime.taskContainers()) {
-      const k = c.labels[TASK_LABEL];
+      const k = c.labels[CONTAINER_TASK_LABEL];
       if (k !== undefined && c.status === 'running' && c.ip !== undefined) running.set(k, c);
     }
     const byPort = new Map<string, LocalIngressPort>();

@@ -2,13 +2,11 @@
  * What the task worker needs of the node's runtime (images and containers), as an interface
  * with an adapter over ImageService + ContainerManager. Tests use a fake.
  */
-import { isShoalError } from '../../api/index.js';
+import { CONTAINER_TASK_LABEL, isShoalError } from '../../api/index.js';
 import type { ContainerManager, CreateOptions } from '../../runtime/container/index.js';
 import type { ImageService, LayerProgress } from '../../runtime/image/index.js';
 import type { ContainerView } from './next-action.js';
 
-export const TASK_LABEL = 'shoal.task';
-export const SERVICE_LABEL = 'shoal.service';
 
 export interface TaskContainer extends ContainerView {
   name: string;
@@ -34,7 +32,7 @@ export function containerRuntime(containers: ContainerManager, images: ImageServ
     taskContainers(key) {
       // Called on every step of every task worker: filter on the label before building anything.
       const out: TaskContainer[] = [];
-      for (const id of containers.idsWithLabel(TASK_LABEL, key)) {
+      for (const id of containers.idsWithLabel(CONTAINER_TASK_LABEL, key)) {
         let ins;
         try {
           ins = containers.inspect(id);

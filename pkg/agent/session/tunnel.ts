@@ -88,7 +88,7 @@ export interface TunnelOptions {
   engineSocket: string;
   log: SessionLogger;
   /** True when the container exists and is labelled as the given task (`shoal.task=<ns>/<name>`). */
-  isTaskContainer(containerId: string, taskKey: string): boolean;
+  isTaskContainer(containerId: string, taskRef: string): boolean;
   signal?: AbortSignal;
   backoffMinMs?: number;
   backoffMaxMs?: number;

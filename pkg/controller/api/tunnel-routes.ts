@@ -19,7 +19,7 @@ import { PassThrough, Readable } from 'node:stream';
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
-  API_GROUP_PATH, STREAM_CONTENT_TYPE, TUNNEL_STATUS_HEADER, errors, fromStatus, isTerminal, toShoalError, toStatus, type FieldCause, type ShoalError, type Task,
+  API_GROUP_PATH, STREAM_CONTENT_TYPE, taskRef, TUNNEL_STATUS_HEADER, errors, fromStatus, isTerminal, toShoalError, toStatus, type FieldCause, type ShoalError, type Task,
 } from '../../api/index.js';
 import type { RouteDeps } from './deps.js';
 import { boolQuery, namespaceParam, param, query } from './request.js';
@@ -290,8 +290,7 @@ export function tunnelRoutes(deps: RouteDeps, opts: TunnelRoutesOptions) {
   /** Opens a task's stream, failing with the agent's error when it answered with one. */
   async function openTask(task: Task, op: 'logs' | 'exec', q: Record<string, string>, signal: AbortSignal): Promise<{ node: string; s: TunnelStream }> {
     const { node, container } = taskTarget(task);
-    const key = `${task.metadata.namespace ?? 'default'}/${task.metadata.name}`;
-    const s = await hub.open(node, { op, container, task: key, query: q }, signal);
+    const s = await hub.open(node, { op, container, task: taskRef(task), query: q }, signal);
     if (s.status < 200 || s.status >= 300) throw await errorOf(s, node);
     return { node, s };
   }

@@ -7,7 +7,7 @@
  * revision (expectations), so a stale cache never creates a task twice.
  */
 import { Histogram, register } from 'prom-client';
-import type { Node, Service, Task } from '../../api/index.js';
+import { taskServiceRef, type Node, type Service, type Task } from '../../api/index.js';
 import { commitInBatches, encodeObject, storeKeyOf, type BatchCommitResult, type Informer, type Store, type TxnOp } from '../../store/index.js';
 import { reconcileDeletedService, reconcileService, type ReconcileResult } from './reconcile.js';
 
@@ -15,7 +15,7 @@ export const SERVICE_INDEX = 'service';
 
 /** The tasks informer must be built with this indexer under SERVICE_INDEX. */
 export function taskServiceIndex(t: Task): string[] {
-  return [`${t.metadata.namespace ?? 'default'}/${t.spec.serviceName}`];
+  return [taskServiceRef(t)];
 }
 
 const reconcileSeconds =

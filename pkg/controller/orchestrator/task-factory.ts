@@ -1,8 +1,7 @@
 /** Builds the new tasks the orchestrator creates: one replica of a service in a slot or on a node. */
 import { randomBytes } from 'node:crypto';
-import { API_VERSION, type Service, type ServiceSpec, type Task } from '../../api/index.js';
+import { API_VERSION, TASK_SERVICE_LABEL, type Service, type ServiceSpec, type Task } from '../../api/index.js';
 
-export const SERVICE_LABEL = 'shoal.io/service';
 
 export function randomShortId(): string {
   return randomBytes(5).toString('hex');
@@ -24,7 +23,7 @@ export function newTask(service: Service, place: NewTaskPlace, now: number, id: 
     metadata: {
       name: `${service.metadata.name}.${unit}.${id}`,
       namespace: ns,
-      labels: { ...(s.template.metadata?.labels ?? {}), [SERVICE_LABEL]: service.metadata.name },
+      labels: { ...(s.template.metadata?.labels ?? {}), [TASK_SERVICE_LABEL]: service.metadata.name },
       creationTimestamp: new Date(now).toISOString(),
     },
     spec: {

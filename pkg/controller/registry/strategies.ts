@@ -1,6 +1,6 @@
 /** The per-kind rules the generic ResourceRegistry applies: validation, status handling, selectable fields. */
 import {
-  canTransition, errors, validateNode, validateNodeStatus, validateService, validateTask, validateTaskStatus,
+  canTransition, errors, namespacedName, validateNode, validateNodeStatus, validateService, validateTask, validateTaskStatus,
   type FieldCause, type Node, type Service, type Task,
 } from '../../api/index.js';
 import type { ResourceStrategy } from './resource.js';
@@ -27,7 +27,7 @@ export const serviceStrategy: ResourceStrategy<Service> = {
 export function publishedPortConflicts(svc: Service, all: readonly Service[]): FieldCause[] {
   const ports = svc.spec.ports ?? [];
   if (ports.length === 0) return [];
-  const id = (s: Service): string => `${s.metadata.namespace ?? 'default'}/${s.metadata.name}`;
+  const id = (s: Service): string => namespacedName(s.metadata.namespace, s.metadata.name);
   const me = id(svc);
   const taken = new Map<string, { svc: Service; mode: 'ingress' | 'host' }>();
   for (const o of all) {
