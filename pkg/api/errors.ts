@@ -152,6 +152,21 @@ export function fromStatus(httpStatus: number, body: unknown): ShoalError {
   return new ShoalError(code, typeof s.message === 'string' ? s.message : `HTTP ${httpStatus}`, opts);
 }
 
+/**
+ * The ShoalError of an HTTP error answer whose body was read as text: the V1Status it holds,
+ * or, when the body is not JSON, a message naming `who` answered and how.
+ */
+export function fromResponseText(httpStatus: number, text: string, who = 'the server'): ShoalError {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  if (body === null || typeof body !== 'object') body = { message: `${who} answered HTTP ${httpStatus}${text.trim() ? `: ${text.trim().slice(0, 200)}` : ''}` };
+  return fromStatus(httpStatus, body);
+}
+
 /** Short constructors for the common cases. */
 export const errors = {
   invalidArgument: (m: string, o?: ShoalErrorOptions) => new ShoalError('InvalidArgument', m, o),

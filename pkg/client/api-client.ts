@@ -4,9 +4,10 @@
  * be reached becomes Unavailable naming the URL.
  */
 import type { Readable } from 'node:stream';
+import { ndjsonLines, parseJsonLine } from '../util/index.js';
 import { send } from './http.js';
 import {
-  API_GROUP_PATH, errors, fromStatus, isShoalError, RESOURCES, STREAM_CONTENT_TYPE, toShoalError,
+  API_GROUP_PATH, errors, fromResponseText, fromStatus, isShoalError, RESOURCES, STREAM_CONTENT_TYPE, toShoalError,
   type ApiObject, type List, type ResourcePlural, type Status, type WatchEvent,
 } from '../api/index.js';
 
@@ -92,14 +93,13 @@ export class ApiClient {
       throw this.unreachable(err);
     }
     const text = await res.text();
-    let json: unknown;
+    if (res.statusCode >= 400) throw fromResponseText(res.statusCode, text, `the controller at ${this.server}`);
+    if (text === '') return undefined as T;
     try {
-      json = text === '' ? undefined : JSON.parse(text);
+      return JSON.parse(text) as T;
     } catch {
-      json = undefined;
+      throw errors.upstream(`the controller at ${this.server} answered ${method} ${path} with a body that is not JSON`);
     }
-    if (res.statusCode >= 400) throw fromStatus(res.statusCode, json ?? { message: `HTTP ${res.statusCode}: ${text.slice(0, 200)}` });
-    return json as T;
   }
 
   private unreachable(err: unknown): Error {
@@ -191,42 +191,14 @@ export class ApiClient {
     } catch (err) {
       throw this.unreachable(err);
     }
-    if (res.statusCode >= 400) {
-      const text = await res.text();
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        json = { message: `HTTP ${res.statusCode}: ${text.slice(0, 200)}` };
-      }
-      throw fromStatus(res.statusCode, json);
-    }
-    const decoder = new TextDecoder();
-    let buf = '';
-    const parse = (line: string): T => {
-      try {
-        return JSON.parse(line) as T;
-      } catch {
-        throw errors.upstream(`the controller sent a line that is not JSON: ${line.slice(0, 200)}`);
-      }
-    };
+    if (res.statusCode >= 400) throw fromResponseText(res.statusCode, await res.text(), `the controller at ${this.server}`);
     try {
-      for await (const chunk of res.body) {
-        buf += decoder.decode(chunk as Uint8Array, { stream: true });
-        let i: number;
-        while ((i = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, i).trim();
-          buf = buf.slice(i + 1);
-          if (line !== '') yield parse(line);
-        }
-      }
+      for await (const line of ndjsonLines(res.body)) yield parseJsonLine<T>(line, 'the controller');
     } catch (err) {
       if (signal?.aborted) return;
       if (isShoalError(err)) throw err;
       throw errors.unavailable(`the stream from the controller at ${this.server} broke: ${(err as { code?: string }).code ?? toShoalError(err).message}`, { cause: err });
     }
-    buf += decoder.decode();
-    if (buf.trim() !== '') yield parse(buf.trim());
   }
 
   private logQuery(o: LogOptions): Record<string, string | undefined> {

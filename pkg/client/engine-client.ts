@@ -6,8 +6,8 @@
 import { Readable } from 'node:stream';
 import type { Agent } from 'node:http';
 import { keepAliveAgent, send, type HttpResponse } from './http.js';
-import type { ShoalError} from '../api/index.js';
-import { errors, fromStatus, toShoalError, type Status } from '../api/index.js';
+import { errors, fromResponseText, fromStatus, toShoalError, type ShoalError, type Status } from '../api/index.js';
+import { ndjsonLines, parseJsonLine } from '../util/index.js';
 
 export const DEFAULT_ENGINE_HOST = 'unix:///run/shoal/agent.sock';
 
@@ -87,19 +87,11 @@ export class EngineClient {
    */
   async *stream(method: string, path: string, opts: RequestOptions = {}): AsyncGenerator<StreamEvent> {
     const res = await this.send(method, path, opts);
-    let buf = '';
-    const decoder = new TextDecoder();
-    for await (const chunk of res.body) {
-      buf += decoder.decode(chunk as Uint8Array, { stream: true });
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl).trim();
-        buf = buf.slice(nl + 1);
-        if (line !== '') yield parseEvent(line);
-      }
+    for await (const line of ndjsonLines(res.body)) {
+      const ev = parseJsonLine<StreamEvent>(line, 'the engine');
+      if (ev.error) throw fromStatus(ev.error.code, ev.error);
+      yield ev;
     }
-    buf += decoder.decode();
-    if (buf.trim() !== '') yield parseEvent(buf.trim());
   }
 
   private async send(method: string, path: string, opts: RequestOptions): Promise<HttpResponse> {
@@ -129,16 +121,7 @@ export class EngineClient {
     } catch (err) {
       throw this.connectError(err);
     }
-    if (res.statusCode < 200 || res.statusCode >= 300) {
-      const text = await res.text().catch(() => '');
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        parsed = { message: text.trim() || `HTTP ${res.statusCode}` };
-      }
-      throw fromStatus(res.statusCode, parsed);
-    }
+    if (res.statusCode < 200 || res.statusCode >= 300) throw fromResponseText(res.statusCode, await res.text().catch(() => ''), 'the engine');
     return res;
   }
 
@@ -196,17 +179,6 @@ export class EngineClient {
 
 function opts(signal: AbortSignal | undefined): { signal?: AbortSignal } {
   return signal ? { signal } : {};
-}
-
-function parseEvent(line: string): StreamEvent {
-  let ev: StreamEvent;
-  try {
-    ev = JSON.parse(line) as StreamEvent;
-  } catch {
-    throw errors.upstream(`the engine sent a progress line that is not JSON: ${line.slice(0, 200)}`);
-  }
-  if (ev.error) throw fromStatus(ev.error.code, ev.error);
-  return ev;
 }
 
 /** Reads a whole readable into a Readable suitable as a request body (e.g. stdin for import). */

@@ -6,6 +6,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
+import { readText } from '../util/index.js';
 
 export interface HttpRequest {
   method: string;
@@ -53,12 +54,6 @@ export function send(req: HttpRequest): Promise<HttpResponse> {
       body.pipe(r);
     } else r.end(body);
   });
-}
-
-async function readText(res: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of res) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** A keep-alive agent for a client that sends several requests (closed with `destroy()`). */

@@ -4,10 +4,10 @@
  * to EngineDeps. Tests build the app with `buildEngineApp(deps)` and call `app.inject()`.
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { installErrorHandling } from '../../httpserver/index.js';
 import type { ContainerManager } from '../../runtime/container/index.js';
 import type { ImageApi } from '../../runtime/image/service.js';
 import { containerRoutes } from './containers.js';
-import { installErrorHandling } from './errors.js';
 import { imageRoutes } from './images.js';
 import { networkRoutes, type NetworkApi } from './networks.js';
 
@@ -33,14 +33,15 @@ export const ENGINE_ROUTES: Routes[] = [
 ];
 
 export async function buildEngineApp(deps: EngineDeps): Promise<FastifyInstance> {
+  const bodyLimit = deps.bodyLimit ?? 1024 * 1024;
   const app: FastifyInstance = Fastify({
-    bodyLimit: deps.bodyLimit ?? 1024 * 1024,
+    bodyLimit,
     ...(deps.logger ? { loggerInstance: deps.logger } : {}),
     // Refs in paths are URL-encoded and may be long (registry/host:port/a/b/c:tag@sha256:...).
     routerOptions: { maxParamLength: 2048 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
   });
-  installErrorHandling(app);
+  installErrorHandling(app, { bodyLimit });
   app.get('/_ping', async (_req, reply) => reply.type('text/plain').send('OK'));
   app.get('/v1/version', async () => deps.version);
   for (const routes of ENGINE_ROUTES) {

@@ -10,9 +10,11 @@
  * `X-Shoal-Exec` header works too) and the request body (Content-Type
  * application/vnd.shoal.stream) is the process's stdin.
  */
-import { PassThrough, type Readable, Writable } from 'node:stream';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ShoalError, STREAM_CONTENT_TYPE, toShoalError, toStatus, type FieldCause } from '../../api/index.js';
+import { type Readable, Writable } from 'node:stream';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ShoalError, STREAM_CONTENT_TYPE, toShoalError, type FieldCause } from '../../api/index.js';
+import { clientGone, streamNdjson } from '../../httpserver/index.js';
+import { sleep } from '../../util/index.js';
 import { parsePortSpec } from '../../network/index.js';
 import { parseCpus, parseMemory, parseSignal, type ContainerManager, type CreateOptions, type NetworkMode } from '../../runtime/container/index.js';
 
@@ -213,21 +215,6 @@ function parseExecBody(v: unknown): ExecBody {
   return b as unknown as ExecBody;
 }
 
-/** An AbortSignal that fires when the client goes away before the reply is complete. */
-function clientGone(reply: FastifyReply): AbortSignal {
-  const ac = new AbortController();
-  reply.raw.on('close', () => {
-    if (!reply.raw.writableFinished) ac.abort();
-  });
-  return ac.signal;
-}
-
-function ndjson(reply: FastifyReply): PassThrough {
-  const out = new PassThrough();
-  void reply.header('content-type', 'application/x-ndjson').header('cache-control', 'no-cache').send(out);
-  return out;
-}
-
 export function containerRoutes(app: FastifyInstance, opts: ContainerRoutesOptions): void {
   const m = opts.containers;
   type IdReq = FastifyRequest<{ Params: { id: string }; Querystring: Q }>;
@@ -278,26 +265,20 @@ export function containerRoutes(app: FastifyInstance, opts: ContainerRoutesOptio
     const tailQ = first(req.query['tail']);
     const tail = tailQ === undefined || tailQ === '' || tailQ === 'all' ? undefined : intParam(req.query, 'tail');
     const since = first(req.query['since']);
-    const signal = clientGone(reply);
+    // Created before the stream starts: an unknown container or a bad `since` is a plain 4xx.
     const entries = m.logs(req.params.id, {
       follow: truthy(req.query['follow']),
       ...(tail !== undefined ? { tail } : {}),
       ...(since ? { since } : {}),
-      signal,
+      signal: clientGone(reply),
     });
-    const out = ndjson(reply);
-    void (async () => {
-      try {
-        for await (const e of entries) {
-          if (!out.write(JSON.stringify(e) + '\n')) await new Promise<void>((r) => out.once('drain', () => r()));
-          if (signal.aborted) break;
-        }
-      } catch (err) {
-        if (!signal.aborted) out.write(JSON.stringify({ error: toStatus(err) }) + '\n');
-      } finally {
-        out.end();
+    await streamNdjson(req, reply, async (out, signal) => {
+      for await (const e of entries) {
+        await out.write(e);
+        if (signal.aborted) break;
       }
-    })();
+      return undefined;
+    });
     return reply;
   });
 
@@ -305,20 +286,13 @@ export function containerRoutes(app: FastifyInstance, opts: ContainerRoutesOptio
     const stream = first(req.query['stream']);
     if (stream === undefined || !truthy(stream)) return m.stats(req.params.id);
     m.resolve(req.params.id);
-    const signal = clientGone(reply);
-    const out = ndjson(reply);
-    void (async () => {
-      try {
-        while (!signal.aborted) {
-          out.write(JSON.stringify(await m.stats(req.params.id)) + '\n');
-          await new Promise((r) => setTimeout(r, 1000));
-        }
-      } catch (err) {
-        if (!signal.aborted) out.write(JSON.stringify({ error: toStatus(err) }) + '\n');
-      } finally {
-        out.end();
+    await streamNdjson(req, reply, async (out, signal) => {
+      while (!signal.aborted) {
+        await out.write(await m.stats(req.params.id));
+        await sleep(1000, signal);
       }
-    })();
+      return undefined;
+    });
     return reply;
   });
 
@@ -339,35 +313,27 @@ export function containerRoutes(app: FastifyInstance, opts: ContainerRoutesOptio
       spec = parseExecBody(req.body);
     }
     m.resolve(req.params.id);
-    const signal = clientGone(reply);
-    const out = ndjson(reply);
-    const frame = (stream: 'stdout' | 'stderr') =>
-      new Writable({
-        write(chunk: Buffer, _enc, cb) {
-          if (out.writableEnded) return cb();
-          out.write(JSON.stringify({ stream, data: chunk.toString('base64') }) + '\n');
-          cb();
-        },
-      });
-    void (async () => {
-      try {
-        const { exitCode } = await m.exec(req.params.id, {
-          cmd: spec.cmd,
-          ...(spec.env ? { env: spec.env } : {}),
-          ...(spec.user ? { user: spec.user } : {}),
-          ...(spec.workdir ? { workdir: spec.workdir } : {}),
-          ...(stdin ? { stdin } : {}),
-          stdout: frame('stdout'),
-          stderr: frame('stderr'),
-          signal,
+    await streamNdjson(req, reply, async (out, signal) => {
+      const frame = (stream: 'stdout' | 'stderr') =>
+        new Writable({
+          write(chunk: Buffer, _enc, cb) {
+            // The line goes out now (in order, before the exit code); it is not held back for drain.
+            void out.write({ stream, data: chunk.toString('base64') });
+            cb();
+          },
         });
-        out.write(JSON.stringify({ exitCode }) + '\n');
-      } catch (err) {
-        if (!signal.aborted) out.write(JSON.stringify({ error: toStatus(err) }) + '\n');
-      } finally {
-        out.end();
-      }
-    })();
+      const { exitCode } = await m.exec(req.params.id, {
+        cmd: spec.cmd,
+        ...(spec.env ? { env: spec.env } : {}),
+        ...(spec.user ? { user: spec.user } : {}),
+        ...(spec.workdir ? { workdir: spec.workdir } : {}),
+        ...(stdin ? { stdin } : {}),
+        stdout: frame('stdout'),
+        stderr: frame('stderr'),
+        signal,
+      });
+      return { exitCode };
+    });
     return reply;
   });
 

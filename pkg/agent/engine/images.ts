@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errors } from '../../api/index.js';
 import type { ImageApi } from '../../runtime/image/service.js';
-import { streamNdjson } from './ndjson.js';
+import { clientGone, streamNdjson } from '../../httpserver/index.js';
 
 export interface ImageRoutesOptions {
   images: ImageApi;
@@ -52,15 +52,15 @@ export function imageRoutes(app: FastifyInstance, opts: ImageRoutesOptions): voi
   app.get('/v1/images/:ref/json', async (req: RefParams) => images.inspect(req.params.ref));
 
   app.post('/v1/images/pull', { schema: { body: refBody } }, async (req: FastifyRequest<{ Body: { ref: string } }>, reply: FastifyReply) => {
-    await streamNdjson(req, reply, async (emit, signal) => {
-      const r = await images.pull(req.body.ref, { signal, onProgress: emit });
+    await streamNdjson(req, reply, async (out, signal) => {
+      const r = await images.pull(req.body.ref, { signal, onProgress: (ev) => void out.write(ev) });
       return { status: 'done', ...r };
     });
   });
 
   app.post('/v1/images/push', { schema: { body: refBody } }, async (req: FastifyRequest<{ Body: { ref: string } }>, reply: FastifyReply) => {
-    await streamNdjson(req, reply, async (emit, signal) => {
-      const r = await images.push(req.body.ref, { signal, onProgress: emit });
+    await streamNdjson(req, reply, async (out, signal) => {
+      const r = await images.push(req.body.ref, { signal, onProgress: (ev) => void out.write(ev) });
       return { status: 'done', ...r };
     });
   });
@@ -82,11 +82,7 @@ export function imageRoutes(app: FastifyInstance, opts: ImageRoutesOptions): voi
     if (!body || typeof (body as { pipe?: unknown }).pipe !== 'function') {
       throw errors.invalidArgument(`import needs the tar as the request body with Content-Type ${TAR_CONTENT_TYPES[0]}`);
     }
-    const ac = new AbortController();
-    reply.raw.on('close', () => {
-      if (!reply.raw.writableFinished) ac.abort();
-    });
-    const r = await images.importTar(body, ref, { signal: ac.signal });
+    const r = await images.importTar(body, ref, { signal: clientGone(reply) });
     return reply.code(201).send(r);
   });
 

@@ -22,17 +22,19 @@
 import { setMaxListeners } from 'node:events';
 import { Agent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { StringDecoder } from 'node:string_decoder';
 import { PassThrough } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
-import { errors, fromStatus, STREAM_CONTENT_TYPE, toShoalError, toStatus, TUNNEL_STATUS_HEADER, type TunnelLine, type TunnelRequest } from '../../api/index.js';
-import { Backoff, sleep } from '../../util/index.js';
+import { errors, fromResponseText, STREAM_CONTENT_TYPE, toShoalError, toStatus, TUNNEL_STATUS_HEADER, type TunnelLine, type TunnelRequest } from '../../api/index.js';
+import { Backoff, ndjsonLines, readText, sleep } from '../../util/index.js';
 import type { SessionLogger } from './session.js';
 
 export { STREAM_CONTENT_TYPE, TUNNEL_STATUS_HEADER, type TunnelLine, type TunnelOp, type TunnelRequest } from '../../api/index.js';
 
 const ID_RE = /^[A-Za-z0-9_-]{1,128}$/;
 const CONTAINER_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+/** Longest line the controller may send down a tunnel, and largest error document read from a peer. */
+const MAX_TUNNEL_LINE_BYTES = 1024 * 1024;
+const MAX_ERROR_BYTES = 64 * 1024;
 
 /** One line of the tunnel, checked; undefined for anything this agent does not understand. */
 export function parseTunnelLine(line: string): TunnelLine | undefined {
@@ -120,15 +122,6 @@ const settle = <T>(p: Promise<T>): Promise<Settled<T>> =>
     (value) => ({ ok: true as const, value }),
     (err: unknown) => ({ ok: false as const, err }),
   );
-
-async function readText(res: IncomingMessage, max = 64 * 1024): Promise<string> {
-  let text = '';
-  for await (const c of res) {
-    text += (c as Buffer).toString('utf8');
-    if (text.length > max) break;
-  }
-  return text;
-}
 
 export function startTunnel(opts: TunnelOptions): AgentTunnel {
   const { log, nodeName } = opts;
@@ -268,14 +261,7 @@ export function startTunnel(opts: TunnelOptions): AgentTunnel {
         } else if (status === code) {
           res.pipe(up); // the engine's V1Status, under its own status
         } else {
-          const text = await readText(res).catch(() => '');
-          let json: unknown;
-          try {
-            json = JSON.parse(text);
-          } catch {
-            json = { message: `the engine answered HTTP ${code}` };
-          }
-          endUp(errorLine(fromStatus(code, json)));
+          endUp(errorLine(fromResponseText(code, await readText(res, MAX_ERROR_BYTES).catch(() => ''), 'the engine')));
         }
       }
       await postDone;
@@ -335,14 +321,7 @@ export function startTunnel(opts: TunnelOptions): AgentTunnel {
       get.req.end();
       const res = await get.response;
       if (res.statusCode !== 200) {
-        const text = await readText(res).catch(() => '');
-        let json: unknown;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = { message: `HTTP ${res.statusCode ?? 0}` };
-        }
-        throw fromStatus(res.statusCode ?? 502, json);
+        throw fromResponseText(res.statusCode ?? 502, await readText(res, MAX_ERROR_BYTES).catch(() => ''), `the controller at ${controller}`);
       }
       res.socket.setKeepAlive(true, 15_000);
       onOpen();
@@ -351,20 +330,10 @@ export function startTunnel(opts: TunnelOptions): AgentTunnel {
         idle = setTimeout(() => conn.abort(), idleMs);
       };
       arm();
-      const dec = new StringDecoder('utf8');
-      let buf = '';
-      for await (const chunk of res) {
+      for await (const text of ndjsonLines(res, { maxLineBytes: MAX_TUNNEL_LINE_BYTES })) {
         arm();
-        buf += dec.write(chunk as Buffer);
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const text = buf.slice(0, nl).trim();
-          buf = buf.slice(nl + 1);
-          if (text === '') continue;
-          const line = parseTunnelLine(text);
-          if (line) dispatch(line);
-        }
-        if (buf.length > 1024 * 1024) throw errors.upstream('the controller sent a tunnel line longer than 1 MiB');
+        const line = parseTunnelLine(text);
+        if (line) dispatch(line);
       }
       if (conn.signal.aborted && !signal.aborted) throw errors.unavailable(`no keepalive from the controller for ${Math.round(idleMs / 1000)} s`);
     } catch (err) {

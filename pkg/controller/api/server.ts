@@ -3,9 +3,9 @@
  * `cmd/controller` calls `listen`, tests call `app.inject()`. One plugin per resource; one
  * error handler turns every failure into a V1Status; no client input yields a 500.
  */
-import Fastify, { type FastifyError, type FastifyReply, type FastifyInstance, type FastifyBaseLogger } from 'fastify';
-import type { ShoalError} from '../../api/index.js';
-import { errors, isShoalError, SHOAL_VERSION, toShoalError, toStatus } from '../../api/index.js';
+import Fastify, { type FastifyInstance, type FastifyBaseLogger } from 'fastify';
+import { SHOAL_VERSION } from '../../api/index.js';
+import { frameworkErrorHandler, installErrorHandling } from '../../httpserver/index.js';
 import type { Store } from '../../store/index.js';
 import { Registry } from '../registry/index.js';
 import { ControllerMetrics } from '../metrics.js';
@@ -36,21 +36,6 @@ export interface ApiServerOptions {
   tunnels?: TunnelHub;
 }
 
-/** Maps fastify's own errors (content type, body size, bad URL...) onto ShoalError codes. */
-export function fromFastifyError(err: unknown): ShoalError {
-  if (isShoalError(err)) return err;
-  const fe = err as Partial<FastifyError> & { status?: number };
-  const status = fe.statusCode ?? fe.status;
-  const code = typeof fe.code === 'string' ? fe.code : '';
-  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE' || status === 413) return errors.tooLarge(`the request body is larger than the limit of ${MAX_BODY_BYTES} bytes`);
-  if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || status === 415) {
-    return errors.invalidArgument(`unsupported content type: send ${[...JSON_TYPES, ...YAML_TYPES].join(', ')}`);
-  }
-  if (typeof status === 'number' && status >= 400 && status < 500) return errors.invalidArgument(fe.message ?? 'bad request');
-  if (err instanceof SyntaxError || err instanceof RangeError) return errors.invalidArgument(`bad request: ${err.message}`);
-  return toShoalError(err);
-}
-
 export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
   const metrics = opts.metrics ?? new ControllerMetrics();
   const deps: RouteDeps = {
@@ -61,18 +46,16 @@ export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
     ...(opts.heartbeat ? { heartbeat: opts.heartbeat } : {}),
     ...(opts.leaderInfo ? { leaderInfo: opts.leaderInfo } : {}),
   };
+  const bodyLimit = opts.bodyLimit ?? MAX_BODY_BYTES;
+  const mapping = { bodyLimit, contentTypes: [...JSON_TYPES, ...YAML_TYPES] };
   const app = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
-    bodyLimit: opts.bodyLimit ?? MAX_BODY_BYTES,
+    bodyLimit,
     routerOptions: { maxParamLength: 512 },
     return503OnClosing: true,
     forceCloseConnections: true,
     // Errors the router raises before any handler runs (malformed URL encoding...).
-    frameworkErrors: (err, _req, res) => {
-      const status = toStatus(fromFastifyError(err));
-      const reply = res as unknown as FastifyReply;
-      void reply.code(status.code).type('application/json').send(status);
-    },
+    frameworkErrors: frameworkErrorHandler(mapping),
   });
 
   app.removeAllContentTypeParsers();
@@ -91,17 +74,7 @@ export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
     }
   });
 
-  app.setErrorHandler((err, req, reply) => {
-    const e = fromFastifyError(err);
-    if (e.code === 'Internal') req.log.error({ err }, 'internal error');
-    const status = toStatus(e);
-    if (e.code === 'Unavailable') void reply.header('retry-after', String(e.retryAfterSeconds ?? 1));
-    return reply.code(status.code).type('application/json').send(status);
-  });
-  app.setNotFoundHandler((req, reply) => {
-    const status = toStatus(errors.notFound(`no route for ${req.method} ${req.url.split('?')[0] ?? ''}`));
-    return reply.code(404).send(status);
-  });
+  installErrorHandling(app, mapping);
 
   app.addHook('onResponse', async (req, reply) => {
     metrics.requestDuration.observe(

@@ -12,24 +12,21 @@
  * client that goes away tears the agent's request down, which aborts its engine request.
  * docs/api.md ("Logs and exec through the controller") has the sequence.
  */
-import { setMaxListeners } from 'node:events';
-import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as delay } from 'node:timers/promises';
 import { PassThrough, Readable } from 'node:stream';
-import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
-  API_GROUP_PATH, STREAM_CONTENT_TYPE, taskRef, TUNNEL_STATUS_HEADER, errors, fromStatus, isTerminal, toShoalError, toStatus, type FieldCause, type ShoalError, type Task,
+  API_GROUP_PATH, STREAM_CONTENT_TYPE, taskRef, TUNNEL_STATUS_HEADER, errors, fromResponseText, isTerminal, toShoalError, toStatus, type FieldCause, type ShoalError, type Task,
 } from '../../api/index.js';
+import { clientGone, NDJSON_CONTENT_TYPE, startNdjson, type NdjsonWriter } from '../../httpserver/index.js';
+import { ndjsonLines, readText } from '../../util/index.js';
 import type { RouteDeps } from './deps.js';
 import { boolQuery, namespaceParam, param, query } from './request.js';
 import type { AgentLink, TunnelHub, TunnelStream } from './tunnel.js';
 
 export { STREAM_CONTENT_TYPE, TUNNEL_STATUS_HEADER } from '../../api/index.js';
-const NDJSON = 'application/x-ndjson';
-/** Largest error document read from an agent, and largest NDJSON line relayed. */
+/** Largest error document read from an agent. */
 const MAX_ERROR_BYTES = 64 * 1024;
-const MAX_LINE_BYTES = 4 * 1024 * 1024;
 /** A tunnel whose unsent output grows past this is dead or stuck: it is cut and the agent reconnects. */
 const MAX_TUNNEL_BACKLOG = 256 * 1024;
 
@@ -43,37 +40,8 @@ export interface TunnelRoutesOptions {
 
 // ── small helpers ─────────────────────────────────────────────────────────────────────────
 
-/** Aborts when the client closes the connection before its response is complete. */
-function clientGone(reply: FastifyReply): AbortSignal {
-  const ac = new AbortController();
-  // A followed service listens once per task on it (hundreds is normal, not a leak).
-  setMaxListeners(0, ac.signal);
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) ac.abort();
-  });
-  return ac.signal;
-}
-
 function isReadable(v: unknown): v is Readable {
   return v instanceof Readable || (v !== null && typeof v === 'object' && typeof (v as Readable).pipe === 'function' && typeof (v as Readable).on === 'function');
-}
-
-/** The NDJSON lines of a stream (without their newline), with a bound on a line's length. */
-export async function* ndjsonLines(body: AsyncIterable<unknown>): AsyncGenerator<string> {
-  const dec = new StringDecoder('utf8');
-  let buf = '';
-  for await (const chunk of body) {
-    buf += typeof chunk === 'string' ? chunk : dec.write(chunk as Buffer);
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl).trim();
-      buf = buf.slice(nl + 1);
-      if (line !== '') yield line;
-    }
-    if (buf.length > MAX_LINE_BYTES) throw errors.upstream(`a line of the stream is longer than ${MAX_LINE_BYTES} bytes`);
-  }
-  buf += dec.end();
-  if (buf.trim() !== '') yield buf.trim();
 }
 
 /** Adds `"task": name` in front of an NDJSON object line without parsing it. */
@@ -86,24 +54,11 @@ export function withTask(task: string, line: string): string {
 
 /** Reads the agent's error answer (a V1Status from the engine or the agent) into a ShoalError. */
 async function errorOf(s: TunnelStream, node: string): Promise<ShoalError> {
-  let text = '';
   try {
-    for await (const chunk of s.body) {
-      text += (chunk as Buffer).toString('utf8');
-      if (text.length > MAX_ERROR_BYTES) break;
-    }
-  } catch {
-    // the agent went away mid-answer: the status alone says enough
+    return fromResponseText(s.status, await readText(s.body, MAX_ERROR_BYTES).catch(() => ''), `node ${node}`);
   } finally {
     s.close();
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = { message: `node ${node} answered HTTP ${s.status}: ${text.slice(0, 200)}` };
-  }
-  return fromStatus(s.status, json);
 }
 
 /** The node and container of a task that can be reached, or a clear error. */
@@ -209,43 +164,6 @@ function execSpecOf(req: FastifyRequest): ExecSpec {
   throw errors.invalidArgument('an exec needs a command: pass ?spec=<base64 JSON {cmd: [...]}> (stdin in the body) or a JSON body {cmd: [...]}');
 }
 
-/** Writes NDJSON lines to a hijacked response, waiting for drain; a closed client makes writes no-ops. */
-class LineWriter {
-  /** One wait for 'drain' shared by every writer (a followed service has a writer per task). */
-  private drained: Promise<void> | undefined;
-
-  constructor(private readonly res: ServerResponse) {}
-
-  async write(line: string): Promise<void> {
-    const res = this.res;
-    if (res.destroyed || res.writableEnded) return;
-    if (res.write(line + '\n')) return;
-    this.drained ??= new Promise<void>((resolve) => {
-      const done = (): void => {
-        res.off('drain', done);
-        res.off('close', done);
-        this.drained = undefined;
-        resolve();
-      };
-      res.once('drain', done);
-      res.once('close', done);
-    });
-    await this.drained;
-  }
-
-  end(): void {
-    if (!this.res.writableEnded && !this.res.destroyed) this.res.end();
-  }
-}
-
-function startNdjson(reply: FastifyReply): LineWriter {
-  reply.hijack();
-  const res = reply.raw;
-  res.writeHead(200, { 'content-type': NDJSON, 'cache-control': 'no-cache' });
-  res.flushHeaders();
-  return new LineWriter(res);
-}
-
 // ── the plugin ────────────────────────────────────────────────────────────────────────────
 
 export function tunnelRoutes(deps: RouteDeps, opts: TunnelRoutesOptions) {
@@ -272,7 +190,7 @@ export function tunnelRoutes(deps: RouteDeps, opts: TunnelRoutesOptions) {
       if (!res.destroyed) {
         const e = toShoalError(err);
         const why = e.code === 'Internal' || e.code === 'Canceled' ? errors.unavailable(`the stream from node ${node} broke: ${e.message}`) : e;
-        await out.write(JSON.stringify({ error: toStatus(why) }));
+        await out.write({ error: toStatus(why) });
       }
       s.close();
     } finally {
@@ -296,13 +214,13 @@ export function tunnelRoutes(deps: RouteDeps, opts: TunnelRoutesOptions) {
   }
 
   /** One task's log entries into a service log, each with its task; failures become one error line. */
-  async function pumpTask(task: Task, q: Record<string, string>, out: LineWriter, signal: AbortSignal): Promise<void> {
+  async function pumpTask(task: Task, q: Record<string, string>, out: NdjsonWriter, signal: AbortSignal): Promise<void> {
     const name = task.metadata.name;
     let opened: { node: string; s: TunnelStream };
     try {
       opened = await openTask(task, 'logs', q, signal);
     } catch (err) {
-      if (!signal.aborted) await out.write(JSON.stringify({ task: name, error: toStatus(err) }));
+      if (!signal.aborted) await out.write({ task: name, error: toStatus(err) });
       return;
     }
     const { node, s } = opened;
@@ -316,7 +234,7 @@ export function tunnelRoutes(deps: RouteDeps, opts: TunnelRoutesOptions) {
     } catch (err) {
       if (!signal.aborted) {
         const e = toShoalError(err);
-        await out.write(JSON.stringify({ task: name, error: toStatus(e.code === 'Upstream' ? e : errors.unavailable(`the log stream from node ${node} broke: ${e.message}`)) }));
+        await out.write({ task: name, error: toStatus(e.code === 'Upstream' ? e : errors.unavailable(`the log stream from node ${node} broke: ${e.message}`)) });
       }
       s.close();
     } finally {
@@ -336,7 +254,7 @@ export function tunnelRoutes(deps: RouteDeps, opts: TunnelRoutesOptions) {
       await deps.registry.nodes.get(undefined, node); // only registered nodes hold a tunnel
       reply.hijack();
       const res = reply.raw;
-      res.writeHead(200, { 'content-type': NDJSON, 'cache-control': 'no-cache' });
+      res.writeHead(200, { 'content-type': NDJSON_CONTENT_TYPE, 'cache-control': 'no-cache' });
       res.flushHeaders();
       req.raw.socket.setKeepAlive(true, keepaliveMs);
       req.raw.socket.setNoDelay(true);

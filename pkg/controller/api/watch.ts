@@ -7,6 +7,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { toShoalError, toStatus, type WatchEvent } from '../../api/index.js';
+import { startNdjson } from '../../httpserver/index.js';
 import type { ControllerMetrics } from '../metrics.js';
 
 /** How long to wait for the first event before committing to a 200. */
@@ -42,25 +43,9 @@ export async function streamWatch<T>(
     reply.raw.off('close', onClose);
     throw early.err;
   }
-  reply.hijack();
-  const res = reply.raw;
-  res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache', 'transfer-encoding': 'chunked' });
-  res.flushHeaders();
+  // Kubernetes sends watch streams as application/json (one event per line).
+  const out = startNdjson(reply, 'application/json');
   metrics.watches.inc();
-  const write = async (line: string): Promise<void> => {
-    if (res.destroyed || res.writableEnded) return;
-    if (!res.write(line)) {
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          res.off('drain', done);
-          res.off('close', done);
-          resolve();
-        };
-        res.once('drain', done);
-        res.once('close', done);
-      });
-    }
-  };
   try {
     for (;;) {
       const r = await pending;
@@ -68,12 +53,12 @@ export async function streamWatch<T>(
         if (!ac.signal.aborted) {
           const e = toShoalError(r.err);
           if (e.code === 'Internal') req.log.error({ err: r.err }, 'watch failed');
-          await write(JSON.stringify({ type: 'ERROR', object: toStatus(e) }) + '\n');
+          await out.write({ type: 'ERROR', object: toStatus(e) });
         }
         break;
       }
       if (r.value.done || ac.signal.aborted) break;
-      await write(JSON.stringify(r.value.value) + '\n');
+      await out.write(JSON.stringify(r.value.value));
       pending = settle(it.next());
     }
   } finally {
@@ -81,6 +66,6 @@ export async function streamWatch<T>(
     ac.abort();
     req.raw.off('close', onClose);
     await it.return?.(undefined).catch(() => undefined);
-    if (!res.writableEnded) res.end();
+    out.end();
   }
 }

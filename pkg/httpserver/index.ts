@@ -1,0 +1,3 @@
+export * from './errors.js';
+export * from './client-gone.js';
+export * from './ndjson.js';
