@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
-import { CONTAINER_TASK_LABEL, SHOAL_VERSION } from '../api/index.js';
+import { CONTAINER_TASK_LABEL, ENGINE_API_VERSION, SHOAL_VERSION } from '../api/index.js';
 import { BridgeNetwork, bridgeNetworkHook, RealNetHost } from '../network/index.js';
 import { createCgroupManager } from '../runtime/cgroups/index.js';
 import { ContainerManager } from '../runtime/container/index.js';
@@ -25,7 +25,6 @@ import { startMetricsServer, type MetricsServer } from './metrics-server.js';
 import { containerRuntime, httpControllerApi, probeMachine, startSession, startTunnel, type AgentSession, type AgentTunnel } from './session/index.js';
 
 
-export const ENGINE_API_VERSION = 'v1';
 
 export interface StartAgentOptions {
   signal?: AbortSignal;

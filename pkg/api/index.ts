@@ -9,3 +9,4 @@ export * from './tunnel.js';
 export * from './version.js';
 export * from './cidr.js';
 export * from './labels.js';
+export * from './engine.js';

@@ -4,12 +4,23 @@
  * `GET /apis/shoal/v1/nodes/{node}/tunnel` open and reads these lines; it answers a request
  * with `POST .../tunnel/{id}`, the engine's HTTP status in `TUNNEL_STATUS_HEADER`.
  */
+import type { LogEntry } from './engine.js';
+import type { Status } from './errors.js';
 
 /** Content type of a raw byte stream body (exec stdin, a tunnelled answer). */
 export const STREAM_CONTENT_TYPE = 'application/vnd.shoal.stream';
 export const TUNNEL_STATUS_HEADER = 'x-shoal-tunnel-status';
 
 export type TunnelOp = 'logs' | 'exec';
+
+/**
+ * A line of `GET .../tasks/{name}/log` (the engine's LogEntry) or `GET .../services/{name}/log`
+ * (each entry with its `task`; a task that cannot be read is `{task, error}`).
+ */
+export interface TaskLogEntry extends Partial<LogEntry> {
+  task?: string;
+  error?: Status;
+}
 
 /** One request sent down an agent's tunnel (a line of its NDJSON stream). */
 export interface TunnelRequest {

@@ -7,8 +7,8 @@ import type { Readable } from 'node:stream';
 import { ndjsonLines, parseJsonLine } from '../util/index.js';
 import { send } from './http.js';
 import {
-  API_GROUP_PATH, errors, fromResponseText, fromStatus, isShoalError, RESOURCES, STREAM_CONTENT_TYPE, toShoalError,
-  type ApiObject, type List, type ResourcePlural, type Status, type WatchEvent,
+  API_GROUP_PATH, encodeExecSpecParam, errors, fromResponseText, fromStatus, isShoalError, RESOURCES, STREAM_CONTENT_TYPE, toShoalError,
+  type ApiObject, type ExecFrame, type ExecSpec, type List, type ResourcePlural, type TaskLogEntry, type WatchEvent,
 } from '../api/index.js';
 
 export interface ListOptions {
@@ -40,31 +40,6 @@ export interface LogOptions {
   timestamps?: boolean;
   /** RFC 3339 time or unix seconds. */
   sinceTime?: string;
-}
-
-/** One log entry; service logs add `task`, and a task that cannot be read is `{task, error}`. */
-export interface LogEntry {
-  stream?: 'stdout' | 'stderr';
-  time?: string;
-  log?: string;
-  task?: string;
-  error?: Status;
-}
-
-/** What `exec` runs in a task's container. */
-export interface ExecSpec {
-  cmd: string[];
-  env?: string[];
-  user?: string;
-  workdir?: string;
-}
-
-/** An exec frame: output (`data` is base64), then the exit code. */
-export interface ExecFrame {
-  stream?: 'stdout' | 'stderr';
-  data?: string;
-  exitCode?: number;
-  error?: Status;
 }
 
 export class ApiClient {
@@ -211,23 +186,23 @@ export class ApiClient {
   }
 
   /** The log entries of one task's container, from whichever node runs it. */
-  async *taskLogs(namespace: string, name: string, o: LogOptions = {}, signal?: AbortSignal): AsyncGenerator<LogEntry> {
+  async *taskLogs(namespace: string, name: string, o: LogOptions = {}, signal?: AbortSignal): AsyncGenerator<TaskLogEntry> {
     const path = `${this.path('tasks', namespace, name)}/log`;
-    for await (const e of this.ndjson<LogEntry>('GET', path, this.logQuery(o), signal ? { signal } : {})) {
+    for await (const e of this.ndjson<TaskLogEntry>('GET', path, this.logQuery(o), signal ? { signal } : {})) {
       if (e.error) throw fromStatus(e.error.code, e.error);
       yield e;
     }
   }
 
   /** The log entries of every replica of a service, each with its `task`; `{task, error}` for a task that cannot be read. */
-  serviceLogs(namespace: string, name: string, o: LogOptions = {}, signal?: AbortSignal): AsyncGenerator<LogEntry> {
-    return this.ndjson<LogEntry>('GET', `${this.path('services', namespace, name)}/log`, this.logQuery(o), signal ? { signal } : {});
+  serviceLogs(namespace: string, name: string, o: LogOptions = {}, signal?: AbortSignal): AsyncGenerator<TaskLogEntry> {
+    return this.ndjson<TaskLogEntry>('GET', `${this.path('services', namespace, name)}/log`, this.logQuery(o), signal ? { signal } : {});
   }
 
   /** Runs a command in a task's container; `stdin` (optional) is its input. Yields output frames, then `{exitCode}`. */
   async *execTask(namespace: string, name: string, spec: ExecSpec, stdin?: Readable, signal?: AbortSignal): AsyncGenerator<ExecFrame> {
     const path = `${this.path('tasks', namespace, name)}/exec`;
-    const q = { spec: Buffer.from(JSON.stringify(spec)).toString('base64') };
+    const q = { spec: encodeExecSpecParam(spec) };
     for await (const f of this.ndjson<ExecFrame>('POST', path, q, { ...(stdin ? { body: stdin } : {}), ...(signal ? { signal } : {}) })) {
       if (f.error) throw fromStatus(f.error.code, f.error);
       yield f;

@@ -6,7 +6,13 @@
 import { Readable } from 'node:stream';
 import type { Agent } from 'node:http';
 import { keepAliveAgent, send, type HttpResponse } from './http.js';
-import { errors, fromResponseText, fromStatus, toShoalError, type ShoalError, type Status } from '../api/index.js';
+import {
+  encodeExecSpecParam, errors, fromResponseText, fromStatus, STREAM_CONTENT_TYPE, toShoalError,
+  type ContainerCreateRequest, type ContainerCreateResponse, type ContainerInspect, type ContainerStats, type ContainerSummary,
+  type ContainerWaitResponse, type EngineVersion, type ExecFrame, type ExecSpec, type ImageInspect, type ImageRemoveResult,
+  type ImageResult, type ImageSummary, type LayerProgress, type LogEntry, type NetworkCreateRequest, type NetworkDetail,
+  type NetworkInfo, type ShoalError, type StreamError,
+} from '../api/index.js';
 import { ndjsonLines, parseJsonLine } from '../util/index.js';
 
 export const DEFAULT_ENGINE_HOST = 'unix:///run/shoal/agent.sock';
@@ -27,23 +33,12 @@ export function socketPathOf(host: string): string {
   throw errors.invalidArgument(`unsupported engine host "${host}": use unix:///path/to/agent.sock`);
 }
 
-/** One progress or result event of a streamed operation (pull, push). */
-export interface StreamEvent {
-  id?: string;
-  status?: string;
-  current?: number;
-  total?: number;
-  digest?: string;
-  [k: string]: unknown;
-  error?: Status;
-}
+/** One line of a pull or push: a layer's progress, then the result (`status: "done"`). */
+export type PullEvent = LayerProgress | ({ status: 'done' } & ImageResult);
 
-export interface ImageSummary {
-  Id: string;
-  RepoTags: string[];
-  RepoDigests: string[];
-  Created: string;
-  Size: number;
+/** True for the last line of a pull or push (the result, with the digest). */
+export function isPullResult(ev: PullEvent): ev is { status: 'done' } & ImageResult {
+  return 'digest' in ev && typeof ev.digest === 'string';
 }
 
 export interface RequestOptions {
@@ -85,12 +80,12 @@ export class EngineClient {
    * Sends a request whose answer is newline-delimited JSON and yields each event. An event with
    * an `error` (a V1Status) is thrown as the ShoalError it describes.
    */
-  async *stream(method: string, path: string, opts: RequestOptions = {}): AsyncGenerator<StreamEvent> {
+  async *stream<T extends object>(method: string, path: string, opts: RequestOptions = {}): AsyncGenerator<T> {
     const res = await this.send(method, path, opts);
     for await (const line of ndjsonLines(res.body)) {
-      const ev = parseJsonLine<StreamEvent>(line, 'the engine');
-      if (ev.error) throw fromStatus(ev.error.code, ev.error);
-      yield ev;
+      const ev = parseJsonLine<T | StreamError>(line, 'the engine');
+      if ('error' in ev && ev.error !== undefined) throw fromStatus(ev.error.code, ev.error);
+      yield ev as T;
     }
   }
 
@@ -134,33 +129,82 @@ export class EngineClient {
     return toShoalError(err);
   }
 
+  // Containers -------------------------------------------------------------------------------
+
+  createContainer(body: ContainerCreateRequest, signal?: AbortSignal): Promise<ContainerCreateResponse> {
+    return this.request('POST', '/v1/containers', { body, ...opts(signal) });
+  }
+
+  listContainers(all: boolean, signal?: AbortSignal): Promise<ContainerSummary[]> {
+    return this.request('GET', '/v1/containers', { query: { all: all ? 1 : undefined }, ...opts(signal) });
+  }
+
+  inspectContainer(id: string, signal?: AbortSignal): Promise<ContainerInspect> {
+    return this.request('GET', `${containerPath(id)}/json`, opts(signal));
+  }
+
+  /** `start`, `pause`, `unpause`; `stop` and `restart` take a timeout in seconds; `kill` a signal. */
+  async containerAction(id: string, action: 'start' | 'stop' | 'restart' | 'kill' | 'pause' | 'unpause', o: { timeoutS?: string | number; signalName?: string } = {}, signal?: AbortSignal): Promise<void> {
+    const query = { t: o.timeoutS, signal: o.signalName };
+    await this.request('POST', `${containerPath(id)}/${action}`, { query, ...opts(signal) });
+  }
+
+  async removeContainer(id: string, force: boolean, signal?: AbortSignal): Promise<void> {
+    await this.request('DELETE', containerPath(id), { query: { force: force ? 1 : undefined }, ...opts(signal) });
+  }
+
+  waitContainer(id: string, signal?: AbortSignal): Promise<ContainerWaitResponse> {
+    return this.request('POST', `${containerPath(id)}/wait`, opts(signal));
+  }
+
+  containerLogs(id: string, q: { follow?: boolean; tail?: string | number; since?: string }, signal?: AbortSignal): AsyncGenerator<LogEntry> {
+    return this.stream('GET', `${containerPath(id)}/logs`, { query: { follow: q.follow ? 1 : undefined, tail: q.tail, since: q.since }, ...opts(signal) });
+  }
+
+  containerStats(id: string, signal?: AbortSignal): Promise<ContainerStats> {
+    return this.request('GET', `${containerPath(id)}/stats`, { query: { stream: 0 }, ...opts(signal) });
+  }
+
+  /** Runs a command in the container; with `stdin`, the spec travels in the query and the body is its input. */
+  exec(id: string, spec: ExecSpec, stdin?: Readable, signal?: AbortSignal): AsyncGenerator<ExecFrame> {
+    const path = `${containerPath(id)}/exec`;
+    return stdin
+      ? this.stream('POST', path, { query: { spec: encodeExecSpecParam(spec) }, rawBody: { data: stdin, contentType: STREAM_CONTENT_TYPE }, ...opts(signal) })
+      : this.stream('POST', path, { body: spec, ...opts(signal) });
+  }
+
+  /** Streams `stdin` into the container's stdin (`run -i`), until it ends or `signal` fires. */
+  async attachStdin(id: string, stdin: Readable, signal?: AbortSignal): Promise<void> {
+    await this.request('POST', `${containerPath(id)}/attach`, { rawBody: { data: stdin, contentType: STREAM_CONTENT_TYPE }, ...opts(signal) });
+  }
+
   // Images -----------------------------------------------------------------------------------
 
   listImages(signal?: AbortSignal): Promise<ImageSummary[]> {
     return this.request('GET', '/v1/images', opts(signal));
   }
 
-  inspectImage(ref: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
+  inspectImage(ref: string, signal?: AbortSignal): Promise<ImageInspect> {
     return this.request('GET', `/v1/images/${encodeURIComponent(ref)}/json`, opts(signal));
   }
 
-  pullImage(ref: string, signal?: AbortSignal): AsyncGenerator<StreamEvent> {
+  pullImage(ref: string, signal?: AbortSignal): AsyncGenerator<PullEvent> {
     return this.stream('POST', '/v1/images/pull', { body: { ref }, ...opts(signal) });
   }
 
-  pushImage(ref: string, signal?: AbortSignal): AsyncGenerator<StreamEvent> {
+  pushImage(ref: string, signal?: AbortSignal): AsyncGenerator<PullEvent> {
     return this.stream('POST', '/v1/images/push', { body: { ref }, ...opts(signal) });
   }
 
-  tagImage(source: string, target: string, signal?: AbortSignal): Promise<void> {
-    return this.request('POST', '/v1/images/tag', { body: { source, target }, ...opts(signal) });
+  async tagImage(source: string, target: string, signal?: AbortSignal): Promise<void> {
+    await this.request('POST', '/v1/images/tag', { body: { source, target }, ...opts(signal) });
   }
 
-  removeImage(ref: string, force: boolean, signal?: AbortSignal): Promise<{ untagged: string[]; deleted: string[] }> {
+  removeImage(ref: string, force: boolean, signal?: AbortSignal): Promise<ImageRemoveResult> {
     return this.request('DELETE', `/v1/images/${encodeURIComponent(ref)}`, { query: { force: force ? 1 : undefined }, ...opts(signal) });
   }
 
-  importImage(ref: string, tar: Readable, signal?: AbortSignal): Promise<{ id: string; digest: string; ref: string }> {
+  importImage(ref: string, tar: Readable, signal?: AbortSignal): Promise<ImageResult> {
     return this.request('POST', '/v1/images/import', {
       query: { ref },
       rawBody: { data: tar, contentType: 'application/x-tar' },
@@ -172,9 +216,31 @@ export class EngineClient {
     return this.request('POST', '/v1/auth', { body: { registry, username, password }, ...opts(signal) });
   }
 
-  version(signal?: AbortSignal): Promise<Record<string, unknown>> {
+  // Networks ---------------------------------------------------------------------------------
+
+  listNetworks(signal?: AbortSignal): Promise<NetworkInfo[]> {
+    return this.request('GET', '/v1/networks', opts(signal));
+  }
+
+  inspectNetwork(name: string, signal?: AbortSignal): Promise<NetworkDetail> {
+    return this.request('GET', `/v1/networks/${encodeURIComponent(name)}`, opts(signal));
+  }
+
+  createNetwork(body: NetworkCreateRequest, signal?: AbortSignal): Promise<NetworkInfo> {
+    return this.request('POST', '/v1/networks', { body, ...opts(signal) });
+  }
+
+  async removeNetwork(name: string, force: boolean, signal?: AbortSignal): Promise<void> {
+    await this.request('DELETE', `/v1/networks/${encodeURIComponent(name)}`, { query: { force: force ? 1 : undefined }, ...opts(signal) });
+  }
+
+  version(signal?: AbortSignal): Promise<EngineVersion> {
     return this.request('GET', '/v1/version', opts(signal));
   }
+}
+
+function containerPath(id: string): string {
+  return `/v1/containers/${encodeURIComponent(id)}`;
 }
 
 function opts(signal: AbortSignal | undefined): { signal?: AbortSignal } {

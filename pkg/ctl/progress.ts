@@ -3,15 +3,10 @@
  * place (`abc123def456: downloading [=====>     ] 1.2MB/4.5MB`); in a pipe one line is printed
  * per state change of a layer (never per byte); `quiet` prints nothing.
  */
+import type { LayerProgress } from '../api/index.js';
 import type { OutStream } from './context.js';
 import { humanSize } from './format.js';
 
-export interface LayerProgressEvent {
-  id?: string;
-  status?: string;
-  current?: number;
-  total?: number;
-}
 
 interface LayerLine {
   status: string;
@@ -34,7 +29,7 @@ export class ProgressRenderer {
     this.tty = out.isTTY === true;
   }
 
-  update(ev: LayerProgressEvent): void {
+  update(ev: Partial<LayerProgress>): void {
     if (this.mode === 'quiet' || ev.id === undefined || ev.status === undefined) return;
     const prev = this.layers.get(ev.id);
     if (!prev) this.order.push(ev.id);

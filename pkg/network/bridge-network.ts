@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { cidrsOverlap, errors, formatIPv4, isShoalError } from '../api/index.js';
+import { cidrsOverlap, errors, formatIPv4, isShoalError, type NetworkInfo } from '../api/index.js';
 import { readJson, writeFileAtomic } from './atomic-file.js';
 import { gatewayOf, parseSubnet } from './cidr.js';
 import type { NetHost } from './host.js';
@@ -22,13 +22,6 @@ import {
 } from './plan.js';
 import { parsePortSpec, portsClash, type PortSpec } from './ports.js';
 import { DnsServer } from './dns/server.js';
-
-export interface NetworkInfo extends NetworkSpec {
-  id: string;
-  /** True for networks made with createNetwork (persisted, with embedded DNS); false for ensure()d ones. */
-  user: boolean;
-  created: string;
-}
 
 export interface BridgeNetworkOptions {
   dataDir: string;

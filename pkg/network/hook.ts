@@ -1,4 +1,5 @@
-import type { NetworkAttachment, NetworkHook, NetworkMode, NetworkRequest } from '../runtime/container/types.js';
+import type { NetworkAttachment, NetworkHook, NetworkRequest } from '../runtime/container/types.js';
+import type { NetworkMode } from '../api/index.js';
 import type { AttachOptions, BridgeNetwork } from './bridge-network.js';
 import { resolvConf } from './etc-files.js';
 

@@ -6,6 +6,6 @@ export { hostsFile, hostnameFile, resolvConf, upstreamNameservers, type HostsInp
 export * from './plan.js';
 export { RealNetHost, type NetHost } from './host.js';
 export { FakeNetHost } from './fake-host.js';
-export { BridgeNetwork, type BridgeNetworkOptions, type AttachOptions, type AttachResult, type NetworkInfo } from './bridge-network.js';
+export { BridgeNetwork, type BridgeNetworkOptions, type AttachOptions, type AttachResult } from './bridge-network.js';
 export * from './dns/index.js';
 export { bridgeNetworkHook, type NetworkHookOptions } from './hook.js';

@@ -12,11 +12,14 @@
  */
 import { type Readable, Writable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ShoalError, STREAM_CONTENT_TYPE, toShoalError, type FieldCause } from '../../api/index.js';
+import {
+  CONTAINER_CREATE_FIELDS, decodeExecSpecParam, parseExecSpec, ShoalError, STREAM_CONTENT_TYPE, toShoalError, type ExecSpec, type FieldCause,
+} from '../../api/index.js';
 import { clientGone, streamNdjson } from '../../httpserver/index.js';
 import { sleep } from '../../util/index.js';
 import { parsePortSpec } from '../../network/index.js';
-import { parseCpus, parseMemory, parseSignal, type ContainerManager, type CreateOptions, type NetworkMode } from '../../runtime/container/index.js';
+import { parseCpus, parseMemory, parseSignal, type ContainerManager, type CreateOptions } from '../../runtime/container/index.js';
+import { type NetworkMode } from '../../api/index.js';
 
 export interface ContainerRoutesOptions {
   containers: ContainerManager;
@@ -87,11 +90,7 @@ export function parseCreateBody(body: unknown, nameFromQuery?: string): CreateOp
     }
     return v;
   };
-  const known = new Set([
-    'name', 'image', 'cmd', 'entrypoint', 'env', 'workingDir', 'user', 'labels', 'hostname', 'stopSignal', 'stopTimeout',
-    'openStdin', 'stdinOnce', 'memory', 'cpus', 'nanoCpus', 'cpuShares', 'pidsLimit', 'binds', 'networkMode', 'init', 'autoRemove',
-    'ports', 'networkAliases',
-  ]);
+  const known = new Set<string>(CONTAINER_CREATE_FIELDS);
   for (const k of Object.keys(b)) if (!known.has(k)) bad(k, 'unknown field', 'FieldValueNotSupported');
 
   const image = str('image');
@@ -191,30 +190,6 @@ export function parseCreateBody(body: unknown, nameFromQuery?: string): CreateOp
 
 const NETWORK_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
 
-interface ExecBody {
-  cmd: string[];
-  env?: string[];
-  user?: string;
-  workdir?: string;
-  stdin?: boolean;
-}
-
-function parseExecBody(v: unknown): ExecBody {
-  const causes: FieldCause[] = [];
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ShoalError('InvalidArgument', 'the exec spec must be a JSON object');
-  const b = v as Record<string, unknown>;
-  const isStrList = (x: unknown) => Array.isArray(x) && x.every((s) => typeof s === 'string');
-  if (!isStrList(b['cmd']) || (b['cmd'] as string[]).length === 0) {
-    causes.push({ field: 'cmd', reason: 'FieldValueRequired', message: 'a non-empty list of strings is required' });
-  }
-  if (b['env'] !== undefined && !isStrList(b['env'])) causes.push({ field: 'env', reason: 'FieldValueInvalid', message: 'must be a list of strings' });
-  for (const k of ['user', 'workdir']) {
-    if (b[k] !== undefined && typeof b[k] !== 'string') causes.push({ field: k, reason: 'FieldValueInvalid', message: 'must be a string' });
-  }
-  if (causes.length > 0) throw new ShoalError('Invalid', `invalid exec spec: ${causes.map((c) => `${c.field}: ${c.message}`).join('; ')}`, { causes });
-  return b as unknown as ExecBody;
-}
-
 export function containerRoutes(app: FastifyInstance, opts: ContainerRoutesOptions): void {
   const m = opts.containers;
   type IdReq = FastifyRequest<{ Params: { id: string }; Querystring: Q }>;
@@ -297,20 +272,14 @@ export function containerRoutes(app: FastifyInstance, opts: ContainerRoutesOptio
   });
 
   app.post('/v1/containers/:id/exec', async (req: IdReq, reply) => {
-    let spec: ExecBody;
+    let spec: ExecSpec;
     let stdin: Readable | undefined;
     const header = first(req.query['spec']) ?? req.headers['x-shoal-exec'];
     if (typeof header === 'string' && header !== '') {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(Buffer.from(header, 'base64').toString('utf8'));
-      } catch {
-        throw new ShoalError('InvalidArgument', 'the exec spec (query parameter spec) must be base64-encoded JSON');
-      }
-      spec = parseExecBody(parsed);
+      spec = decodeExecSpecParam(header);
       if (req.body && typeof (req.body as Readable).pipe === 'function') stdin = req.body as Readable;
     } else {
-      spec = parseExecBody(req.body);
+      spec = parseExecSpec(req.body);
     }
     m.resolve(req.params.id);
     await streamNdjson(req, reply, async (out, signal) => {

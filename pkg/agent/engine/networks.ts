@@ -4,13 +4,13 @@
  * BridgeNetwork plus the embedded DNS server of each user network).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ShoalError, type FieldCause } from '../../api/index.js';
-import type { BridgeNetwork, DnsServer, NetworkInfo } from '../../network/index.js';
+import { ShoalError, type FieldCause, type NetworkCreateRequest, type NetworkDetail, type NetworkInfo } from '../../api/index.js';
+import type { BridgeNetwork, DnsServer } from '../../network/index.js';
 import { upstreamNameservers } from '../../network/index.js';
 
 export interface NetworkApi {
   list(): NetworkInfo[];
-  inspect(name: string): NetworkInfo & { endpoints: unknown[] };
+  inspect(name: string): NetworkDetail;
   create(name: string, o: { subnet?: string }): Promise<NetworkInfo>;
   remove(name: string, o: { force?: boolean }): Promise<void>;
 }
@@ -19,7 +19,7 @@ const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
 const RESERVED = new Set(['bridge', 'host', 'none', 'default']);
 
 /** Validates `{name, subnet?}`; Invalid with field causes. */
-export function parseNetworkCreateBody(body: unknown): { name: string; subnet?: string } {
+export function parseNetworkCreateBody(body: unknown): NetworkCreateRequest {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ShoalError('InvalidArgument', 'the network spec must be a JSON object');
   const b = body as Record<string, unknown>;
   const causes: FieldCause[] = [];
@@ -88,7 +88,7 @@ export class NodeNetworks implements NetworkApi {
     return this.net.listNetworks();
   }
 
-  inspect(name: string): NetworkInfo & { endpoints: unknown[] } {
+  inspect(name: string): NetworkDetail {
     return this.net.inspectNetwork(name);
   }
 

@@ -4,7 +4,8 @@
  */
 import { CONTAINER_TASK_LABEL, isShoalError } from '../../api/index.js';
 import type { ContainerManager, CreateOptions } from '../../runtime/container/index.js';
-import type { ImageService, LayerProgress } from '../../runtime/image/index.js';
+import type { ImageService } from '../../runtime/image/index.js';
+import type { LayerProgress } from '../../api/index.js';
 import type { ContainerView } from './next-action.js';
 
 

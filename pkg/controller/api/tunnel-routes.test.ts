@@ -7,10 +7,10 @@
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { isShoalError, type Task } from '../../api/index.js';
+import { isShoalError, type Task, type TaskLogEntry as LogEntry } from '../../api/index.js';
 import { startTunnel, type AgentTunnel } from '../../agent/session/tunnel.js';
 import { FakeEngine } from '../../agent/session/tunnel-fake-engine.js';
-import { ApiClient, type LogEntry } from '../../client/index.js';
+import { ApiClient } from '../../client/index.js';
 import { MemoryStore } from '../../store/index.js';
 import { ControllerMetrics } from '../metrics.js';
 import { Registry } from '../registry/index.js';

@@ -16,7 +16,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { PassThrough, Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
-  API_GROUP_PATH, STREAM_CONTENT_TYPE, taskRef, TUNNEL_STATUS_HEADER, errors, fromResponseText, isTerminal, toShoalError, toStatus, type FieldCause, type ShoalError, type Task,
+  API_GROUP_PATH, decodeExecSpecParam, encodeExecSpecParam, errors, fromResponseText, isTerminal, parseExecSpec, STREAM_CONTENT_TYPE, taskRef, toShoalError, toStatus,
+  TUNNEL_STATUS_HEADER, type ExecSpec, type ShoalError, type Task,
 } from '../../api/index.js';
 import { clientGone, NDJSON_CONTENT_TYPE, startNdjson, type NdjsonWriter } from '../../httpserver/index.js';
 import { ndjsonLines, readText } from '../../util/index.js';
@@ -119,46 +120,11 @@ export function logQuery(req: FastifyRequest): LogQuery {
   return { follow, engine };
 }
 
-export interface ExecSpec {
-  cmd: string[];
-  env?: string[];
-  user?: string;
-  workdir?: string;
-}
-
-/** Checks an exec spec (all problems at once, 422); the engine checks it again. */
-export function parseExecSpec(v: unknown): ExecSpec {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw errors.invalidArgument('the exec spec must be a JSON object {cmd, env?, user?, workdir?}');
-  const b = v as Record<string, unknown>;
-  const causes: FieldCause[] = [];
-  const strList = (x: unknown): x is string[] => Array.isArray(x) && x.every((s) => typeof s === 'string');
-  if (!strList(b['cmd']) || b['cmd'].length === 0) causes.push({ field: 'cmd', reason: 'FieldValueRequired', message: 'a non-empty list of strings is required' });
-  if (b['env'] !== undefined && !strList(b['env'])) causes.push({ field: 'env', reason: 'FieldValueInvalid', message: 'must be a list of strings' });
-  for (const k of ['user', 'workdir']) {
-    if (b[k] !== undefined && typeof b[k] !== 'string') causes.push({ field: k, reason: 'FieldValueInvalid', message: 'must be a string' });
-  }
-  for (const k of Object.keys(b)) {
-    if (!['cmd', 'env', 'user', 'workdir'].includes(k)) causes.push({ field: k, reason: 'FieldValueNotSupported', message: 'unknown field' });
-  }
-  if (causes.length > 0) throw errors.invalid(`invalid exec spec: ${causes.map((c) => `${c.field}: ${c.message}`).join('; ')}`, causes);
-  const out: ExecSpec = { cmd: b['cmd'] as string[] };
-  if (b['env'] !== undefined) out.env = b['env'] as string[];
-  if (typeof b['user'] === 'string') out.user = b['user'];
-  if (typeof b['workdir'] === 'string') out.workdir = b['workdir'];
-  return out;
-}
-
 /** The exec spec of a request: `?spec=<base64 JSON>` (stdin in the body), or a JSON body. */
 function execSpecOf(req: FastifyRequest): ExecSpec {
   const q = query(req, 'spec');
   if (q !== undefined && q !== '') {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(Buffer.from(q, 'base64').toString('utf8'));
-    } catch {
-      throw errors.invalidArgument('query parameter spec must be base64-encoded JSON {cmd, env?, user?, workdir?}');
-    }
-    return parseExecSpec(parsed);
+    return decodeExecSpecParam(q);
   }
   if (req.body !== undefined && !isReadable(req.body)) return parseExecSpec(req.body);
   throw errors.invalidArgument('an exec needs a command: pass ?spec=<base64 JSON {cmd: [...]}> (stdin in the body) or a JSON body {cmd: [...]}');
@@ -337,7 +303,7 @@ export function tunnelRoutes(deps: RouteDeps, opts: TunnelRoutesOptions) {
       const spec = execSpecOf(req);
       const stdin = isReadable(req.body) ? req.body : undefined;
       const task = await deps.registry.tasks.get(ns, param(req, 'name'));
-      const q: Record<string, string> = { spec: Buffer.from(JSON.stringify(spec)).toString('base64') };
+      const q: Record<string, string> = { spec: encodeExecSpecParam(spec) };
       if (stdin) q['stdin'] = '1';
       const { node, s } = await openTask(task, 'exec', q, clientGone(reply));
       await relay(reply, node, s, stdin);

@@ -10,36 +10,15 @@
 import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import type { Command } from 'commander';
-import { ShoalError, isShoalError } from '../../api/index.js';
+import { ShoalError, isShoalError, type ContainerCreateRequest, type ContainerStats, type ExecSpec, type PublishedPort } from '../../api/index.js';
 import type { CtlContext } from '../context.js';
-import { EngineClient, resolveEngineHost, type StreamEvent } from '../../client/index.js';
+import { asReadable, EngineClient, isPullResult, resolveEngineHost, type PullEvent } from '../../client/index.js';
 import { humanAge, humanSize, printJson, printTable, parseOutputFormat } from '../format.js';
 import { parseRemoteRef, remoteExec, remoteLogs } from './remote.js';
 
-interface Summary {
-  Id: string;
-  Names: string[];
-  Image: string;
-  Command: string;
-  Created: number;
-  State: string;
-  Status: string;
-  Ports: { IP?: string; PrivatePort: number; PublicPort?: number; Type: string }[];
-}
-
 /** Docker's PORTS column: `0.0.0.0:8080->80/tcp`. */
-export function formatPorts(ports: Summary['Ports']): string {
+export function formatPorts(ports: PublishedPort[]): string {
   return ports.map((p) => (p.PublicPort ? `${p.IP || '0.0.0.0'}:${p.PublicPort}->${p.PrivatePort}/${p.Type}` : `${p.PrivatePort}/${p.Type}`)).join(', ');
-}
-
-interface Stats {
-  id: string;
-  name: string;
-  read: string;
-  cpuUsageNs: number;
-  memoryBytes: number;
-  memoryLimit: number;
-  pids: number;
 }
 
 function client(cmd: Command, ctx: CtlContext): EngineClient {
@@ -56,7 +35,6 @@ async function withClient<T>(cmd: Command, ctx: CtlContext, fn: (c: EngineClient
   }
 }
 
-const enc = encodeURIComponent;
 const short = (id: string) => id.slice(0, 12);
 
 // ── argument parsing for run/create/exec ───────────────────────────────────────────────────
@@ -181,16 +159,17 @@ function envArgs(values: string[] | undefined, env: CtlContext['env']): string[]
   return (values ?? []).flatMap((e) => (e.includes('=') ? [e] : env[e] !== undefined ? [`${e}=${env[e]}`] : []));
 }
 
-function createBody(p: Parsed, ctx: CtlContext): Record<string, unknown> {
+function createBody(p: Parsed, ctx: CtlContext): ContainerCreateRequest {
   const o = p.opts;
   const [image, ...cmd] = p.positionals;
   if (!image) throw new ShoalError('InvalidArgument', 'an image is required: shoalctl run [OPTIONS] IMAGE [COMMAND] [ARG...]');
   const env = [...((o['envFile'] as string[] | undefined) ?? []).flatMap((f) => readEnvFile(f, ctx.cwd)), ...envArgs(o['env'] as string[] | undefined, ctx.env)];
-  const body: Record<string, unknown> = { image };
-  if (cmd.length > 0) body['cmd'] = cmd;
-  if (env.length > 0) body['env'] = env;
-  const str = (k: string, field: string) => {
-    if (typeof o[k] === 'string') body[field] = o[k];
+  const body: ContainerCreateRequest = { image };
+  if (cmd.length > 0) body.cmd = cmd;
+  if (env.length > 0) body.env = env;
+  const str = (k: string, field: 'name' | 'memory' | 'cpus' | 'user' | 'workingDir' | 'networkMode' | 'hostname' | 'stopSignal') => {
+    const v = o[k];
+    if (typeof v === 'string') body[field] = v;
   };
   str('name', 'name');
   str('memory', 'memory');
@@ -198,11 +177,11 @@ function createBody(p: Parsed, ctx: CtlContext): Record<string, unknown> {
   str('user', 'user');
   str('workdir', 'workingDir');
   str('network', 'networkMode');
-  if (Array.isArray(o['publish']) && o['publish'].length > 0) body['ports'] = o['publish'];
-  if (Array.isArray(o['networkAlias']) && o['networkAlias'].length > 0) body['networkAliases'] = o['networkAlias'];
+  if (Array.isArray(o['publish']) && o['publish'].length > 0) body.ports = o['publish'];
+  if (Array.isArray(o['networkAlias']) && o['networkAlias'].length > 0) body.networkAliases = o['networkAlias'];
   str('hostname', 'hostname');
   str('stopSignal', 'stopSignal');
-  if (typeof o['entrypoint'] === 'string') body['entrypoint'] = o['entrypoint'] === '' ? [] : [o['entrypoint']];
+  if (typeof o['entrypoint'] === 'string') body.entrypoint = o['entrypoint'] === '' ? [] : [o['entrypoint']];
   for (const [k, field] of [
     ['pidsLimit', 'pidsLimit'],
     ['cpuShares', 'cpuShares'],
@@ -214,15 +193,15 @@ function createBody(p: Parsed, ctx: CtlContext): Record<string, unknown> {
     // docker: --pids-limit -1 means unlimited
     body[field] = k === 'pidsLimit' && n < 0 ? 0 : n;
   }
-  if (o['init']) body['init'] = true;
+  if (o['init']) body.init = true;
   if (o['interactive']) {
-    body['openStdin'] = true;
+    body.openStdin = true;
     // Attached `run -i`: the container sees EOF when our stdin ends (Docker's StdinOnce).
-    if (!o['detach']) body['stdinOnce'] = true;
+    if (!o['detach']) body.stdinOnce = true;
   }
-  if (o['volume']) body['binds'] = (o['volume'] as string[]).map((v) => (v.startsWith('.') ? resolvePath(ctx.cwd, v.split(':')[0]!) + v.slice(v.indexOf(':')) : v));
+  if (o['volume']) body.binds = (o['volume'] as string[]).map((v) => (v.startsWith('.') ? resolvePath(ctx.cwd, v.split(':')[0]!) + v.slice(v.indexOf(':')) : v));
   if (o['label']) {
-    body['labels'] = Object.fromEntries(
+    body.labels = Object.fromEntries(
       (o['label'] as string[]).map((l) => {
         const eq = l.indexOf('=');
         return eq < 0 ? [l, ''] : [l.slice(0, eq), l.slice(eq + 1)];
@@ -234,20 +213,20 @@ function createBody(p: Parsed, ctx: CtlContext): Record<string, unknown> {
 
 async function pull(c: EngineClient, ctx: CtlContext, ref: string): Promise<void> {
   ctx.stderr.write(`Unable to find image '${ref}' locally\n`);
-  let last: StreamEvent | undefined;
-  for await (const ev of c.stream('POST', '/v1/images/pull', { body: { ref }, signal: ctx.signal })) last = ev;
-  if (last?.digest) ctx.stderr.write(`Digest: ${last.digest}\n`);
+  let last: PullEvent | undefined;
+  for await (const ev of c.pullImage(ref, ctx.signal)) last = ev;
+  if (last !== undefined && isPullResult(last)) ctx.stderr.write(`Digest: ${last.digest}\n`);
 }
 
 /** Creates the container, pulling the image first when the engine does not have it. */
-async function createContainer(c: EngineClient, ctx: CtlContext, body: Record<string, unknown>): Promise<string> {
-  const post = () => c.request<{ Id: string; Warnings?: string[] }>('POST', '/v1/containers', { body, signal: ctx.signal });
+async function createContainer(c: EngineClient, ctx: CtlContext, body: ContainerCreateRequest): Promise<string> {
+  const post = () => c.createContainer(body, ctx.signal);
   let res;
   try {
     res = await post();
   } catch (err) {
     if (!isShoalError(err, 'NotFound') || !/image/i.test(err.message)) throw err;
-    await pull(c, ctx, String(body['image']));
+    await pull(c, ctx, body.image);
     res = await post();
   }
   for (const w of res.Warnings ?? []) ctx.stderr.write(`WARNING: ${w}\n`);
@@ -258,11 +237,10 @@ async function streamLogs(
   c: EngineClient,
   ctx: CtlContext,
   id: string,
-  query: Record<string, string | number | boolean | undefined>,
+  query: { follow?: boolean; tail?: string; since?: string },
   timestamps: boolean,
 ): Promise<void> {
-  for await (const ev of c.stream('GET', `/v1/containers/${enc(id)}/logs`, { query, signal: ctx.signal })) {
-    const e = ev as unknown as { stream: string; time: string; log: string };
+  for await (const e of c.containerLogs(id, query, ctx.signal)) {
     const text = timestamps ? `${e.time} ${e.log}` : e.log;
     (e.stream === 'stderr' ? ctx.stderr : ctx.stdout).write(text);
   }
@@ -272,7 +250,7 @@ async function runCommand(program: Command, cmd: Command, ctx: CtlContext, detac
   const p = parseDockerArgs(tokensAfter(program, detachDefault ? 'create' : 'run'), RUN_FLAGS);
   const body = createBody(p, ctx);
   const detach = detachDefault || p.opts['detach'] === true;
-  if (p.opts['rm'] && detach) body['autoRemove'] = true;
+  if (p.opts['rm'] && detach) body.autoRemove = true;
   await withClient(cmd, ctx, async (c) => {
     const id = await createContainer(c, ctx, body);
     if (detachDefault) {
@@ -280,9 +258,9 @@ async function runCommand(program: Command, cmd: Command, ctx: CtlContext, detac
       return;
     }
     try {
-      await c.request('POST', `/v1/containers/${id}/start`, { signal: ctx.signal });
+      await c.containerAction(id, 'start', {}, ctx.signal);
     } catch (err) {
-      if (p.opts['rm']) await c.request('DELETE', `/v1/containers/${id}`, { query: { force: 1 } }).catch(() => undefined);
+      if (p.opts['rm']) await c.removeContainer(id, true).catch(() => undefined);
       throw err;
     }
     if (detach) {
@@ -294,16 +272,11 @@ async function runCommand(program: Command, cmd: Command, ctx: CtlContext, detac
     const stopAttach = new AbortController();
     if (p.opts['interactive']) {
       stdinClient = client(cmd, ctx);
-      attach = stdinClient
-        .request('POST', `/v1/containers/${id}/attach`, {
-          rawBody: { data: ctx.stdin, contentType: 'application/vnd.shoal.stream' },
-          signal: stopAttach.signal,
-        })
-        .catch(() => undefined);
+      attach = stdinClient.attachStdin(id, asReadable(ctx.stdin), stopAttach.signal).catch(() => undefined);
     }
     try {
-      await streamLogs(c, ctx, id, { follow: 1 }, false);
-      const { StatusCode } = await c.request<{ StatusCode: number }>('POST', `/v1/containers/${id}/wait`, { signal: ctx.signal });
+      await streamLogs(c, ctx, id, { follow: true }, false);
+      const { StatusCode } = await c.waitContainer(id, ctx.signal);
       ctx.setExitCode(StatusCode);
     } finally {
       if (stdinClient) {
@@ -313,7 +286,7 @@ async function runCommand(program: Command, cmd: Command, ctx: CtlContext, detac
         await stdinClient.close().catch(() => undefined);
         ctx.stdin.destroy();
       }
-      if (p.opts['rm']) await c.request('DELETE', `/v1/containers/${id}`, { query: { force: 1 } }).catch(() => undefined);
+      if (p.opts['rm']) await c.removeContainer(id, true).catch(() => undefined);
     }
   });
 }
@@ -322,26 +295,18 @@ async function execCommand(program: Command, cmd: Command, ctx: CtlContext): Pro
   const p = parseDockerArgs(tokensAfter(program, 'exec'), EXEC_FLAGS);
   const [container, ...args] = p.positionals;
   if (!container || args.length === 0) throw new ShoalError('InvalidArgument', 'usage: shoalctl exec [OPTIONS] CONTAINER COMMAND [ARG...]');
-  const spec: Record<string, unknown> = { cmd: args };
+  const spec: ExecSpec = { cmd: args };
   const env = envArgs(p.opts['env'] as string[] | undefined, ctx.env);
-  if (env.length) spec['env'] = env;
-  if (typeof p.opts['user'] === 'string') spec['user'] = p.opts['user'];
-  if (typeof p.opts['workdir'] === 'string') spec['workdir'] = p.opts['workdir'];
+  if (env.length) spec.env = env;
+  if (typeof p.opts['user'] === 'string') spec.user = p.opts['user'];
+  if (typeof p.opts['workdir'] === 'string') spec.workdir = p.opts['workdir'];
   const ref = parseRemoteRef(container);
   const namespace = typeof p.opts['namespace'] === 'string' ? p.opts['namespace'] : undefined;
-  if (ref) return remoteExec(ref, spec as { cmd: string[] }, { interactive: p.opts['interactive'] === true, ...(namespace ? { namespace } : {}) }, cmd, ctx);
+  if (ref) return remoteExec(ref, spec, { interactive: p.opts['interactive'] === true, ...(namespace ? { namespace } : {}) }, cmd, ctx);
   if (namespace !== undefined) throw new ShoalError('InvalidArgument', '--namespace applies to task/NAME only');
   await withClient(cmd, ctx, async (c) => {
-    const path = `/v1/containers/${enc(container)}/exec`;
-    const events = p.opts['interactive']
-      ? c.stream('POST', path, {
-          query: { spec: Buffer.from(JSON.stringify(spec)).toString('base64') },
-          rawBody: { data: ctx.stdin, contentType: 'application/vnd.shoal.stream' },
-          signal: ctx.signal,
-        })
-      : c.stream('POST', path, { body: spec, signal: ctx.signal });
-    for await (const ev of events) {
-      const e = ev as { stream?: string; data?: string; exitCode?: number };
+    const events = c.exec(container, spec, p.opts['interactive'] ? asReadable(ctx.stdin) : undefined, ctx.signal);
+    for await (const e of events) {
       if (e.data !== undefined) (e.stream === 'stderr' ? ctx.stderr : ctx.stdout).write(Buffer.from(e.data, 'base64'));
       if (typeof e.exitCode === 'number') ctx.setExitCode(e.exitCode);
     }
@@ -371,13 +336,13 @@ function quoteCommand(c: string): string {
   return `"${t}"`;
 }
 
-function cpuPercent(a: Stats, b: Stats): number {
+function cpuPercent(a: ContainerStats, b: ContainerStats): number {
   const dt = (new Date(b.read).getTime() - new Date(a.read).getTime()) * 1e6;
   if (dt <= 0) return 0;
   return ((b.cpuUsageNs - a.cpuUsageNs) / dt) * 100;
 }
 
-function statsTable(ctx: CtlContext, rows: Array<{ prev: Stats; cur: Stats }>): void {
+function statsTable(ctx: CtlContext, rows: Array<{ prev: ContainerStats; cur: ContainerStats }>): void {
   printTable(ctx.stdout, rows, [
     { header: 'CONTAINER ID', value: (r) => short(r.cur.id) },
     { header: 'NAME', value: (r) => r.cur.name.replace(/^\//, '') },
@@ -427,7 +392,7 @@ export function registerContainersCommands(program: Command, ctx: CtlContext): v
     .action(async (o: { all?: boolean; quiet?: boolean; output?: string }, cmd: Command) => {
       const fmt = parseOutputFormat(o.output, ['table', 'json']);
       await withClient(cmd, ctx, async (c) => {
-        const list = await c.request<Summary[]>('GET', '/v1/containers', { query: { all: o.all ? 1 : undefined }, signal: ctx.signal });
+        const list = await c.listContainers(o.all === true, ctx.signal);
         if (o.quiet) {
           for (const s of list) ctx.stdout.write(`${short(s.Id)}\n`);
         } else if (fmt === 'json') {
@@ -452,7 +417,7 @@ export function registerContainersCommands(program: Command, ctx: CtlContext): v
     .description('Start one or more stopped containers')
     .argument('<container...>')
     .action(async (names: string[], _o, cmd: Command) =>
-      forEach(cmd, ctx, names, (c, n) => c.request('POST', `/v1/containers/${enc(n)}/start`, { signal: ctx.signal })),
+      forEach(cmd, ctx, names, (c, n) => c.containerAction(n, 'start', {}, ctx.signal)),
     );
 
   for (const [name, desc] of [
@@ -465,7 +430,7 @@ export function registerContainersCommands(program: Command, ctx: CtlContext): v
       .option('-t, --time <seconds>', 'seconds to wait before killing the container (default 10)')
       .argument('<container...>')
       .action(async (names: string[], o: { time?: string }, cmd: Command) =>
-        forEach(cmd, ctx, names, (c, n) => c.request('POST', `/v1/containers/${enc(n)}/${name}`, { query: { t: o.time }, signal: ctx.signal })),
+        forEach(cmd, ctx, names, (c, n) => c.containerAction(n, name, o.time !== undefined ? { timeoutS: o.time } : {}, ctx.signal)),
       );
   }
 
@@ -475,7 +440,7 @@ export function registerContainersCommands(program: Command, ctx: CtlContext): v
     .option('-s, --signal <signal>', 'signal to send', 'KILL')
     .argument('<container...>')
     .action(async (names: string[], o: { signal: string }, cmd: Command) =>
-      forEach(cmd, ctx, names, (c, n) => c.request('POST', `/v1/containers/${enc(n)}/kill`, { query: { signal: o.signal }, signal: ctx.signal })),
+      forEach(cmd, ctx, names, (c, n) => c.containerAction(n, 'kill', { signalName: o.signal }, ctx.signal)),
     );
 
   for (const name of ['pause', 'unpause'] as const) {
@@ -484,7 +449,7 @@ export function registerContainersCommands(program: Command, ctx: CtlContext): v
       .description(name === 'pause' ? 'Pause all processes within one or more containers' : 'Unpause all processes within one or more containers')
       .argument('<container...>')
       .action(async (names: string[], _o, cmd: Command) =>
-        forEach(cmd, ctx, names, (c, n) => c.request('POST', `/v1/containers/${enc(n)}/${name}`, { signal: ctx.signal })),
+        forEach(cmd, ctx, names, (c, n) => c.containerAction(n, name, {}, ctx.signal)),
       );
   }
 
@@ -494,7 +459,7 @@ export function registerContainersCommands(program: Command, ctx: CtlContext): v
     .option('-f, --force', 'force the removal of a running container (uses SIGKILL)')
     .argument('<container...>')
     .action(async (names: string[], o: { force?: boolean }, cmd: Command) =>
-      forEach(cmd, ctx, names, (c, n) => c.request('DELETE', `/v1/containers/${enc(n)}`, { query: { force: o.force ? 1 : undefined }, signal: ctx.signal })),
+      forEach(cmd, ctx, names, (c, n) => c.removeContainer(n, o.force === true, ctx.signal)),
     );
 
   program
@@ -507,7 +472,7 @@ export function registerContainersCommands(program: Command, ctx: CtlContext): v
         ctx,
         names,
         async (c, n) => {
-          const r = await c.request<{ StatusCode: number }>('POST', `/v1/containers/${enc(n)}/wait`, { signal: ctx.signal });
+          const r = await c.waitContainer(n, ctx.signal);
           ctx.stdout.write(`${r.StatusCode}\n`);
         },
         false,
@@ -529,7 +494,7 @@ export function registerContainersCommands(program: Command, ctx: CtlContext): v
       if (o.namespace !== undefined) throw new ShoalError('InvalidArgument', '--namespace applies to task/NAME and service/NAME only');
       if (o.tail !== 'all' && !/^\d+$/.test(o.tail)) throw new ShoalError('InvalidArgument', `invalid --tail ${JSON.stringify(o.tail)}: want a number or all`);
       await withClient(cmd, ctx, (c) =>
-        streamLogs(c, ctx, name, { follow: o.follow ? 1 : undefined, tail: o.tail === 'all' ? undefined : o.tail, since: o.since }, !!o.timestamps),
+        streamLogs(c, ctx, name, { follow: o.follow === true, ...(o.tail === 'all' ? {} : { tail: o.tail }), ...(o.since !== undefined ? { since: o.since } : {}) }, !!o.timestamps),
       );
     });
 
@@ -544,7 +509,7 @@ export function registerContainersCommands(program: Command, ctx: CtlContext): v
           let failed = false;
           for (const n of names) {
             try {
-              out.push(await c.request('GET', `/v1/containers/${enc(n)}/json`, { signal: ctx.signal }));
+              out.push(await c.inspectContainer(n, ctx.signal));
             } catch (err) {
               if (!isShoalError(err, 'NotFound')) throw err;
               try {
@@ -569,8 +534,8 @@ export function registerContainersCommands(program: Command, ctx: CtlContext): v
     .argument('[container...]')
     .action(async (names: string[], o: { stream: boolean }, cmd: Command) => {
       await withClient(cmd, ctx, async (c) => {
-        const ids = names.length > 0 ? names : (await c.request<Summary[]>('GET', '/v1/containers', { signal: ctx.signal })).map((s) => s.Id);
-        const sample = () => Promise.all(ids.map((id) => c.request<Stats>('GET', `/v1/containers/${enc(id)}/stats`, { query: { stream: 0 }, signal: ctx.signal })));
+        const ids = names.length > 0 ? names : (await c.listContainers(false, ctx.signal)).map((s) => s.Id);
+        const sample = () => Promise.all(ids.map((id) => c.containerStats(id, ctx.signal)));
         let prev = await sample();
         for (;;) {
           await new Promise((r) => setTimeout(r, o.stream ? 1000 : 500));

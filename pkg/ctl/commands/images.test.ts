@@ -5,7 +5,8 @@ import { PassThrough, Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errors } from '../../api/index.js';
 import { buildEngineApp, listenOnSocket, type EngineServer } from '../../agent/engine/index.js';
-import type { ImageApi, ImageInspect } from '../../runtime/image/service.js';
+import type { ImageApi } from '../../runtime/image/service.js';
+import type { ImageInspect } from '../../api/index.js';
 import type { CtlContext } from '../context.js';
 import { buildProgram } from '../program.js';
 

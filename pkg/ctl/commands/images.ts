@@ -7,9 +7,9 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import type { Command } from 'commander';
-import { errors, isShoalError, toShoalError } from '../../api/index.js';
+import { errors, isShoalError, toShoalError, type ImageResult, type ImageSummary } from '../../api/index.js';
 import type { CtlContext } from '../context.js';
-import { asReadable, engineClientFor, type EngineClient, type ImageSummary, type StreamEvent } from '../../client/index.js';
+import { asReadable, engineClientFor, isPullResult, type EngineClient, type PullEvent } from '../../client/index.js';
 import { humanAge, humanSize, parseOutputFormat, printJson, printTable, printYaml } from '../format.js';
 import { printError } from '../output.js';
 import { ProgressRenderer } from '../progress.js';
@@ -33,14 +33,14 @@ function progressMode(v: string | undefined, quiet: boolean | undefined): Progre
 }
 
 /** Drives a streamed pull or push, drawing progress; returns the final event (the one with a digest). */
-async function follow(events: AsyncGenerator<StreamEvent>, ctx: CtlContext, mode: ProgressMode): Promise<StreamEvent> {
+async function follow(events: AsyncGenerator<PullEvent>, ctx: CtlContext, mode: ProgressMode): Promise<ImageResult> {
   // auto: bars on a TTY, quiet in pipes (DESIGN.md section 8); plain: one line per layer state change.
   const out = mode === 'plain' ? Object.assign(Object.create(ctx.stderr) as typeof ctx.stderr, { isTTY: false }) : ctx.stderr;
   const renderer = new ProgressRenderer(out, mode === 'quiet' || (mode === 'auto' && ctx.stderr.isTTY !== true) ? 'quiet' : 'auto');
-  let final: StreamEvent | undefined;
+  let final: ImageResult | undefined;
   try {
     for await (const ev of events) {
-      if (typeof ev.digest === 'string' && ev.status === 'done') final = ev;
+      if (isPullResult(ev)) final = ev;
       else renderer.update(ev);
     }
   } finally {
@@ -70,7 +70,7 @@ export function registerImagesCommands(program: Command, ctx: CtlContext): void 
     .action(async (image: string, o: { quiet?: boolean; progress?: string }, cmd: Command) => {
       const mode = progressMode(o.progress, o.quiet);
       const r = await withClient(cmd, ctx, async (c) => follow(c.pullImage(image, ctx.signal), ctx, mode));
-      if (!o.quiet) ctx.stdout.write(`Digest: ${String(r.digest)}\n`);
+      if (!o.quiet) ctx.stdout.write(`Digest: ${r.digest}\n`);
       ctx.stdout.write(`${String(r['ref'] ?? image)}\n`);
     });
 
@@ -83,7 +83,7 @@ export function registerImagesCommands(program: Command, ctx: CtlContext): void 
     .action(async (image: string, o: { quiet?: boolean; progress?: string }, cmd: Command) => {
       const mode = progressMode(o.progress, o.quiet);
       const r = await withClient(cmd, ctx, async (c) => follow(c.pushImage(image, ctx.signal), ctx, mode));
-      ctx.stdout.write(o.quiet ? `${String(r.digest)}\n` : `${String(r['ref'] ?? image)}: digest: ${String(r.digest)}\n`);
+      ctx.stdout.write(o.quiet ? `${r.digest}\n` : `${r.ref || image}: digest: ${r.digest}\n`);
     });
 
   program
@@ -225,7 +225,7 @@ export function registerImagesCommands(program: Command, ctx: CtlContext): void 
 async function inspectOne(c: EngineClient, name: string, type: string | undefined, signal: AbortSignal): Promise<unknown> {
   if (type !== 'image') {
     try {
-      return await c.request('GET', `/v1/containers/${encodeURIComponent(name)}/json`, { signal });
+      return await c.inspectContainer(name, signal);
     } catch (err) {
       const e = toShoalError(err);
       if (type === 'container' || e.code !== 'NotFound') throw e;

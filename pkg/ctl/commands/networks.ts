@@ -7,15 +7,6 @@ import type { CtlContext } from '../context.js';
 import { EngineClient, resolveEngineHost } from '../../client/index.js';
 import { parseOutputFormat, printJson, printTable } from '../format.js';
 
-interface NetworkRow {
-  id: string;
-  name: string;
-  bridge: string;
-  subnet: string;
-  user: boolean;
-  created: string;
-}
-
 async function withClient<T>(cmd: Command, ctx: CtlContext, fn: (c: EngineClient) => Promise<T>): Promise<T> {
   const host = (cmd.optsWithGlobals() as { host?: string }).host;
   const c = new EngineClient(resolveEngineHost(host, ctx.env));
@@ -36,7 +27,7 @@ export function registerNetworksCommands(program: Command, ctx: CtlContext): voi
     .option('--subnet <cidr>', 'subnet (default: a free /24 of the pool)')
     .action(async (name: string, o: { subnet?: string }, cmd: Command) => {
       await withClient(cmd, ctx, async (c) => {
-        const n = await c.request<NetworkRow>('POST', '/v1/networks', { body: { name, ...(o.subnet ? { subnet: o.subnet } : {}) }, signal: ctx.signal });
+        const n = await c.createNetwork({ name, ...(o.subnet ? { subnet: o.subnet } : {}) }, ctx.signal);
         ctx.stdout.write(`${n.id}\n`);
       });
     });
@@ -50,7 +41,7 @@ export function registerNetworksCommands(program: Command, ctx: CtlContext): voi
     .action(async (o: { quiet?: boolean; output?: string }, cmd: Command) => {
       const fmt = parseOutputFormat(o.output, ['table', 'json']);
       await withClient(cmd, ctx, async (c) => {
-        const list = await c.request<NetworkRow[]>('GET', '/v1/networks', { signal: ctx.signal });
+        const list = await c.listNetworks(ctx.signal);
         if (o.quiet) for (const n of list) ctx.stdout.write(`${n.name}\n`);
         else if (fmt === 'json') printJson(ctx.stdout, list);
         else
@@ -71,7 +62,7 @@ export function registerNetworksCommands(program: Command, ctx: CtlContext): voi
     .action(async (names: string[], _o: unknown, cmd: Command) => {
       await withClient(cmd, ctx, async (c) => {
         const out: unknown[] = [];
-        for (const n of names) out.push(await c.request('GET', `/v1/networks/${encodeURIComponent(n)}`, { signal: ctx.signal }));
+        for (const n of names) out.push(await c.inspectNetwork(n, ctx.signal));
         printJson(ctx.stdout, out);
       });
     });
@@ -85,7 +76,7 @@ export function registerNetworksCommands(program: Command, ctx: CtlContext): voi
     .action(async (names: string[], o: { force?: boolean }, cmd: Command) => {
       await withClient(cmd, ctx, async (c) => {
         for (const n of names) {
-          await c.request('DELETE', `/v1/networks/${encodeURIComponent(n)}`, { query: { force: o.force ? 1 : undefined }, signal: ctx.signal });
+          await c.removeNetwork(n, o.force === true, ctx.signal);
           ctx.stdout.write(`${n}\n`);
         }
       });

@@ -6,8 +6,8 @@
  * names keep going to the local engine.
  */
 import type { Command } from 'commander';
-import { errors, fromStatus, toShoalError } from '../../api/index.js';
-import { ApiClient, type ExecSpec, type LogEntry, type LogOptions } from '../../client/index.js';
+import { errors, fromStatus, toShoalError, type ExecSpec, type TaskLogEntry } from '../../api/index.js';
+import { ApiClient, type LogOptions } from '../../client/index.js';
 import { resolveServer } from '../config.js';
 import type { CtlContext, OutStream } from '../context.js';
 
@@ -70,7 +70,7 @@ export class ServiceLogPrinter {
     return colour ? `\x1b[${c}m${padded}\x1b[0m | ` : `${padded} | `;
   }
 
-  write(e: LogEntry): void {
+  write(e: TaskLogEntry): void {
     const task = e.task ?? '?';
     if (e.error) {
       this.failed++;
@@ -88,7 +88,7 @@ export class ServiceLogPrinter {
 }
 
 /** The text of an entry as `logs` prints it (`time text` with timestamps). */
-export function logText(e: LogEntry, timestamps: boolean): string {
+export function logText(e: TaskLogEntry, timestamps: boolean): string {
   const log = e.log ?? '';
   return timestamps && e.time ? `${e.time} ${log}` : log;
 }

@@ -3,13 +3,14 @@
  * manager needs: id, config and the overlay lower dirs (top first). Structural, so this
  * package does not depend on the image package.
  */
-import type { ImageConfig, ImageProvider } from './types.js';
+import type { ImageProvider } from './types.js';
+import type { ImageRuntimeConfig } from '../../api/index.js';
 
 export interface InspectableImages {
   inspect(refOrId: string): Promise<{
     Id: string;
     RepoTags?: string[];
-    Config?: ImageConfig;
+    Config?: ImageRuntimeConfig;
     GraphDriver: { Data: { LowerDirs: string[] } };
   }>;
 }

@@ -1,5 +1,6 @@
 /** Docker-shaped views of a container: `inspect` and the `ps` summary. Pure. */
-import type { ContainerInspect, ContainerSpec, ContainerState, ContainerSummary, NetworkAttachment } from './types.js';
+import type { ContainerSpec, ContainerState, NetworkAttachment } from './types.js';
+import type { ContainerInspect, ContainerSummary } from '../../api/index.js';
 
 export function toInspect(spec: ContainerSpec, state: ContainerState, networks: NetworkAttachment['networks']): ContainerInspect {
   const status = state.Status === 'creating' ? 'created' : state.Status;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readLogs } from './logs.js';
-import type { LogEntry } from './types.js';
+import type { LogEntry } from '../../api/index.js';
 
 let dir: string;
 let log: string;

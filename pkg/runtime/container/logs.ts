@@ -10,7 +10,7 @@ import { open, stat, type FileHandle } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { dirname } from 'node:path';
-import type { LogEntry } from './types.js';
+import type { LogEntry } from '../../api/index.js';
 
 export interface ReadLogsOptions {
   tail?: number;

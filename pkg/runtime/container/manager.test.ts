@@ -7,13 +7,14 @@ import { ShoalError } from '../../api/index.js';
 import { FakeCgroupManager } from '../cgroups/index.js';
 import { FakeDriver } from './fake-driver.js';
 import { ContainerManager } from './manager.js';
-import type { ImageConfig, ImageProvider, NetworkHook } from './types.js';
+import type { ImageProvider, NetworkHook } from './types.js';
+import type { ImageRuntimeConfig } from '../../api/index.js';
 
 let tmp: string;
 let driver: FakeDriver;
 let cgroups: FakeCgroupManager;
 let images: ImageProvider;
-let imageConfig: ImageConfig;
+let imageConfig: ImageRuntimeConfig;
 let managers: ContainerManager[];
 const errors: unknown[] = [];
 

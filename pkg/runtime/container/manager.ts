@@ -29,22 +29,8 @@ import { envDefault, mergeConfig, mergeEnv } from './merge.js';
 import { generateName, newId, validateName } from './names.js';
 import { nanoCpusToQuota, parseSignal } from './units.js';
 import { resolveImageUser } from './user.js';
-import type {
-  ContainerInspect,
-  ContainerSpec,
-  ContainerState,
-  ContainerStats,
-  ContainerSummary,
-  CreateOptions,
-  ExecOptions,
-  ImageProvider,
-  LogEntry,
-  LogsOptions,
-  MountPoint,
-  NetworkAttachment,
-  NetworkHook,
-  NetworkMode,
-} from './types.js';
+import type { ContainerSpec, ContainerState, CreateOptions, ExecOptions, ImageProvider, LogsOptions, NetworkAttachment, NetworkHook } from './types.js';
+import type { ContainerInspect, ContainerStats, ContainerSummary, LogEntry, MountPoint, NetworkMode } from '../../api/index.js';
 
 export interface ContainerManagerOptions {
   dataDir: string;

@@ -1,6 +1,6 @@
 /** Merging a run request with the image config, as Docker does. Pure. */
 import { ShoalError } from '../../api/index.js';
-import type { ImageConfig } from './types.js';
+import type { ImageRuntimeConfig } from '../../api/index.js';
 
 export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -29,7 +29,7 @@ export interface Merged {
  * Cmd: the user's if non-empty, else the image's. Env: image env, user env overriding by key,
  * PATH defaulted. WorkingDir `/` by default.
  */
-export function mergeConfig(image: ImageConfig, req: MergeInput): Merged {
+export function mergeConfig(image: ImageRuntimeConfig, req: MergeInput): Merged {
   const entrypoint = req.entrypoint !== undefined ? req.entrypoint : (image.Entrypoint ?? []);
   const cmd = req.cmd && req.cmd.length > 0 ? req.cmd : req.entrypoint !== undefined ? [] : (image.Cmd ?? []);
   if (entrypoint.length + cmd.length === 0) {

@@ -1,24 +1,15 @@
 /** The container model: what users ask for, what is stored on disk, and the boundaries of the manager. */
 import type { Writable, Readable } from 'node:stream';
-
-/** The `config` object of an OCI image config (Docker's capitalised names). */
-export interface ImageConfig {
-  Entrypoint?: string[] | null;
-  Cmd?: string[] | null;
-  Env?: string[] | null;
-  WorkingDir?: string;
-  User?: string;
-  StopSignal?: string;
-  Labels?: Record<string, string> | null;
-  ExposedPorts?: Record<string, unknown> | null;
-}
+import type {
+  ContainerConfig, ContainerNetworks, ContainerStatus, HostConfig, ImageRuntimeConfig, MountPoint, NetworkMode, PublishedPort,
+} from '../../api/index.js';
 
 export interface ResolvedImage {
   /** Image id (sha256:... of the config). */
   id: string;
   /** The reference as the user wrote it, normalised. */
   ref: string;
-  config: ImageConfig;
+  config: ImageRuntimeConfig;
   /** overlayfs lower dirs, top layer first. */
   lowerDirs: string[];
 }
@@ -28,22 +19,13 @@ export interface ImageProvider {
   resolveForRun(ref: string, signal?: AbortSignal): Promise<ResolvedImage>;
 }
 
-export type NetworkMode = 'none' | 'host' | 'bridge';
-
 export interface NetworkAttachment {
-  networks: Record<string, { IPAddress?: string; Gateway?: string; MacAddress?: string; IPPrefixLen?: number }>;
+  networks: ContainerNetworks;
   /** Written into the container's /etc/hosts and /etc/resolv.conf when present. */
   hostsEntries?: string[];
   dnsServers?: string[];
   /** Published ports, Docker's `ps`/`inspect` shape. */
   ports?: PublishedPort[];
-}
-
-export interface PublishedPort {
-  IP: string;
-  PrivatePort: number;
-  PublicPort: number;
-  Type: 'tcp' | 'udp';
 }
 
 /** What a container asks of its network (bridge mode): a user network, published ports, aliases. */
@@ -59,38 +41,6 @@ export interface NetworkRequest {
 export interface NetworkHook {
   attach(container: { id: string; name: string; networkMode: NetworkMode }, pid: number, request?: NetworkRequest): Promise<NetworkAttachment>;
   detach(container: { id: string; name: string; networkMode: NetworkMode }): Promise<void>;
-}
-
-export interface HostConfig {
-  Memory: number;
-  NanoCpus: number;
-  CpuShares: number;
-  PidsLimit: number;
-  Binds: string[];
-  NetworkMode: NetworkMode;
-  /** User network (bridge mode); absent: the default bridge. */
-  Network?: string;
-  /** Published port specs as given (`-p`). */
-  PortBindings?: string[];
-  NetworkAliases?: string[];
-  Init: boolean;
-  AutoRemove: boolean;
-}
-
-export interface ContainerConfig {
-  Hostname: string;
-  User: string;
-  Env: string[];
-  Cmd: string[];
-  Entrypoint: string[];
-  WorkingDir: string;
-  Image: string;
-  Labels: Record<string, string>;
-  StopSignal: string;
-  StopTimeout: number;
-  OpenStdin: boolean;
-  /** Close the container's stdin once the first attached client has sent EOF (`run -i`). */
-  StdinOnce?: boolean;
 }
 
 /** Everything `create` accepts (API body, after validation). */
@@ -123,8 +73,6 @@ export interface CreateOptions {
   autoRemove?: boolean;
 }
 
-export type ContainerStatus = 'creating' | 'created' | 'running' | 'paused' | 'exited' | 'dead' | 'removing';
-
 export interface ContainerState {
   Status: ContainerStatus;
   Pid: number;
@@ -138,14 +86,6 @@ export interface ContainerState {
   RestartCount: number;
   /** The live network attachment (bridge mode), kept so a restarted agent still shows it. */
   Network?: { networks: NetworkAttachment['networks']; ports: PublishedPort[] };
-}
-
-export interface MountPoint {
-  Type: 'bind';
-  Source: string;
-  Destination: string;
-  Mode: string;
-  RW: boolean;
 }
 
 /** `config.json` of a container: fixed at create. */
@@ -167,72 +107,12 @@ export interface ContainerSpec {
   LogPath: string;
 }
 
-/** Docker-like `inspect` output. */
-export interface ContainerInspect {
-  Id: string;
-  Name: string;
-  Created: string;
-  Path: string;
-  Args: string[];
-  State: {
-    Status: Exclude<ContainerStatus, 'creating' | 'removing'> | 'removing';
-    Running: boolean;
-    Paused: boolean;
-    Restarting: boolean;
-    OOMKilled: boolean;
-    Dead: boolean;
-    Pid: number;
-    ExitCode: number;
-    Error: string;
-    StartedAt: string;
-    FinishedAt: string;
-  };
-  Image: string;
-  LogPath: string;
-  RestartCount: number;
-  Config: ContainerConfig;
-  HostConfig: HostConfig;
-  Mounts: MountPoint[];
-  NetworkSettings: { Networks: NetworkAttachment['networks']; Ports: PublishedPort[] };
-}
-
-/** One row of `ps`. */
-export interface ContainerSummary {
-  Id: string;
-  Names: string[];
-  Image: string;
-  ImageID: string;
-  Command: string;
-  Created: number;
-  State: string;
-  Status: string;
-  Ports: PublishedPort[];
-  Labels: Record<string, string>;
-}
-
-export interface LogEntry {
-  stream: 'stdout' | 'stderr';
-  time: string;
-  log: string;
-}
-
 export interface LogsOptions {
   follow?: boolean;
   tail?: number;
   /** RFC 3339 time or unix seconds; entries before it are skipped. */
   since?: string;
   signal?: AbortSignal;
-}
-
-export interface ContainerStats {
-  id: string;
-  name: string;
-  read: string;
-  cpuUsageNs: number;
-  memoryBytes: number;
-  memoryLimit: number;
-  pids: number;
-  oomKillCount: number;
 }
 
 export interface ExecOptions {

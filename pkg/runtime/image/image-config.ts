@@ -2,24 +2,8 @@
  * The image configuration blob (OCI image config / Docker container image v1): what a
  * container inherits from its image, and the diff_ids that identify the unpacked layers.
  */
-import { ShoalError } from '../../api/index.js';
+import { ShoalError, type ImageRuntimeConfig } from '../../api/index.js';
 import { isDigest, type Digest } from './digest.js';
-
-export interface ImageRuntimeConfig {
-  User?: string;
-  ExposedPorts?: Record<string, object>;
-  Env?: string[];
-  Entrypoint?: string[] | null;
-  Cmd?: string[] | null;
-  Volumes?: Record<string, object>;
-  WorkingDir?: string;
-  Labels?: Record<string, string>;
-  StopSignal?: string;
-  ArgsEscaped?: boolean;
-  Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number };
-  OnBuild?: string[] | null;
-  Shell?: string[];
-}
 
 export interface HistoryEntry {
   created?: string;

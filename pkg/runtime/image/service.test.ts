@@ -10,7 +10,8 @@ import { MemoryContentStore } from '../content/index.js';
 import { FakeRegistry, MemoryCredentialStore, RegistryClient, type Registry } from '../registry/index.js';
 import { OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST } from './media-types.js';
 import type { LayerApplier } from './pull.js';
-import { ImageService, type LayerProgress } from './service.js';
+import { ImageService } from './service.js';
+import { type LayerProgress } from '../../api/index.js';
 
 const sha = (b: Buffer | string): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 

@@ -4,13 +4,15 @@
  * (pull, push, import, list, inspect, tag, remove, gc). The types here are the engine API's
  * JSON shapes for images.
  */
-import type { ImageConfig, ImageRuntimeConfig } from './image-config.js';
+import type { ImageConfig } from './image-config.js';
 import { join } from 'node:path';
-import { errors, isShoalError } from '../../api/index.js';
+import {
+  errors, isShoalError, type ImageInspect, type ImageRemoveResult, type ImageResult, type ImageSummary, type LayerProgress,
+} from '../../api/index.js';
 import type { CredentialStore } from '../registry/credentials.js';
 import type { Registry } from '../registry/types.js';
 import { Snapshotter } from '../snapshots/snapshotter.js';
-import type { ImageConfig as ContainerImageConfig, ResolvedImage } from '../container/types.js';
+import type { ResolvedImage } from '../container/types.js';
 import { parseImageConfig } from './image-config.js';
 import { importImage } from './import.js';
 import { detectPlatform, type PlatformSpec } from './platform.js';
@@ -19,15 +21,6 @@ import { pushImage } from './push.js';
 import { normalizeReference, parseReference } from './reference.js';
 import { ImageStore, type ImageEntry } from './store.js';
 
-/** One progress event of a pull or push, per layer (or config) blob. */
-export interface LayerProgress {
-  /** Short digest (12 hex characters) of the blob. */
-  id: string;
-  status: 'waiting' | 'downloading' | 'verifying' | 'extracting' | 'done' | 'exists' | 'uploading' | 'pushed' | 'mounted';
-  current?: number;
-  total?: number;
-}
-
 export type ProgressFn = (ev: LayerProgress) => void;
 
 export interface OperationOptions {
@@ -35,51 +28,15 @@ export interface OperationOptions {
   onProgress?: ProgressFn;
 }
 
-/** Docker-shaped image summary (`GET /v1/images`). */
-export interface ImageSummary {
-  Id: string;
-  RepoTags: string[];
-  RepoDigests: string[];
-  Created: string;
-  Size: number;
-}
-
-/** Docker-shaped image inspect (`GET /v1/images/:ref/json`). */
-export interface ImageInspect {
-  Id: string;
-  RepoTags: string[];
-  RepoDigests: string[];
-  Created: string;
-  Architecture: string;
-  Os: string;
-  Variant?: string;
-  Size: number;
-  Config: ImageRuntimeConfig;
-  RootFS: { Type: 'layers'; Layers: string[] };
-  Manifest: { Digest: string; MediaType: string; Layers: { mediaType: string; digest: string; size: number }[] };
-  GraphDriver: { Name: 'overlay'; Data: { ChainIds: string[]; LowerDirs: string[] } };
-}
-
-export interface PullResult {
-  ref: string;
-  digest: string;
-  id: string;
-}
-
-export interface RemoveResult {
-  untagged: string[];
-  deleted: string[];
-}
-
 /** What the engine API needs of images; ImageService implements it, tests use fakes. */
 export interface ImageApi {
-  pull(ref: string, opts?: OperationOptions): Promise<PullResult>;
-  push(ref: string, opts?: OperationOptions): Promise<PullResult>;
+  pull(ref: string, opts?: OperationOptions): Promise<ImageResult>;
+  push(ref: string, opts?: OperationOptions): Promise<ImageResult>;
   list(): Promise<ImageSummary[]>;
   inspect(refOrId: string): Promise<ImageInspect>;
   tag(source: string, target: string): Promise<void>;
-  remove(refOrId: string, opts?: { force?: boolean }): Promise<RemoveResult>;
-  importTar(tar: NodeJS.ReadableStream, ref: string, opts?: { signal?: AbortSignal }): Promise<PullResult>;
+  remove(refOrId: string, opts?: { force?: boolean }): Promise<ImageRemoveResult>;
+  importTar(tar: NodeJS.ReadableStream, ref: string, opts?: { signal?: AbortSignal }): Promise<ImageResult>;
   login(registry: string, username: string, password: string, opts?: { signal?: AbortSignal }): Promise<void>;
 }
 
@@ -162,7 +119,7 @@ export class ImageService implements ImageApi {
     }
   }
 
-  async pull(input: string, opts: OperationOptions = {}): Promise<PullResult> {
+  async pull(input: string, opts: OperationOptions = {}): Promise<ImageResult> {
     const observer = this.opts.onPulled;
     if (observer) {
       // Downloaded bytes per blob: the last `current` of its downloading/verifying events.
@@ -187,7 +144,7 @@ export class ImageService implements ImageApi {
     return this.pullOnce(input, opts);
   }
 
-  private async pullOnce(input: string, opts: OperationOptions): Promise<PullResult> {
+  private async pullOnce(input: string, opts: OperationOptions): Promise<ImageResult> {
     return this.op(async () => {
       const { record, ref } = await pullImage(
         {
@@ -209,7 +166,7 @@ export class ImageService implements ImageApi {
     });
   }
 
-  async push(input: string, opts: OperationOptions = {}): Promise<PullResult> {
+  async push(input: string, opts: OperationOptions = {}): Promise<ImageResult> {
     const ref = parseReference(input);
     const { record } = this.store.resolve(input);
     return this.op(async () => {
@@ -223,7 +180,7 @@ export class ImageService implements ImageApi {
     });
   }
 
-  async importTar(tar: NodeJS.ReadableStream, input: string, opts: { signal?: AbortSignal } = {}): Promise<PullResult> {
+  async importTar(tar: NodeJS.ReadableStream, input: string, opts: { signal?: AbortSignal } = {}): Promise<ImageResult> {
     const ref = parseReference(input);
     if (ref.digest) throw errors.invalidArgument(`cannot import as a digest reference "${input}": use name:tag`);
     return this.op(async () => {
@@ -290,7 +247,7 @@ export class ImageService implements ImageApi {
     await this.store.tag(source, target);
   }
 
-  async remove(refOrId: string, opts: { force?: boolean } = {}): Promise<RemoveResult> {
+  async remove(refOrId: string, opts: { force?: boolean } = {}): Promise<ImageRemoveResult> {
     const entry = this.store.resolve(refOrId);
     const { record, refs } = entry;
     let norm: string | undefined;
@@ -334,7 +291,7 @@ export class ImageService implements ImageApi {
     return {
       id: record.id,
       ref: refs[0] ?? record.id,
-      config: (config.config ?? {}) as ContainerImageConfig,
+      config: config.config ?? {},
       lowerDirs: this.snapshots.lowerDirs(record.chainIds),
     };
   }
