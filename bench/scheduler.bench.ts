@@ -11,12 +11,10 @@
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { Node, Task } from '../pkg/api/index.js';
-import { buildNodeInfos, runSchedulerLoop, schedule } from '../pkg/scheduler/index.js';
-import { makeNode, makeTask } from '../pkg/scheduler/fixtures.js';
+import { buildNodeInfos, makeNode, makeTask, runSchedulerLoop, schedule } from '../pkg/scheduler/index.js';
 import { commitInBatches, decodeObject, encodeObject, EtcdStore, Informer, objectKey, resourcePrefix, storeKeyOf, type TxnOp } from '../pkg/store/index.js';
 import { etcdAvailable, startEtcd } from '../test/e2e/harness/etcd.js';
-import { buildApiServer } from '../pkg/controller/api/index.js';
-import { ControllerMetrics } from '../pkg/controller/metrics.js';
+import { buildApiServer, ControllerMetrics } from '../pkg/controller/index.js';
 import { Pool } from 'undici';
 
 function arg(name: string, def: number): number {

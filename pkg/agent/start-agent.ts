@@ -11,20 +11,14 @@ import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import { CONTAINER_TASK_LABEL, ENGINE_API_VERSION, SHOAL_VERSION } from '../api/index.js';
 import { BridgeNetwork, bridgeNetworkHook, RealNetHost } from '../network/index.js';
-import { createCgroupManager } from '../runtime/cgroups/index.js';
-import { ContainerManager } from '../runtime/container/index.js';
-import { FileContentStore } from '../runtime/content/index.js';
-import { NativeDriver } from '../runtime/helper/index.js';
-import { ImageService, type LayerApplier } from '../runtime/image/index.js';
-import { applyLayer } from '../runtime/layer/index.js';
-import { FileCredentialStore, RegistryClient } from '../runtime/registry/index.js';
+import {
+  applyLayer, ContainerManager, createCgroupManager, FileContentStore, FileCredentialStore, ImageService, NativeDriver, RegistryClient, type LayerApplier,
+} from '../runtime/index.js';
 import type { AgentConfig } from './config.js';
 import { buildEngineApp, listenOnSocket, NodeNetworks, type EngineDeps } from './engine/index.js';
 import { AgentMetrics } from './metrics.js';
 import { startMetricsServer, type MetricsServer } from './metrics-server.js';
 import { containerRuntime, httpControllerApi, probeMachine, startSession, startTunnel, type AgentSession, type AgentTunnel } from './session/index.js';
-
-
 
 export interface StartAgentOptions {
   signal?: AbortSignal;

@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { isTerminal, type Node, type Service, type Task } from '../api/index.js';
-import { runSchedulerLoop } from '../scheduler/index.js';
-import { makeNode, makeService, makeTask } from '../scheduler/fixtures.js';
+import { makeNode, makeService, makeTask, runSchedulerLoop } from '../scheduler/index.js';
 import { decodeObject, encodeObject, Informer, MemoryStore, objectKey, resourcePrefix, storeKeyOf, type Store, type TxnOp, type TxnResult } from '../store/index.js';
 import { HeartbeatService } from './heartbeat.js';
 import { runControlLoops, type ControlLoops } from './loops.js';

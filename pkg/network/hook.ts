@@ -1,4 +1,4 @@
-import type { NetworkAttachment, NetworkHook, NetworkRequest } from '../runtime/container/types.js';
+import type { NetworkAttachment, NetworkHook, NetworkRequest } from '../runtime/index.js';
 import type { NetworkMode } from '../api/index.js';
 import type { AttachOptions, BridgeNetwork } from './bridge-network.js';
 import { resolvConf } from './etc-files.js';

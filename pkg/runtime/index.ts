@@ -1,7 +1,10 @@
-// The runtime's public API. Each subsystem exports from its own index; add a line per subsystem
-// (watch for name clashes: the container's ImageConfig is not the image's ImageConfig).
+// The runtime's public API (its front door: other packages import only this file). Each
+// subsystem exports from its own index; add a line per subsystem and keep names distinct.
 export * from './image/index.js';
 export * from './snapshots/index.js';
 export * from './registry/index.js';
 export * from './content/index.js';
 export * from './layer/index.js';
+export * from './cgroups/index.js';
+export * from './container/index.js';
+export * from './helper/index.js';

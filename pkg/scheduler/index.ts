@@ -4,3 +4,4 @@ export * from './quantity.js';
 export * from './schedule.js';
 export * from './metrics.js';
 export * from './scheduler-loop.js';
+export * from './fixtures.js';

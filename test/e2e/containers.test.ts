@@ -13,7 +13,7 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCgroupManager, detectCgroups } from '../../pkg/runtime/cgroups/index.js';
+import { createCgroupManager, detectCgroups } from '../../pkg/runtime/index.js';
 import { EngineClient } from '../../pkg/client/index.js';
 
 const REPO = resolve(import.meta.dirname, '../..');

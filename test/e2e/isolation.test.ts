@@ -13,8 +13,8 @@ import { PassThrough, Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isShoalError } from '../../pkg/api/index.js';
-import type { LaunchSpec, Started } from '../../pkg/runtime/helper/index.js';
-import { encodeStartConfig, NativeDriver } from '../../pkg/runtime/helper/index.js';
+import type { LaunchSpec, Started } from '../../pkg/runtime/index.js';
+import { encodeStartConfig, NativeDriver } from '../../pkg/runtime/index.js';
 import { haveBusybox, makeBusyboxRootfs } from './helpers-rootfs.js';
 
 const REPO = resolve(import.meta.dirname, '../..');

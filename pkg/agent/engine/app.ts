@@ -5,8 +5,7 @@
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { installErrorHandling } from '../../httpserver/index.js';
-import type { ContainerManager } from '../../runtime/container/index.js';
-import type { ImageApi } from '../../runtime/image/service.js';
+import type { ContainerManager, ImageApi } from '../../runtime/index.js';
 import { containerRoutes } from './containers.js';
 import { imageRoutes } from './images.js';
 import { networkRoutes, type NetworkApi } from './networks.js';

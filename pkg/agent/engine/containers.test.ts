@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ShoalError, httpStatusOf, toShoalError, toStatus } from '../../api/index.js';
-import { FakeCgroupManager } from '../../runtime/cgroups/index.js';
-import { ContainerManager, FakeDriver } from '../../runtime/container/index.js';
+import { ContainerManager, FakeCgroupManager, FakeDriver } from '../../runtime/index.js';
 import { containerRoutes, parseCreateBody } from './containers.js';
 
 let tmp: string;

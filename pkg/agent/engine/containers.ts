@@ -13,13 +13,12 @@
 import { type Readable, Writable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import {
-  CONTAINER_CREATE_FIELDS, decodeExecSpecParam, parseExecSpec, ShoalError, STREAM_CONTENT_TYPE, toShoalError, type ExecSpec, type FieldCause,
+  CONTAINER_CREATE_FIELDS, decodeExecSpecParam, parseExecSpec, ShoalError, STREAM_CONTENT_TYPE, toShoalError, type ExecSpec, type FieldCause, type NetworkMode,
 } from '../../api/index.js';
 import { clientGone, streamNdjson } from '../../httpserver/index.js';
 import { sleep } from '../../util/index.js';
 import { parsePortSpec } from '../../network/index.js';
-import { parseCpus, parseMemory, parseSignal, type ContainerManager, type CreateOptions } from '../../runtime/container/index.js';
-import { type NetworkMode } from '../../api/index.js';
+import { parseCpus, parseMemory, parseSignal, type ContainerManager, type CreateOptions } from '../../runtime/index.js';
 
 export interface ContainerRoutesOptions {
   containers: ContainerManager;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errors } from '../../api/index.js';
-import type { ImageApi } from '../../runtime/image/service.js';
+import type { ImageApi } from '../../runtime/index.js';
 import type { ImageInspect } from '../../api/index.js';
 import { EngineClient } from '../../client/index.js';
 import { buildEngineApp } from './app.js';

@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errors } from '../../api/index.js';
-import type { ImageApi } from '../../runtime/image/service.js';
+import type { ImageApi } from '../../runtime/index.js';
 import { clientGone, streamNdjson } from '../../httpserver/index.js';
 
 export interface ImageRoutesOptions {

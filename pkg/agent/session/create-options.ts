@@ -1,6 +1,6 @@
 /** The container a task asks for (pure): template → ContainerManager CreateOptions. */
 import { CONTAINER_SERVICE_LABEL, CONTAINER_TASK_LABEL, errors, parseCpuMillis, parseMemoryBytes, taskRef, type Task } from '../../api/index.js';
-import type { CreateOptions } from '../../runtime/container/index.js';
+import type { CreateOptions } from '../../runtime/index.js';
 import type { NetworkMode } from '../../api/index.js';
 
 export const DEFAULT_STOP_GRACE_SECONDS = 10;

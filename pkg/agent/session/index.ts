@@ -8,3 +8,4 @@ export {
   DEFAULT_MAX_PODS, POD_CIDR_ANNOTATION, type MachineInfo, type NodeIdentity,
 } from './node-info.js';
 export { startTunnel, parseTunnelLine, engineRequest, type AgentTunnel, type TunnelOptions, type TunnelRequest } from './tunnel.js';
+export { FakeEngine } from './tunnel-fake-engine.js';

@@ -1,9 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { API_VERSION, errors, type List, type Node, type Task, type WatchEvent } from '../../api/index.js';
-import type { CreateOptions } from '../../runtime/container/index.js';
+import { API_VERSION, CONTAINER_TASK_LABEL, errors, type List, type Node, type Task, type WatchEvent } from '../../api/index.js';
+import type { CreateOptions } from '../../runtime/index.js';
 import type { ControllerApi } from './controller-api.js';
 import { startSession, type AgentSession, type SessionOptions } from './session.js';
-import { CONTAINER_TASK_LABEL } from '../../api/index.js';
 import type { TaskContainer, TaskRuntime } from './task-runtime.js';
 
 /** An in-memory controller: CAS on resourceVersion, canTransition enforced like the API. */

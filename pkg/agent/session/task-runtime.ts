@@ -3,11 +3,9 @@
  * with an adapter over ImageService + ContainerManager. Tests use a fake.
  */
 import { CONTAINER_TASK_LABEL, isShoalError } from '../../api/index.js';
-import type { ContainerManager, CreateOptions } from '../../runtime/container/index.js';
-import type { ImageService } from '../../runtime/image/index.js';
+import type { ContainerManager, CreateOptions, ImageService } from '../../runtime/index.js';
 import type { LayerProgress } from '../../api/index.js';
 import type { ContainerView } from './next-action.js';
-
 
 export interface TaskContainer extends ContainerView {
   name: string;

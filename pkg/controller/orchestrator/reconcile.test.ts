@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canTransition, isTerminal, type Node, type Service, type ServiceSpec, type Task, type TaskState } from '../../api/index.js';
-import { makeNode, makeService } from '../../scheduler/fixtures.js';
+import { makeNode, makeService } from '../../scheduler/index.js';
 import { reconcileService, reconcileDeletedService, type ReconcileResult } from './reconcile.js';
 
 const T0 = Date.parse('2025-01-01T00:00:00Z');

@@ -5,9 +5,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { MemoryStore } from '../../store/index.js';
-import { buildApiServer } from '../../controller/api/index.js';
-import { ControllerMetrics } from '../../controller/metrics.js';
-import { Registry } from '../../controller/registry/index.js';
+import { buildApiServer, ControllerMetrics, Registry } from '../../controller/index.js';
 import { buildProgram } from '../program.js';
 import type { CtlContext } from '../context.js';
 
