@@ -94,6 +94,22 @@ describe('reconcileService: replicated', () => {
     expect([...w.tasks.values()].map((t) => t.spec.slot).sort()).toEqual([1, 2]);
   });
 
+  it('a scale to 0 and back to 1 while slot 2 is still stopping fills slot 1, not slot 2', () => {
+    // Found by the property below: slot 1's failed task was dropped at the scale to 0, and
+    // slot 2 (still shutting down) was kept as the one slot, so replicas: 1 ran in slot 2.
+    const w = new World(svc({ replicas: 2, restart: { delay: '1s' } }));
+    w.converge(1);
+    const [first] = w.live().filter((t) => t.spec.slot === 1);
+    w.set(first?.metadata.name ?? '', 'failed', { exitCode: 1 });
+    w.reconcile();
+    w.service = { ...svc({ replicas: 0, restart: { delay: '1s' } }), status: w.service.status ?? {} };
+    w.reconcile();
+    w.service = { ...svc({ replicas: 1, restart: { delay: '1s' } }), status: w.service.status ?? {} };
+    const r = w.reconcile();
+    expect(r.create.map((t) => t.spec.slot)).toEqual([1]);
+    expect(w.live().map((t) => t.spec.slot)).toEqual([1]);
+  });
+
   it('replaces a failed task in the same slot after the restart delay', () => {
     const w = new World(svc({ replicas: 1, restart: { condition: 'on-failure', delay: '10s' } }));
     w.converge(2);

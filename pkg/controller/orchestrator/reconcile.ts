@@ -134,9 +134,10 @@ interface Ctx {
 function reconcileSlots(ctx: Ctx, tasks: Task[]): { desired: number; kept: Unit[] } {
   const desired = Math.max(0, ctx.service.spec.replicas ?? 1);
   const bySlot = groupBy(tasks, (t) => (t.spec.slot !== undefined && t.spec.slot > 0 ? t.spec.slot : 0));
-  // A slot exists while any task of it does; the lowest `desired` slots are kept.
-  const occupied = [...bySlot.keys()].filter((slot) => slot > 0).sort((a, b) => a - b);
-  const keep = new Set(occupied.slice(0, desired));
+  // A slot exists while any task of it does; slots 1..desired are kept. A gap below `desired`
+  // (a slot whose history was dropped on a scale to 0) is filled again rather than keeping a
+  // higher slot, so desired-running tasks always sit in slots 1..N.
+  const keep = new Set([...bySlot.keys()].filter((slot) => slot > 0 && slot <= desired));
   // Slots beyond the count (the highest go first) and tasks without a slot: stop, then forget.
   for (const [slot, ts] of bySlot) {
     if (keep.has(slot)) continue;
