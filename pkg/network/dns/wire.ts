@@ -1,13 +1,19 @@
 /**
  * The subset of the DNS wire format (RFC 1035) the embedded server needs: parse a query's header
  * and first question, build answers with A records, and error replies. Pure; throws DnsFormatError
- * on malformed input (the server answers FORMERR or drops the packet).
+ * on malformed input (the server answers FORMERR or drops the packet). A reply over UDP holds at
+ * most 512 bytes (RFC 1035 4.2.1): what does not fit is left out and the TC bit tells the client
+ * to ask again over TCP, where the whole answer goes.
  */
 
 export const TYPE_A = 1;
 export const TYPE_AAAA = 28;
 export const CLASS_IN = 1;
 export const RCODE = { noError: 0, formErr: 1, servFail: 2, nxDomain: 3, notImp: 4 } as const;
+/** The largest DNS message over UDP without EDNS (RFC 1035 4.2.1). */
+export const MAX_UDP_MESSAGE = 512;
+const FLAG_TC = 0x0200;
+const RR_BYTES = 16;
 
 export class DnsFormatError extends Error {
   override readonly name = 'DnsFormatError';
@@ -87,18 +93,25 @@ export function buildQuery(id: number, name: string, type = TYPE_A): Buffer {
   return Buffer.concat([h, encodeName(name), q]);
 }
 
-/** A reply echoing the question, authoritative, with A records for `addresses` (only when asked for A). */
-export function buildReply(query: DnsQuery, raw: Buffer, rcode: number, addresses: string[] = [], ttl = 600): Buffer {
-  const answers = query.question.type === TYPE_A && rcode === RCODE.noError ? addresses : [];
+/**
+ * A reply echoing the question, authoritative, with A records for `addresses` (only when asked
+ * for A). With `maxBytes` (a UDP reply: MAX_UDP_MESSAGE), the records that do not fit are left
+ * out and the TC bit is set.
+ */
+export function buildReply(query: DnsQuery, raw: Buffer, rcode: number, addresses: string[] = [], ttl = 600, maxBytes = Infinity): Buffer {
+  const question = raw.subarray(12, query.questionEnd);
+  const all = query.question.type === TYPE_A && rcode === RCODE.noError ? addresses : [];
+  const room = Math.max(0, Math.floor((maxBytes - 12 - question.length) / RR_BYTES));
+  const truncated = all.length > room;
+  const answers = truncated ? all.slice(0, room) : all;
   const h = Buffer.alloc(12);
   h.writeUInt16BE(query.id, 0);
-  // QR=1, opcode echoed, AA=1, RD echoed, RA=1, rcode.
-  h.writeUInt16BE(0x8000 | (query.opcode << 11) | 0x0400 | (query.flags & 0x0100) | 0x0080 | (rcode & 0xf), 2);
+  // QR=1, opcode echoed, AA=1, TC when cut, RD echoed, RA=1, rcode.
+  h.writeUInt16BE(0x8000 | (query.opcode << 11) | 0x0400 | (truncated ? FLAG_TC : 0) | (query.flags & 0x0100) | 0x0080 | (rcode & 0xf), 2);
   h.writeUInt16BE(1, 4);
   h.writeUInt16BE(answers.length, 6);
-  const question = raw.subarray(12, query.questionEnd);
   const rrs = answers.map((ip) => {
-    const rr = Buffer.alloc(16);
+    const rr = Buffer.alloc(RR_BYTES);
     rr.writeUInt16BE(0xc00c, 0); // pointer to the question name
     rr.writeUInt16BE(TYPE_A, 2);
     rr.writeUInt16BE(CLASS_IN, 4);
@@ -110,11 +123,12 @@ export function buildReply(query: DnsQuery, raw: Buffer, rcode: number, addresse
   return Buffer.concat([h, question, ...rrs]);
 }
 
-/** Minimal reply reader for tests: rcode and the A records of the answer section. */
-export function parseReply(buf: Buffer): { id: number; rcode: number; addresses: string[] } {
+/** Minimal reply reader for tests: rcode, the TC bit and the A records of the answer section. */
+export function parseReply(buf: Buffer): { id: number; rcode: number; truncated: boolean; addresses: string[] } {
   if (buf.length < 12) throw new DnsFormatError('short reply');
   const id = buf.readUInt16BE(0);
   const rcode = buf.readUInt16BE(2) & 0xf;
+  const truncated = (buf.readUInt16BE(2) & FLAG_TC) !== 0;
   const an = buf.readUInt16BE(6);
   let off = readName(buf, 12).end + 4;
   const addresses: string[] = [];
@@ -126,5 +140,5 @@ export function parseReply(buf: Buffer): { id: number; rcode: number; addresses:
     if (type === TYPE_A && len === 4) addresses.push([...buf.subarray(off + 10, off + 14)].join('.'));
     off += 10 + len;
   }
-  return { id, rcode, addresses };
+  return { id, rcode, truncated, addresses };
 }
