@@ -37,7 +37,7 @@ export async function eachReported<T>(ctx: CtlContext, items: readonly T[], fn: 
 }
 
 /** The stream that output tagged `stream` goes to: stderr to stderr, the rest to stdout. */
-export function outputFor(ctx: Pick<CtlContext, 'stdout' | 'stderr'>, stream: string | undefined): OutStream {
+function outputFor(ctx: Pick<CtlContext, 'stdout' | 'stderr'>, stream: string | undefined): OutStream {
   return stream === 'stderr' ? ctx.stderr : ctx.stdout;
 }
 

@@ -16,7 +16,7 @@ import { registerContainersCommands } from './commands/containers.js';
 import { registerClusterCommands } from './commands/cluster.js';
 import { registerNetworksCommands } from './commands/networks.js';
 
-export type Register = (program: Command, ctx: CtlContext) => void;
+type Register = (program: Command, ctx: CtlContext) => void;
 
 const groups: Register[] = [registerImagesCommands, registerRunCommands, registerContainersCommands, registerClusterCommands, registerNetworksCommands];
 

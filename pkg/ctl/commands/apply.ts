@@ -15,7 +15,7 @@ import { formatError } from '../output.js';
 import { pluralOfKind, refText } from './kinds.js';
 import { waitForService } from './wait.js';
 
-export type ApplyResult = 'created' | 'configured' | 'unchanged';
+type ApplyResult = 'created' | 'configured' | 'unchanged';
 
 /** Equal as JSON, whatever the key order; undefined members count as absent. */
 function sameJson(a: unknown, b: unknown): boolean {
@@ -35,7 +35,7 @@ function sameJson(a: unknown, b: unknown): boolean {
 }
 
 /** Creates the object, or replaces its spec (and labels/annotations) when it exists; status is never sent. */
-export async function applyOne(c: ApiClient, doc: ManifestDoc, defaultNs: string | undefined): Promise<{ ref: string; result: ApplyResult; object: ApiObject }> {
+async function applyOne(c: ApiClient, doc: ManifestDoc, defaultNs: string | undefined): Promise<{ ref: string; result: ApplyResult; object: ApiObject }> {
   const obj = structuredClone(doc.object);
   const kind = obj['kind'];
   const plural = pluralOfKind(kind);

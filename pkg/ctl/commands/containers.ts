@@ -15,7 +15,7 @@ import { eachReported, writeLogEntries } from '../output.js';
 import { parseRemoteRef, remoteLogs, type RemoteLogsOptions } from './remote.js';
 
 /** Docker's PORTS column: `0.0.0.0:8080->80/tcp`. */
-export function formatPorts(ports: PublishedPort[]): string {
+function formatPorts(ports: PublishedPort[]): string {
   return ports.map((p) => (p.PublicPort ? `${p.IP || '0.0.0.0'}:${p.PublicPort}->${p.PrivatePort}/${p.Type}` : `${p.PrivatePort}/${p.Type}`)).join(', ');
 }
 

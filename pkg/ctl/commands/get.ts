@@ -13,7 +13,7 @@ import { formatTable, parseOutputFormat, printStructured, type Column, type Outp
 import { pluralOf } from './kinds.js';
 import { columnsFor, tasksPerNode, type TableCtx } from './tables.js';
 
-export interface GetOpts {
+interface GetOpts {
   output?: string;
   watch?: boolean;
   selector?: string;

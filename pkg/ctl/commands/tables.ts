@@ -11,7 +11,7 @@ import type { ApiClient } from '../../client/index.js';
 import { shortId, type Column } from '../format.js';
 
 /** Short age as kubectl prints it: 5s, 3m, 2h, 4d. */
-export function shortAge(iso: string | undefined, now: Date = new Date()): string {
+function shortAge(iso: string | undefined, now: Date = new Date()): string {
   if (!iso) return '<unknown>';
   const t = Date.parse(iso);
   if (Number.isNaN(t)) return '<unknown>';
