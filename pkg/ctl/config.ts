@@ -11,7 +11,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { errors, isShoalError } from '../api/index.js';
+import { errors } from '../api/index.js';
 import { writeFileAtomic } from '../util/index.js';
 
 export interface CtlContextEntry {
@@ -81,13 +81,7 @@ export async function resolveServer(flag: string | undefined, env: Readonly<Reco
   if (flag !== undefined && flag !== '') return normalizeServer(flag);
   const fromEnv = env['SHOAL_SERVER'];
   if (fromEnv !== undefined && fromEnv !== '') return normalizeServer(fromEnv);
-  let cfg: CtlConfig;
-  try {
-    cfg = await loadConfig(home);
-  } catch (err) {
-    if (isShoalError(err)) throw err;
-    throw err;
-  }
+  const cfg = await loadConfig(home);
   const cur = cfg.contexts.find((c) => c.name === cfg.currentContext);
   if (!cur) {
     throw errors.invalidArgument(

@@ -43,6 +43,17 @@ export function printYaml(out: OutStream, value: unknown): void {
   out.write(stringify(value));
 }
 
+/** `-o json` or `-o yaml`: the value as it is, for scripts. */
+export function printStructured(out: OutStream, format: 'json' | 'yaml', value: unknown): void {
+  if (format === 'json') printJson(out, value);
+  else printYaml(out, value);
+}
+
+/** The 12-character id docker prints (an image id loses its `sha256:`). */
+export function shortId(id: string): string {
+  return id.replace(/^sha256:/, '').slice(0, 12);
+}
+
 export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml';
 
 /** Parses an `-o` value; `allowed` lists what the command supports (default table/json/yaml). */

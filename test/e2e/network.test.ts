@@ -3,7 +3,7 @@
  * in for containers. Uses its own chain prefix, veth prefix, bridge names and 10.12x.<r>.0/24
  * subnets, so nothing of the host or of a running agent is touched; everything is removed in afterAll.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -70,13 +70,6 @@ function ourLinks(): string[] {
 function hostAddress(): string {
   for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
   throw new Error('no host address');
-}
-async function waitFor(fn: () => Promise<boolean> | boolean, what: string): Promise<void> {
-  for (let i = 0; i < 50; i++) {
-    if (await fn()) return;
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 async function get(url: string): Promise<string> {
   const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
@@ -162,7 +155,9 @@ describe.skipIf(!isRoot || !hasTools)('bridge networking (root)', () => {
 
     // Published port from the host's address and from localhost.
     startInNs(pidA, ['busybox', 'httpd', '-f', '-p', '80', '-h', webDir.path]);
-    await waitFor(() => tryNs(pidA2, ['busybox', 'wget', '-q', '-O', '/dev/null', `http://${a.ip}/`]), 'httpd in A');
+    await vi.waitFor(() => {
+      if (!tryNs(pidA2, ['busybox', 'wget', '-q', '-O', '/dev/null', `http://${a.ip}/`])) throw new Error('timed out waiting for httpd in A');
+    }, { timeout: 5000, interval: 100 });
     expect(await get(`http://${hostAddress()}:${hostPort}/`)).toBe('hello from A\n');
     expect(await get(`http://127.0.0.1:${hostPort}/`)).toBe('hello from A\n');
 

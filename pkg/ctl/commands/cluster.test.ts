@@ -1,13 +1,11 @@
 import { mkdtemp, mkdir, rm, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { MemoryStore } from '../../store/index.js';
 import { buildApiServer, ControllerMetrics, Registry } from '../../controller/index.js';
-import { buildProgram } from '../program.js';
-import type { CtlContext } from '../context.js';
+import { captureStream, runCtl, type CtlRun } from '../test-helpers.js';
 
 let store: MemoryStore;
 let app: FastifyInstance;
@@ -28,33 +26,8 @@ afterEach(async () => {
   await rm(home, { recursive: true, force: true });
 });
 
-async function run(args: string[], opts: { stdin?: string; env?: Record<string, string> } = {}): Promise<{ code: number; out: string; err: string }> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let o = '';
-  let e = '';
-  out.on('data', (d: Buffer) => (o += d.toString()));
-  err.on('data', (d: Buffer) => (e += d.toString()));
-  let code = 0;
-  const ctx: CtlContext = {
-    env: opts.env ?? { SHOAL_SERVER: server },
-    stdout: out,
-    stderr: err,
-    stdin: Readable.from([opts.stdin ?? '']),
-    home,
-    cwd: home,
-    signal: new AbortController().signal,
-    setExitCode: (c) => (code = c),
-  };
-  try {
-    await buildProgram(ctx).parseAsync(['node', 'shoalctl', ...args]);
-  } catch (x) {
-    const { formatError } = await import('../output.js');
-    e += formatError(x);
-    code = code || 1;
-  }
-  await new Promise((r) => setImmediate(r));
-  return { code, out: o, err: e };
+function run(args: string[], opts: { stdin?: string; env?: Record<string, string> } = {}): Promise<CtlRun> {
+  return runCtl(args, { env: opts.env ?? { SHOAL_SERVER: server }, home, ...(opts.stdin !== undefined ? { stdin: opts.stdin } : {}) });
 }
 
 const WEB = `apiVersion: shoal/v1
@@ -159,25 +132,18 @@ describe('get, describe, scale, delete', () => {
   });
   it('watch prints changes until interrupted', async () => {
     const ac = new AbortController();
-    const out = new PassThrough();
-    let text = '';
-    out.on('data', (d: Buffer) => (text += d.toString()));
-    const ctx: CtlContext = {
-      env: { SHOAL_SERVER: server }, stdout: out, stderr: new PassThrough(), stdin: Readable.from(['']), home, cwd: home, signal: ac.signal, setExitCode: () => undefined,
-    };
-    const done = buildProgram(ctx).parseAsync(['node', 'shoalctl', 'get', 'services', '-w']);
-    const until = async (re: RegExp): Promise<void> => {
-      for (let i = 0; i < 200 && !re.test(text); i++) await new Promise((r) => setTimeout(r, 10));
-    };
-    await until(/db/);
+    const out = captureStream();
+    const done = runCtl(['get', 'services', '-w'], { env: { SHOAL_SERVER: server }, home, signal: ac.signal, stdout: out });
+    const poll = { timeout: 2000, interval: 10 };
+    await vi.waitFor(() => expect(out.text()).toMatch(/db/), poll);
     await registry.updateScale('default', 'web', { spec: { replicas: 4 } });
-    await until(/0\/4/);
+    await vi.waitFor(() => expect(out.text()).toMatch(/0\/4/), poll);
     await registry.services.delete('default', 'db');
-    await until(/\(deleted\)/);
+    await vi.waitFor(() => expect(out.text()).toMatch(/\(deleted\)/), poll);
     ac.abort();
-    await done;
-    expect(text).toMatch(/web\s+replicated\s+0\/4/);
-    expect(text).toMatch(/db\s+.*\(deleted\)/);
+    expect((await done).code).toBe(0);
+    expect(out.text()).toMatch(/web\s+replicated\s+0\/4/);
+    expect(out.text()).toMatch(/db\s+.*\(deleted\)/);
   });
   it('describe', async () => {
     let r = await run(['describe', 'service', 'web']);

@@ -1,14 +1,12 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errors } from '../../api/index.js';
 import { buildEngineApp, listenOnSocket, type EngineServer } from '../../agent/index.js';
 import type { ImageApi } from '../../runtime/index.js';
 import type { ImageInspect } from '../../api/index.js';
-import type { CtlContext } from '../context.js';
-import { buildProgram } from '../program.js';
+import { runCtl, type CtlRun } from '../test-helpers.js';
 
 const id = 'sha256:' + '1'.repeat(64);
 const calls: string[] = [];
@@ -52,31 +50,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function run(args: string[], stdin = ''): Promise<{ out: string; err: string; code: number }> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let o = '';
-  let e = '';
-  out.on('data', (d: Buffer) => (o += d.toString()));
-  err.on('data', (d: Buffer) => (e += d.toString()));
-  let code = 0;
-  const ctx: CtlContext = {
-    env: { SHOAL_HOST: `unix://${join(dir, 's.sock')}` },
-    stdout: out,
-    stderr: err,
-    stdin: Readable.from([Buffer.from(stdin)]),
-    home: dir,
-    cwd: dir,
-    signal: new AbortController().signal,
-    setExitCode: (c) => (code = c),
-  };
-  try {
-    await buildProgram(ctx).parseAsync(args, { from: 'user' });
-  } catch (x) {
-    e += String((x as Error).message);
-    code = code || 1;
-  }
-  return { out: o, err: e, code };
+function run(args: string[], stdin = ''): Promise<CtlRun> {
+  return runCtl(args, { env: { SHOAL_HOST: `unix://${join(dir, 's.sock')}` }, home: dir, stdin: Buffer.from(stdin) });
 }
 
 describe('shoalctl image commands', () => {

@@ -3,19 +3,9 @@
  * on the engine API `/v1/networks`.
  */
 import type { Command } from 'commander';
+import { withEngine } from '../clients.js';
 import type { CtlContext } from '../context.js';
-import { EngineClient, resolveEngineHost } from '../../client/index.js';
-import { parseOutputFormat, printJson, printTable } from '../format.js';
-
-async function withClient<T>(cmd: Command, ctx: CtlContext, fn: (c: EngineClient) => Promise<T>): Promise<T> {
-  const host = (cmd.optsWithGlobals() as { host?: string }).host;
-  const c = new EngineClient(resolveEngineHost(host, ctx.env));
-  try {
-    return await fn(c);
-  } finally {
-    await c.close().catch(() => undefined);
-  }
-}
+import { parseOutputFormat, printJson, printTable, shortId } from '../format.js';
 
 export function registerNetworksCommands(program: Command, ctx: CtlContext): void {
   const network = program.command('network').description('Manage the networks of a node');
@@ -26,7 +16,7 @@ export function registerNetworksCommands(program: Command, ctx: CtlContext): voi
     .argument('<name>')
     .option('--subnet <cidr>', 'subnet (default: a free /24 of the pool)')
     .action(async (name: string, o: { subnet?: string }, cmd: Command) => {
-      await withClient(cmd, ctx, async (c) => {
+      await withEngine(cmd, ctx, async (c) => {
         const n = await c.createNetwork({ name, ...(o.subnet ? { subnet: o.subnet } : {}) }, ctx.signal);
         ctx.stdout.write(`${n.id}\n`);
       });
@@ -40,13 +30,13 @@ export function registerNetworksCommands(program: Command, ctx: CtlContext): voi
     .option('-o, --output <format>', 'table or json')
     .action(async (o: { quiet?: boolean; output?: string }, cmd: Command) => {
       const fmt = parseOutputFormat(o.output, ['table', 'json']);
-      await withClient(cmd, ctx, async (c) => {
+      await withEngine(cmd, ctx, async (c) => {
         const list = await c.listNetworks(ctx.signal);
         if (o.quiet) for (const n of list) ctx.stdout.write(`${n.name}\n`);
         else if (fmt === 'json') printJson(ctx.stdout, list);
         else
           printTable(ctx.stdout, list, [
-            { header: 'NETWORK ID', value: (n) => n.id.slice(0, 12) },
+            { header: 'NETWORK ID', value: (n) => shortId(n.id) },
             { header: 'NAME', value: (n) => n.name },
             { header: 'BRIDGE', value: (n) => n.bridge },
             { header: 'SUBNET', value: (n) => n.subnet },
@@ -60,7 +50,7 @@ export function registerNetworksCommands(program: Command, ctx: CtlContext): voi
     .description('Show a network and its endpoints as JSON')
     .argument('<name...>')
     .action(async (names: string[], _o: unknown, cmd: Command) => {
-      await withClient(cmd, ctx, async (c) => {
+      await withEngine(cmd, ctx, async (c) => {
         const out: unknown[] = [];
         for (const n of names) out.push(await c.inspectNetwork(n, ctx.signal));
         printJson(ctx.stdout, out);
@@ -74,7 +64,7 @@ export function registerNetworksCommands(program: Command, ctx: CtlContext): voi
     .argument('<name...>')
     .option('-f, --force', 'remove even with attached containers')
     .action(async (names: string[], o: { force?: boolean }, cmd: Command) => {
-      await withClient(cmd, ctx, async (c) => {
+      await withEngine(cmd, ctx, async (c) => {
         for (const n of names) {
           await c.removeNetwork(n, o.force === true, ctx.signal);
           ctx.stdout.write(`${n}\n`);

@@ -1,24 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { FakeEngine, startTunnel, type AgentTunnel } from '../../agent/index.js';
 import { buildApiServer, ControllerMetrics, Registry, TunnelHub } from '../../controller/index.js';
 import { MemoryStore } from '../../store/index.js';
-import type { CtlContext, OutStream } from '../context.js';
-import { buildProgram } from '../program.js';
+import { captureStream, runCtl, type CtlRun } from '../test-helpers.js';
 import { parseRemoteRef, ServiceLogPrinter } from './remote.js';
-
-function sink(isTTY = false): OutStream & { text: () => string } {
-  const s = new PassThrough() as PassThrough & { isTTY?: boolean; text: () => string };
-  let t = '';
-  s.on('data', (d: Buffer) => (t += d.toString()));
-  s.isTTY = isTTY;
-  s.text = () => t;
-  return s;
-}
 
 describe('parseRemoteRef', () => {
   it('takes service/ and task/ (and their plurals), leaves container names alone', () => {
@@ -35,8 +24,8 @@ describe('parseRemoteRef', () => {
 
 describe('ServiceLogPrinter', () => {
   it('prefixes every line with its task, stderr to stderr; plain in pipes', () => {
-    const out = sink();
-    const err = sink();
+    const out = captureStream();
+    const err = captureStream();
     const p = new ServiceLogPrinter(out, err, { timestamps: false, colour: { out: false, err: false } });
     p.write({ task: 'web.1.a', stream: 'stdout', log: 'hello\n' });
     p.write({ task: 'web.10.bb', stream: 'stdout', log: 'x\n' });
@@ -45,8 +34,8 @@ describe('ServiceLogPrinter', () => {
   });
 
   it('aligns the prefixes for people', () => {
-    const out = sink();
-    const err = sink();
+    const out = captureStream();
+    const err = captureStream();
     const p = new ServiceLogPrinter(out, err, { timestamps: false, colour: { out: false, err: false }, align: true });
     p.write({ task: 'web.1.a', stream: 'stdout', log: 'hello\n' });
     p.write({ task: 'web.10.bb', stream: 'stderr', log: 'oops\n' });
@@ -59,8 +48,8 @@ describe('ServiceLogPrinter', () => {
   });
 
   it('colours the prefix per task on a terminal only, and shows timestamps after it', () => {
-    const out = sink(true);
-    const p = new ServiceLogPrinter(out, sink(), { timestamps: true, colour: { out: true, err: false } });
+    const out = captureStream(true);
+    const p = new ServiceLogPrinter(out, captureStream(), { timestamps: true, colour: { out: true, err: false } });
     p.write({ task: 'a', stream: 'stdout', log: 'x\n', time: '2024-01-01T00:00:00Z' });
     p.write({ task: 'b', stream: 'stdout', log: 'y\n', time: '2024-01-01T00:00:01Z' });
     expect(out.text()).toBe('\x1b[36ma\x1b[0m | 2024-01-01T00:00:00Z x\n\x1b[33mb\x1b[0m | 2024-01-01T00:00:01Z y\n');
@@ -104,7 +93,7 @@ describe('shoalctl logs/exec of tasks and services, through a controller and an 
       log: { info: () => undefined, warn: () => undefined, error: () => undefined },
       isTaskContainer: (id, key) => labels.get(id) === key,
     });
-    for (let i = 0; i < 200 && !hub.isConnected('n1'); i++) await new Promise((r) => setTimeout(r, 20));
+    await vi.waitFor(() => expect(hub.isConnected('n1')).toBe(true), { timeout: 4000, interval: 20 });
   });
   afterAll(async () => {
     await tunnel.close();
@@ -114,30 +103,8 @@ describe('shoalctl logs/exec of tasks and services, through a controller and an 
     await rm(home, { recursive: true, force: true });
   });
 
-  async function run(args: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
-    const out = sink();
-    const err = sink();
-    let code = 0;
-    const ctx: CtlContext = {
-      env: { SHOAL_SERVER: server },
-      stdout: out,
-      stderr: err,
-      stdin: Readable.from([stdin]),
-      home,
-      cwd: home,
-      signal: new AbortController().signal,
-      setExitCode: (c) => (code = c),
-    };
-    let extra = '';
-    try {
-      await buildProgram(ctx).parseAsync(['node', 'shoalctl', ...args]);
-    } catch (x) {
-      const { formatError } = await import('../output.js');
-      extra = formatError(x);
-      code = code || 1;
-    }
-    await new Promise((r) => setImmediate(r));
-    return { code, out: out.text(), err: err.text() + extra };
+  function run(args: string[], stdin = ''): Promise<CtlRun> {
+    return runCtl(args, { env: { SHOAL_SERVER: server }, home, stdin });
   }
 
   it('logs service/NAME shows every replica, prefixed, stderr lines on stderr', async () => {

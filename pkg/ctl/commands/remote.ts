@@ -2,14 +2,15 @@
  * `shoalctl logs service/NAME|task/NAME` and `shoalctl exec task/NAME -- CMD`: the cluster
  * forms of the engine's logs and exec, through the controller (which reaches the task's node
  * over that node's tunnel), so the user never needs to know where a replica runs.
- * containers.ts dispatches here on the `service/` and `task/` prefixes; plain container
- * names keep going to the local engine.
+ * containers.ts (logs) and run.ts (exec) dispatch here on the `service/` and `task/`
+ * prefixes; plain container names keep going to the local engine.
  */
 import type { Command } from 'commander';
 import { errors, fromStatus, toShoalError, type ExecSpec, type TaskLogEntry } from '../../api/index.js';
-import { ApiClient, type LogOptions } from '../../client/index.js';
-import { resolveServer } from '../config.js';
+import type { LogOptions } from '../../client/index.js';
+import { apiClient } from '../clients.js';
 import type { CtlContext, OutStream } from '../context.js';
+import { logText, printExecFrames, writeLogEntries } from '../output.js';
 
 export interface RemoteRef {
   kind: 'service' | 'task';
@@ -30,11 +31,6 @@ export function parseRemoteRef(s: string): RemoteRef | undefined {
   const name = s.slice(i + 1);
   if (name === '' || name.includes('/')) throw errors.invalidArgument(`"${s}": want ${kind}/NAME`);
   return { kind, name };
-}
-
-async function client(cmd: Command, ctx: CtlContext): Promise<ApiClient> {
-  const server = (cmd.optsWithGlobals() as { server?: string }).server;
-  return new ApiClient(await resolveServer(server, ctx.env, ctx.home), ctx.signal);
 }
 
 // ── service log lines ─────────────────────────────────────────────────────────────────────
@@ -87,12 +83,6 @@ export class ServiceLogPrinter {
   }
 }
 
-/** The text of an entry as `logs` prints it (`time text` with timestamps). */
-export function logText(e: TaskLogEntry, timestamps: boolean): string {
-  const log = e.log ?? '';
-  return timestamps && e.time ? `${e.time} ${log}` : log;
-}
-
 function wantsColour(s: OutStream, env: CtlContext['env']): boolean {
   return s.isTTY === true && env['NO_COLOR'] === undefined && env['TERM'] !== 'dumb';
 }
@@ -101,7 +91,7 @@ function wantsColour(s: OutStream, env: CtlContext['env']): boolean {
 
 export interface RemoteLogsOptions {
   follow?: boolean;
-  /** `all` or a number. */
+  /** `all` or a number (checked by `parseTail`). */
   tail: string;
   timestamps?: boolean;
   since?: string;
@@ -109,8 +99,7 @@ export interface RemoteLogsOptions {
 }
 
 export async function remoteLogs(ref: RemoteRef, o: RemoteLogsOptions, cmd: Command, ctx: CtlContext): Promise<void> {
-  if (o.tail !== 'all' && !/^\d+$/.test(o.tail)) throw errors.invalidArgument(`invalid --tail ${JSON.stringify(o.tail)}: want a number or all`);
-  const c = await client(cmd, ctx);
+  const c = await apiClient(cmd, ctx);
   const ns = o.namespace ?? 'default';
   const lo: LogOptions = {
     ...(o.follow ? { follow: true } : {}),
@@ -118,12 +107,7 @@ export async function remoteLogs(ref: RemoteRef, o: RemoteLogsOptions, cmd: Comm
     ...(o.timestamps ? { timestamps: true } : {}),
     ...(o.since !== undefined ? { sinceTime: o.since } : {}),
   };
-  if (ref.kind === 'task') {
-    for await (const e of c.taskLogs(ns, ref.name, lo, ctx.signal)) {
-      (e.stream === 'stderr' ? ctx.stderr : ctx.stdout).write(logText(e, !!o.timestamps));
-    }
-    return;
-  }
+  if (ref.kind === 'task') return writeLogEntries(c.taskLogs(ns, ref.name, lo, ctx.signal), ctx, !!o.timestamps);
   const printer = new ServiceLogPrinter(ctx.stdout, ctx.stderr, {
     timestamps: !!o.timestamps,
     colour: { out: wantsColour(ctx.stdout, ctx.env), err: wantsColour(ctx.stderr, ctx.env) },
@@ -143,17 +127,14 @@ export async function remoteExec(ref: RemoteRef, spec: ExecSpec, o: RemoteExecOp
   if (ref.kind !== 'task') throw errors.invalidArgument(`exec runs in one replica: use task/NAME (shoalctl get tasks lists them), not ${ref.kind}/${ref.name}`);
   if (spec.cmd[0] === '--') spec = { ...spec, cmd: spec.cmd.slice(1) };
   if (spec.cmd.length === 0) throw errors.invalidArgument('usage: shoalctl exec [-i] task/NAME -- COMMAND [ARG...]');
-  const c = await client(cmd, ctx);
+  const c = await apiClient(cmd, ctx);
   // stdin may never end (a terminal): stop sending it once the command has exited.
   const stop = new AbortController();
   const onAbort = (): void => stop.abort();
   ctx.signal.addEventListener('abort', onAbort, { once: true });
   let exitCode: number | undefined;
   try {
-    for await (const f of c.execTask(o.namespace ?? 'default', ref.name, spec, o.interactive ? ctx.stdin : undefined, stop.signal)) {
-      if (f.data !== undefined) (f.stream === 'stderr' ? ctx.stderr : ctx.stdout).write(Buffer.from(f.data, 'base64'));
-      if (typeof f.exitCode === 'number') exitCode = f.exitCode;
-    }
+    exitCode = await printExecFrames(c.execTask(o.namespace ?? 'default', ref.name, spec, o.interactive ? ctx.stdin : undefined, stop.signal), ctx);
   } catch (err) {
     if (!ctx.signal.aborted) throw toShoalError(err);
   } finally {

@@ -8,6 +8,7 @@ import { existsSync, readdirSync, rmdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { run, type RunResult } from './exec.js';
 import { TempDirs } from './tmp.js';
+import { until } from './wait.js';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../../..');
 export const AGENT_JS = join(REPO_ROOT, 'dist/shoal-agent.js');
@@ -63,13 +64,15 @@ export async function startTestAgent(opts: AgentOptions = {}): Promise<TestAgent
     removeParentCgroups(`shoal-e2e-${process.pid}`);
   };
   try {
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`shoal-agent exited at start (${child.exitCode}): ${logs}`);
-      if (existsSync(socket) && (await ctl(['images', '-q'])).code === 0) break;
-      if (Date.now() > deadline) throw new Error(`shoal-agent did not serve ${socket}: ${logs}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    // Serving, or exited: either ends the wait.
+    const started = async (): Promise<'serving' | 'exited' | undefined> => {
+      if (child.exitCode !== null) return 'exited';
+      return existsSync(socket) && (await ctl(['images', '-q'])).code === 0 ? 'serving' : undefined;
+    };
+    const state = await until(`shoal-agent to serve ${socket}`, started, 20_000, 100).catch(() => {
+      throw new Error(`shoal-agent did not serve ${socket}: ${logs}`);
+    });
+    if (state === 'exited') throw new Error(`shoal-agent exited at start (${child.exitCode}): ${logs}`);
   } catch (err) {
     await stop();
     throw err;

@@ -9,6 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freeLoopbackPort } from './ports.js';
 import { TempDirs } from './tmp.js';
+import { until } from './wait.js';
 
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
 
@@ -77,14 +78,16 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     await tmp.cleanup();
   };
   try {
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`docker-registry exited at start: ${stderr}`);
+    // Answering, or exited: either ends the wait.
+    const started = async (): Promise<'answering' | 'exited' | undefined> => {
+      if (child.exitCode !== null) return 'exited';
       const ok = await fetch(`${url}/v2/`).then((r) => r.status === 200 || r.status === 401, () => false);
-      if (ok) break;
-      if (Date.now() > deadline) throw new Error(`docker-registry did not answer on ${url}: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+      return ok ? 'answering' : undefined;
+    };
+    const state = await until(`docker-registry to answer on ${url}`, started, 15_000, 100).catch(() => {
+      throw new Error(`docker-registry did not answer on ${url}: ${stderr}`);
+    });
+    if (state === 'exited') throw new Error(`docker-registry exited at start: ${stderr}`);
   } catch (err) {
     await stop();
     throw err;

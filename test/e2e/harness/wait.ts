@@ -1,15 +1,33 @@
-/** Polls `fn` until it returns something other than undefined/false; the last error is kept for the timeout message. */
+/**
+ * `until`: the e2e suite's one way to wait for a condition, a named wrapper over vitest's
+ * vi.waitFor that keeps the call sites short and returns the awaited value.
+ */
+import { vi } from 'vitest';
+
+/**
+ * Polls `fn` every `everyMs` until it returns something other than undefined or false, and
+ * returns that; a throw counts as "not yet". After `ms` it fails with `timed out waiting for
+ * <what>`, plus the last error `fn` threw.
+ */
 export async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 20_000, everyMs = 100): Promise<T> {
-  const end = Date.now() + ms;
   let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
+  const notYet = (): Error => new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+  try {
+    return await vi.waitFor(
+      async () => {
+        let v: T | undefined | false;
+        try {
+          v = await fn();
+        } catch (err) {
+          last = err;
+          throw notYet();
+        }
+        if (v === undefined || v === false) throw notYet();
+        return v;
+      },
+      { timeout: ms, interval: everyMs },
+    );
+  } catch {
+    throw notYet();
   }
 }

@@ -1,0 +1,114 @@
+/**
+ * `shoalctl run`, `create` and `exec`, as docker's, on the engine API through EngineClient
+ * (their options: docker-options.ts). `run` without -d prints the container's output and exits
+ * with its exit code; with -i it streams our stdin in. `exec task/NAME` goes through the
+ * controller (remote.ts).
+ */
+import type { Command } from 'commander';
+import { errors, isShoalError, type ContainerCreateRequest } from '../../api/index.js';
+import { asReadable, isPullResult, type EngineClient, type PullEvent } from '../../client/index.js';
+import { engineClient, withEngine } from '../clients.js';
+import type { CtlContext } from '../context.js';
+import { printExecFrames, writeLogEntries } from '../output.js';
+import { containerCreateRequest, declareExecOptions, declareRunOptions, execSpec, type ExecOptions, type RunOptions } from './docker-options.js';
+import { parseRemoteRef, remoteExec } from './remote.js';
+
+async function pull(c: EngineClient, ctx: CtlContext, ref: string): Promise<void> {
+  ctx.stderr.write(`Unable to find image '${ref}' locally\n`);
+  let last: PullEvent | undefined;
+  for await (const ev of c.pullImage(ref, ctx.signal)) last = ev;
+  if (last !== undefined && isPullResult(last)) ctx.stderr.write(`Digest: ${last.digest}\n`);
+}
+
+/** Creates the container, pulling the image first when the engine does not have it. */
+async function createContainer(c: EngineClient, ctx: CtlContext, body: ContainerCreateRequest): Promise<string> {
+  const post = () => c.createContainer(body, ctx.signal);
+  let res;
+  try {
+    res = await post();
+  } catch (err) {
+    if (!isShoalError(err, 'NotFound') || !/image/i.test(err.message)) throw err;
+    await pull(c, ctx, body.image);
+    res = await post();
+  }
+  for (const w of res.Warnings ?? []) ctx.stderr.write(`WARNING: ${w}\n`);
+  return res.Id;
+}
+
+/** Prints the output of a started container until it exits; the exit code becomes ours. With -i, our stdin goes in meanwhile. */
+async function attach(c: EngineClient, id: string, interactive: boolean, cmd: Command, ctx: CtlContext): Promise<void> {
+  let sending: Promise<unknown> | undefined;
+  let stdinClient: EngineClient | undefined;
+  const stopSending = new AbortController();
+  if (interactive) {
+    stdinClient = engineClient(cmd, ctx);
+    sending = stdinClient.attachStdin(id, asReadable(ctx.stdin), stopSending.signal).catch(() => undefined);
+  }
+  try {
+    await writeLogEntries(c.containerLogs(id, { follow: true }, ctx.signal), ctx, false);
+    const { StatusCode } = await c.waitContainer(id, ctx.signal);
+    ctx.setExitCode(StatusCode);
+  } finally {
+    if (stdinClient) {
+      // stdin may never end (a terminal): stop sending once the container has exited.
+      stopSending.abort();
+      await sending;
+      await stdinClient.close();
+      ctx.stdin.destroy();
+    }
+  }
+}
+
+/** `run` (create, start, attach unless -d) or `create` (create only, print the id). */
+async function runCommand(image: string | undefined, args: string[], o: RunOptions, cmd: Command, ctx: CtlContext, createOnly: boolean): Promise<void> {
+  const body = containerCreateRequest(o, image, args, ctx);
+  const detach = createOnly || o.detach === true;
+  if (o.rm && detach) body.autoRemove = true;
+  await withEngine(cmd, ctx, async (c) => {
+    const id = await createContainer(c, ctx, body);
+    if (createOnly) {
+      ctx.stdout.write(`${id}\n`);
+      return;
+    }
+    try {
+      await c.containerAction(id, 'start', {}, ctx.signal);
+    } catch (err) {
+      if (o.rm) await c.removeContainer(id, true).catch(() => undefined);
+      throw err;
+    }
+    if (detach) {
+      ctx.stdout.write(`${id}\n`);
+      return;
+    }
+    try {
+      await attach(c, id, o.interactive === true, cmd, ctx);
+    } finally {
+      if (o.rm) await c.removeContainer(id, true).catch(() => undefined);
+    }
+  });
+}
+
+async function execCommand(container: string | undefined, args: string[], o: ExecOptions, cmd: Command, ctx: CtlContext): Promise<void> {
+  const { target, spec } = execSpec(o, container, args, ctx.env);
+  const ref = parseRemoteRef(target);
+  if (ref) return remoteExec(ref, spec, { interactive: o.interactive === true, ...(o.namespace !== undefined ? { namespace: o.namespace } : {}) }, cmd, ctx);
+  if (o.namespace !== undefined) throw errors.invalidArgument('--namespace applies to task/NAME only');
+  await withEngine(cmd, ctx, async (c) => {
+    const exitCode = await printExecFrames(c.exec(target, spec, o.interactive ? asReadable(ctx.stdin) : undefined, ctx.signal), ctx);
+    if (exitCode !== undefined) ctx.setExitCode(exitCode);
+  });
+}
+
+export function registerRunCommands(program: Command, ctx: CtlContext): void {
+  declareRunOptions(program.command('run'))
+    .description('Create and start a container, print its output and exit with its exit code')
+    .action(async (image: string | undefined, args: string[], o: RunOptions, cmd: Command) => runCommand(image, args, o, cmd, ctx, false));
+
+  declareRunOptions(program.command('create'))
+    .description('Create a container (prints its id)')
+    .action(async (image: string | undefined, args: string[], o: RunOptions, cmd: Command) => runCommand(image, args, o, cmd, ctx, true));
+
+  declareExecOptions(program.command('exec'))
+    .description('Run a command in a running container (or task/NAME); exits with its exit code')
+    .action(async (container: string | undefined, args: string[], o: ExecOptions, cmd: Command) => execCommand(container, args, o, cmd, ctx));
+}
