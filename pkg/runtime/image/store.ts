@@ -10,7 +10,7 @@
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errors } from '../../api/index.js';
-import type { Descriptor, Platform } from './manifest.js';
+import type { Descriptor, Platform } from '../oci/manifest.js';
 import { writeFileAtomic } from '../../util/index.js';
 
 export interface ImageRecord {

@@ -6,10 +6,10 @@ import { Readable, Transform, pipeline, type TransformCallback } from 'node:stre
 import type { Dispatcher } from 'undici';
 import { undiciRequest as request } from './undici-lazy.js';
 import { ShoalError, isShoalError } from '../../api/index.js';
-import { DigestVerifier, digestOf, isDigest, parseDigest, sha256Digest, type Digest } from '../image/digest.js';
-import { MAX_MANIFEST_BYTES, baseMediaType, detectManifestMediaType } from '../image/manifest.js';
-import { MANIFEST_ACCEPT, isAnyManifestMediaType } from '../image/media-types.js';
-import type { Reference, Repository } from '../image/reference.js';
+import { DigestVerifier, digestOf, isDigest, parseDigest, sha256Digest, type Digest } from '../oci/digest.js';
+import { MAX_MANIFEST_BYTES, baseMediaType, detectManifestMediaType } from '../oci/manifest.js';
+import { MANIFEST_ACCEPT, isAnyManifestMediaType } from '../oci/media-types.js';
+import type { Reference, Repository } from '../oci/reference.js';
 import { Authenticator, readBytes, readText, repositoryScope } from './auth.js';
 import { parseWwwAuthenticate } from './challenge.js';
 import type { CredentialStore, Credentials } from './credentials.js';
