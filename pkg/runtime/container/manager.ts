@@ -7,7 +7,7 @@
  * removed.
  */
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { isAbsolute, join, normalize } from 'node:path';
 import { ShoalError, toShoalError } from '../../api/index.js';
 import type { Cgroup, CgroupLimits, CgroupManager } from '../cgroups/index.js';
@@ -23,6 +23,7 @@ import {
   ZERO_TIME,
 } from './defaults.js';
 import { readJson, writeJsonAtomic } from './disk.js';
+import { writeEtcFiles } from './etc-files.js';
 import { toInspect, toSummary } from './inspect.js';
 import { parseSince, readLogs } from './logs.js';
 import { envDefault, mergeConfig, mergeEnv } from './merge.js';
@@ -335,26 +336,13 @@ export class ContainerManager {
     };
   }
 
-  private async writeEtcFiles(spec: ContainerSpec, extraHosts: string[] = [], dnsServers?: string[]): Promise<void> {
-    const dir = this.dataDirOf(spec.Id);
-    const h = spec.Config.Hostname;
-    await writeFile(join(dir, 'hostname'), `${h}\n`);
-    await writeFile(
-      join(dir, 'hosts'),
-      ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', `127.0.1.1\t${h}`, ...extraHosts, ''].join('\n'),
-    );
-    if (dnsServers !== undefined) {
-      // The network decided the nameservers (loopback ones of the host cannot work inside): keep the host's other lines.
-      const host = await readFile(this.o.hostResolvConf, 'utf8').catch(() => '');
-      const rest = host.split('\n').filter((l) => l.trim() !== '' && !/^\s*nameserver\s/.test(l));
-      await writeFile(join(dir, 'resolv.conf'), [...dnsServers.map((n) => `nameserver ${n}`), ...rest, ''].join('\n'));
-      return;
-    }
-    try {
-      await copyFile(this.o.hostResolvConf, join(dir, 'resolv.conf'));
-    } catch {
-      await writeFile(join(dir, 'resolv.conf'), '');
-    }
+  private async writeEtcFiles(spec: ContainerSpec, att?: Pick<NetworkAttachment, 'hostsEntries' | 'dnsServers'>): Promise<void> {
+    await writeEtcFiles(this.dataDirOf(spec.Id), {
+      hostname: spec.Config.Hostname,
+      hostResolvConf: this.o.hostResolvConf,
+      ...(att?.hostsEntries ? { hostsEntries: att.hostsEntries } : {}),
+      ...(att?.dnsServers ? { dnsServers: att.dnsServers } : {}),
+    });
   }
 
   private async startLocked(e: Entry, signal?: AbortSignal): Promise<void> {
@@ -389,7 +377,7 @@ export class ContainerManager {
           e.network = att.networks;
           netState = Object.keys(att.networks).length > 0 ? { networks: att.networks, ports: att.ports ?? [] } : undefined;
           // The etc files are bind-mounted already: rewritten in place, before the process execs.
-          if (att.hostsEntries?.length || att.dnsServers) await this.writeEtcFiles(spec, att.hostsEntries ?? [], att.dnsServers);
+          if (att.hostsEntries?.length || att.dnsServers) await this.writeEtcFiles(spec, att);
         },
       });
     } catch (err) {
