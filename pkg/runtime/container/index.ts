@@ -1,5 +1,6 @@
 export * from './types.js';
-export { ContainerManager, noopNetworkHook, parseBinds, type ContainerManagerOptions } from './manager.js';
+export { ContainerManager, noopNetworkHook, type ContainerManagerOptions } from './manager.js';
+export { parseBinds } from './spec.js';
 export { parseMemory, parseCpus, parseSignal, nanoCpusToQuota, signalNumber } from './units.js';
 export { mergeConfig, mergeEnv, DEFAULT_PATH } from './merge.js';
 export { resolveUser, resolveImageUser, parsePasswd, parseGroup } from './user.js';

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isShoalError } from '../../api/index.js';
-import type { LaunchSpec } from './driver.js';
-import { findPackageRoot, NativeDriver, UNKNOWN_EXIT_CODE } from './native-driver.js';
+import { UNKNOWN_EXIT_CODE, type LaunchSpec } from './driver.js';
+import { findPackageRoot, NativeDriver } from './native-driver.js';
 
 const spec: LaunchSpec = {
   id: 'c1',
