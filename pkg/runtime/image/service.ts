@@ -13,6 +13,7 @@ import type { CredentialStore } from '../registry/credentials.js';
 import type { Registry } from '../registry/types.js';
 import { Snapshotter } from '../snapshots/snapshotter.js';
 import type { ResolvedImage } from '../container/types.js';
+import { shortDigest as short } from '../oci/digest.js';
 import { parseImageConfig } from '../oci/image-config.js';
 import { importImage } from './import.js';
 import { detectPlatform, type PlatformSpec } from '../oci/platform.js';
@@ -335,10 +336,6 @@ function familiar(ref: string): string {
   } catch {
     return ref;
   }
-}
-
-function short(id: string): string {
-  return id.replace(/^sha256:/, '').slice(0, 12);
 }
 
 function tagsOf(e: ImageEntry): string[] {
