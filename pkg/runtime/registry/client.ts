@@ -14,7 +14,7 @@ import { Authenticator, readBytes, readText, repositoryScope } from './auth.js';
 import { parseWwwAuthenticate } from './challenge.js';
 import type { CredentialStore, Credentials } from './credentials.js';
 import { registryEndpoint, type RegistryEndpoint } from './endpoint.js';
-import { describeAnswer, registryError } from './errors.js';
+import { authenticationError, registryError } from './errors.js';
 import type {
   BlobDescriptor,
   FetchBlobOptions,
@@ -375,9 +375,7 @@ export class RegistryClient implements Registry {
           // Basic without credentials cannot succeed: say so now.
           if (creds || challenges.some((c) => c.scheme === 'bearer')) continue;
         }
-        throw creds
-          ? new ShoalError('Unauthorized', `credentials rejected by ${domain}: ${describeAnswer(401, text)}`)
-          : new ShoalError('Unauthorized', `authentication required for ${domain}: run shoalctl login ${domain}`);
+        throw authenticationError(domain, creds !== undefined, 401, text);
       }
       if (!res) throw new ShoalError('Internal', 'no response');
       const redirect = [301, 302, 303, 307, 308].includes(res.statusCode);
