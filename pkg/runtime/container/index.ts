@@ -13,4 +13,3 @@ export {
   type EtcFilesInput, type HostsInput, type ResolvConfLines,
 } from './etc-files.js';
 export { FakeDriver } from './fake-driver.js';
-export { imageProviderFrom, type InspectableImages } from './image-provider.js';
