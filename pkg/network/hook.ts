@@ -1,3 +1,8 @@
+/**
+ * The bridge network as the container manager's NetworkHook: attaches a container's network
+ * namespace and answers its addresses, its /etc/hosts line and its nameservers (the runtime
+ * writes the files).
+ */
 import { hostsEntry, type NetworkAttachment, type NetworkHook, type NetworkRequest } from '../runtime/index.js';
 import type { NetworkMode } from '../api/index.js';
 import type { AttachOptions, BridgeNetwork } from './bridge-network.js';

@@ -8,8 +8,5 @@ export { readLogs, parseLogLine, parseSince } from './logs.js';
 export { humanDuration, statusText, toInspect, toSummary } from './inspect.js';
 export { validateName, generateName, NAME_RE } from './names.js';
 export * from './defaults.js';
-export {
-  hostnameFile, hostsEntry, hostsFile, parseResolvConf, resolvConfFile, writeEtcFiles,
-  type EtcFilesInput, type HostsInput, type ResolvConfLines,
-} from './etc-files.js';
+export { hostsEntry, parseResolvConf, resolvConfFile, type ResolvConfLines } from './etc-files.js';
 export { FakeDriver } from './fake-driver.js';
