@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,8 +145,33 @@ static int stream_pump(struct stream *s, struct logw *l) {
   return 1;
 }
 
-static void fail(pid_t pid, const char *code, const char *msg) {
-  if (code) send_line(CTL_FD, "error %s %s", code, msg);
+/* Everything the monitor holds while the container lives. */
+struct monitor {
+  struct config *c;
+  int donefd;           /* the launcher's pipe: closed once the driver has its answer */
+  pid_t pid;            /* the container's PID 1 (host pid), 0 before the clone */
+  int sync[2];          /* socketpair to PID 1's init stage (fd 3 inside) */
+  int outp[2], errp[2]; /* PID 1's stdout and stderr */
+  int in;               /* PID 1's stdin: the FIFO's read end or /dev/null */
+  int fifo_keep;        /* a writer kept open on the stdin FIFO until SIGUSR1, or -1 */
+  char fifo[4200];      /* stateDir/stdin, when open_stdin */
+  sigset_t sigs;        /* SIGCHLD and SIGUSR1, blocked and read through sfd */
+  int sfd;              /* signalfd */
+  struct logw log;
+};
+
+/* Reports "error <code> <message>" to the driver (unless code is NULL: the driver already has
+ * its answer or is gone), kills PID 1 if it exists, and exits 1. */
+static void fail(pid_t pid, const char *code, const char *fmt, ...) __attribute__((noreturn, format(printf, 3, 4)));
+static void fail(pid_t pid, const char *code, const char *fmt, ...) {
+  if (code) {
+    char msg[4400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    send_line(CTL_FD, "error %s %s", code, msg);
+  }
   if (pid > 0) {
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
@@ -153,167 +179,211 @@ static void fail(pid_t pid, const char *code, const char *msg) {
   _exit(1);
 }
 
-static void monitor(struct config *c, int donefd) {
+/* A restart reuses the state dir: the previous run's files must not answer for this one. */
+static void remove_stale_files(const struct config *c) {
+  static const char *const names[] = {"exit.json", "exit.json.tmp", "pid.json", "pid.json.tmp"};
+  char path[4200];
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    snprintf(path, sizeof path, "%s/%s", c->state_dir, names[i]);
+    unlink(path);
+  }
+}
+
+/* PID 1's stdin: with open_stdin a FIFO stateDir/stdin, of which the monitor keeps a writer
+ * open so the container never sees EOF between attaches; else /dev/null. */
+static void open_stdin(struct monitor *m) {
+  m->in = -1;
+  m->fifo_keep = -1;
+  if (m->c->open_stdin) {
+    snprintf(m->fifo, sizeof m->fifo, "%s/stdin", m->c->state_dir);
+    unlink(m->fifo);
+    if (mkfifo(m->fifo, 0600) < 0) fail(0, "Internal", "mkfifo stdin");
+    m->fifo_keep = open(m->fifo, O_RDWR | O_CLOEXEC);
+    if (m->fifo_keep < 0) fail(0, "Internal", "open stdin fifo");
+    m->in = open(m->fifo, O_RDONLY | O_CLOEXEC);
+  } else {
+    m->in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  }
+  if (m->in < 0) fail(0, "Internal", "open stdin");
+}
+
+/* SIGCHLD (PID 1 exited) and SIGUSR1 (the driver's closeStdin: drop the keep-open writer, so
+ * the container reads EOF on stdin once the attached client has closed its end; `run -i`,
+ * Docker's StdinOnce) arrive through a signalfd. */
+static void open_signalfd(struct monitor *m) {
+  sigemptyset(&m->sigs);
+  sigaddset(&m->sigs, SIGCHLD);
+  sigaddset(&m->sigs, SIGUSR1);
+  if (sigprocmask(SIG_BLOCK, &m->sigs, NULL) < 0) fail(0, "Internal", "block signals: %s", strerror(errno));
+  m->sfd = signalfd(-1, &m->sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (m->sfd < 0) fail(0, "Internal", "signalfd: %s", strerror(errno));
+}
+
+/* Before the clone: pipes, the sync socket, stdin, the log file and the signalfd. */
+static void monitor_setup(struct monitor *m) {
   if (chdir("/") < 0) fail(0, "Internal", "chdir /");
   signal(SIGPIPE, SIG_IGN); /* a vanished driver must not kill the monitor */
-  int sp[2], outp[2], errp[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0 || pipe2(outp, O_CLOEXEC) < 0 ||
-      pipe2(errp, O_CLOEXEC) < 0)
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, m->sync) < 0 || pipe2(m->outp, O_CLOEXEC) < 0 ||
+      pipe2(m->errp, O_CLOEXEC) < 0)
     fail(0, "Internal", "socketpair/pipe failed");
-  /* A restart reuses the state dir: the previous run's files must not answer for this one. */
-  char stale[4200];
-  static const char *const stale_names[] = {"exit.json", "exit.json.tmp", "pid.json", "pid.json.tmp"};
-  for (int i = 0; i < 4; i++) {
-    snprintf(stale, sizeof stale, "%s/%s", c->state_dir, stale_names[i]);
-    unlink(stale);
-  }
-  int in = -1, fifo_keep = -1;
-  char fifo[4200];
-  if (c->open_stdin) {
-    /* The monitor keeps a writer open so the container never sees EOF between attaches. */
-    snprintf(fifo, sizeof fifo, "%s/stdin", c->state_dir);
-    unlink(fifo);
-    if (mkfifo(fifo, 0600) < 0) fail(0, "Internal", "mkfifo stdin");
-    fifo_keep = open(fifo, O_RDWR | O_CLOEXEC);
-    if (fifo_keep < 0) fail(0, "Internal", "open stdin fifo");
-    in = open(fifo, O_RDONLY | O_CLOEXEC);
-  } else {
-    in = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  }
-  if (in < 0) fail(0, "Internal", "open stdin");
-  struct logw lw;
-  if (log_open(&lw, c) < 0) {
-    char m[4300];
-    snprintf(m, sizeof m, "open log %s: %s", c->log_path, strerror(errno));
-    fail(0, "Internal", m);
-  }
-  sigset_t chld;
-  sigemptyset(&chld);
-  sigaddset(&chld, SIGCHLD);
-  /* SIGUSR1 from the driver: drop the keep-open writer, so the container reads EOF on stdin
-   * once the attached client has closed its end (`run -i`, Docker's StdinOnce). */
-  sigaddset(&chld, SIGUSR1);
-  sigprocmask(SIG_BLOCK, &chld, NULL);
-  int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+  remove_stale_files(m->c);
+  open_stdin(m);
+  if (log_open(&m->log, m->c) < 0) fail(0, "Internal", "open log %s: %s", m->c->log_path, strerror(errno));
+  open_signalfd(m);
+}
+
+/* Clones PID 1 into new namespaces. The child gets stdio on 0-2 and the sync socket on 3
+ * (replacing the driver's channel), everything else close-on-exec, and becomes the sealed
+ * `init` stage; the parent keeps its ends and returns. */
+static void clone_container(struct monitor *m) {
   unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
-  if (strcmp(c->network, "host")) flags |= CLONE_NEWNET;
+  if (strcmp(m->c->network, "host")) flags |= CLONE_NEWNET;
   pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
-  if (pid < 0) {
-    char m[256];
-    snprintf(m, sizeof m, "clone namespaces: %s", strerror(errno));
-    fail(0, "Internal", m);
-  }
+  if (pid < 0) fail(0, "Internal", "clone namespaces: %s", strerror(errno));
   if (pid == 0) {
-    /* PID 1 of the new namespaces: stdio on 0-2, the sync socket on 3 (replacing the driver's
-     * channel), everything else is close-on-exec; then the sealed `init` stage. */
-    sigprocmask(SIG_UNBLOCK, &chld, NULL);
+    sigprocmask(SIG_UNBLOCK, &m->sigs, NULL);
     signal(SIGPIPE, SIG_DFL);
-    if (dup2(in, 0) < 0 || dup2(outp[1], 1) < 0 || dup2(errp[1], 2) < 0 || dup2(sp[1], CTL_FD) < 0) _exit(1);
+    if (dup2(m->in, 0) < 0 || dup2(m->outp[1], 1) < 0 || dup2(m->errp[1], 2) < 0 || dup2(m->sync[1], CTL_FD) < 0) _exit(1);
     char *argv[] = {"shoal-runtime", "init", NULL};
     reexec_sealed(argv, CTL_FD);
     _exit(1); /* not reached: reexec_sealed execs or reports and exits */
   }
-  close(sp[1]);
-  close(outp[1]);
-  close(errp[1]);
-  close(in);
+  m->pid = pid;
+  close(m->sync[1]);
+  close(m->outp[1]);
+  close(m->errp[1]);
+  close(m->in);
+}
+
+/* PID 1 joins the container's cgroups before its init stage goes on. */
+static void join_cgroups(struct monitor *m) {
   char pidbuf[32];
-  snprintf(pidbuf, sizeof pidbuf, "%d", (int)pid);
-  for (size_t i = 0; i < c->cgroups.n; i++) {
-    if (write_str(c->cgroups.v[i], pidbuf) < 0) {
-      char m[4300];
-      snprintf(m, sizeof m, "join cgroup %s: %s", c->cgroups.v[i], strerror(errno));
-      fail(pid, "Internal", m);
-    }
+  snprintf(pidbuf, sizeof pidbuf, "%d", (int)m->pid);
+  for (size_t i = 0; i < m->c->cgroups.n; i++) {
+    if (write_str(m->c->cgroups.v[i], pidbuf) < 0) fail(m->pid, "Internal", "join cgroup %s: %s", m->c->cgroups.v[i], strerror(errno));
   }
-  if (send_config(sp[0], c) < 0 || send_line(sp[0], "cgroups") < 0) fail(pid, "Internal", "container init died");
+}
+
+/* The start protocol between the driver (fd 3) and PID 1 (the sync socket), up to a
+ * successful execve: config → "cgroups" → "created P" → "go" → "ready" → "exec" → EOF. */
+static void relay_start(struct monitor *m) {
+  int sp = m->sync[0];
+  pid_t pid = m->pid;
+  if (send_config(sp, m->c) < 0 || send_line(sp, "cgroups") < 0) fail(pid, "Internal", "container init died");
   /* The driver runs its network hook now, while PID 1 builds the root filesystem. */
   if (send_line(CTL_FD, "created %d", (int)pid) < 0) fail(pid, NULL, NULL);
   char line[4096];
   if (read_line(CTL_FD, line, sizeof line) < 0 || strcmp(line, "go")) fail(pid, NULL, NULL);
-  int n = read_line(sp[0], line, sizeof line);
-  if (n < 0) fail(pid, "Internal", "container init exited during setup");
+  if (read_line(sp, line, sizeof line) < 0) fail(pid, "Internal", "container init exited during setup");
   if (strncmp(line, "error ", 6) == 0) {
     send_line(CTL_FD, "%s", line);
     fail(pid, NULL, NULL);
   }
   if (strcmp(line, "ready")) fail(pid, "Internal", "unexpected message from container init");
-  if (send_line(sp[0], "exec") < 0) fail(pid, "Internal", "container init died");
+  if (send_line(sp, "exec") < 0) fail(pid, "Internal", "container init died");
   /* The socket closes on a successful execve (close-on-exec); otherwise an error comes first. */
-  n = read_line(sp[0], line, sizeof line);
-  if (n >= 0) {
+  if (read_line(sp, line, sizeof line) >= 0) {
     send_line(CTL_FD, "%s", strncmp(line, "error ", 6) == 0 ? line : "error Internal unexpected message after exec");
     fail(pid, NULL, NULL);
   }
-  close(sp[0]);
-  char st[64] = "0", mst[64] = "0", json[512];
-  proc_start_time(pid, st, sizeof st);
+  close(sp);
+}
+
+/* pid.json (atomic), then "started P T M" to the driver. */
+static void record_started(struct monitor *m) {
+  char st[64] = "0", mst[64] = "0", json[512], pidfile[4200];
+  proc_start_time(m->pid, st, sizeof st);
   proc_start_time(getpid(), mst, sizeof mst);
   snprintf(json, sizeof json, "{\"pid\":%d,\"pidStartTime\":\"%s\",\"monitorPid\":%d,\"monitorStartTime\":\"%s\"}\n",
-           (int)pid, st, (int)getpid(), mst);
-  char pidfile[4200];
-  snprintf(pidfile, sizeof pidfile, "%s/pid.json", c->state_dir);
-  if (write_file_atomic(pidfile, json) < 0) fail(pid, "Internal", "write pid.json");
-  send_line(CTL_FD, "started %d %s %d", (int)pid, st, (int)getpid());
-  /* From here on nothing of the driver's is held: the agent may exit or die. */
+           (int)m->pid, st, (int)getpid(), mst);
+  snprintf(pidfile, sizeof pidfile, "%s/pid.json", m->c->state_dir);
+  if (write_file_atomic(pidfile, json) < 0) fail(m->pid, "Internal", "write pid.json");
+  send_line(CTL_FD, "started %d %s %d", (int)m->pid, st, (int)getpid());
+}
+
+/* From here on nothing of the driver's is held: the agent may exit or die. */
+static void detach_from_driver(struct monitor *m) {
   close(CTL_FD);
   int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
   dup2(devnull, 0);
   dup2(devnull, 1);
   dup2(devnull, 2);
   close(devnull);
-  close(donefd);
+  close(m->donefd);
+}
 
+/* Drains the signalfd: SIGUSR1 drops the stdin writer; reaps children. Returns 1 (and PID 1's
+ * wait status in *status) once PID 1 has exited. */
+static int handle_signals(struct monitor *m, int *status) {
+  struct signalfd_siginfo si;
+  while (read(m->sfd, &si, sizeof si) > 0) {
+    if (si.ssi_signo == SIGUSR1 && m->fifo_keep >= 0) {
+      close(m->fifo_keep);
+      m->fifo_keep = -1;
+    }
+  }
+  int ws, exited = 0;
+  pid_t w;
+  while ((w = waitpid(-1, &ws, WNOHANG)) > 0) {
+    if (w == m->pid) {
+      *status = ws;
+      exited = 1;
+    }
+  }
+  return exited;
+}
+
+/* Milliseconds until `deadline` (CLOCK_MONOTONIC), at most 0 when it has passed. */
+static long ms_until(const struct timespec *deadline) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+/* The monitor's life after `started`: logs PID 1's stdout and stderr, handles SIGUSR1, waits
+ * for PID 1. After it dies the kernel kills the rest of the namespace; the pipes get at most
+ * 3 s more to drain. Returns PID 1's wait status. */
+static int event_loop(struct monitor *m) {
   struct stream *out = calloc(1, sizeof *out), *err = calloc(1, sizeof *err);
   if (!out || !err) abort();
-  out->fd = outp[0];
+  out->fd = m->outp[0];
   out->name = "stdout";
-  err->fd = errp[0];
+  err->fd = m->errp[0];
   err->name = "stderr";
   int status = 0, exited = 0;
   struct timespec deadline = {0, 0};
   for (;;) {
-    struct pollfd pf[3] = {{sfd, POLLIN, 0}, {out->fd, POLLIN, 0}, {err->fd, POLLIN, 0}};
+    struct pollfd pf[3] = {{m->sfd, POLLIN, 0}, {out->fd, POLLIN, 0}, {err->fd, POLLIN, 0}};
     int timeout = -1;
     if (exited) {
-      /* After PID 1 dies the kernel kills the rest of the namespace; give the pipes a moment. */
-      struct timespec now;
-      clock_gettime(CLOCK_MONOTONIC, &now);
-      long ms = (deadline.tv_sec - now.tv_sec) * 1000 + (deadline.tv_nsec - now.tv_nsec) / 1000000;
+      long ms = ms_until(&deadline);
       if ((out->fd < 0 && err->fd < 0) || ms <= 0) break;
       timeout = (int)ms;
     }
     int r = poll(pf, 3, timeout);
     if (r < 0 && errno != EINTR) break;
-    if (pf[0].revents) {
-      struct signalfd_siginfo si;
-      while (read(sfd, &si, sizeof si) > 0) {
-        if (si.ssi_signo == SIGUSR1 && fifo_keep >= 0) {
-          close(fifo_keep);
-          fifo_keep = -1;
-        }
-      }
-      int ws;
-      pid_t w;
-      while ((w = waitpid(-1, &ws, WNOHANG)) > 0) {
-        if (w == pid) {
-          status = ws;
-          exited = 1;
-          clock_gettime(CLOCK_MONOTONIC, &deadline);
-          deadline.tv_sec += 3;
-        }
-      }
+    if (pf[0].revents && handle_signals(m, &status)) {
+      exited = 1;
+      clock_gettime(CLOCK_MONOTONIC, &deadline);
+      deadline.tv_sec += 3;
     }
-    if (pf[1].revents && out->fd >= 0 && !stream_pump(out, &lw)) close(out->fd), out->fd = -1;
-    if (pf[2].revents && err->fd >= 0 && !stream_pump(err, &lw)) close(err->fd), err->fd = -1;
+    if (pf[1].revents && out->fd >= 0 && !stream_pump(out, &m->log)) close(out->fd), out->fd = -1;
+    if (pf[2].revents && err->fd >= 0 && !stream_pump(err, &m->log)) close(err->fd), err->fd = -1;
   }
-  if (out->n) log_emit(&lw, "stdout", out->buf, out->n);
-  if (err->n) log_emit(&lw, "stderr", err->buf, err->n);
-  /* stdin goes first, so nobody can attach once the exit is visible. */
-  if (c->open_stdin) {
-    unlink(fifo);
-    if (fifo_keep >= 0) close(fifo_keep);
-  }
+  if (out->n) log_emit(&m->log, "stdout", out->buf, out->n);
+  if (err->n) log_emit(&m->log, "stderr", err->buf, err->n);
+  return status;
+}
+
+/* stdin goes first, so nobody can attach once the exit is visible. */
+static void close_stdin(struct monitor *m) {
+  if (!m->c->open_stdin) return;
+  unlink(m->fifo);
+  if (m->fifo_keep >= 0) close(m->fifo_keep);
+}
+
+/* exit.json (atomic): the exit code, or 128+n and the signal name when killed by signal n. */
+static void record_exit(const struct config *c, int status) {
   char ts[64], exitjson[256], exitfile[4200];
   format_time(ts, sizeof ts);
   if (WIFSIGNALED(status))
@@ -323,6 +393,21 @@ static void monitor(struct config *c, int donefd) {
     snprintf(exitjson, sizeof exitjson, "{\"exitCode\":%d,\"finishedAt\":\"%s\"}\n", WEXITSTATUS(status), ts);
   snprintf(exitfile, sizeof exitfile, "%s/exit.json", c->state_dir);
   write_file_atomic(exitfile, exitjson);
+}
+
+/* The per-container monitor, from set-up to exit.json; never returns. */
+static void monitor(struct config *c, int donefd) __attribute__((noreturn));
+static void monitor(struct config *c, int donefd) {
+  struct monitor m = {.c = c, .donefd = donefd, .pid = 0, .in = -1, .fifo_keep = -1, .sfd = -1};
+  monitor_setup(&m);
+  clone_container(&m);
+  join_cgroups(&m);
+  relay_start(&m);
+  record_started(&m);
+  detach_from_driver(&m);
+  int status = event_loop(&m);
+  close_stdin(&m);
+  record_exit(c, status);
   _exit(0);
 }
 

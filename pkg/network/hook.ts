@@ -1,7 +1,12 @@
-import type { NetworkAttachment, NetworkHook, NetworkRequest } from '../runtime/index.js';
+/**
+ * The bridge network as the container manager's NetworkHook: attaches a container's network
+ * namespace and answers its addresses, its /etc/hosts line and its nameservers (the runtime
+ * writes the files).
+ */
+import { hostsEntry, type NetworkAttachment, type NetworkHook, type NetworkRequest } from '../runtime/index.js';
 import type { NetworkMode } from '../api/index.js';
 import type { AttachOptions, BridgeNetwork } from './bridge-network.js';
-import { resolvConf } from './etc-files.js';
+import { containerNameservers } from './nameservers.js';
 
 export interface NetworkHookOptions {
   /** Ports, aliases and network of a container (the hook interface only carries id, name and mode). */
@@ -24,12 +29,11 @@ export function bridgeNetworkHook(net: BridgeNetwork, o: NetworkHookOptions): Ne
       const r = await net.attach(c.id, pid, { ...opts, name: opts.name ?? c.name });
       const dns = o.hasDns?.(r.network) === true ? r.gateway : undefined;
       // Only the container's own line: the container manager writes the localhost lines itself.
-      const names = [c.id.slice(0, 12), c.name, ...(opts.aliases ?? [])].filter((a) => a !== '');
-      const hostsLine = `${r.ip}\t${[...new Set(names)].join(' ')}`;
+      const hostsLine = hostsEntry(r.ip, [c.id.slice(0, 12), c.name, ...(opts.aliases ?? [])]);
       return {
         networks: { [r.network]: { IPAddress: r.ip, Gateway: r.gateway, MacAddress: r.mac, IPPrefixLen: r.prefixLen } },
         hostsEntries: [hostsLine],
-        dnsServers: resolvConf(o.hostResolvConf(), dns).nameservers,
+        dnsServers: containerNameservers(o.hostResolvConf(), dns),
         ports: r.ports.map((p) => ({ IP: p.hostIp || '0.0.0.0', PrivatePort: p.containerPort, PublicPort: p.hostPort, Type: p.protocol })),
       };
     },

@@ -1,5 +1,6 @@
 // The runtime's public API (its front door: other packages import only this file). Each
 // subsystem exports from its own index; add a line per subsystem and keep names distinct.
+export * from './oci/index.js';
 export * from './image/index.js';
 export * from './snapshots/index.js';
 export * from './registry/index.js';

@@ -2,7 +2,7 @@
 import { readFile, rmdir, writeFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ShoalError } from '../../api/index.js';
-import type { CgroupOps } from './types.js';
+import type { Cgroup, CgroupLimits, CgroupOps } from './types.js';
 
 export const defaultOps: CgroupOps = {
   kill: (pid, signal) => {
@@ -85,6 +85,17 @@ export function checkName(name: string, what: string): void {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name) || name.includes('..')) {
     throw new ShoalError('InvalidArgument', `invalid cgroup ${what} ${JSON.stringify(name)}: want letters, digits, '_', '.', '-'`);
   }
+}
+
+/** Sets the limits of a cgroup just made; when that fails the cgroup goes again and the error is rethrown. */
+export async function applyLimitsOrDestroy<T extends Cgroup>(cg: T, limits: CgroupLimits): Promise<T> {
+  try {
+    await cg.update(limits);
+  } catch (err) {
+    await cg.destroy().catch(() => undefined);
+    throw err;
+  }
+  return cg;
 }
 
 /** Kill everything, then poll until no task is left (bounded). */

@@ -9,6 +9,7 @@ import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ShoalError } from '../../api/index.js';
 import {
+  applyLimitsOrDestroy,
   checkName,
   killAndWait,
   parseFlatKeyed,
@@ -79,13 +80,7 @@ export class CgroupV1Manager implements CgroupManager {
         for (const rule of DEFAULT_DEVICE_RULES) await writeCgroupFile(join(dir, 'devices.allow'), rule);
       }
     }
-    try {
-      await cg.update(limits);
-    } catch (err) {
-      await cg.destroy().catch(() => undefined);
-      throw err;
-    }
-    return cg;
+    return applyLimitsOrDestroy(cg, limits);
   }
 
   open(name: string): Cgroup {

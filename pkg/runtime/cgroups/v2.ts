@@ -8,6 +8,7 @@ import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ShoalError } from '../../api/index.js';
 import {
+  applyLimitsOrDestroy,
   checkName,
   killAndWait,
   parseFlatKeyed,
@@ -50,13 +51,7 @@ export class CgroupV2Manager implements CgroupManager {
     const dir = join(parentDir, name);
     await mkdir(dir, { recursive: true });
     const cg = new CgroupV2(name, dir, this.ops);
-    try {
-      await cg.update(limits);
-    } catch (err) {
-      await cg.destroy().catch(() => undefined);
-      throw err;
-    }
-    return cg;
+    return applyLimitsOrDestroy(cg, limits);
   }
 
   open(name: string): Cgroup {

@@ -2,35 +2,32 @@
  * The container manager: Docker's container lifecycle on top of a RuntimeDriver (the native
  * helper), a CgroupManager and an ImageProvider. State lives on disk under
  * `<data>/containers/<id>/{config.json,state.json}` (atomic writes), runtime files under
- * `<run>/containers/<id>/`; `ContainerManager.create` restores what an earlier agent left:
- * running containers are re-adopted, exits that happened meanwhile recorded, half-made ones
- * removed.
+ * `<run>/containers/<id>/`. What a container is made of is decided by the pure builders of
+ * spec.ts; `ContainerManager.create` restores what an earlier agent left (restore.ts).
  */
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { isAbsolute, join, normalize } from 'node:path';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ShoalError, toShoalError } from '../../api/index.js';
-import type { Cgroup, CgroupLimits, CgroupManager } from '../cgroups/index.js';
+import type { ContainerInspect, ContainerStats, ContainerSummary, LogEntry } from '../../api/index.js';
+import { writeJsonAtomic } from '../../util/index.js';
+import type { CgroupManager } from '../cgroups/index.js';
 import type { ExitStatus, LaunchSpec, RuntimeDriver } from '../helper/driver.js';
-import {
-  DEFAULT_CAPABILITIES,
-  DEFAULT_LOG_MAX_BYTES,
-  DEFAULT_LOG_MAX_FILES,
-  DEFAULT_MASKED_PATHS,
-  DEFAULT_READONLY_PATHS,
-  DEFAULT_RLIMITS,
-  DEFAULT_STOP_TIMEOUT_S,
-  ZERO_TIME,
-} from './defaults.js';
-import { readJson, writeJsonAtomic } from './disk.js';
+import { DEFAULT_LOG_MAX_BYTES, DEFAULT_LOG_MAX_FILES } from './defaults.js';
+import { armExit, isLive, newEntry, type Entry } from './entry.js';
+import { writeEtcFiles } from './etc-files.js';
 import { toInspect, toSummary } from './inspect.js';
 import { parseSince, readLogs } from './logs.js';
-import { envDefault, mergeConfig, mergeEnv } from './merge.js';
-import { generateName, newId, validateName } from './names.js';
-import { nanoCpusToQuota, parseSignal } from './units.js';
+import { mergeConfig, mergeEnv } from './merge.js';
+import { generateName, newId } from './names.js';
+import { restoreContainers } from './restore.js';
+import {
+  buildContainerSpec, buildLaunchSpec, cgroupLimits, checkCreateOptions, createWarnings, networkPeer, networkRequest,
+} from './spec.js';
+import { exitCodeOf, exitedState, needsStart, newContainerState, runningState } from './state.js';
+import { parseSignal } from './units.js';
 import { resolveImageUser } from './user.js';
 import type { ContainerSpec, ContainerState, CreateOptions, ExecOptions, ImageProvider, LogsOptions, NetworkAttachment, NetworkHook } from './types.js';
-import type { ContainerInspect, ContainerStats, ContainerSummary, LogEntry, MountPoint, NetworkMode } from '../../api/index.js';
 
 export interface ContainerManagerOptions {
   dataDir: string;
@@ -58,27 +55,6 @@ export const noopNetworkHook: NetworkHook = {
   attach: () => Promise.resolve({ networks: {} }),
   detach: () => Promise.resolve(),
 };
-
-interface Entry {
-  spec: ContainerSpec;
-  state: ContainerState;
-  lock: Promise<unknown>;
-  cgroup: Cgroup | undefined;
-  watch: AbortController | undefined;
-  /** Resolves when the current run has exited and the exit is recorded. */
-  exited: Promise<void>;
-  markExited: () => void;
-  network: NetworkAttachment['networks'];
-  removed: boolean;
-}
-
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
-
-const isLive = (s: ContainerState) => s.Status === 'running' || s.Status === 'paused';
 
 export class ContainerManager {
   private readonly entries = new Map<string, Entry>();
@@ -155,15 +131,13 @@ export class ContainerManager {
 
   // ── create ────────────────────────────────────────────────────────────────────────────
 
+  private get bridgeNetworking(): boolean {
+    return this.o.network !== noopNetworkHook;
+  }
+
   async create(opts: CreateOptions, signal?: AbortSignal): Promise<{ Id: string; Warnings: string[] }> {
     if (this.closed) throw new ShoalError('Unavailable', 'the container manager is shutting down');
-    const warnings: string[] = [];
-    if (opts.name !== undefined && opts.name !== '') validateName(opts.name.replace(/^\//, ''));
-    const networkMode: NetworkMode = opts.networkMode ?? 'bridge';
-    if (networkMode === 'bridge' && this.o.network === noopNetworkHook && (opts.ports?.length || (opts.network ?? '') !== '' || opts.networkAliases?.length)) {
-      throw new ShoalError('FailedPrecondition', 'published ports, user networks and aliases need bridge networking, which is off on this agent (start it with --bridge NAME)');
-    }
-    const mounts = parseBinds(opts.binds ?? []);
+    const { mounts } = checkCreateOptions(opts, this.bridgeNetworking);
     const image = await this.o.images.resolveForRun(opts.image, signal);
     const merged = mergeConfig(image.config, opts);
     const user = await resolveImageUser(merged.user, image.lowerDirs);
@@ -180,73 +154,8 @@ export class ContainerManager {
     const id = newId();
     this.names.set(name, id);
     const dir = this.dataDirOf(id);
-    const created = this.now();
-    const spec: ContainerSpec = {
-      Id: id,
-      Name: `/${name}`,
-      Created: created,
-      Image: image.id,
-      ImageRef: image.ref,
-      Config: {
-        Hostname: opts.hostname || id.slice(0, 12),
-        User: merged.user,
-        Env: merged.env,
-        Cmd: merged.cmd,
-        Entrypoint: merged.entrypoint,
-        WorkingDir: merged.workingDir,
-        Image: image.ref,
-        Labels: merged.labels,
-        StopSignal: merged.stopSignal,
-        StopTimeout: opts.stopTimeout ?? DEFAULT_STOP_TIMEOUT_S,
-        OpenStdin: opts.openStdin ?? false,
-        ...(opts.openStdin && opts.stdinOnce ? { StdinOnce: true } : {}),
-      },
-      HostConfig: {
-        Memory: opts.memory ?? 0,
-        NanoCpus: opts.nanoCpus ?? 0,
-        CpuShares: opts.cpuShares ?? 0,
-        PidsLimit: opts.pidsLimit ?? 0,
-        Binds: opts.binds ?? [],
-        NetworkMode: networkMode,
-        ...(networkMode === 'bridge' && opts.network !== undefined && opts.network !== '' ? { Network: opts.network } : {}),
-        ...(networkMode === 'bridge' && opts.ports?.length ? { PortBindings: opts.ports } : {}),
-        ...(networkMode === 'bridge' && opts.networkAliases?.length ? { NetworkAliases: opts.networkAliases } : {}),
-        Init: opts.init ?? false,
-        AutoRemove: opts.autoRemove ?? false,
-      },
-      Mounts: mounts,
-      LowerDirs: image.lowerDirs,
-      ProcessUser: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
-      Path: [...merged.entrypoint, ...merged.cmd][0]!,
-      Args: [...merged.entrypoint, ...merged.cmd].slice(1),
-      LogPath: join(dir, `${id}-json.log`),
-    };
-    spec.Config.Env = envDefault(envDefault(spec.Config.Env, 'HOSTNAME', spec.Config.Hostname), 'HOME', user.home || '/');
-    const state: ContainerState = {
-      Status: 'creating',
-      Pid: 0,
-      MonitorPid: 0,
-      PidStartTime: '',
-      ExitCode: 0,
-      OOMKilled: false,
-      Error: '',
-      StartedAt: ZERO_TIME,
-      FinishedAt: ZERO_TIME,
-      RestartCount: 0,
-    };
-    const d = deferred();
-    d.resolve();
-    const e: Entry = {
-      spec,
-      state,
-      lock: Promise.resolve(),
-      cgroup: undefined,
-      watch: undefined,
-      exited: d.promise,
-      markExited: () => undefined,
-      network: {},
-      removed: false,
-    };
+    const spec = buildContainerSpec({ id, name, created: this.now(), dir, opts, image, merged, user, mounts });
+    const e = newEntry(spec, newContainerState());
     this.entries.set(id, e);
     try {
       await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -266,13 +175,7 @@ export class ContainerManager {
       await rm(dir, { recursive: true, force: true }).catch(() => undefined);
       throw err;
     }
-    if (opts.networkMode === 'bridge' && this.o.network === noopNetworkHook) {
-      warnings.push('bridge networking is not enabled on this agent: the container gets a loopback-only network');
-    }
-    if (networkMode !== 'bridge' && (opts.ports?.length || opts.networkAliases?.length)) {
-      warnings.push(`published ports and network aliases are ignored in network mode ${networkMode}`);
-    }
-    return { Id: id, Warnings: warnings };
+    return { Id: id, Warnings: createWarnings(opts, this.bridgeNetworking) };
   }
 
   // ── start ─────────────────────────────────────────────────────────────────────────────
@@ -289,89 +192,37 @@ export class ContainerManager {
     if (started) this.o.onStarted?.(e.spec.Id, (performance.now() - t0) / 1000);
   }
 
-  private limitsOf(spec: ContainerSpec): CgroupLimits {
-    const h = spec.HostConfig;
-    const l: CgroupLimits = {};
-    if (h.Memory > 0) l.memoryBytes = h.Memory;
-    if (h.NanoCpus > 0) {
-      l.cpuQuotaUs = nanoCpusToQuota(h.NanoCpus);
-      l.cpuPeriodUs = 100_000;
-    }
-    if (h.CpuShares > 0) l.cpuShares = h.CpuShares;
-    if (h.PidsLimit > 0) l.pidsLimit = h.PidsLimit;
-    return l;
-  }
-
   launchSpec(spec: ContainerSpec): LaunchSpec {
-    const id = spec.Id;
-    const dir = this.dataDirOf(id);
-    const mode = spec.HostConfig.NetworkMode;
-    return {
-      id,
-      stateDir: this.runDirOf(id),
-      logPath: spec.LogPath,
+    return buildLaunchSpec(spec, {
+      dataDir: this.dataDirOf(spec.Id),
+      stateDir: this.runDirOf(spec.Id),
       logMaxBytes: this.o.logMaxBytes,
       logMaxFiles: this.o.logMaxFiles,
-      rootfs: { lowerDirs: spec.LowerDirs, upperDir: join(dir, 'rootfs', 'upper'), workDir: join(dir, 'rootfs', 'work') },
-      hostname: spec.Config.Hostname,
-      process: {
-        args: [spec.Path, ...spec.Args],
-        env: spec.Config.Env,
-        cwd: spec.Config.WorkingDir,
-        user: spec.ProcessUser,
-        noNewPrivileges: true,
-        capabilities: DEFAULT_CAPABILITIES,
-        rlimits: DEFAULT_RLIMITS,
-        openStdin: spec.Config.OpenStdin,
-      },
-      mounts: spec.Mounts.map((m) => ({ source: m.Source, destination: m.Destination, readOnly: !m.RW })),
-      etcFiles: { hosts: join(dir, 'hosts'), hostname: join(dir, 'hostname'), resolvConf: join(dir, 'resolv.conf') },
-      network: mode === 'host' ? 'host' : mode === 'none' ? 'none' : 'new',
-      cgroupProcsFiles: this.o.cgroups.open(id).procsFiles(),
       seccomp: this.o.seccomp,
-      init: spec.HostConfig.Init,
-      maskedPaths: DEFAULT_MASKED_PATHS,
-      readonlyPaths: DEFAULT_READONLY_PATHS,
-    };
+      cgroupProcsFiles: this.o.cgroups.open(spec.Id).procsFiles(),
+    });
   }
 
-  private async writeEtcFiles(spec: ContainerSpec, extraHosts: string[] = [], dnsServers?: string[]): Promise<void> {
-    const dir = this.dataDirOf(spec.Id);
-    const h = spec.Config.Hostname;
-    await writeFile(join(dir, 'hostname'), `${h}\n`);
-    await writeFile(
-      join(dir, 'hosts'),
-      ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', `127.0.1.1\t${h}`, ...extraHosts, ''].join('\n'),
-    );
-    if (dnsServers !== undefined) {
-      // The network decided the nameservers (loopback ones of the host cannot work inside): keep the host's other lines.
-      const host = await readFile(this.o.hostResolvConf, 'utf8').catch(() => '');
-      const rest = host.split('\n').filter((l) => l.trim() !== '' && !/^\s*nameserver\s/.test(l));
-      await writeFile(join(dir, 'resolv.conf'), [...dnsServers.map((n) => `nameserver ${n}`), ...rest, ''].join('\n'));
-      return;
-    }
-    try {
-      await copyFile(this.o.hostResolvConf, join(dir, 'resolv.conf'));
-    } catch {
-      await writeFile(join(dir, 'resolv.conf'), '');
-    }
+  private async writeEtcFiles(spec: ContainerSpec, att?: Pick<NetworkAttachment, 'hostsEntries' | 'dnsServers'>): Promise<void> {
+    await writeEtcFiles(this.dataDirOf(spec.Id), {
+      hostname: spec.Config.Hostname,
+      hostResolvConf: this.o.hostResolvConf,
+      ...(att?.hostsEntries ? { hostsEntries: att.hostsEntries } : {}),
+      ...(att?.dnsServers ? { dnsServers: att.dnsServers } : {}),
+    });
   }
 
   private async startLocked(e: Entry, signal?: AbortSignal): Promise<void> {
     const { spec } = e;
     if (e.removed) throw new ShoalError('NotFound', `no such container: ${spec.Id}`);
-    if (e.state.Status === 'running') return;
-    if (e.state.Status === 'paused') throw new ShoalError('FailedPrecondition', `container ${spec.Name.slice(1)} is paused; unpause it instead`);
-    if (e.state.Status !== 'created' && e.state.Status !== 'exited') {
-      throw new ShoalError('FailedPrecondition', `container ${spec.Name.slice(1)} cannot start from state ${e.state.Status}`);
-    }
+    if (!needsStart(spec, e.state)) return;
     const runDir = this.runDirOf(spec.Id);
     await rm(runDir, { recursive: true, force: true });
     await mkdir(runDir, { recursive: true, mode: 0o700 });
     await this.writeEtcFiles(spec);
     await this.o.cgroups.open(spec.Id).destroy(signal);
-    const cgroup = await this.o.cgroups.create(spec.Id, this.limitsOf(spec));
-    const who = { id: spec.Id, name: spec.Name.slice(1), networkMode: spec.HostConfig.NetworkMode };
+    const cgroup = await this.o.cgroups.create(spec.Id, cgroupLimits(spec));
+    const who = networkPeer(spec);
     let attached = false;
     let netState: ContainerState['Network'];
     let started;
@@ -379,17 +230,12 @@ export class ContainerManager {
       started = await this.o.driver.start(this.launchSpec(spec), {
         ...(signal ? { signal } : {}),
         onCreated: async (pid) => {
-          const hc = spec.HostConfig;
-          const att = await this.o.network.attach(who, pid, {
-            ...(hc.Network !== undefined ? { network: hc.Network } : {}),
-            ...(hc.PortBindings ? { ports: hc.PortBindings } : {}),
-            ...(hc.NetworkAliases ? { aliases: hc.NetworkAliases } : {}),
-          });
+          const att = await this.o.network.attach(who, pid, networkRequest(spec));
           attached = true;
           e.network = att.networks;
           netState = Object.keys(att.networks).length > 0 ? { networks: att.networks, ports: att.ports ?? [] } : undefined;
           // The etc files are bind-mounted already: rewritten in place, before the process execs.
-          if (att.hostsEntries?.length || att.dnsServers) await this.writeEtcFiles(spec, att.hostsEntries ?? [], att.dnsServers);
+          if (att.hostsEntries?.length || att.dnsServers) await this.writeEtcFiles(spec, att);
         },
       });
     } catch (err) {
@@ -400,24 +246,9 @@ export class ContainerManager {
       await this.persistState(e);
       throw se;
     }
-    const d = deferred();
-    e.exited = d.promise;
-    e.markExited = d.resolve;
+    armExit(e);
     e.cgroup = cgroup;
-    e.state = {
-      ...e.state,
-      Status: 'running',
-      Pid: started.pid,
-      MonitorPid: started.monitorPid,
-      PidStartTime: started.pidStartTime,
-      ExitCode: 0,
-      OOMKilled: false,
-      Error: '',
-      StartedAt: this.now(),
-      FinishedAt: ZERO_TIME,
-    };
-    if (netState) e.state.Network = netState;
-    else delete e.state.Network;
+    e.state = runningState(e.state, started, this.now(), netState);
     await this.persistState(e);
     this.watchExit(e);
   }
@@ -448,26 +279,12 @@ export class ContainerManager {
   private async recordExit(e: Entry, st: ExitStatus | undefined, lostMessage?: string): Promise<void> {
     e.watch = undefined;
     const cgroup = e.cgroup ?? this.o.cgroups.open(e.spec.Id);
-    const exitCode = st?.exitCode ?? 255;
-    const oom = exitCode === 137 && (await cgroup.oomKilled().catch(() => false));
+    const oom = exitCodeOf(st) === 137 && (await cgroup.oomKilled().catch(() => false));
     await cgroup.destroy().catch((err) => this.o.onError?.(err, `removing cgroup of ${e.spec.Id}`));
     e.cgroup = undefined;
-    const who = { id: e.spec.Id, name: e.spec.Name.slice(1), networkMode: e.spec.HostConfig.NetworkMode };
-    await this.o.network.detach(who).catch((err) => this.o.onError?.(err, `detaching network of ${e.spec.Id}`));
+    await this.o.network.detach(networkPeer(e.spec)).catch((err) => this.o.onError?.(err, `detaching network of ${e.spec.Id}`));
     e.network = {};
-    const rest = { ...e.state };
-    delete rest.Network;
-    e.state = {
-      ...rest,
-      Status: 'exited',
-      Pid: 0,
-      MonitorPid: 0,
-      PidStartTime: '',
-      ExitCode: exitCode,
-      OOMKilled: oom,
-      Error: st ? '' : (lostMessage ?? 'exit status lost'),
-      FinishedAt: st?.finishedAt || this.now(),
-    };
+    e.state = exitedState(e.state, st, oom, this.now(), lostMessage);
     await this.persistState(e);
     e.markExited();
     if (e.spec.HostConfig.AutoRemove && !this.closed) {
@@ -605,7 +422,7 @@ export class ContainerManager {
     e?.watch?.abort();
     if (spec) {
       await this.o.network
-        .detach({ id, name: spec.Name.slice(1), networkMode: spec.HostConfig.NetworkMode })
+        .detach(networkPeer(spec))
         .catch((err) => this.o.onError?.(err, `detaching network of ${id}`));
     }
     await this.o.cgroups.open(id).destroy();
@@ -740,82 +557,20 @@ export class ContainerManager {
   // ── restore ───────────────────────────────────────────────────────────────────────────
 
   private async restore(): Promise<void> {
-    const ids = await readdir(this.containersDir).catch(() => [] as string[]);
-    for (const id of ids) {
-      if (!/^[0-9a-f]{64}$/.test(id)) continue;
-      try {
-        await this.restoreOne(id);
-      } catch (err) {
-        this.o.onError?.(err, `restoring container ${id}`);
-      }
-    }
-    // cgroups whose container is gone (a crash between creating the cgroup and recording the start, or during rm).
-    for (const name of await this.o.cgroups.list().catch(() => [] as string[])) {
-      if (/^[0-9a-f]{64}$/.test(name) && !this.entries.has(name)) {
-        await this.o.cgroups
-          .open(name)
-          .destroy()
-          .catch((err) => this.o.onError?.(err, `removing leftover cgroup ${name}`));
-      }
-    }
-    // Runtime dirs whose container is gone (crash between the two rm calls of a remove).
-    for (const id of await readdir(join(this.o.runDir, 'containers')).catch(() => [] as string[])) {
-      if (!this.entries.has(id)) await rm(this.runDirOf(id), { recursive: true, force: true });
-    }
+    await restoreContainers({
+      containersDir: this.containersDir,
+      runContainersDir: join(this.o.runDir, 'containers'),
+      driver: this.o.driver,
+      cgroups: this.o.cgroups,
+      has: (id) => this.entries.has(id),
+      register: (e) => {
+        this.entries.set(e.spec.Id, e);
+        this.names.set(e.spec.Name.slice(1), e.spec.Id);
+      },
+      cleanup: (id, spec) => this.cleanup(id, spec),
+      watchExit: (e) => this.watchExit(e),
+      recordExit: (e, st, lost) => this.recordExit(e, st, lost),
+      onError: this.o.onError,
+    });
   }
-
-  private async restoreOne(id: string): Promise<void> {
-    const dir = this.dataDirOf(id);
-    const spec = await readJson<ContainerSpec>(join(dir, 'config.json'));
-    const state = await readJson<ContainerState>(join(dir, 'state.json'));
-    if (!spec || !state || spec.Id !== id || state.Status === 'creating' || state.Status === 'removing') {
-      // Half-made or half-removed: finish the job.
-      await this.cleanup(id, spec);
-      return;
-    }
-    const done = deferred();
-    done.resolve();
-    const e: Entry = {
-      spec,
-      state,
-      lock: Promise.resolve(),
-      cgroup: undefined,
-      watch: undefined,
-      exited: done.promise,
-      markExited: () => undefined,
-      network: isLive(state) ? (state.Network?.networks ?? {}) : {},
-      removed: false,
-    };
-    this.entries.set(id, e);
-    this.names.set(spec.Name.slice(1), id);
-    if (!isLive(state)) return;
-    const d = deferred();
-    e.exited = d.promise;
-    e.markExited = d.resolve;
-    e.cgroup = this.o.cgroups.open(id);
-    if (state.Pid > 0 && (await this.o.driver.isRunning(state.Pid, state.PidStartTime))) {
-      this.watchExit(e); // re-adopt: same PID, no restart
-      return;
-    }
-    const st = await this.o.driver.readExit(this.runDirOf(id));
-    await this.recordExit(e, st, 'the container exited while the agent was down and its exit status was lost');
-  }
-}
-
-/** `SRC:DST[:ro|rw]` → mount points; both paths absolute. */
-export function parseBinds(binds: string[]): MountPoint[] {
-  return binds.map((b, i) => {
-    const parts = b.split(':');
-    const field = `binds[${i}]`;
-    const bad = (msg: string) =>
-      new ShoalError('Invalid', `invalid bind mount ${JSON.stringify(b)}: ${msg}`, {
-        causes: [{ field, reason: 'FieldValueInvalid', message: msg }],
-      });
-    if (parts.length < 2 || parts.length > 3) throw bad('want SRC:DST[:ro]');
-    const [src = '', dst = '', mode = 'rw'] = parts;
-    if (!isAbsolute(src)) throw bad('the source must be an absolute host path');
-    if (!isAbsolute(dst) || normalize(dst) === '/') throw bad('the destination must be an absolute path other than /');
-    if (mode !== 'ro' && mode !== 'rw') throw bad(`unknown mode ${JSON.stringify(mode)}: want ro or rw`);
-    return { Type: 'bind', Source: normalize(src), Destination: normalize(dst), Mode: mode === 'ro' ? 'ro' : '', RW: mode !== 'ro' };
-  });
 }

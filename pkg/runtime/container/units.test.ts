@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { nanoCpusToQuota, parseCpus, parseMemory, parseSignal } from './units.js';
 import { mergeEnv } from './merge.js';
 import { humanDuration } from './inspect.js';
-import { parseBinds } from './manager.js';
 
 describe('units', () => {
   it('parses memory like Docker', () => {
@@ -37,13 +36,5 @@ describe('units', () => {
     expect(humanDuration(120_000)).toBe('2 minutes');
     expect(humanDuration(3600_000)).toBe('About an hour');
     expect(humanDuration(3 * 86400_000)).toBe('3 days');
-  });
-  it('parses bind mounts', () => {
-    expect(parseBinds(['/a:/b', '/c/:/d:ro'])).toEqual([
-      { Type: 'bind', Source: '/a', Destination: '/b', Mode: '', RW: true },
-      { Type: 'bind', Source: '/c/', Destination: '/d', Mode: 'ro', RW: false },
-    ]);
-    expect(() => parseBinds(['/a:/b:xx'])).toThrow(/unknown mode/);
-    expect(() => parseBinds(['/a:/'])).toThrow(/destination/);
   });
 });

@@ -3,13 +3,10 @@
  * complete and verified; partial data lives only in the ingest area and is never visible.
  */
 import type { Readable } from 'node:stream';
+import type { Descriptor } from '../oci/manifest.js';
 
 /** What the caller claims about a blob before it has it (OCI descriptor subset). */
-export interface ContentDescriptor {
-  digest: string;
-  size: number;
-  mediaType?: string;
-}
+export type ContentDescriptor = Pick<Descriptor, 'digest' | 'size'> & Partial<Pick<Descriptor, 'mediaType'>>;
 
 export interface BlobInfo {
   digest: string;

@@ -13,6 +13,7 @@ import { Readable } from 'node:stream';
 import { ShoalError, isShoalError } from '../../api/index.js';
 import type { BlobInfo, BlobSource, ContentDescriptor, ContentStore, IngestOptions, IngestProgress } from './content-store.js';
 import { checkDigest, checkSize } from './digest.js';
+import { sha256Digest } from '../oci/digest.js';
 
 /** Default cap of `readBytes`: the distribution spec's manifest size limit. */
 export const DEFAULT_READ_BYTES_LIMIT = 4 * 1024 * 1024;
@@ -76,7 +77,7 @@ export class FileContentStore implements ContentStore {
   }
 
   async writeBytes(bytes: Uint8Array, expected: Partial<ContentDescriptor> = {}): Promise<BlobInfo> {
-    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    const digest = sha256Digest(bytes);
     if (expected.digest !== undefined && expected.digest !== digest) {
       checkDigest(expected.digest);
       throw new ShoalError('DataLoss', `content does not match its digest: expected ${expected.digest}, got ${digest}`);
@@ -115,7 +116,7 @@ export class FileContentStore implements ContentStore {
     const { size } = await this.info(digest);
     if (size > max) throw new ShoalError('TooLarge', `blob ${digest} is ${size} bytes, over the ${max}-byte limit for reading it whole`);
     const bytes = await readFile(this.blobPath(digest));
-    const actual = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    const actual = sha256Digest(bytes);
     if (actual !== digest) throw new ShoalError('DataLoss', `blob ${digest} on disk is corrupt (its content hashes to ${actual})`);
     return bytes;
   }

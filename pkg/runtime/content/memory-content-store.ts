@@ -2,11 +2,11 @@
  * An in-memory ContentStore for tests of the parts built on it (pull, image store, gc). Same
  * contract as FileContentStore: verification before visibility, shared concurrent ingests.
  */
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { ShoalError } from '../../api/index.js';
 import type { BlobInfo, BlobSource, ContentDescriptor, ContentStore, IngestOptions } from './content-store.js';
 import { checkDigest, checkSize } from './digest.js';
+import { sha256Digest } from '../oci/digest.js';
 import { DEFAULT_READ_BYTES_LIMIT } from './file-content-store.js';
 
 export class MemoryContentStore implements ContentStore {
@@ -42,14 +42,14 @@ export class MemoryContentStore implements ContentStore {
     }
     const bytes = Buffer.concat(chunks);
     if (bytes.length !== size) throw new ShoalError('DataLoss', `blob ${digest} is ${bytes.length} bytes, its descriptor says ${size}`);
-    const actual = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    const actual = sha256Digest(bytes);
     if (actual !== digest) throw new ShoalError('DataLoss', `blob content does not match its digest: expected ${digest}, got ${actual}`);
     this.blobs.set(digest, bytes);
     return { digest, size };
   }
 
   async writeBytes(bytes: Uint8Array, expected: Partial<ContentDescriptor> = {}): Promise<BlobInfo> {
-    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    const digest = sha256Digest(bytes);
     if (expected.digest !== undefined && expected.digest !== digest) {
       throw new ShoalError('DataLoss', `content does not match its digest: expected ${expected.digest}, got ${digest}`);
     }

@@ -72,6 +72,9 @@ export interface Started {
   pidStartTime: string;
 }
 
+/** The exit code Shoal records when the real status is unknown (the monitor vanished, the exit was lost). */
+export const UNKNOWN_EXIT_CODE = 255;
+
 export interface ExitStatus {
   /** Docker's convention: the exit code, or 128 + signal number when killed by a signal. */
   exitCode: number;

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isShoalError } from '../../api/index.js';
-import type { LaunchSpec } from './driver.js';
-import { findPackageRoot, NativeDriver, UNKNOWN_EXIT_CODE } from './native-driver.js';
+import { UNKNOWN_EXIT_CODE, type LaunchSpec } from './driver.js';
+import { defaultBinaryPath, findPackageRoot, NativeDriver } from './native-driver.js';
 
 const spec: LaunchSpec = {
   id: 'c1',
@@ -107,6 +107,16 @@ describe('NativeDriver', () => {
     const p = d.start(spec, { signal: ac.signal });
     setTimeout(() => ac.abort(), 50);
     await expect(p).rejects.toSatisfy((e) => isShoalError(e, 'Canceled'));
+  });
+
+  // The real helper, no root needed: the monitor's set-up fails before it clones anything.
+  it.skipIf(!existsSync(defaultBinaryPath()))('the real monitor reports a set-up failure as an error line, with what failed', async () => {
+    const state = join(dir, 'state');
+    await mkdir(state);
+    const d = new NativeDriver();
+    const err: unknown = await d.start({ ...spec, stateDir: state, logPath: join(dir, 'no-such-dir', 'log') }).catch((e: unknown) => e);
+    expect(isShoalError(err, 'Internal')).toBe(true);
+    expect((err as Error).message).toMatch(/open log .*no-such-dir\/log: No such file or directory/);
   });
 
   it('waitExit sees an exit.json written later (as the monitor of an earlier agent would)', async () => {

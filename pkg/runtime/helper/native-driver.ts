@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import type { Duplex, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { ShoalError, toShoalError } from '../../api/index.js';
-import type { ExecSpec, ExitStatus, LaunchSpec, RuntimeDriver, StartOptions, Started } from './driver.js';
+import { UNKNOWN_EXIT_CODE, type ExecSpec, type ExitStatus, type LaunchSpec, type RuntimeDriver, type StartOptions, type Started } from './driver.js';
 import { LineReader } from './line-reader.js';
 import { processMatches, readExitFile, readPidFile, STDIN_FIFO, writeExitFile } from './state-files.js';
 import { encodeExecConfig, encodeStartConfig, parseHelperLine } from './wire.js';
@@ -42,9 +42,6 @@ export function defaultBinaryPath(): string {
   const root = findPackageRoot();
   return join(root ?? process.cwd(), 'native', 'build', 'shoal-runtime');
 }
-
-/** The exit code Shoal records when the monitor vanished and the real status is unknown. */
-export const UNKNOWN_EXIT_CODE = 255;
 
 const STDERR_LIMIT = 8192;
 const EXEC_DRAIN_MS = 1000;

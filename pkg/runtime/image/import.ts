@@ -16,11 +16,11 @@ import { randomBytes } from 'node:crypto';
 import { errors } from '../../api/index.js';
 import type { Snapshotter } from '../snapshots/snapshotter.js';
 import { chainIds } from '../snapshots/chain-id.js';
-import { sha256Digest } from './digest.js';
-import type { ImageConfig } from './image-config.js';
-import type { ImageManifest } from './manifest.js';
-import { OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST } from './media-types.js';
-import type { PlatformSpec } from './platform.js';
+import { sha256Digest } from '../oci/digest.js';
+import type { ImageConfig } from '../oci/image-config.js';
+import type { ImageManifest } from '../oci/manifest.js';
+import { OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST } from '../oci/media-types.js';
+import type { PlatformSpec } from '../oci/platform.js';
 import type { BlobStore, LayerApplier } from './pull.js';
 import type { ImageRecord } from './store.js';
 

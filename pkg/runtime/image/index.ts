@@ -1,9 +1,3 @@
-export * from './digest.js';
-export * from './reference.js';
-export * from './media-types.js';
-export * from './manifest.js';
-export * from './platform.js';
-export * from './image-config.js';
 export * from './store.js';
 export * from './service.js';
 export { pullImage, parallel, type BlobStore, type LayerApplier, type PullDeps, type PulledImage } from './pull.js';

@@ -12,12 +12,12 @@ import type { ContentStore } from '../content/index.js';
 import type { Registry } from '../registry/types.js';
 import type { Snapshotter } from '../snapshots/snapshotter.js';
 import { chainIds as toChainIds } from '../snapshots/chain-id.js';
-import { sha256Digest } from './digest.js';
-import { parseImageConfig } from './image-config.js';
-import { parseManifest, type Descriptor, type ImageManifest } from './manifest.js';
-import { isLayerMediaType, isNonDistributableLayer, layerCompression } from './media-types.js';
-import { selectPlatform, type PlatformSpec } from './platform.js';
-import { parseReference, type Reference } from './reference.js';
+import { sha256Digest, shortDigest as short } from '../oci/digest.js';
+import { parseImageConfig } from '../oci/image-config.js';
+import { parseManifest, type Descriptor, type ImageManifest } from '../oci/manifest.js';
+import { isLayerMediaType, isNonDistributableLayer, layerCompression } from '../oci/media-types.js';
+import { selectPlatform, type PlatformSpec } from '../oci/platform.js';
+import { parseReference, type Reference } from '../oci/reference.js';
 import type { ImageRecord } from './store.js';
 import type { OperationOptions, ProgressFn } from './service.js';
 
@@ -39,8 +39,6 @@ export interface PullDeps {
   /** Marks digests/chain ids in use by this operation until the returned function is called. */
   lease: (keys: string[]) => () => void;
 }
-
-export const short = (digest: string): string => digest.replace(/^sha\d+:/, '').slice(0, 12);
 
 /** Runs `fn` over `items` with at most `limit` at once; the first failure aborts the rest. */
 export async function parallel<T>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {

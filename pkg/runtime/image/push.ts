@@ -6,9 +6,10 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { errors } from '../../api/index.js';
 import type { Registry } from '../registry/types.js';
-import { isNonDistributableLayer } from './media-types.js';
-import { parallel, short, type BlobStore } from './pull.js';
-import type { Reference } from './reference.js';
+import { isNonDistributableLayer } from '../oci/media-types.js';
+import { shortDigest as short } from '../oci/digest.js';
+import { parallel, type BlobStore } from './pull.js';
+import type { Reference } from '../oci/reference.js';
 import type { OperationOptions } from './service.js';
 import type { ImageRecord } from './store.js';
 

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { errors } from '../../api/index.js';
 import { MemoryContentStore } from '../content/index.js';
 import { FakeRegistry, MemoryCredentialStore, RegistryClient, type Registry } from '../registry/index.js';
-import { OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST } from './media-types.js';
+import { OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST } from '../oci/media-types.js';
 import type { LayerApplier } from './pull.js';
 import { ImageService } from './service.js';
 import { type LayerProgress } from '../../api/index.js';

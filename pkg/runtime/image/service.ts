@@ -4,7 +4,7 @@
  * (pull, push, import, list, inspect, tag, remove, gc). The types here are the engine API's
  * JSON shapes for images.
  */
-import type { ImageConfig } from './image-config.js';
+import type { ImageConfig } from '../oci/image-config.js';
 import { join } from 'node:path';
 import {
   errors, isShoalError, type ImageInspect, type ImageRemoveResult, type ImageResult, type ImageSummary, type LayerProgress,
@@ -13,12 +13,13 @@ import type { CredentialStore } from '../registry/credentials.js';
 import type { Registry } from '../registry/types.js';
 import { Snapshotter } from '../snapshots/snapshotter.js';
 import type { ResolvedImage } from '../container/types.js';
-import { parseImageConfig } from './image-config.js';
+import { shortDigest as short } from '../oci/digest.js';
+import { parseImageConfig } from '../oci/image-config.js';
 import { importImage } from './import.js';
-import { detectPlatform, type PlatformSpec } from './platform.js';
+import { detectPlatform, type PlatformSpec } from '../oci/platform.js';
 import { pullImage, type BlobStore, type LayerApplier } from './pull.js';
 import { pushImage } from './push.js';
-import { normalizeReference, parseReference } from './reference.js';
+import { normalizeReference, parseReference } from '../oci/reference.js';
 import { ImageStore, type ImageEntry } from './store.js';
 
 export type ProgressFn = (ev: LayerProgress) => void;
@@ -335,10 +336,6 @@ function familiar(ref: string): string {
   } catch {
     return ref;
   }
-}
-
-function short(id: string): string {
-  return id.replace(/^sha256:/, '').slice(0, 12);
 }
 
 function tagsOf(e: ImageEntry): string[] {

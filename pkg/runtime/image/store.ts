@@ -10,7 +10,8 @@
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errors } from '../../api/index.js';
-import type { Descriptor, Platform } from './manifest.js';
+import { isSha256Digest } from '../oci/digest.js';
+import type { Descriptor, Platform } from '../oci/manifest.js';
 import { writeFileAtomic } from '../../util/index.js';
 
 export interface ImageRecord {
@@ -213,8 +214,7 @@ export class ImageStore {
 }
 
 function hexOf(digest: string): string {
-  const hex = digest.startsWith('sha256:') ? digest.slice(7) : '';
-  if (!HEX64.test(hex)) throw errors.invalidArgument(`"${digest}" is not a sha256 digest`);
-  return hex;
+  if (!isSha256Digest(digest)) throw errors.invalidArgument(`"${digest}" is not a sha256 digest`);
+  return digest.slice('sha256:'.length);
 }
 

@@ -22,6 +22,7 @@ import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import type { Header } from 'tar-stream';
 import { ShoalError, isShoalError, type ErrorCode } from '../../api/index.js';
+import { isSha256Digest } from '../oci/digest.js';
 import { openLayer, type Compression } from './decompress.js';
 import { classifyEntry, entryComponents } from './entry-path.js';
 import { NativeFsOps, findFsopsBinary, type FsOps, type NodeKind } from './fsops.js';
@@ -96,7 +97,7 @@ function compile(o: ApplyLayerOptions): Compiled {
   if (!Number.isSafeInteger(max) || max <= 0) {
     throw new ShoalError('InvalidArgument', `maxUncompressedBytes must be a positive integer, got ${String(max)}`);
   }
-  if (o.expectedDiffId !== undefined && !/^sha256:[a-f0-9]{64}$/.test(o.expectedDiffId)) {
+  if (o.expectedDiffId !== undefined && !isSha256Digest(o.expectedDiffId)) {
     throw new ShoalError('InvalidArgument', `invalid expected diff_id "${o.expectedDiffId}": expected sha256: and 64 lowercase hex characters`);
   }
   const fsopsPath = o.fsopsPath;

@@ -11,7 +11,7 @@ import { undiciRequest as request } from './undici-lazy.js';
 import { ShoalError } from '../../api/index.js';
 import type { Challenge } from './challenge.js';
 import type { Credentials } from './credentials.js';
-import { describeAnswer } from './errors.js';
+import { authenticationError, describeAnswer } from './errors.js';
 
 export interface TokenResponse {
   token?: string;
@@ -122,9 +122,7 @@ export class Authenticator {
     }
     const text = await readText(res.body, 1024 * 1024, `token from ${url.host}`);
     if (res.statusCode === 401 || res.statusCode === 403) {
-      throw creds
-        ? new ShoalError('Unauthorized', `credentials rejected by ${host}: ${describeAnswer(res.statusCode, text)}`)
-        : new ShoalError('Unauthorized', `authentication required for ${host}: run shoalctl login ${host}`);
+      throw authenticationError(host, creds !== undefined, res.statusCode, text);
     }
     if (res.statusCode !== 200) {
       throw new ShoalError('Upstream', `token server ${url.host} of registry ${host} answered HTTP ${res.statusCode}: ${describeAnswer(res.statusCode, text)}`);

@@ -1,11 +1,11 @@
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isShoalError, type ErrorCode } from '../../api/index.js';
-import { createDigestVerifier, sha256Digest } from '../image/digest.js';
-import { parseManifest } from '../image/manifest.js';
-import * as mt from '../image/media-types.js';
-import { selectPlatform } from '../image/platform.js';
-import { parseReference } from '../image/reference.js';
+import { createDigestVerifier, sha256Digest } from '../oci/digest.js';
+import { parseManifest } from '../oci/manifest.js';
+import * as mt from '../oci/media-types.js';
+import { selectPlatform } from '../oci/platform.js';
+import { parseReference } from '../oci/reference.js';
 import { RegistryClient } from './client.js';
 import { MemoryCredentialStore } from './credentials.js';
 import { FakeRegistry, type FakeRegistryOptions } from './fake-registry.js';

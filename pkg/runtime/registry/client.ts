@@ -6,15 +6,15 @@ import { Readable, Transform, pipeline, type TransformCallback } from 'node:stre
 import type { Dispatcher } from 'undici';
 import { undiciRequest as request } from './undici-lazy.js';
 import { ShoalError, isShoalError } from '../../api/index.js';
-import { DigestVerifier, digestOf, isDigest, parseDigest, sha256Digest, type Digest } from '../image/digest.js';
-import { MAX_MANIFEST_BYTES, baseMediaType, detectManifestMediaType } from '../image/manifest.js';
-import { MANIFEST_ACCEPT, isAnyManifestMediaType } from '../image/media-types.js';
-import type { Reference, Repository } from '../image/reference.js';
+import { DigestVerifier, digestOf, isDigest, parseDigest, sha256Digest, type Digest } from '../oci/digest.js';
+import { MAX_MANIFEST_BYTES, baseMediaType, detectManifestMediaType } from '../oci/manifest.js';
+import { MANIFEST_ACCEPT, isAnyManifestMediaType } from '../oci/media-types.js';
+import type { Reference, Repository } from '../oci/reference.js';
 import { Authenticator, readBytes, readText, repositoryScope } from './auth.js';
 import { parseWwwAuthenticate } from './challenge.js';
 import type { CredentialStore, Credentials } from './credentials.js';
 import { registryEndpoint, type RegistryEndpoint } from './endpoint.js';
-import { describeAnswer, registryError } from './errors.js';
+import { authenticationError, registryError } from './errors.js';
 import type {
   BlobDescriptor,
   FetchBlobOptions,
@@ -375,9 +375,7 @@ export class RegistryClient implements Registry {
           // Basic without credentials cannot succeed: say so now.
           if (creds || challenges.some((c) => c.scheme === 'bearer')) continue;
         }
-        throw creds
-          ? new ShoalError('Unauthorized', `credentials rejected by ${domain}: ${describeAnswer(401, text)}`)
-          : new ShoalError('Unauthorized', `authentication required for ${domain}: run shoalctl login ${domain}`);
+        throw authenticationError(domain, creds !== undefined, 401, text);
       }
       if (!res) throw new ShoalError('Internal', 'no response');
       const redirect = [301, 302, 303, 307, 308].includes(res.statusCode);

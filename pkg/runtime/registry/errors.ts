@@ -47,6 +47,16 @@ export function codeForStatus(status: number): ErrorCode {
   return 'Upstream';
 }
 
+/**
+ * A 401 (or a token server's 401/403) that retrying cannot fix: the credentials were refused, or
+ * there were none. `registry` is the name the user knows the registry by.
+ */
+export function authenticationError(registry: string, hadCredentials: boolean, status: number, body: string): ShoalError {
+  return hadCredentials
+    ? new ShoalError('Unauthorized', `credentials rejected by ${registry}: ${describeAnswer(status, body)}`)
+    : new ShoalError('Unauthorized', `authentication required for ${registry}: run shoalctl login ${registry}`);
+}
+
 /** `${what}: <registry's answer>`, with the code for the status. */
 export function registryError(status: number, body: string, what: string, retryAfter?: string | undefined): ShoalError {
   const code = codeForStatus(status);

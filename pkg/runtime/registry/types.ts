@@ -4,25 +4,19 @@
  * (and tests it with a fake).
  */
 import type { Readable } from 'node:stream';
-import type { Digest } from '../image/digest.js';
-import type { Reference, Repository } from '../image/reference.js';
+import type { Digest } from '../oci/digest.js';
+import type { Descriptor } from '../oci/manifest.js';
+import type { Reference, Repository } from '../oci/reference.js';
 
 export interface Signal {
   signal?: AbortSignal | undefined;
 }
 
-export interface ManifestDescriptor {
-  mediaType: string;
-  digest: Digest;
-  size: number;
-}
+/** What the registry said of a manifest it served (an OCI descriptor's core). */
+export type ManifestDescriptor = Pick<Descriptor, 'mediaType' | 'digest' | 'size'>;
 
-export interface BlobDescriptor {
-  digest: Digest;
-  size: number;
-  mediaType?: string;
-  urls?: string[];
-}
+/** The part of an OCI descriptor a blob transfer needs. */
+export type BlobDescriptor = Pick<Descriptor, 'digest' | 'size'> & Partial<Pick<Descriptor, 'mediaType' | 'urls'>>;
 
 export interface FetchedManifest {
   descriptor: ManifestDescriptor;

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errors } from '../../api/index.js';
+import { isSha256Digest } from '../oci/digest.js';
 
 const TMP_PREFIX = '.tmp-';
 
@@ -101,6 +102,6 @@ export class Snapshotter {
 }
 
 function hexOf(chainId: string): string {
-  if (!/^sha256:[0-9a-f]{64}$/.test(chainId)) throw errors.invalidArgument(`"${chainId}" is not a sha256 chain id`);
+  if (!isSha256Digest(chainId)) throw errors.invalidArgument(`"${chainId}" is not a sha256 chain id`);
   return chainId.slice('sha256:'.length);
 }

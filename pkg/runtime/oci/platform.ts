@@ -6,11 +6,8 @@
 import { ShoalError } from '../../api/index.js';
 import type { Descriptor, ImageIndex, Platform } from './manifest.js';
 
-export interface PlatformSpec {
-  os: string;
-  architecture: string;
-  variant?: string;
-}
+/** A platform as a node or a user names it: the OCI Platform's os, architecture and variant. */
+export type PlatformSpec = Pick<Platform, 'os' | 'architecture' | 'variant'>;
 
 /** Normalises architecture aliases and default variants (x86_64 -> amd64, aarch64 -> arm64/v8, armhf -> arm/v7). */
 export function normalizePlatform(p: PlatformSpec): Required<Pick<PlatformSpec, 'os' | 'architecture'>> & { variant: string } {

@@ -53,6 +53,21 @@ export function isDigest(s: unknown): s is Digest {
   }
 }
 
+const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
+
+/**
+ * `sha256:` and 64 lowercase hex characters: the only digests Shoal names stored things by
+ * (content store blobs, snapshots by chain id, image records, diff_ids).
+ */
+export function isSha256Digest(s: unknown): boolean {
+  return typeof s === 'string' && SHA256_DIGEST.test(s);
+}
+
+/** The 12 hex characters Docker shows for an id or digest (`sha256:` dropped). */
+export function shortDigest(digest: string): string {
+  return digest.replace(/^sha\d+:/, '').slice(0, 12);
+}
+
 /** The hex part of a digest (for paths like `blobs/sha256/<hex>`). */
 export function digestHex(d: Digest): string {
   return parseDigest(d).hex;
