@@ -1,6 +1,7 @@
 export { startSession, type AgentSession, type SessionOptions, type SessionLogger, type LocalIngressPort } from './session.js';
 export { httpControllerApi, type ControllerApi } from './controller-api.js';
-export { containerRuntime, PullProgress, type TaskRuntime, type TaskContainer } from './task-runtime.js';
+export { containerRuntime, type TaskRuntime, type TaskContainer } from './task-runtime.js';
+export { PullProgress } from './pulls.js';
 export { nextAction, exitOutcome, type TaskAction, type ContainerView } from './next-action.js';
 export { taskCreateOptions, stopGraceSeconds, DEFAULT_STOP_GRACE_SECONDS } from './create-options.js';
 export {
