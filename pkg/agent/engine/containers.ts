@@ -24,8 +24,6 @@ export interface ContainerRoutesOptions {
   containers: ContainerManager;
 }
 
-export { STREAM_CONTENT_TYPE } from '../../api/index.js';
-
 type Q = Record<string, string | string[] | undefined>;
 
 const first = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);

@@ -1,4 +1,6 @@
-export { startSession, type AgentSession, type SessionOptions, type SessionLogger, type LocalIngressPort } from './session.js';
+export { startSession, type AgentSession, type SessionOptions } from './session.js';
+export type { SessionLogger } from './logger.js';
+export type { LocalIngressPort } from './ingress.js';
 export { httpControllerApi, type ControllerApi } from './controller-api.js';
 export { containerRuntime, type TaskRuntime, type TaskContainer } from './task-runtime.js';
 export { PullProgress } from './pulls.js';
@@ -8,5 +10,6 @@ export {
   probeMachine, nodeStatusOf, desiredNode, cgroupPathOf, parseMemoryLimit, parseCpuLimit,
   DEFAULT_MAX_PODS, POD_CIDR_ANNOTATION, type MachineInfo, type NodeIdentity,
 } from './node-info.js';
-export { startTunnel, parseTunnelLine, engineRequest, type AgentTunnel, type TunnelOptions, type TunnelRequest } from './tunnel.js';
+export { startTunnel, type AgentTunnel, type TunnelOptions } from './tunnel.js';
+export { parseTunnelLine, engineRequest } from './tunnel-protocol.js';
 export { FakeEngine } from './tunnel-fake-engine.js';

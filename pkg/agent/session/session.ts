@@ -30,8 +30,6 @@ import { TaskInformer } from './task-informer.js';
 import type { TaskRuntime } from './task-runtime.js';
 import { Worker } from './worker.js';
 
-export type { LocalIngressPort } from './ingress.js';
-export type { SessionLogger } from './logger.js';
 
 export interface SessionOptions {
   api: ControllerApi;
