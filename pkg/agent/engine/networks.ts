@@ -15,7 +15,8 @@ export interface NetworkApi {
   remove(name: string, o: { force?: boolean }): Promise<void>;
 }
 
-const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
+/** A user network's name (also the form of a container's network aliases). */
+export const NETWORK_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
 const RESERVED = new Set(['bridge', 'host', 'none', 'default']);
 
 /** Validates `{name, subnet?}`; Invalid with field causes. */
@@ -26,7 +27,7 @@ export function parseNetworkCreateBody(body: unknown): NetworkCreateRequest {
   for (const k of Object.keys(b)) if (k !== 'name' && k !== 'subnet') causes.push({ field: k, reason: 'FieldValueNotSupported', message: 'unknown field' });
   const name = b['name'];
   if (typeof name !== 'string' || name === '') causes.push({ field: 'name', reason: 'FieldValueRequired', message: 'a network name is required' });
-  else if (!NAME_RE.test(name)) causes.push({ field: 'name', reason: 'FieldValueInvalid', message: `invalid network name "${name}": want [a-zA-Z0-9][a-zA-Z0-9_.-]*` });
+  else if (!NETWORK_NAME_RE.test(name)) causes.push({ field: 'name', reason: 'FieldValueInvalid', message: `invalid network name "${name}": want [a-zA-Z0-9][a-zA-Z0-9_.-]*` });
   else if (RESERVED.has(name)) causes.push({ field: 'name', reason: 'FieldValueInvalid', message: `"${name}" is a network mode, not a network name` });
   const subnet = b['subnet'];
   if (subnet !== undefined && subnet !== null && typeof subnet !== 'string') causes.push({ field: 'subnet', reason: 'FieldValueInvalid', message: 'must be a CIDR string' });
