@@ -12,35 +12,18 @@
  */
 import { type Readable, Writable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { decodeExecSpecParam, parseExecSpec, ShoalError, STREAM_CONTENT_TYPE, type ExecSpec } from '../../api/index.js';
+import { decodeExecSpecParam, parseExecSpec, STREAM_CONTENT_TYPE, type ExecSpec } from '../../api/index.js';
 import { clientGone, streamNdjson } from '../../httpserver/index.js';
 import { sleep } from '../../util/index.js';
 import type { ContainerManager } from '../../runtime/index.js';
 import { parseCreateBody } from './create-body.js';
+import { first, flag, intParam, type Query } from './query.js';
 
 export interface ContainerRoutesOptions {
   containers: ContainerManager;
 }
 
-type Q = Record<string, string | string[] | undefined>;
-
-const first = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
-const truthy = (v: string | string[] | undefined): boolean => {
-  const s = first(v);
-  return s !== undefined && s !== '' && s !== '0' && s.toLowerCase() !== 'false';
-};
-
-function intParam(q: Q, key: string, opts: { min?: number; allowFraction?: boolean } = {}): number | undefined {
-  const s = first(q[key]);
-  if (s === undefined || s === '') return undefined;
-  const n = Number(s);
-  if (!Number.isFinite(n) || (!opts.allowFraction && !Number.isInteger(n)) || n < (opts.min ?? 0)) {
-    throw new ShoalError('InvalidArgument', `invalid query parameter ${key}=${JSON.stringify(s)}: want a number >= ${opts.min ?? 0}`);
-  }
-  return n;
-}
-
-type IdReq = FastifyRequest<{ Params: { id: string }; Querystring: Q }>;
+type IdReq = FastifyRequest<{ Params: { id: string }; Querystring: Query }>;
 
 export function containerRoutes(app: FastifyInstance, opts: ContainerRoutesOptions): void {
   app.addContentTypeParser(STREAM_CONTENT_TYPE, (_req, payload, done) => done(null, payload));
@@ -50,13 +33,13 @@ export function containerRoutes(app: FastifyInstance, opts: ContainerRoutesOptio
 
 /** Create, list, inspect, start, stop, restart, kill, pause, unpause, wait, remove. */
 function lifecycleRoutes(app: FastifyInstance, m: ContainerManager): void {
-  app.post('/v1/containers', async (req: FastifyRequest<{ Querystring: Q }>, reply) => {
+  app.post('/v1/containers', async (req: FastifyRequest<{ Querystring: Query }>, reply) => {
     const body = parseCreateBody(req.body, first(req.query['name']));
     const res = await m.create(body);
     return reply.code(201).send(res);
   });
 
-  app.get('/v1/containers', async (req: FastifyRequest<{ Querystring: Q }>) => m.list({ all: truthy(req.query['all']) }));
+  app.get('/v1/containers', async (req: FastifyRequest<{ Querystring: Query }>) => m.list({ all: flag(req.query['all']) }));
 
   app.get('/v1/containers/:id/json', async (req: IdReq) => m.inspect(req.params.id));
 
@@ -86,7 +69,7 @@ function lifecycleRoutes(app: FastifyInstance, m: ContainerManager): void {
   });
   app.post('/v1/containers/:id/wait', async (req: IdReq, reply) => m.wait(req.params.id, clientGone(reply)));
   app.delete('/v1/containers/:id', async (req: IdReq, reply) => {
-    await m.remove(req.params.id, { force: truthy(req.query['force']) });
+    await m.remove(req.params.id, { force: flag(req.query['force']) });
     return reply.code(204).send();
   });
 }
@@ -99,7 +82,7 @@ function streamRoutes(app: FastifyInstance, m: ContainerManager): void {
     const since = first(req.query['since']);
     // Created before the stream starts: an unknown container or a bad `since` is a plain 4xx.
     const entries = m.logs(req.params.id, {
-      follow: truthy(req.query['follow']),
+      follow: flag(req.query['follow']),
       ...(tail !== undefined ? { tail } : {}),
       ...(since ? { since } : {}),
       signal: clientGone(reply),
@@ -116,7 +99,7 @@ function streamRoutes(app: FastifyInstance, m: ContainerManager): void {
 
   app.get('/v1/containers/:id/stats', async (req: IdReq, reply) => {
     const stream = first(req.query['stream']);
-    if (stream === undefined || !truthy(stream)) return m.stats(req.params.id);
+    if (stream === undefined || !flag(stream)) return m.stats(req.params.id);
     m.resolve(req.params.id);
     await streamNdjson(req, reply, async (out, signal) => {
       while (!signal.aborted) {

@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ShoalError, type FieldCause, type NetworkCreateRequest, type NetworkDetail, type NetworkInfo } from '../../api/index.js';
 import type { BridgeNetwork, DnsServer } from '../../network/index.js';
 import { upstreamNameservers } from '../../network/index.js';
+import { flag, type Query } from './query.js';
 
 export interface NetworkApi {
   list(): NetworkInfo[];
@@ -37,7 +38,7 @@ export function parseNetworkCreateBody(body: unknown): NetworkCreateRequest {
 
 export function networkRoutes(app: FastifyInstance, opts: { networks: NetworkApi }): void {
   const n = opts.networks;
-  type NameReq = FastifyRequest<{ Params: { name: string }; Querystring: Record<string, string | undefined> }>;
+  type NameReq = FastifyRequest<{ Params: { name: string }; Querystring: Query }>;
   app.get('/v1/networks', async () => n.list());
   app.post('/v1/networks', async (req, reply) => {
     const spec = parseNetworkCreateBody(req.body);
@@ -46,8 +47,7 @@ export function networkRoutes(app: FastifyInstance, opts: { networks: NetworkApi
   });
   app.get('/v1/networks/:name', async (req: NameReq) => n.inspect(req.params.name));
   app.delete('/v1/networks/:name', async (req: NameReq, reply) => {
-    const force = req.query['force'] === '1' || req.query['force'] === 'true';
-    await n.remove(req.params.name, { force });
+    await n.remove(req.params.name, { force: flag(req.query['force']) });
     return reply.code(204).send();
   });
 }
