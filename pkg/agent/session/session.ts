@@ -17,11 +17,12 @@
  */
 import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
-import { Backoff } from '../../util/index.js';
+import type { Backoff } from '../../util/index.js';
 import type { ControllerApi } from './controller-api.js';
 import { IngressApplier, localIngress, type LocalIngressPort } from './ingress.js';
 import type { SessionLogger } from './logger.js';
 import type { MachineInfo, NodeIdentity } from './node-info.js';
+import { agentBackoff, type PacingOptions } from './pacing.js';
 import { SharedPulls } from './pulls.js';
 import { NodeRegistration } from './registration.js';
 import { StatusReporter } from './reporter.js';
@@ -31,7 +32,7 @@ import type { TaskRuntime } from './task-runtime.js';
 import { Worker } from './worker.js';
 
 
-export interface SessionOptions {
+export interface SessionOptions extends PacingOptions {
   api: ControllerApi;
   runtime: TaskRuntime;
   identity: Omit<NodeIdentity, 'hostname'> & { hostname?: string };
@@ -43,8 +44,6 @@ export interface SessionOptions {
   resyncIntervalMs?: number;
   /** Minimum interval between two `status.progress` writes while pulling; default 1000 ms. */
   progressIntervalMs?: number;
-  backoffMinMs?: number;
-  backoffMaxMs?: number;
   now?: () => Date;
   /**
    * Called with the node's podCIDR when it is first seen and whenever it changes (the agent
@@ -74,7 +73,7 @@ export function startSession(opts: SessionOptions): AgentSession {
   const now = opts.now ?? ((): Date => new Date());
   const identity: NodeIdentity = { ...opts.identity, hostname: opts.identity.hostname ?? hostname() };
   const nodeName = identity.nodeName;
-  const backoff = (): Backoff => new Backoff({ minMs: opts.backoffMinMs ?? 200, maxMs: opts.backoffMaxMs ?? 5000 });
+  const backoff = (): Backoff => agentBackoff(opts);
   const ac = new AbortController();
   const signal = ac.signal;
   // One exit watcher per running container listens on it: hundreds is normal, not a leak.

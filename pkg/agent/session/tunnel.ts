@@ -16,15 +16,15 @@
  */
 import { setMaxListeners } from 'node:events';
 import { errors, toStatus } from '../../api/index.js';
-import { Backoff } from '../../util/index.js';
 import type { SessionLogger } from './logger.js';
+import { agentBackoff, type PacingOptions } from './pacing.js';
 import { TunnelConnection } from './tunnel-connection.js';
 import { TunnelDispatcher } from './tunnel-dispatcher.js';
 import { TunnelHttp } from './tunnel-http.js';
 import { serveTunnelRequest, type RelayContext } from './tunnel-relay.js';
 
 
-export interface TunnelOptions {
+export interface TunnelOptions extends PacingOptions {
   /** The controller's URL (`--controller`). */
   controller: string;
   nodeName: string;
@@ -34,8 +34,6 @@ export interface TunnelOptions {
   /** True when the container exists and is labelled as the given task (`shoal.task=<ns>/<name>`). */
   isTaskContainer(containerId: string, taskRef: string): boolean;
   signal?: AbortSignal;
-  backoffMinMs?: number;
-  backoffMaxMs?: number;
   /** No line (not even a ping) for this long: the connection is dead and re-opened. Default 45 s. */
   idleTimeoutMs?: number;
   /** How long to wait for the engine's status before answering 200. Default 250 ms. */
@@ -76,7 +74,7 @@ export function startTunnel(opts: TunnelOptions): AgentTunnel {
   const connection = new TunnelConnection({
     http,
     idleMs: opts.idleTimeoutMs ?? 45_000,
-    backoff: new Backoff({ minMs: opts.backoffMinMs ?? 200, maxMs: opts.backoffMaxMs ?? 5_000 }),
+    backoff: agentBackoff(opts),
     log,
     onLine: (line) => dispatcher.dispatch(line),
   });
