@@ -5,7 +5,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ShoalError, httpStatusOf, toShoalError, toStatus } from '../../api/index.js';
 import { ContainerManager, FakeCgroupManager, FakeDriver } from '../../runtime/index.js';
-import { containerRoutes, parseCreateBody } from './containers.js';
+import { containerRoutes } from './containers.js';
+import { parseCreateBody } from './create-body.js';
 
 let tmp: string;
 let app: FastifyInstance;

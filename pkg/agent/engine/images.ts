@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errors } from '../../api/index.js';
 import type { ImageApi } from '../../runtime/index.js';
 import { clientGone, streamNdjson } from '../../httpserver/index.js';
+import { flag } from './query.js';
 
 export interface ImageRoutesOptions {
   images: ImageApi;
@@ -71,8 +72,7 @@ export function imageRoutes(app: FastifyInstance, opts: ImageRoutesOptions): voi
   });
 
   app.delete('/v1/images/:ref', async (req: FastifyRequest<{ Params: { ref: string }; Querystring: { force?: string } }>) => {
-    const f = req.query.force;
-    return images.remove(req.params.ref, { force: f !== undefined && f !== '' && f !== '0' && f !== 'false' });
+    return images.remove(req.params.ref, { force: flag(req.query.force) });
   });
 
   app.post('/v1/images/import', async (req: FastifyRequest<{ Querystring: { ref?: string } }>, reply) => {

@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ShoalError, type FieldCause, type NetworkCreateRequest, type NetworkDetail, type NetworkInfo } from '../../api/index.js';
 import type { BridgeNetwork, DnsServer } from '../../network/index.js';
 import { upstreamNameservers } from '../../network/index.js';
+import { flag, type Query } from './query.js';
 
 export interface NetworkApi {
   list(): NetworkInfo[];
@@ -15,7 +16,8 @@ export interface NetworkApi {
   remove(name: string, o: { force?: boolean }): Promise<void>;
 }
 
-const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
+/** A user network's name (also the form of a container's network aliases). */
+export const NETWORK_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
 const RESERVED = new Set(['bridge', 'host', 'none', 'default']);
 
 /** Validates `{name, subnet?}`; Invalid with field causes. */
@@ -26,7 +28,7 @@ export function parseNetworkCreateBody(body: unknown): NetworkCreateRequest {
   for (const k of Object.keys(b)) if (k !== 'name' && k !== 'subnet') causes.push({ field: k, reason: 'FieldValueNotSupported', message: 'unknown field' });
   const name = b['name'];
   if (typeof name !== 'string' || name === '') causes.push({ field: 'name', reason: 'FieldValueRequired', message: 'a network name is required' });
-  else if (!NAME_RE.test(name)) causes.push({ field: 'name', reason: 'FieldValueInvalid', message: `invalid network name "${name}": want [a-zA-Z0-9][a-zA-Z0-9_.-]*` });
+  else if (!NETWORK_NAME_RE.test(name)) causes.push({ field: 'name', reason: 'FieldValueInvalid', message: `invalid network name "${name}": want [a-zA-Z0-9][a-zA-Z0-9_.-]*` });
   else if (RESERVED.has(name)) causes.push({ field: 'name', reason: 'FieldValueInvalid', message: `"${name}" is a network mode, not a network name` });
   const subnet = b['subnet'];
   if (subnet !== undefined && subnet !== null && typeof subnet !== 'string') causes.push({ field: 'subnet', reason: 'FieldValueInvalid', message: 'must be a CIDR string' });
@@ -36,7 +38,7 @@ export function parseNetworkCreateBody(body: unknown): NetworkCreateRequest {
 
 export function networkRoutes(app: FastifyInstance, opts: { networks: NetworkApi }): void {
   const n = opts.networks;
-  type NameReq = FastifyRequest<{ Params: { name: string }; Querystring: Record<string, string | undefined> }>;
+  type NameReq = FastifyRequest<{ Params: { name: string }; Querystring: Query }>;
   app.get('/v1/networks', async () => n.list());
   app.post('/v1/networks', async (req, reply) => {
     const spec = parseNetworkCreateBody(req.body);
@@ -45,8 +47,7 @@ export function networkRoutes(app: FastifyInstance, opts: { networks: NetworkApi
   });
   app.get('/v1/networks/:name', async (req: NameReq) => n.inspect(req.params.name));
   app.delete('/v1/networks/:name', async (req: NameReq, reply) => {
-    const force = req.query['force'] === '1' || req.query['force'] === 'true';
-    await n.remove(req.params.name, { force });
+    await n.remove(req.params.name, { force: flag(req.query['force']) });
     return reply.code(204).send();
   });
 }

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { API_VERSION, CONTAINER_TASK_LABEL, errors, type List, type Node, type Task, type WatchEvent } from '../../api/index.js';
 import type { CreateOptions } from '../../runtime/index.js';
 import type { ControllerApi } from './controller-api.js';
@@ -86,13 +86,8 @@ class FakeRuntime implements TaskRuntime {
 }
 
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
-async function until(what: string, fn: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+/** vi.waitFor's pacing for these tests: the session's loops tick every 20-30 ms. */
+const wait = { timeout: 3000, interval: 10 };
 
 describe('agent session', () => {
   let session: AgentSession | undefined;
@@ -112,7 +107,7 @@ describe('agent session', () => {
     const rt = new FakeRuntime();
     api.addTask('web.1.a');
     start(api, rt);
-    await until('running', () => api.tasks.get('web.1.a')?.status.state === 'running');
+    await vi.waitFor(() => expect(api.tasks.get('web.1.a')?.status.state).toBe('running'), wait);
     expect(api.node?.spec.labels).toEqual({ zone: 'a' });
     expect(api.beats).toBeGreaterThan(0);
     const t = api.tasks.get('web.1.a')!;
@@ -120,7 +115,7 @@ describe('agent session', () => {
     expect(rt.containers.get('c1')?.labels[CONTAINER_TASK_LABEL]).toBe('default/web.1.a');
     expect(rt.pulls).toBe(1);
     rt.exit('c1', 3);
-    await until('failed', () => api.tasks.get('web.1.a')?.status.state === 'failed');
+    await vi.waitFor(() => expect(api.tasks.get('web.1.a')?.status.state).toBe('failed'), wait);
     expect(api.tasks.get('web.1.a')?.status).toMatchObject({ exitCode: 3, message: 'task: non-zero exit (3)' });
     // The exited container (and its logs) stays while the task is in the history.
     await new Promise((r) => setTimeout(r, 100));
@@ -130,7 +125,7 @@ describe('agent session', () => {
     api.up = false;
     await new Promise((r) => setTimeout(r, 60));
     api.up = true;
-    await until('container removed once the task is gone', () => rt.containers.size === 0);
+    await vi.waitFor(() => expect(rt.containers.size, 'container removed once the task is gone').toBe(0), wait);
   });
 
   it('starts tasks only once the bridge is on the node podCIDR', async () => {
@@ -148,13 +143,13 @@ describe('agent session', () => {
         applied.push(cidr);
       },
     });
-    await until('accepted', () => api.tasks.get('web.1.a')?.status.state === 'accepted');
+    await vi.waitFor(() => expect(api.tasks.get('web.1.a')?.status.state).toBe('accepted'), wait);
     await new Promise((r) => setTimeout(r, 150));
     expect(rt.containers.size).toBe(0);
     expect(api.tasks.get('web.1.a')?.status.state).toBe('accepted');
     // The leader assigns the podCIDR after registration; the first setup fails and is retried.
     api.node = { ...api.node!, spec: { ...api.node!.spec, podCIDR: '10.244.3.0/24' } };
-    await until('running', () => api.tasks.get('web.1.a')?.status.state === 'running');
+    await vi.waitFor(() => expect(api.tasks.get('web.1.a')?.status.state).toBe('running'), wait);
     expect(applied).toEqual(['10.244.3.0/24']);
     expect(session?.podCIDR()).toBe('10.244.3.0/24');
   });
@@ -164,13 +159,13 @@ describe('agent session', () => {
     const rt = new FakeRuntime();
     api.addTask('web.1.a');
     start(api, rt);
-    await until('running', () => api.tasks.get('web.1.a')?.status.state === 'running');
+    await vi.waitFor(() => expect(api.tasks.get('web.1.a')?.status.state).toBe('running'), wait);
     api.up = false;
     api.tasks.delete('web.1.a');
     await new Promise((r) => setTimeout(r, 200));
     expect(rt.containers.get('c1')?.status).toBe('running');
     api.up = true;
-    await until('removed after resync', () => rt.containers.size === 0);
+    await vi.waitFor(() => expect(rt.containers.size, 'removed after resync').toBe(0), wait);
   });
 
   it('load-balances ingress ports over the running local replicas', async () => {
@@ -187,10 +182,13 @@ describe('agent session', () => {
       },
     });
     const two = [{ protocol: 'tcp', port: 8080, backends: [{ ip: '10.244.1.2', port: 80 }, { ip: '10.244.1.3', port: 80 }] }];
-    await until('both backends', () => JSON.stringify(seen.at(-1)) === JSON.stringify(two));
+    await vi.waitFor(() => expect(JSON.stringify(seen.at(-1)), 'both backends').toBe(JSON.stringify(two)), wait);
     const id = api.tasks.get('web.1.a')!.status.containerId!;
     rt.exit(id, 1);
-    await until('one backend left', () => JSON.stringify(seen.at(-1)) === JSON.stringify([{ protocol: 'tcp', port: 8080, backends: [{ ip: rt.containers.get(api.tasks.get('web.2.b')!.status.containerId!)!.ip, port: 80 }] }]));
+    await vi.waitFor(() => {
+      const left = [{ protocol: 'tcp', port: 8080, backends: [{ ip: rt.containers.get(api.tasks.get('web.2.b')!.status.containerId!)!.ip, port: 80 }] }];
+      expect(JSON.stringify(seen.at(-1)), 'one backend left').toBe(JSON.stringify(left));
+    }, wait);
     const calls = seen.length;
     await new Promise((r) => setTimeout(r, 150));
     expect(seen.length).toBe(calls); // resyncs with nothing new write nothing
@@ -201,7 +199,7 @@ describe('agent session', () => {
     const rt = new FakeRuntime();
     api.addTask('web.1.a');
     start(api, rt);
-    await until('running', () => api.tasks.get('web.1.a')?.status.state === 'running');
+    await vi.waitFor(() => expect(api.tasks.get('web.1.a')?.status.state).toBe('running'), wait);
     // The orchestrator deletes a task as soon as it is terminal; the DELETED event overtakes
     // the answer to the agent's `shutdown` write.
     api.beforeStatusAnswer = async (t) => {
@@ -213,19 +211,19 @@ describe('agent session', () => {
     const cur = api.tasks.get('web.1.a')!;
     api.tasks.set('web.1.a', { ...cur, spec: { ...cur.spec, desiredState: 'shutdown' }, metadata: { ...cur.metadata, resourceVersion: String(++api.rev) } });
     api.events.push({ type: 'MODIFIED', object: api.tasks.get('web.1.a')! });
-    await until('container removed', () => rt.containers.size === 0);
+    await vi.waitFor(() => expect(rt.containers.size, 'container removed').toBe(0), wait);
   });
 
   it('re-registers when the node was deleted', async () => {
     const api = new FakeController();
     start(api, new FakeRuntime());
-    await until('registered', () => api.node !== undefined);
+    await vi.waitFor(() => expect(api.node, 'registered').toBeDefined(), wait);
     api.node = undefined;
     const heartbeat = api.heartbeat;
     api.heartbeat = async () => {
       if (!api.node) throw errors.notFound('node n1');
       return heartbeat();
     };
-    await until('registered again', () => api.node !== undefined);
+    await vi.waitFor(() => expect(api.node, 'registered again').toBeDefined(), wait);
   });
 });

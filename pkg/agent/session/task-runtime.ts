@@ -81,24 +81,3 @@ export function containerRuntime(containers: ContainerManager, images: ImageServ
     },
   };
 }
-
-/** Sums per-layer progress into one {current, total} for `status.progress`. */
-export class PullProgress {
-  private readonly layers = new Map<string, { current: number; total: number }>();
-  add(ev: LayerProgress): void {
-    const prev = this.layers.get(ev.id) ?? { current: 0, total: 0 };
-    const total = ev.total ?? prev.total;
-    const current = ev.status === 'done' || ev.status === 'exists' ? total : (ev.current ?? prev.current);
-    this.layers.set(ev.id, { current, total });
-  }
-  get(): { current: number; total: number } {
-    let current = 0;
-    let total = 0;
-    for (const l of this.layers.values()) {
-      current += l.current;
-      total += l.total;
-    }
-    return { current, total };
-  }
-}
-

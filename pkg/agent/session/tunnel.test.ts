@@ -1,20 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { engineRequest, parseTunnelLine, startTunnel, type AgentTunnel, type TunnelOptions, type TunnelRequest } from './tunnel.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { TunnelRequest } from '../../api/index.js';
+import { startTunnel, type AgentTunnel, type TunnelOptions } from './tunnel.js';
 import { FakeEngine } from './tunnel-fake-engine.js';
 
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
-async function until<T>(what: string, fn: () => T | undefined | false, ms = 5000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+/** vi.waitFor's pacing for these tests. */
+const wait = { timeout: 5000, interval: 10 };
 
 interface Answer {
   id: string;
@@ -104,6 +98,15 @@ let engine: FakeEngine;
 let tunnel: AgentTunnel | undefined;
 const labels = new Map<string, string>();
 
+/** The answer to request `id` once it has arrived (and, with `ended`, once its body is complete). */
+const answer = (id: string, opts: { ended?: boolean } = {}): Promise<Answer> =>
+  vi.waitFor(() => {
+    const a = controller.answers.get(id);
+    expect(a, `the answer to ${id}`).toBeDefined();
+    if (opts.ended) expect(a?.ended, `the answer to ${id} ended`).toBe(true);
+    return a!;
+  }, wait);
+
 function start(opts: Partial<TunnelOptions> = {}): AgentTunnel {
   tunnel = startTunnel({
     controller: controller.url,
@@ -132,50 +135,30 @@ afterEach(async () => {
   await engine.close();
 });
 
-describe('parseTunnelLine and engineRequest (pure)', () => {
-  it('accepts the three kinds of lines and refuses anything else', () => {
-    expect(parseTunnelLine('{"op":"ping"}')).toEqual({ op: 'ping' });
-    expect(parseTunnelLine('{"op":"cancel","id":"a1"}')).toEqual({ op: 'cancel', id: 'a1' });
-    expect(parseTunnelLine('{"id":"a1","op":"logs","container":"c1","task":"default/web.1.x","query":{"tail":"5","bad":3}}')).toEqual({
-      id: 'a1', op: 'logs', container: 'c1', task: 'default/web.1.x', query: { tail: '5' },
-    });
-    for (const bad of ['', 'nope', '[]', '{"op":"logs"}', '{"id":"a/b","op":"logs","container":"c","task":"t"}', '{"id":"a","op":"rm","container":"c","task":"t"}', '{"id":"a","op":"logs","container":"../x","task":"t"}', '{"id":"a","op":"exec","container":"c","task":"t","query":[]}']) {
-      expect(parseTunnelLine(bad)).toBeUndefined();
-    }
-  });
-
-  it('builds the engine request with only the parameters each route takes', () => {
-    expect(engineRequest(logsReq('1', 'c1', { follow: '1', tail: '10', since: '123', spec: 'x' }))).toEqual({ method: 'GET', path: '/v1/containers/c1/logs?follow=1&tail=10&since=123', stdin: false });
-    expect(engineRequest(logsReq('1', 'c1'))).toEqual({ method: 'GET', path: '/v1/containers/c1/logs', stdin: false });
-    expect(engineRequest({ id: '1', op: 'exec', container: 'c1', task: 't', query: { spec: 'e30=', stdin: '1', follow: '1' } })).toEqual({ method: 'POST', path: '/v1/containers/c1/exec?spec=e30%3D', stdin: true });
-    expect(() => engineRequest({ id: '1', op: 'exec', container: 'c1', task: 't', query: {} })).toThrow(/query.spec/);
-  });
-});
-
 describe('the agent tunnel against a fake controller and engine', () => {
   it('serves a logs request with the engine’s status and body', async () => {
     engine.add('c1', ['hello', 'err:oops']);
     labels.set('c1', 'default/t-c1');
     const t = start();
-    await until('connected', () => t.connected());
+    await vi.waitFor(() => expect(t.connected()).toBe(true), wait);
     controller.send({ op: 'ping' });
     controller.send(logsReq('r1', 'c1'));
-    const a = await until('the answer', () => controller.answers.get('r1')?.ended && controller.answers.get('r1'));
+    const a = await answer('r1', { ended: true });
     expect(a.status).toBe('200');
     expect(a.body.trim().split('\n').map((l) => JSON.parse(l) as { stream: string; log: string })).toMatchObject([
       { stream: 'stdout', log: 'hello\n' },
       { stream: 'stderr', log: 'oops\n' },
     ]);
-    await until('no active stream', () => t.activeStreams() === 0);
+    await vi.waitFor(() => expect(t.activeStreams()).toBe(0), wait);
   });
 
   it('answers 404 for a container that is not the task’s, without asking the engine', async () => {
     engine.add('c1');
     labels.set('c1', 'default/other');
     start();
-    await until('connected', () => tunnel!.connected());
+    await vi.waitFor(() => expect(tunnel!.connected()).toBe(true), wait);
     controller.send(logsReq('r1', 'c1'));
-    const a = await until('the answer', () => controller.answers.get('r1')?.ended && controller.answers.get('r1'));
+    const a = await answer('r1', { ended: true });
     expect(a.status).toBe('404');
     expect(JSON.parse(a.body)).toMatchObject({ code: 404, message: 'container c1 of task default/t-c1 is not on node n1' });
     expect(engine.seen).toEqual([]);
@@ -184,17 +167,17 @@ describe('the agent tunnel against a fake controller and engine', () => {
   it('passes an engine error under its own status, and an unreachable engine as 503', async () => {
     labels.set('c404', 'default/t-c404');
     start();
-    await until('connected', () => tunnel!.connected());
+    await vi.waitFor(() => expect(tunnel!.connected()).toBe(true), wait);
     controller.send(logsReq('r1', 'c404'));
-    const a = await until('the answer', () => controller.answers.get('r1')?.ended && controller.answers.get('r1'));
+    const a = await answer('r1', { ended: true });
     expect(a.status).toBe('404');
     expect(JSON.parse(a.body)).toMatchObject({ message: 'no such container: c404' });
     await tunnel!.close();
 
     start({ engineSocket: '/nonexistent/engine.sock' });
-    await until('connected', () => tunnel!.connected());
+    await vi.waitFor(() => expect(tunnel!.connected()).toBe(true), wait);
     controller.send(logsReq('r2', 'c404'));
-    const b = await until('the answer', () => controller.answers.get('r2')?.ended && controller.answers.get('r2'));
+    const b = await answer('r2', { ended: true });
     expect(b.status).toBe('503');
     expect(JSON.parse(b.body)).toMatchObject({ code: 503, message: expect.stringMatching(/engine API of node n1 cannot be reached/) });
   });
@@ -203,70 +186,82 @@ describe('the agent tunnel against a fake controller and engine', () => {
     engine.add('c1', []);
     labels.set('c1', 'default/t-c1');
     start({ statusGraceMs: 20 });
-    await until('connected', () => tunnel!.connected());
+    await vi.waitFor(() => expect(tunnel!.connected()).toBe(true), wait);
 
     // cancel
     controller.send(logsReq('r1', 'c1', { follow: '1' }));
-    await until('the engine follows', () => engine.open === 1);
+    await vi.waitFor(() => expect(engine.open, 'the engine follows').toBe(1), wait);
     controller.send({ op: 'cancel', id: 'r1' });
-    await until('engine request aborted', () => engine.open === 0);
+    await vi.waitFor(() => expect(engine.open, 'engine request aborted').toBe(0), wait);
     expect(engine.aborted).toBe(1);
 
     // the controller closes the answer's connection (its client went away)
     controller.send(logsReq('r2', 'c1', { follow: '1' }));
-    const a = await until('the answer', () => controller.answers.get('r2'));
-    await until('the engine follows', () => engine.open === 1);
+    const a = await answer('r2');
+    await vi.waitFor(() => expect(engine.open, 'the engine follows').toBe(1), wait);
     a.res.destroy();
-    await until('engine request aborted', () => engine.open === 0);
+    await vi.waitFor(() => expect(engine.open, 'engine request aborted').toBe(0), wait);
     expect(engine.aborted).toBe(2);
 
     // the controller does not know the request any more
     controller.answerStatus = 404;
     controller.send(logsReq('r3', 'c1', { follow: '1' }));
-    await until('the answer', () => controller.answers.get('r3'));
-    await until('engine request aborted', () => engine.aborted === 3 && engine.open === 0);
-    await until('no active stream', () => tunnel!.activeStreams() === 0);
+    await answer('r3');
+    await vi.waitFor(() => {
+      expect(engine.aborted).toBe(3);
+      expect(engine.open).toBe(0);
+    }, wait);
+    await vi.waitFor(() => expect(tunnel!.activeStreams()).toBe(0), wait);
   });
 
   it('reconnects when the controller ends the tunnel, when it goes silent, and after a refusal', async () => {
     start({ idleTimeoutMs: 150 });
-    await until('connected', () => controller.gets === 1 && tunnel!.connected());
+    await vi.waitFor(() => {
+      expect(controller.gets).toBe(1);
+      expect(tunnel!.connected()).toBe(true);
+    }, wait);
     controller.live()!.end();
-    await until('second connection', () => controller.gets === 2 && controller.live());
+    await vi.waitFor(() => {
+      expect(controller.gets, 'second connection').toBe(2);
+      expect(controller.live()).toBeDefined();
+    }, wait);
     // No pings: the agent gives up on the silent connection and opens another.
-    await until('third connection after silence', () => controller.gets === 3 && controller.live(), 2000);
+    await vi.waitFor(() => {
+      expect(controller.gets, 'third connection after silence').toBe(3);
+      expect(controller.live()).toBeDefined();
+    }, { ...wait, timeout: 2000 });
     controller.tunnelStatus = 404;
     controller.live()!.destroy();
-    await until('retries while refused', () => controller.gets >= 6);
+    await vi.waitFor(() => expect(controller.gets, 'retries while refused').toBeGreaterThanOrEqual(6), wait);
     expect(tunnel!.connected()).toBe(false);
     controller.tunnelStatus = 200;
-    await until('connected again', () => tunnel!.connected());
+    await vi.waitFor(() => expect(tunnel!.connected(), 'connected again').toBe(true), wait);
   });
 
   it('refuses requests beyond its stream limit and stops everything on close', async () => {
     engine.add('c1', []);
     labels.set('c1', 'default/t-c1');
     const t = start({ maxStreams: 1, statusGraceMs: 10 });
-    await until('connected', () => t.connected());
+    await vi.waitFor(() => expect(t.connected()).toBe(true), wait);
     controller.send(logsReq('r1', 'c1', { follow: '1' }));
-    await until('the engine follows', () => engine.open === 1);
+    await vi.waitFor(() => expect(engine.open, 'the engine follows').toBe(1), wait);
     controller.send(logsReq('r2', 'c1', { follow: '1' }));
-    const b = await until('the refusal', () => controller.answers.get('r2')?.ended && controller.answers.get('r2'));
+    const b = await answer('r2', { ended: true });
     expect(b.status).toBe('503');
     expect(JSON.parse(b.body)).toMatchObject({ message: 'node n1 is serving 1 log and exec streams already' });
     await t.close();
     expect(t.connected()).toBe(false);
     expect(t.activeStreams()).toBe(0);
-    await until('engine request aborted', () => engine.open === 0);
-    await until('tunnel closed at the controller', () => controller.live() === undefined);
+    await vi.waitFor(() => expect(engine.open, 'engine request aborted').toBe(0), wait);
+    await vi.waitFor(() => expect(controller.live(), 'tunnel closed at the controller').toBeUndefined(), wait);
   });
 
   it('stops on its signal', async () => {
     const ac = new AbortController();
     const t = start({ signal: ac.signal });
-    await until('connected', () => t.connected());
+    await vi.waitFor(() => expect(t.connected()).toBe(true), wait);
     ac.abort();
-    await until('tunnel closed at the controller', () => controller.live() === undefined);
+    await vi.waitFor(() => expect(controller.live(), 'tunnel closed at the controller').toBeUndefined(), wait);
     await t.close();
     const gets = controller.gets;
     await new Promise((r) => setTimeout(r, 100));

@@ -1,0 +1,26 @@
+/**
+ * Query parameters of the engine API's routes (pure). Fastify hands a parameter over as a
+ * string, or as an array when it is repeated; the first value counts.
+ */
+import { ShoalError } from '../../api/index.js';
+
+export type Query = Record<string, string | string[] | undefined>;
+
+export const first = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
+
+/** A boolean flag (`force`, `all`, `follow`...): absent, empty, `0` and `false` (any case) are false; any other value is true. */
+export function flag(v: string | string[] | undefined): boolean {
+  const s = first(v);
+  return s !== undefined && s !== '' && s !== '0' && s.toLowerCase() !== 'false';
+}
+
+/** A number parameter (integer unless `allowFraction`), at least `min` (default 0); absent or empty: undefined; else InvalidArgument. */
+export function intParam(q: Query, key: string, opts: { min?: number; allowFraction?: boolean } = {}): number | undefined {
+  const s = first(q[key]);
+  if (s === undefined || s === '') return undefined;
+  const n = Number(s);
+  if (!Number.isFinite(n) || (!opts.allowFraction && !Number.isInteger(n)) || n < (opts.min ?? 0)) {
+    throw new ShoalError('InvalidArgument', `invalid query parameter ${key}=${JSON.stringify(s)}: want a number >= ${opts.min ?? 0}`);
+  }
+  return n;
+}
