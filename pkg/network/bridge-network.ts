@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { cidrsOverlap, errors, formatIPv4, isShoalError, type NetworkInfo } from '../api/index.js';
-import { readJson, writeFileAtomic } from './atomic-file.js';
+import { readJsonStrict, writeFileAtomicIn } from '../util/index.js';
 import { gatewayOf, parseSubnet } from './cidr.js';
 import type { NetHost } from './host.js';
 import { DiskIpamStore, Ipam, type IpamStore } from './ipam-store.js';
@@ -88,9 +88,9 @@ export class BridgeNetwork {
   /** Loads user networks and endpoints from `<dataDir>/network/`. Call ensure() for the default bridge, then sync(). */
   static async create(opts: BridgeNetworkOptions): Promise<BridgeNetwork> {
     const bn = new BridgeNetwork(opts);
-    const nets = (await readJson(bn.networksPath())) as { networks?: NetworkInfo[] } | undefined;
+    const nets = (await readJsonStrict(bn.networksPath())) as { networks?: NetworkInfo[] } | undefined;
     for (const n of nets?.networks ?? []) bn.networks.set(n.name, n);
-    const st = (await readJson(bn.statePath())) as State | undefined;
+    const st = (await readJsonStrict(bn.statePath())) as State | undefined;
     bn.endpoints = st?.endpoints ?? [];
     return bn;
   }
@@ -110,10 +110,10 @@ export class BridgeNetwork {
 
   private async saveNetworks(): Promise<void> {
     const user = [...this.networks.values()].filter((n) => n.user);
-    await writeFileAtomic(this.networksPath(), JSON.stringify({ networks: user }, null, 1));
+    await writeFileAtomicIn(this.networksPath(), JSON.stringify({ networks: user }, null, 1));
   }
   private async saveState(): Promise<void> {
-    await writeFileAtomic(this.statePath(), JSON.stringify({ endpoints: this.endpoints } satisfies State, null, 1));
+    await writeFileAtomicIn(this.statePath(), JSON.stringify({ endpoints: this.endpoints } satisfies State, null, 1));
   }
 
   private async ipBatch(lines: string[], pid?: number): Promise<void> {

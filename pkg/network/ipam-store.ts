@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errors } from '../api/index.js';
-import { readJson, writeFileAtomic } from './atomic-file.js';
+import { readJsonStrict, writeFileAtomicIn } from '../util/index.js';
 import { emptyIpam, release, reserve, retain, type IpamState } from './ipam.js';
 
 /** Where IPAM states live; one state per network name. */
@@ -23,7 +23,7 @@ export class DiskIpamStore implements IpamStore {
   }
 
   async load(network: string): Promise<IpamState | undefined> {
-    const raw = await readJson(this.path(network));
+    const raw = await readJsonStrict(this.path(network));
     if (raw === undefined) return undefined;
     const s = raw as Partial<IpamState>;
     if (typeof s.subnet !== 'string' || typeof s.last !== 'number' || typeof s.leases !== 'object' || s.leases === null) {
@@ -33,7 +33,7 @@ export class DiskIpamStore implements IpamStore {
   }
 
   async save(network: string, state: IpamState): Promise<void> {
-    await writeFileAtomic(this.path(network), JSON.stringify(state, null, 1));
+    await writeFileAtomicIn(this.path(network), JSON.stringify(state, null, 1));
   }
 
   async remove(network: string): Promise<void> {

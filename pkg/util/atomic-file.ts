@@ -4,7 +4,8 @@
  * or the new, never a mix; a failed write leaves no temp file behind.
  */
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { errors } from '../api/index.js';
 import { basename, dirname, join } from 'node:path';
 
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
@@ -42,5 +43,30 @@ export async function readJsonFile<T>(path: string): Promise<T | undefined> {
     return JSON.parse(await readFile(path, 'utf8')) as T;
   } catch {
     return undefined;
+  }
+}
+
+/** writeFileAtomic, creating the directory first. */
+export async function writeFileAtomicIn(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFileAtomic(path, data, mode);
+}
+
+/**
+ * The parsed JSON file of a record that must be whole: undefined when it does not exist,
+ * DataLoss when it is not valid JSON (the caller reports and skips it, or fails).
+ */
+export async function readJsonStrict(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw errors.internal(`read ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw errors.dataLoss(`${path} is not valid JSON`, { cause: err });
   }
 }

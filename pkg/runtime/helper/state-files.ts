@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ShoalError } from '../../api/index.js';
 import type { ExitStatus } from './driver.js';
-import { writeFileAtomic } from '../../util/index.js';
+import { readJsonStrict, writeFileAtomic } from '../../util/index.js';
 
 export const EXIT_FILE = 'exit.json';
 export const PID_FILE = 'pid.json';
@@ -19,21 +19,6 @@ export interface PidFile {
   monitorStartTime: string;
 }
 
-async function readJson(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new ShoalError('Internal', `read ${path}: ${(err as Error).message}`, { cause: err });
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw new ShoalError('DataLoss', `${path} is not valid JSON`, { cause: err });
-  }
-}
-
 export function parseExitStatus(v: unknown, path = EXIT_FILE): ExitStatus {
   const o = v as Partial<Record<keyof ExitStatus, unknown>> | null;
   if (!o || typeof o !== 'object' || typeof o.exitCode !== 'number' || typeof o.finishedAt !== 'string') {
@@ -44,13 +29,13 @@ export function parseExitStatus(v: unknown, path = EXIT_FILE): ExitStatus {
 
 export async function readExitFile(stateDir: string): Promise<ExitStatus | undefined> {
   const path = join(stateDir, EXIT_FILE);
-  const v = await readJson(path);
+  const v = await readJsonStrict(path);
   return v === undefined ? undefined : parseExitStatus(v, path);
 }
 
 export async function readPidFile(stateDir: string): Promise<PidFile | undefined> {
   const path = join(stateDir, PID_FILE);
-  const v = (await readJson(path)) as Partial<PidFile> | undefined;
+  const v = (await readJsonStrict(path)) as Partial<PidFile> | undefined;
   if (v === undefined) return undefined;
   if (typeof v.pid !== 'number' || typeof v.monitorPid !== 'number') throw new ShoalError('DataLoss', `${path} is malformed`);
   return { pid: v.pid, pidStartTime: String(v.pidStartTime ?? ''), monitorPid: v.monitorPid, monitorStartTime: String(v.monitorStartTime ?? '') };
