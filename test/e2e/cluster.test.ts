@@ -6,33 +6,22 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmod, copyFile, mkdir, readdir, rmdir, symlink, writeFile } from 'node:fs/promises';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  until,
-  AGENT_JS, CTL_JS, REPO_ROOT, TempDirs, etcdAvailable, registryAvailable, run, startEtcd, startRegistry, startTestAgent,
+  CONTROLLER_JS, ensureBuilt, until,
+  AGENT_JS, CTL_JS, TempDirs, etcdAvailable, registryAvailable, run, startEtcd, startRegistry, startTestAgent,
   type TestEtcd, type TestRegistry,
 } from './harness/index.js';
 import { freePort } from './harness/etcd.js';
 
-const CONTROLLER_JS = join(REPO_ROOT, 'dist/shoal-controller.js');
 const isRoot = process.getuid?.() === 0;
 const canRun = isRoot && etcdAvailable() && registryAvailable() && existsSync('/bin/busybox');
 const why = !isRoot ? 'needs root' : !etcdAvailable() ? 'etcd is not installed' : !registryAvailable() ? 'docker-registry is not installed' : 'needs /bin/busybox';
 if (!canRun) console.warn(`cluster e2e skipped: ${why}`);
 
 /** Rebuilds dist/ when a bundle is missing or older than the agent session sources. */
-function buildIfStale(): void {
-  const bundles = [AGENT_JS, CTL_JS, CONTROLLER_JS];
-  const oldest = Math.min(...bundles.map((b) => (existsSync(b) ? statSync(b).mtimeMs : 0)));
-  const newest = Math.max(...['pkg/agent/session/session.ts', 'pkg/agent/start-agent.ts'].map((f) => statSync(join(REPO_ROOT, f)).mtimeMs));
-  if (oldest >= newest) return;
-  const r = spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: REPO_ROOT, stdio: 'pipe' });
-  if (r.status !== 0) throw new Error(`build failed: ${r.stderr.toString()}`);
-}
-
-
 interface Proc {
   child: ChildProcess;
   logs: () => string;
@@ -104,7 +93,7 @@ describe.skipIf(!canRun)('an agent in a cluster', () => {
   };
 
   beforeAll(async () => {
-    buildIfStale();
+    ensureBuilt();
     base = await tmp.make('shoal-cluster-');
     etcd = await startEtcd();
     reg = await startRegistry();

@@ -3,68 +3,19 @@
  * and the real `dist/shoal-controller.js` process.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, readdirSync, statSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdStore } from '../../pkg/store/index.js';
 import { etcdAvailable, freePort, startEtcd, type TestEtcd } from './harness/etcd.js';
-import { until } from './harness/index.js';
+import { CTL_JS, CONTROLLER_JS, ensureBuilt, until } from './harness/index.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const BIN = join(ROOT, 'dist/shoal-controller.js');
-const CTL = join(ROOT, 'dist/shoalctl.js');
+const BIN = CONTROLLER_JS;
+const CTL = CTL_JS;
 const hasEtcd = etcdAvailable();
 if (!hasEtcd) console.warn('controller e2e skipped: the `etcd` binary is not installed (apt-get install etcd-server)');
-
-/** Newest mtime of the sources the controller bundle is built from. */
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    if (e.name === 'node_modules' || e.name.startsWith('.')) continue;
-    const p = join(dir, e.name);
-    if (e.isDirectory()) newest = Math.max(newest, newestSource(p));
-    else if (e.name.endsWith('.ts') && !e.name.endsWith('.test.ts')) newest = Math.max(newest, statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
-/**
- * Bundles the controller and shoalctl (not the agent: other work may be mid-change there),
- * with the options of scripts/build.mjs, when their sources are newer than the bundles.
- */
-async function buildIfStale(): Promise<void> {
-  const newest = Math.max(newestSource(join(ROOT, 'pkg')), newestSource(join(ROOT, 'cmd')));
-  const { build } = await import('esbuild');
-  for (const [entry, out] of [
-    ['cmd/controller/main.ts', BIN],
-    ['cmd/ctl/main.ts', CTL],
-  ] as const) {
-    let built = 0;
-    try {
-      built = statSync(out).mtimeMs;
-    } catch {
-      // not built yet
-    }
-    if (built >= newest) continue;
-    await build({
-      entryPoints: [join(ROOT, entry)],
-      outfile: out,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      sourcemap: 'linked',
-      external: ['etcd3', '@grpc/grpc-js', '@grpc/proto-loader', 'pino', 'thread-stream', 'pino-pretty'],
-      legalComments: 'none',
-      logLevel: 'error',
-      banner: {
-        js: ['#!/usr/bin/env node', "import { createRequire as __shoalCreateRequire } from 'node:module';", 'const require = __shoalCreateRequire(import.meta.url);'].join('\n'),
-      },
-    });
-  }
-}
 
 export interface ControllerProc {
   child: ChildProcess;
@@ -110,7 +61,7 @@ function alive(pid: number): boolean {
 
 describe.skipIf(!hasEtcd)('shoal-controller process', () => {
   const cleanups: (() => Promise<unknown>)[] = [];
-  beforeAll(() => buildIfStale());
+  beforeAll(() => ensureBuilt());
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
   });
@@ -155,7 +106,7 @@ describe.skipIf(!hasEtcd)('shoal-controller on an external etcd', () => {
   let etcd: TestEtcd;
   const cleanups: (() => Promise<unknown>)[] = [];
   beforeAll(async () => {
-    await buildIfStale();
+    ensureBuilt();
     etcd = await startEtcd();
   });
   afterAll(async () => {
@@ -305,7 +256,7 @@ describe.skipIf(!hasEtcd)('control plane over the API', () => {
   let etcd: TestEtcd;
   const cleanups: (() => Promise<unknown> | unknown)[] = [];
   beforeAll(async () => {
-    await buildIfStale();
+    ensureBuilt();
     etcd = await startEtcd();
   });
   afterAll(async () => {
@@ -551,7 +502,7 @@ describe.skipIf(!hasEtcd)('shoal-controller when etcd goes away', () => {
   });
 
   it('answers 503 with Retry-After while etcd is down and recovers when it is back, without a restart', async () => {
-    await buildIfStale();
+    ensureBuilt();
     const etcd = await startEtcd();
     cleanups.push(() => etcd.stop());
     const dataDir = await mkdtemp(join(tmpdir(), 'shoal-ctl-'));

@@ -25,12 +25,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TERMINAL_TASK_STATES, type TaskState } from '../../pkg/api/index.js';
 import {
-  AGENT_JS, CTL_JS, REPO_ROOT, TempDirs, createNetnsLan, etcdAvailable, freeLoopbackPort, ipInCidr, killIfItIs, netnsToolsAvailable,
+  AGENT_JS, CONTROLLER_JS, CTL_JS, ensureBuilt, TempDirs, createNetnsLan, etcdAvailable, freeLoopbackPort, ipInCidr, killIfItIs, netnsToolsAvailable,
   registryAvailable, run, startEtcd, startRegistry, sweepCgroupParent, unmountUnder, until,
   type NetnsHost, type NetnsLan, type RunResult, type TestEtcd, type TestRegistry,
 } from './harness/index.js';
 
-const CONTROLLER_JS = join(REPO_ROOT, 'dist/shoal-controller.js');
 const isRoot = process.getuid?.() === 0;
 const why = !isRoot ? 'needs root'
   : !etcdAvailable() ? 'etcd is not installed'
@@ -249,10 +248,7 @@ describe.skipIf(why !== undefined)('a cluster of three network-namespace hosts',
   };
 
   beforeAll(async () => {
-    if (![AGENT_JS, CTL_JS, CONTROLLER_JS].every((f) => existsSync(f))) {
-      const b = spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: REPO_ROOT, stdio: 'pipe' });
-      if (b.status !== 0) throw new Error(`build failed: ${b.stderr.toString()}`);
-    }
+    ensureBuilt();
     base = await tmp.make('shoal-mn-');
     lan = createNetnsLan({ tag });
     for (let i = 1; i <= 3; i++) {

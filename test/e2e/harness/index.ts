@@ -9,3 +9,4 @@ export {
   createNetnsLan, freeSubnet24, ipInCidr, killIfItIs, netnsToolsAvailable, sweepCgroupParent, unmountUnder,
   type NetnsHost, type NetnsLan, type NetnsLanOptions,
 } from './netns.js';
+export { ensureBuilt, CONTROLLER_JS } from './build.js';
