@@ -1,6 +1,6 @@
 export { parseSubnet, gatewayOf, type Subnet } from './cidr.js';
 export { emptyIpam, reserve, release, retain, type IpamState, type Reservation } from './ipam.js';
-export { Ipam, DiskIpamStore, MemoryIpamStore, type IpamStore } from './ipam-store.js';
+export { Ipam, DiskIpamStore, MemoryIpamStore, NETWORK_NAME_RE, type IpamStore } from './ipam-store.js';
 export { parsePortSpec, portsClash, formatPort, type PortSpec, type Protocol } from './ports.js';
 export { containerNameservers, upstreamNameservers } from './nameservers.js';
 export * from './plan.js';

@@ -4,6 +4,9 @@ import { errors } from '../api/index.js';
 import { readJsonStrict, writeFileAtomicIn } from '../util/index.js';
 import { emptyIpam, release, reserve, retain, type IpamState } from './ipam.js';
 
+/** A network's name (also the name of its IPAM file): Docker's rule, at most 63 characters. */
+export const NETWORK_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
+
 /** Where IPAM states live; one state per network name. */
 export interface IpamStore {
   load(network: string): Promise<IpamState | undefined>;
@@ -11,14 +14,13 @@ export interface IpamStore {
   remove(network: string): Promise<void>;
 }
 
-const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
 
 /** `<dataDir>/network/ipam/<network>.json`, written atomically. */
 export class DiskIpamStore implements IpamStore {
   constructor(private readonly dataDir: string) {}
 
   private path(network: string): string {
-    if (!NAME.test(network)) throw errors.invalidArgument(`invalid network name "${network}"`);
+    if (!NETWORK_NAME_RE.test(network)) throw errors.invalidArgument(`invalid network name "${network}"`);
     return join(this.dataDir, 'network', 'ipam', `${network}.json`);
   }
 

@@ -5,9 +5,8 @@
  * body that is not a JSON object is InvalidArgument (400).
  */
 import { CONTAINER_CREATE_FIELDS, ShoalError, toShoalError, type FieldCause, type NetworkMode } from '../../api/index.js';
-import { parsePortSpec } from '../../network/index.js';
+import { NETWORK_NAME_RE, parsePortSpec } from '../../network/index.js';
 import { parseCpus, parseMemory, parseSignal, type CreateOptions } from '../../runtime/index.js';
-import { NETWORK_NAME_RE } from './networks.js';
 
 /** Reads typed fields of a JSON object, recording a cause for each of the wrong type (null counts as absent). */
 class FieldReader {

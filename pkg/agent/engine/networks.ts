@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ShoalError, type FieldCause, type NetworkCreateRequest, type NetworkDetail, type NetworkInfo } from '../../api/index.js';
 import type { BridgeNetwork, DnsServer } from '../../network/index.js';
-import { upstreamNameservers } from '../../network/index.js';
+import { NETWORK_NAME_RE, upstreamNameservers } from '../../network/index.js';
 import { flag, type Query } from './query.js';
 
 export interface NetworkApi {
@@ -17,7 +17,6 @@ export interface NetworkApi {
 }
 
 /** A user network's name (also the form of a container's network aliases). */
-export const NETWORK_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
 const RESERVED = new Set(['bridge', 'host', 'none', 'default']);
 
 /** Validates `{name, subnet?}`; Invalid with field causes. */
