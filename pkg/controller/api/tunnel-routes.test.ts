@@ -15,7 +15,8 @@ import { ControllerMetrics } from '../metrics.js';
 import { Registry } from '../registry/index.js';
 import { buildApiServer } from './server.js';
 import { TunnelHub } from './tunnel.js';
-import { compareTasks, withTask } from './tunnel-routes.js';
+import { compareTasks } from './tunnel-client-routes.js';
+import { withTask } from './tunnel-relay.js';
 
 const NS = '/apis/shoal/v1/namespaces/default';
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
