@@ -12,7 +12,7 @@
  * runs before the watch catches up neither re-places them nor forgets their resources.
  */
 import { isTerminal, type Node, type Task } from '../api/index.js';
-import type { Informer, Store } from '../store/index.js';
+import { WorkQueue, type Informer, type Store } from '../store/index.js';
 import { sleep } from '../util/index.js';
 import { schedulerMetrics } from './metrics.js';
 import { buildNodeInfos } from './node-info.js';
@@ -63,6 +63,8 @@ interface PassContext {
   assumed: AssumedAssignments;
 }
 
+const PASS_DUE = 'pass';
+
 export async function runSchedulerLoop(opts: SchedulerLoopOptions): Promise<void> {
   const { tasks, nodes, signal } = opts;
   const debounceMs = opts.debounceMs ?? 10;
@@ -77,13 +79,11 @@ export async function runSchedulerLoop(opts: SchedulerLoopOptions): Promise<void
     now: opts.now ?? Date.now,
     assumed: new AssumedAssignments(),
   };
-  let dirty = true;
-  let wake: (() => void) | undefined;
+  /** One key, queued while a pass is due (once for any number of events). */
+  const queue = new WorkQueue(signal);
+  const kick = (): void => queue.add(PASS_DUE);
+  kick();
   let unschedulableCount = 0;
-  const kick = (): void => {
-    dirty = true;
-    wake?.();
-  };
   const offTasks = tasks.addHandlers({
     onAdd: (c) => {
       if (isPending(c.object)) kick();
@@ -98,21 +98,13 @@ export async function runSchedulerLoop(opts: SchedulerLoopOptions): Promise<void
     },
   });
   const offNodes = nodes.addHandlers({ onAdd: kick, onUpdate: kick, onDelete: kick });
-  const onAbort = (): void => wake?.();
-  signal.addEventListener('abort', onAbort, { once: true });
   try {
     await Promise.all([tasks.waitForSync(signal), nodes.waitForSync(signal)]);
     while (!signal.aborted) {
-      if (!dirty) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-        wake = undefined;
-        continue;
-      }
+      await queue.wait();
       if (debounceMs > 0) await sleep(debounceMs, signal);
       if (signal.aborted) break;
-      dirty = false;
+      queue.take(); // events until now are in this pass
       try {
         const r = await runPass(ctx);
         unschedulableCount = r.unschedulable;
@@ -120,13 +112,13 @@ export async function runSchedulerLoop(opts: SchedulerLoopOptions): Promise<void
       } catch (err) {
         opts.onError?.(err);
         await sleep(500, signal);
-        dirty = true;
+        kick();
       }
     }
   } finally {
     offTasks();
     offNodes();
-    signal.removeEventListener('abort', onAbort);
+    queue.close();
   }
 }
 
