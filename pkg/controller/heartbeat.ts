@@ -7,9 +7,9 @@
  * the lease expired, i.e. the node missed heartbeats for a whole timeout.
  */
 import { ShoalError, isShoalError } from '../api/index.js';
-import type { Lease, Store } from '../store/index.js';
+import { KEY_ROOT, type Lease, type Store } from '../store/index.js';
 
-export const NODE_LEASES_PREFIX = '/shoal/v1/leases/nodes/';
+export const NODE_LEASES_PREFIX = `${KEY_ROOT}leases/nodes/`;
 const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 export function nodeLeaseKey(name: string): string {
