@@ -53,18 +53,24 @@ async function seed(store: Store, nodes: string[], service: Service): Promise<vo
   await store.create(storeKeyOf(service), encodeObject(service));
 }
 
+/** A MemoryStore with `nodes` and `service`, fake agents on the live nodes, and their heartbeats every 300 ms. */
+async function cluster(nodes: string[], service: Service, nodeTimeoutMs: number): Promise<{ store: MemoryStore; alive: Set<string> }> {
+  const store = new MemoryStore();
+  cleanups.push(() => store.close());
+  await seed(store, nodes, service);
+  const alive = new Set(nodes);
+  cleanups.push(fakeAgents(store, alive));
+  const hb = new HeartbeatService({ store, nodeTimeoutMs });
+  const beats = setInterval(() => {
+    for (const n of alive) void hb.beat(n).catch(() => undefined);
+  }, 300);
+  cleanups.push(() => clearInterval(beats));
+  return { store, alive };
+}
+
 describe('control loops on MemoryStore', () => {
   it('a node whose lease expires goes down, its task is orphaned and replaced elsewhere; it comes back ready', async () => {
-    const store = new MemoryStore();
-    cleanups.push(() => store.close());
-    await seed(store, ['n1', 'n2', 'n3'], makeService('web', { replicas: 3 }));
-    const alive = new Set(['n1', 'n2', 'n3']);
-    cleanups.push(fakeAgents(store, alive));
-    const hb = new HeartbeatService({ store, nodeTimeoutMs: 2000 });
-    const beats = setInterval(() => {
-      for (const n of alive) void hb.beat(n).catch(() => undefined);
-    }, 300);
-    cleanups.push(() => clearInterval(beats));
+    const { store, alive } = await cluster(['n1', 'n2', 'n3'], makeService('web', { replicas: 3 }), 2000);
     startLoops(store, 'c1');
 
     const running = await vi.waitFor(async () => {
@@ -117,16 +123,7 @@ describe('control loops on MemoryStore', () => {
   }, 20_000);
 
   it('leader takeover keeps every task (no restart) and the new leader keeps reconciling', async () => {
-    const store = new MemoryStore();
-    cleanups.push(() => store.close());
-    await seed(store, ['n1', 'n2'], makeService('web', { replicas: 2 }));
-    const alive = new Set(['n1', 'n2']);
-    cleanups.push(fakeAgents(store, alive));
-    const hb = new HeartbeatService({ store, nodeTimeoutMs: 5000 });
-    const beats = setInterval(() => {
-      for (const n of alive) void hb.beat(n).catch(() => undefined);
-    }, 300);
-    cleanups.push(() => clearInterval(beats));
+    const { store } = await cluster(['n1', 'n2'], makeService('web', { replicas: 2 }), 5000);
     const a = startLoops(store, 'a', 5000);
     await vi.waitFor(() => expect(a.loops.isLeader(), 'a leads').toBe(true), poll);
     const b = startLoops(store, 'b', 5000);
@@ -192,16 +189,7 @@ describe('scheduler loop', () => {
   });
 
   it('the leader counts tasks and nodes by state for /metrics', async () => {
-    const store = new MemoryStore();
-    cleanups.push(() => store.close());
-    await seed(store, ['m1', 'm2'], makeService('counted', { replicas: 2 }));
-    const alive = new Set(['m1', 'm2']);
-    cleanups.push(fakeAgents(store, alive));
-    const hb = new HeartbeatService({ store, nodeTimeoutMs: 2000 });
-    const beats = setInterval(() => {
-      for (const n of alive) void hb.beat(n).catch(() => undefined);
-    }, 300);
-    cleanups.push(() => clearInterval(beats));
+    const { store } = await cluster(['m1', 'm2'], makeService('counted', { replicas: 2 }), 2000);
     const metrics = new ControllerMetrics();
     startLoops(store, 'metrics-1', 2000, metrics);
     await vi.waitFor(async () => expect(await metrics.text(), 'two running tasks in the gauges').toContain('shoal_tasks{state="running"} 2'), poll);
