@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startEtcd } from '../../test/e2e/harness/etcd.js';
 import { EtcdSupervisor } from './etcd-supervisor.js';
 
@@ -51,11 +51,11 @@ describe('EtcdSupervisor', () => {
 
     const firstPid = sup.pid;
     process.kill(firstPid as number, 'SIGKILL');
-    const end = Date.now() + 20_000;
-    while (!(sup.state === 'running' && sup.pid !== firstPid && (await healthy(sup.clientUrl)))) {
-      if (Date.now() > end) throw new Error(`etcd not restarted (state ${sup.state})`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await vi.waitFor(async () => {
+      expect(sup.state, 'etcd restarted').toBe('running');
+      expect(sup.pid).not.toBe(firstPid);
+      expect(await healthy(sup.clientUrl)).toBe(true);
+    }, { timeout: 20_000, interval: 100 });
     expect(sup.restartCount).toBe(1);
 
     const pid = sup.pid;

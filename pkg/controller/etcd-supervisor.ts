@@ -13,7 +13,7 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ShoalError } from '../api/index.js';
-import { writeFileAtomic } from '../util/index.js';
+import { backoffDelay, writeFileAtomic, type BackoffPolicy } from '../util/index.js';
 
 export interface SupervisorLogger {
   info(msg: string): void;
@@ -40,6 +40,9 @@ export interface EtcdSupervisorOptions {
 
 export type SupervisorState = 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped';
 
+/** 500 ms doubling to 30 s, without jitter (one supervisor per data dir: nobody to desynchronise from). */
+const RESTART_BACKOFF: BackoffPolicy = { minMs: 500, maxMs: 30_000, jitter: 0 };
+
 const silent: SupervisorLogger = { info: () => {}, warn: () => {}, error: () => {} };
 
 export class EtcdSupervisor {
@@ -56,7 +59,7 @@ export class EtcdSupervisor {
     readonly peerUrl: string,
   ) {
     this.logger = opts.logger ?? silent;
-    this.backoff = opts.backoff ?? ((n) => Math.min(30_000, 500 * 2 ** Math.min(n, 10)));
+    this.backoff = opts.backoff ?? ((n) => backoffDelay(RESTART_BACKOFF, n));
   }
 
   /** Starts etcd and resolves once it is healthy. */

@@ -6,11 +6,10 @@
  * it grant a lease and put the key. The node monitor watches those keys: a deleted key means
  * the lease expired, i.e. the node missed heartbeats for a whole timeout.
  */
-import { ShoalError, isShoalError } from '../api/index.js';
-import type { Lease, Store } from '../store/index.js';
+import { isDnsSubdomain, isShoalError, ShoalError } from '../api/index.js';
+import { KEY_ROOT, type Lease, type Store } from '../store/index.js';
 
-export const NODE_LEASES_PREFIX = '/shoal/v1/leases/nodes/';
-const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+export const NODE_LEASES_PREFIX = `${KEY_ROOT}leases/nodes/`;
 
 export function nodeLeaseKey(name: string): string {
   return `${NODE_LEASES_PREFIX}${name}`;
@@ -37,9 +36,9 @@ export class HeartbeatService {
     this.ttl = leaseTtlSeconds(opts.nodeTimeoutMs);
   }
 
-  /** Records a heartbeat of `nodeName`. InvalidArgument for a malformed name; Unavailable when the store is down. */
+  /** Records a heartbeat of `nodeName`. InvalidArgument for a name no Node can have; Unavailable when the store is down. */
   beat(nodeName: string): Promise<void> {
-    if (!NODE_NAME.test(nodeName)) return Promise.reject(new ShoalError('InvalidArgument', `invalid node name ${JSON.stringify(nodeName)}`));
+    if (!isDnsSubdomain(nodeName)) return Promise.reject(new ShoalError('InvalidArgument', `invalid node name ${JSON.stringify(nodeName)}`));
     const running = this.inflight.get(nodeName);
     if (running !== undefined) return running;
     const p = this.renew(nodeName).finally(() => this.inflight.delete(nodeName));

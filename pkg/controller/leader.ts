@@ -6,10 +6,10 @@
  * and never restarts tasks.
  */
 import { toShoalError } from '../api/index.js';
-import type { Store } from '../store/index.js';
-import { setTimeout as delay } from 'node:timers/promises';
+import { KEY_ROOT, type Store } from '../store/index.js';
+import { sleep } from '../util/index.js';
 
-export const LEADER_ELECTION = '/shoal/v1/leader';
+export const LEADER_ELECTION = `${KEY_ROOT}leader`;
 
 export interface LeaderElectorOptions {
   store: Store;
@@ -70,9 +70,4 @@ export class LeaderElector {
       this.opts.onEvent?.({ type: 'lost' });
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  // node's timer rejects with AbortError on abort; here an abort just ends the wait early.
-  return delay(ms, undefined, { signal }).catch(() => undefined);
 }

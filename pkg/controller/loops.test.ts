@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isTerminal, type Node, type Service, type Task } from '../api/index.js';
 import { makeNode, makeService, makeTask, runSchedulerLoop } from '../scheduler/index.js';
 import { decodeObject, encodeObject, Informer, MemoryStore, objectKey, resourcePrefix, storeKeyOf, type Store, type TxnOp, type TxnResult } from '../store/index.js';
@@ -11,20 +11,8 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+/** How vi.waitFor polls in these tests. */
+const poll = { timeout: 10_000, interval: 25 };
 
 async function listTasks(store: Store): Promise<Task[]> {
   return (await store.list(resourcePrefix('tasks'))).items.map((kv) => decodeObject<Task>(kv));
@@ -65,24 +53,32 @@ async function seed(store: Store, nodes: string[], service: Service): Promise<vo
   await store.create(storeKeyOf(service), encodeObject(service));
 }
 
+/** A MemoryStore with `nodes` and `service`, fake agents on the live nodes, and their heartbeats every 300 ms. */
+async function cluster(nodes: string[], service: Service, nodeTimeoutMs: number): Promise<{ store: MemoryStore; alive: Set<string> }> {
+  const store = new MemoryStore();
+  cleanups.push(() => store.close());
+  await seed(store, nodes, service);
+  const alive = new Set(nodes);
+  cleanups.push(fakeAgents(store, alive));
+  const hb = new HeartbeatService({ store, nodeTimeoutMs });
+  const beats = setInterval(() => {
+    for (const n of alive) void hb.beat(n).catch(() => undefined);
+  }, 300);
+  cleanups.push(() => clearInterval(beats));
+  return { store, alive };
+}
+
 describe('control loops on MemoryStore', () => {
   it('a node whose lease expires goes down, its task is orphaned and replaced elsewhere; it comes back ready', async () => {
-    const store = new MemoryStore();
-    cleanups.push(() => store.close());
-    await seed(store, ['n1', 'n2', 'n3'], makeService('web', { replicas: 3 }));
-    const alive = new Set(['n1', 'n2', 'n3']);
-    cleanups.push(fakeAgents(store, alive));
-    const hb = new HeartbeatService({ store, nodeTimeoutMs: 2000 });
-    const beats = setInterval(() => {
-      for (const n of alive) void hb.beat(n).catch(() => undefined);
-    }, 300);
-    cleanups.push(() => clearInterval(beats));
+    const { store, alive } = await cluster(['n1', 'n2', 'n3'], makeService('web', { replicas: 3 }), 2000);
     startLoops(store, 'c1');
 
-    const running = await waitFor('3 running tasks on 3 nodes', async () => {
+    const running = await vi.waitFor(async () => {
       const ts = (await listTasks(store)).filter((t) => t.status.state === 'running');
-      return ts.length === 3 && new Set(ts.map((t) => t.spec.nodeName)).size === 3 ? ts : undefined;
-    });
+      expect(ts, '3 running tasks').toHaveLength(3);
+      expect(new Set(ts.map((t) => t.spec.nodeName)).size, 'on 3 nodes').toBe(3);
+      return ts;
+    }, poll);
     expect(running.map((t) => t.spec.slot).sort()).toEqual([1, 2, 3]);
     expect((await getNode(store, 'n1'))?.spec.podCIDR).toMatch(/^10\.244\.\d+\.0\/24$/);
     const cidrs = await Promise.all(['n1', 'n2', 'n3'].map(async (n) => (await getNode(store, n))?.spec.podCIDR));
@@ -90,18 +86,20 @@ describe('control loops on MemoryStore', () => {
 
     const victim = running.find((t) => t.spec.nodeName === 'n3');
     alive.delete('n3');
-    await waitFor('n3 down', async () => (await getNode(store, 'n3'))?.status.state === 'down');
-    await waitFor('the n3 task orphaned and replaced on another node', async () => {
+    await vi.waitFor(async () => expect((await getNode(store, 'n3'))?.status.state, 'n3 down').toBe('down'), poll);
+    await vi.waitFor(async () => {
       const ts = await listTasks(store);
       const old = ts.find((t) => t.metadata.name === victim?.metadata.name);
       const live = ts.filter((t) => t.status.state === 'running');
-      return old?.status.state === 'orphaned' && live.length === 3 && live.every((t) => t.spec.nodeName !== 'n3');
-    });
+      expect(old?.status.state, 'the n3 task orphaned').toBe('orphaned');
+      expect(live, 'and replaced').toHaveLength(3);
+      expect(live.every((t) => t.spec.nodeName !== 'n3'), 'on another node').toBe(true);
+    }, poll);
     const svc = decodeObject<Service>((await store.get(storeKeyOf(makeService('web')))) ?? { key: '', value: '{}', createRevision: 0, modRevision: 0 });
     expect(svc.status?.readyReplicas).toBe(3);
 
     alive.add('n3');
-    await waitFor('n3 ready again', async () => (await getNode(store, 'n3'))?.status.state === 'ready');
+    await vi.waitFor(async () => expect((await getNode(store, 'n3'))?.status.state, 'n3 ready again').toBe('ready'), poll);
   }, 20_000);
 
   it('drain moves tasks off a node; pause stops new placements', async () => {
@@ -113,44 +111,36 @@ describe('control loops on MemoryStore', () => {
     const hb = new HeartbeatService({ store, nodeTimeoutMs: 5000 });
     for (const n of alive) await hb.beat(n);
     startLoops(store, 'c1', 5000);
-    await waitFor('4 running', async () => (await listTasks(store)).filter((t) => t.status.state === 'running').length === 4);
+    await vi.waitFor(async () => expect((await listTasks(store)).filter((t) => t.status.state === 'running'), '4 running').toHaveLength(4), poll);
     const kv = await store.get(objectKey('nodes', undefined, 'n2'));
     const n2 = decodeObject<Node>(kv ?? { key: '', value: '{}', createRevision: 0, modRevision: 0 });
     await store.update(objectKey('nodes', undefined, 'n2'), encodeObject({ ...n2, spec: { ...n2.spec, availability: 'drain' } }), kv?.modRevision ?? 0);
-    await waitFor('all 4 running on n1, n2 empty', async () => {
+    await vi.waitFor(async () => {
       const live = (await listTasks(store)).filter((t) => !isTerminal(t.status.state));
-      return live.length === 4 && live.every((t) => t.spec.nodeName === 'n1' && t.status.state === 'running');
-    });
+      expect(live, '4 live tasks').toHaveLength(4);
+      expect(live.every((t) => t.spec.nodeName === 'n1' && t.status.state === 'running'), 'all running on n1, n2 empty').toBe(true);
+    }, poll);
   }, 20_000);
 
   it('leader takeover keeps every task (no restart) and the new leader keeps reconciling', async () => {
-    const store = new MemoryStore();
-    cleanups.push(() => store.close());
-    await seed(store, ['n1', 'n2'], makeService('web', { replicas: 2 }));
-    const alive = new Set(['n1', 'n2']);
-    cleanups.push(fakeAgents(store, alive));
-    const hb = new HeartbeatService({ store, nodeTimeoutMs: 5000 });
-    const beats = setInterval(() => {
-      for (const n of alive) void hb.beat(n).catch(() => undefined);
-    }, 300);
-    cleanups.push(() => clearInterval(beats));
+    const { store } = await cluster(['n1', 'n2'], makeService('web', { replicas: 2 }), 5000);
     const a = startLoops(store, 'a', 5000);
-    await waitFor('a leads', () => Promise.resolve(a.loops.isLeader()));
+    await vi.waitFor(() => expect(a.loops.isLeader(), 'a leads').toBe(true), poll);
     const b = startLoops(store, 'b', 5000);
-    await waitFor('2 running', async () => (await listTasks(store)).filter((t) => t.status.state === 'running').length === 2);
+    await vi.waitFor(async () => expect((await listTasks(store)).filter((t) => t.status.state === 'running'), '2 running').toHaveLength(2), poll);
     expect(b.loops.isLeader()).toBe(false);
     expect(await b.loops.leaderId()).toBe('a');
     const before = (await listTasks(store)).map((t) => t.metadata.name).sort();
     a.ac.abort();
     await a.loops.done;
-    await waitFor('b leads', () => Promise.resolve(b.loops.isLeader()));
+    await vi.waitFor(() => expect(b.loops.isLeader(), 'b leads').toBe(true), poll);
     await new Promise((r) => setTimeout(r, 300));
     expect((await listTasks(store)).map((t) => t.metadata.name).sort()).toEqual(before);
     // b reconciles: scale up.
     const kv = await store.get(storeKeyOf(makeService('web')));
     const svc = decodeObject<Service>(kv ?? { key: '', value: '{}', createRevision: 0, modRevision: 0 });
     await store.update(storeKeyOf(svc), encodeObject({ ...svc, metadata: { ...svc.metadata, generation: 1 }, spec: { ...svc.spec, replicas: 3 } }), kv?.modRevision ?? 0);
-    await waitFor('3 running', async () => (await listTasks(store)).filter((t) => t.status.state === 'running').length === 3);
+    await vi.waitFor(async () => expect((await listTasks(store)).filter((t) => t.status.state === 'running'), '3 running').toHaveLength(3), poll);
   }, 20_000);
 });
 
@@ -182,35 +172,27 @@ describe('scheduler loop', () => {
       ac.abort();
       await Promise.all(runs);
     });
-    const all = await waitFor('300 assigned', async () => {
+    const all = await vi.waitFor(async () => {
       const ts = await listTasks(store);
-      return ts.filter((t) => t.status.state === 'assigned').length === 300 ? ts : undefined;
-    });
+      expect(ts.filter((t) => t.status.state === 'assigned'), '300 assigned').toHaveLength(300);
+      return ts;
+    }, poll);
     const per = new Map<string, number>();
     for (const t of all) if (t.spec.nodeName) per.set(t.spec.nodeName, (per.get(t.spec.nodeName) ?? 0) + 1);
     expect([...per.values()]).toEqual(Array(10).fill(30));
     expect(txns.length).toBeLessThanOrEqual(4);
     expect(Math.max(...txns)).toBeLessThanOrEqual(128);
-    await waitFor('big explained', async () => (await listTasks(store)).find((t) => t.metadata.name === 'big.1.x')?.status.message === 'no node fits: insufficient memory on 10 nodes');
+    await vi.waitFor(async () => expect((await listTasks(store)).find((t) => t.metadata.name === 'big.1.x')?.status.message, 'big explained').toBe('no node fits: insufficient memory on 10 nodes'), poll);
     // More room: a new node makes the big task fit (event-driven retry).
     await store.create(objectKey('nodes', undefined, 'huge'), encodeObject(makeNode({ name: 'huge', memory: '8Gi' })));
-    await waitFor('big placed on huge', async () => (await listTasks(store)).find((t) => t.metadata.name === 'big.1.x')?.spec.nodeName === 'huge');
+    await vi.waitFor(async () => expect((await listTasks(store)).find((t) => t.metadata.name === 'big.1.x')?.spec.nodeName, 'big placed on huge').toBe('huge'), poll);
   });
 
   it('the leader counts tasks and nodes by state for /metrics', async () => {
-    const store = new MemoryStore();
-    cleanups.push(() => store.close());
-    await seed(store, ['m1', 'm2'], makeService('counted', { replicas: 2 }));
-    const alive = new Set(['m1', 'm2']);
-    cleanups.push(fakeAgents(store, alive));
-    const hb = new HeartbeatService({ store, nodeTimeoutMs: 2000 });
-    const beats = setInterval(() => {
-      for (const n of alive) void hb.beat(n).catch(() => undefined);
-    }, 300);
-    cleanups.push(() => clearInterval(beats));
+    const { store } = await cluster(['m1', 'm2'], makeService('counted', { replicas: 2 }), 2000);
     const metrics = new ControllerMetrics();
     startLoops(store, 'metrics-1', 2000, metrics);
-    await waitFor('two running tasks in the gauges', async () => (await metrics.text()).includes('shoal_tasks{state="running"} 2'));
+    await vi.waitFor(async () => expect(await metrics.text(), 'two running tasks in the gauges').toContain('shoal_tasks{state="running"} 2'), poll);
     expect(await metrics.text()).toContain('shoal_nodes{state="ready"} 2');
   });
 });

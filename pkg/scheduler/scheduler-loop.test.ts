@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Node, Task } from '../api/index.js';
 import { decodeObject, encodeObject, Informer, MemoryStore, objectKey, resourcePrefix, storeKeyOf, type TxnOp } from '../store/index.js';
 import { makeNode, makeTask } from './fixtures.js';
@@ -44,9 +44,7 @@ describe('runSchedulerLoop in chunks', () => {
       await Promise.all(runs);
       await store.close();
     });
-    const deadline = Date.now() + 5000;
-    while (placed < 210 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    expect(placed).toBe(210);
+    await vi.waitFor(() => expect(placed).toBe(210), { timeout: 5000, interval: 10 });
     expect(maxInFlight).toBe(2);
     const all = (await store.list(resourcePrefix('tasks'))).items.map((kv) => decodeObject<Task>(kv));
     expect(all.every((t) => t.status.state === 'assigned' && t.spec.nodeName)).toBe(true);

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { etcdAvailable, startEtcd, type TestEtcd } from '../../test/e2e/harness/etcd.js';
 import { runStoreConformance } from './conformance.js';
 import { EtcdStore, prefixEnd } from './etcd-store.js';
@@ -131,11 +131,11 @@ describe.skipIf(!hasEtcd)('EtcdStore watch across an etcd restart', () => {
       const loop = (async () => {
         for await (const b of reader.watch('/r/', { fromRevision: from, signal: ac.signal })) seen.push(...b);
       })();
-      await waitFor(() => seen.length === 1);
+      await vi.waitFor(() => expect(seen.length).toBe(1), { timeout: 5000, interval: 20 });
       await etcd.kill();
       await etcd.start();
       for (let i = 1; i <= 5; i++) await retry(() => writer.put(`/r/${i}`, String(i)));
-      await waitFor(() => seen.length === 6, 20_000);
+      await vi.waitFor(() => expect(seen.length).toBe(6), { timeout: 20_000, interval: 20 });
       // Leases survive the restart and the keep-alive stream is reopened.
       const lease = await retry(() => writer.grantLease(5));
       await lease.keepAlive();
@@ -153,14 +153,6 @@ describe.skipIf(!hasEtcd)('EtcdStore watch across an etcd restart', () => {
     }
   });
 });
-
-async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 async function retry<T>(fn: () => Promise<T>, ms = 15_000): Promise<T> {
   const end = Date.now() + ms;

@@ -8,3 +8,4 @@ export * from './etcd-store.js';
 export * from './etcd-errors.js';
 export * from './objects.js';
 export * from './batch-commit.js';
+export * from './work-queue.js';

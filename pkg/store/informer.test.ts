@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ShoalError } from '../api/index.js';
 import { AsyncQueue } from './async-queue.js';
 import { Informer, type InformerEvent } from './informer.js';
@@ -49,13 +49,8 @@ function record(inf: Informer<Obj>): string[] {
   return log;
 }
 
-async function until(cond: () => boolean, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+/** How vi.waitFor polls in these tests. */
+const poll = { timeout: 2000, interval: 5 };
 
 describe('Informer', () => {
   it('lists, then follows changes, keeping indexes current', async () => {
@@ -76,7 +71,7 @@ describe('Informer', () => {
     await store.update('/t/a', JSON.stringify({ name: 'a', node: 'n2' }), a?.modRevision ?? 0);
     await store.delete('/t/b');
     await store.put('/t/c', JSON.stringify({ name: 'c' }));
-    await until(() => log.length === 5);
+    await vi.waitFor(() => expect(log.length).toBe(5), poll);
     expect(log.slice(2)).toEqual(['update a@n1->n2', 'delete b', 'add c']);
     expect(inf.byIndex('node', 'n1')).toEqual([]);
     expect(inf.byIndex('node', 'n2').map((c) => c.object.name)).toEqual(['a']);
@@ -99,18 +94,18 @@ describe('Informer', () => {
     const ac = new AbortController();
     const running = inf.run(ac.signal);
     await inf.waitForSync();
-    await until(() => bs.queues.length === 1);
+    await vi.waitFor(() => expect(bs.queues.length).toBe(1), poll);
     // Changes the informer does not see through its (stalled) watch.
     await inner.put('/t/a', JSON.stringify({ name: 'a', node: 'n9' }));
     await inner.delete('/t/b');
     await inner.put('/t/d', JSON.stringify({ name: 'd' }));
     bs.paused = false;
     bs.break(new ShoalError('Gone', 'compacted'));
-    await until(() => log.length === 6);
+    await vi.waitFor(() => expect(log.length).toBe(6), poll);
     expect(log.slice(3).sort()).toEqual(['add d', 'delete b', 'update a@n1->n9']);
     expect(errors).toEqual(['Gone']);
     await inner.put('/t/c', JSON.stringify({ name: 'c', node: 'n2' }));
-    await until(() => log.length === 7);
+    await vi.waitFor(() => expect(log.length).toBe(7), poll);
     expect(log[6]).toBe('update c@n1->n2');
     ac.abort();
     await running;
@@ -143,11 +138,11 @@ describe('Informer', () => {
     const running = inf.run(ac.signal);
     await inf.waitForSync();
     expect(inf.list().map((c) => c.object.name)).toEqual(['ok']);
-    await until(() => bs.queues.length === 1);
+    await vi.waitFor(() => expect(bs.queues.length).toBe(1), poll);
     bs.break(new ShoalError('Unavailable', 'etcd down'));
-    await until(() => bs.queues.length === 2);
+    await vi.waitFor(() => expect(bs.queues.length).toBe(2), poll);
     bs.break(new ShoalError('Unavailable', 'etcd down'));
-    await until(() => bs.queues.length === 3);
+    await vi.waitFor(() => expect(bs.queues.length).toBe(3), poll);
     expect(delays).toEqual([1000, 2000]);
     expect(errors).toEqual(['Internal', 'Unavailable', 'Internal', 'Unavailable', 'Internal']);
     ac.abort();

@@ -1,22 +1,14 @@
 /** `/apis/shoal/v1/nodes[/{name}[/status|/heartbeat]]` (cluster-scoped). */
 import type { FastifyInstance } from 'fastify';
-import { API_GROUP_PATH, ShoalError } from '../../api/index.js';
+import { ShoalError } from '../../api/index.js';
 import type { RouteDeps } from './deps.js';
-import { deletePrecondition, listOrWatch, param } from './request.js';
+import { param } from './request.js';
+import { resourceRoutes } from './resource-routes.js';
 
 export function nodesRoutes(deps: RouteDeps) {
   return async (app: FastifyInstance): Promise<void> => {
     const rr = deps.registry.nodes;
-    const base = `${API_GROUP_PATH}/nodes`;
-    app.get(base, (req, reply) => listOrWatch(req, reply, rr, undefined, deps.metrics));
-    app.post(base, async (req, reply) => reply.code(201).send(await rr.create(undefined, req.body)));
-    app.get(`${base}/:name`, (req) => rr.get(undefined, param(req, 'name')));
-    app.put(`${base}/:name`, (req) => rr.replace(undefined, param(req, 'name'), req.body));
-    app.patch(`${base}/:name`, (req) => rr.patch(undefined, param(req, 'name'), req.body));
-    app.delete(`${base}/:name`, (req) => rr.delete(undefined, param(req, 'name'), deletePrecondition(req)));
-    app.get(`${base}/:name/status`, (req) => rr.get(undefined, param(req, 'name')));
-    app.put(`${base}/:name/status`, (req) => rr.replaceStatus(undefined, param(req, 'name'), req.body));
-    app.patch(`${base}/:name/status`, (req) => rr.patchStatus(undefined, param(req, 'name'), req.body));
+    const base = resourceRoutes(app, deps, rr);
     // Heartbeat: renews the node's lease (no etcd write per beat). 404 until the node registered.
     app.post(`${base}/:name/heartbeat`, async (req) => {
       const name = param(req, 'name');

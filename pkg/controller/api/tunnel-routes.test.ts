@@ -5,7 +5,7 @@
  * shoalctl's ApiClient.
  */
 import { PassThrough } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { isShoalError, type Task, type TaskLogEntry as LogEntry } from '../../api/index.js';
 import { FakeEngine, startTunnel, type AgentTunnel } from '../../agent/index.js';
@@ -15,7 +15,8 @@ import { ControllerMetrics } from '../metrics.js';
 import { Registry } from '../registry/index.js';
 import { buildApiServer } from './server.js';
 import { TunnelHub } from './tunnel.js';
-import { compareTasks, withTask } from './tunnel-routes.js';
+import { compareTasks } from './tunnel-client-routes.js';
+import { withTask } from './tunnel-relay.js';
 
 const NS = '/apis/shoal/v1/namespaces/default';
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -43,15 +44,8 @@ async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
-async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, ms = 5000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** How vi.waitFor polls in these tests. */
+const poll = { timeout: 5000, interval: 20 };
 
 async function rejection(p: Promise<unknown>): Promise<unknown> {
   try {
@@ -121,7 +115,7 @@ async function runTask(name: string, slot: number, node: string, container: stri
 describe('logs and exec through the controller (controller + agent tunnel + fake engine)', () => {
   it('streams the logs of one task from its node, with tail and stderr entries', async () => {
     agentFor('node-a');
-    await until('node-a connected', () => hub.isConnected('node-a'));
+    await vi.waitFor(() => expect(hub.isConnected('node-a'), 'node-a connected').toBe(true), poll);
     await runTask('web.1.aaaaa', 1, 'node-a', 'c1', ['one', 'err:two', 'three']);
     const c = new ApiClient(server);
     const all = await collect(c.taskLogs('default', 'web.1.aaaaa'));
@@ -129,13 +123,13 @@ describe('logs and exec through the controller (controller + agent tunnel + fake
     const tail = await collect(c.taskLogs('default', 'web.1.aaaaa', { tailLines: 1 }));
     expect(tail.map((e) => e.log)).toEqual(['three\n']);
     expect(engine.seen).toContain('GET /v1/containers/c1/logs?tail=1');
-    await until('streams released', () => hub.openStreams('node-a') === 0);
+    await vi.waitFor(() => expect(hub.openStreams('node-a'), 'streams released').toBe(0), poll);
   });
 
   it('shows every replica of a service in slot order, each line with its task, and one error line for an unreachable node', async () => {
     agentFor('node-a');
     agentFor('node-b');
-    await until('both nodes connected', () => hub.isConnected('node-a') && hub.isConnected('node-b'));
+    await vi.waitFor(() => expect(hub.isConnected('node-a') && hub.isConnected('node-b'), 'both nodes connected').toBe(true), poll);
     await runTask('web.2.bbbbb', 2, 'node-b', 'c2', ['b1', 'b2']);
     await runTask('web.1.aaaaa', 1, 'node-a', 'c1', ['a1']);
     await registry.tasks.create('default', task('web.3.ccccc', 3, 'node-c', 'c3')); // node-c has no tunnel
@@ -154,7 +148,7 @@ describe('logs and exec through the controller (controller + agent tunnel + fake
   it('follows a service: lines merge as they come, a new task is attached, and leaving aborts every engine stream', async () => {
     agentFor('node-a');
     agentFor('node-b');
-    await until('both nodes connected', () => hub.isConnected('node-a') && hub.isConnected('node-b'));
+    await vi.waitFor(() => expect(hub.isConnected('node-a') && hub.isConnected('node-b'), 'both nodes connected').toBe(true), poll);
     await runTask('web.1.aaaaa', 1, 'node-a', 'c1', ['a1']);
     await runTask('web.2.bbbbb', 2, 'node-b', 'c2', []);
     const ac = new AbortController();
@@ -162,21 +156,21 @@ describe('logs and exec through the controller (controller + agent tunnel + fake
     const reading = (async () => {
       for await (const e of new ApiClient(server).serviceLogs('default', 'web', { follow: true }, ac.signal)) seen.push(e);
     })();
-    await until('a1', () => seen.some((e) => e.log === 'a1\n'));
-    await until('both followers at the engine', () => engine.containers.get('c2')?.followers.size === 1);
+    await vi.waitFor(() => expect(seen.some((e) => e.log === 'a1\n'), 'a1').toBe(true), poll);
+    await vi.waitFor(() => expect(engine.containers.get('c2')?.followers.size, 'both followers at the engine').toBe(1), poll);
     engine.push('c2', 'b-live');
     engine.push('c1', 'a-live');
-    await until('live lines', () => seen.some((e) => e.log === 'b-live\n') && seen.some((e) => e.log === 'a-live\n'));
+    await vi.waitFor(() => expect(seen.some((e) => e.log === 'b-live\n') && seen.some((e) => e.log === 'a-live\n'), 'live lines').toBe(true), poll);
     // A replica that gets its container while we follow is attached.
     await runTask('web.3.ccccc', 3, 'node-b', 'c3', ['c-first']);
-    await until('the new task', () => seen.find((e) => e.task === 'web.3.ccccc' && e.log === 'c-first\n'));
+    await vi.waitFor(() => expect(seen.find((e) => e.task === 'web.3.ccccc' && e.log === 'c-first\n'), 'the new task').toBeDefined(), poll);
     expect(seen.find((e) => e.log === 'b-live\n')?.task).toBe('web.2.bbbbb');
     expect(engine.open).toBe(3);
     ac.abort();
     await reading;
-    await until('engine streams aborted', () => engine.open === 0);
+    await vi.waitFor(() => expect(engine.open, 'engine streams aborted').toBe(0), poll);
     expect(engine.aborted).toBe(3);
-    await until('hub streams released', () => hub.openStreams('node-a') + hub.openStreams('node-b') === 0);
+    await vi.waitFor(() => expect(hub.openStreams('node-a') + hub.openStreams('node-b'), 'hub streams released').toBe(0), poll);
   });
 
   it('follows a service of many replicas without listener warnings', async () => {
@@ -185,17 +179,17 @@ describe('logs and exec through the controller (controller + agent tunnel + fake
     process.on('warning', onWarning);
     try {
       agentFor('node-a');
-      await until('node-a connected', () => hub.isConnected('node-a'));
+      await vi.waitFor(() => expect(hub.isConnected('node-a'), 'node-a connected').toBe(true), poll);
       for (let i = 1; i <= 20; i++) await runTask(`web.${i}.t${String(i).padStart(4, '0')}`, i, 'node-a', `c${i}`, [`line ${i}`]);
       const ac = new AbortController();
       const seen = new Set<string>();
       const reading = (async () => {
         for await (const e of new ApiClient(server).serviceLogs('default', 'web', { follow: true }, ac.signal)) if (e.task) seen.add(e.task);
       })();
-      await until('every replica', () => seen.size === 20);
+      await vi.waitFor(() => expect(seen.size, 'every replica').toBe(20), poll);
       ac.abort();
       await reading;
-      await until('engine streams aborted', () => engine.open === 0);
+      await vi.waitFor(() => expect(engine.open, 'engine streams aborted').toBe(0), poll);
       await new Promise((r) => setImmediate(r));
       expect(warnings.filter((w) => /MaxListeners|memory leak/i.test(w))).toEqual([]);
     } finally {
@@ -205,23 +199,23 @@ describe('logs and exec through the controller (controller + agent tunnel + fake
 
   it('a quiet followed log still opens, and its first line arrives later', async () => {
     agentFor('node-a');
-    await until('node-a connected', () => hub.isConnected('node-a'));
+    await vi.waitFor(() => expect(hub.isConnected('node-a'), 'node-a connected').toBe(true), poll);
     await runTask('web.1.aaaaa', 1, 'node-a', 'c1', []);
     const ac = new AbortController();
     const it = new ApiClient(server).taskLogs('default', 'web.1.aaaaa', { follow: true }, ac.signal)[Symbol.asyncIterator]();
     const next = it.next();
-    await until('the follower', () => engine.containers.get('c1')?.followers.size === 1);
+    await vi.waitFor(() => expect(engine.containers.get('c1')?.followers.size, 'the follower').toBe(1), poll);
     await new Promise((r) => setTimeout(r, 400)); // past the agent's status grace
     engine.push('c1', 'late');
     expect((await next).value).toMatchObject({ stream: 'stdout', log: 'late\n' });
     ac.abort();
     await it.return?.(undefined);
-    await until('engine stream aborted', () => engine.open === 0);
+    await vi.waitFor(() => expect(engine.open, 'engine stream aborted').toBe(0), poll);
   });
 
   it('runs exec with and without stdin and passes the exit code', async () => {
     agentFor('node-a');
-    await until('node-a connected', () => hub.isConnected('node-a'));
+    await vi.waitFor(() => expect(hub.isConnected('node-a'), 'node-a connected').toBe(true), poll);
     await runTask('web.1.aaaaa', 1, 'node-a', 'c1', []);
     const c = new ApiClient(server);
     const echo = await collect(c.execTask('default', 'web.1.aaaaa', { cmd: ['echo', 'hi', 'there'] }));
@@ -241,24 +235,24 @@ describe('logs and exec through the controller (controller + agent tunnel + fake
       }
     })();
     stdin.write('hello ');
-    await until('first piece echoed', () => frames.join('') === 'hello ');
+    await vi.waitFor(() => expect(frames.join(''), 'first piece echoed').toBe('hello '), poll);
     stdin.end('world\n');
     await run;
     expect(frames.join('')).toBe('hello world\n');
     expect(exit).toBe(0);
-    await until('streams released', () => hub.openStreams('node-a') === 0 && engine.open === 0);
+    await vi.waitFor(() => expect([hub.openStreams('node-a'), engine.open], 'streams released').toEqual([0, 0]), poll);
 
     // stdin that never sends anything and never ends: the command still runs and the exec ends.
     const idle = new PassThrough();
     const quietRun = await collect(c.execTask('default', 'web.1.aaaaa', { cmd: ['echo', 'no', 'input'] }, idle));
     expect(quietRun.at(-1)).toEqual({ exitCode: 0 });
     idle.destroy();
-    await until('streams released', () => hub.openStreams('node-a') === 0 && engine.open === 0);
+    await vi.waitFor(() => expect([hub.openStreams('node-a'), engine.open], 'streams released').toEqual([0, 0]), poll);
   });
 
   it('refuses a container that is not the task’s, and passes the engine’s own errors on', async () => {
     agentFor('node-a');
-    await until('node-a connected', () => hub.isConnected('node-a'));
+    await vi.waitFor(() => expect(hub.isConnected('node-a'), 'node-a connected').toBe(true), poll);
     engine.add('c9');
     labels.set('c9', 'default/someone-else');
     await registry.tasks.create('default', task('web.1.aaaaa', 1, 'node-a', 'c9'));
@@ -278,14 +272,14 @@ describe('logs and exec through the controller (controller + agent tunnel + fake
 
   it('keeps serving after the agent reconnects', async () => {
     const first = agentFor('node-a');
-    await until('node-a connected', () => hub.isConnected('node-a'));
+    await vi.waitFor(() => expect(hub.isConnected('node-a'), 'node-a connected').toBe(true), poll);
     await runTask('web.1.aaaaa', 1, 'node-a', 'c1', ['x']);
     await first.close();
-    await until('node-a gone', () => !hub.isConnected('node-a'));
+    await vi.waitFor(() => expect(hub.isConnected('node-a'), 'node-a gone').toBe(false), poll);
     const err = await rejection(collect(new ApiClient(server).taskLogs('default', 'web.1.aaaaa')));
     expect(isShoalError(err, 'Unavailable')).toBe(true);
     agentFor('node-a');
-    await until('node-a back', () => hub.isConnected('node-a'));
+    await vi.waitFor(() => expect(hub.isConnected('node-a'), 'node-a back').toBe(true), poll);
     expect((await collect(new ApiClient(server).taskLogs('default', 'web.1.aaaaa'))).map((e) => e.log)).toEqual(['x\n']);
   });
 });

@@ -6,8 +6,9 @@
  * agent (Swarm's model), so only the controller an agent is connected to can reach it.
  *
  * This file holds the bookkeeping only (no HTTP): which node has a link, which requests wait
- * for their agent, how many streams each node has open. `tunnel-routes.ts` is the HTTP shell.
- * The wire contract is described in docs/api.md ("Logs and exec through the controller").
+ * for their agent, how many streams each node has open. `tunnel-routes.ts` and its parts
+ * are the HTTP shell. The wire contract is described in docs/api.md ("Logs and exec through
+ * the controller").
  */
 import { randomBytes } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { MemoryStore } from '../../store/index.js';
 import { ControllerMetrics } from '../metrics.js';
@@ -44,13 +44,8 @@ async function readEvents(body: ReadableStream<Uint8Array>, n: number): Promise<
   return { reader, events };
 }
 
-const until = async (cond: () => boolean, ms = 2000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
+/** How vi.waitFor polls in these tests. */
+const poll = { timeout: 2000, interval: 10 };
 
 describe('watch over HTTP', () => {
   it('streams the initial list then filtered changes, and releases the store watch on disconnect', async () => {
@@ -60,7 +55,7 @@ describe('watch over HTTP', () => {
     const res = await fetch(`${base}${NS}/services?watch=1&labelSelector=app%20in%20(a,c)`, { signal: ac.signal });
     expect(res.status).toBe(200);
     const pending = readEvents(res.body as ReadableStream<Uint8Array>, 3);
-    await until(() => store.watcherCount === 1);
+    await vi.waitFor(() => expect(store.watcherCount).toBe(1), poll);
     await app.inject({ method: 'POST', url: `${NS}/services`, payload: svc('c') });
     await app.inject({ method: 'POST', url: `${NS}/services`, payload: svc('d') });
     await app.inject({ method: 'DELETE', url: `${NS}/services/a` });
@@ -69,8 +64,8 @@ describe('watch over HTTP', () => {
     expect(await metrics.watches.get()).toMatchObject({ values: [{ value: 1 }] });
     ac.abort();
     await reader.cancel().catch(() => undefined);
-    await until(() => store.watcherCount === 0);
-    await until(() => (metrics.watches as unknown as { hashMap: Record<string, { value: number }> }).hashMap[''] ?.value === 0);
+    await vi.waitFor(() => expect(store.watcherCount).toBe(0), poll);
+    await vi.waitFor(() => expect((metrics.watches as unknown as { hashMap: Record<string, { value: number }> }).hashMap['']?.value).toBe(0), poll);
   });
   it('resumes from a resourceVersion; 410 when compacted', async () => {
     const r = await app.inject({ method: 'POST', url: `${NS}/services`, payload: svc('a') });

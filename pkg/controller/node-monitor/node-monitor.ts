@@ -7,8 +7,10 @@
  * Writes are CAS; a conflict re-queues the node. `lastHeartbeat` is written on state changes only.
  */
 import { isTerminal, type Node, type Task } from '../../api/index.js';
-import { commitInBatches, encodeObject, objectKey, storeKeyOf, type Informer, type Store, type TxnOp } from '../../store/index.js';
-import { NODE_LEASES_PREFIX } from '../heartbeat.js';
+import { commitInBatches, encodeObject, objectKey, resourcePrefix, storeKeyOf, WorkQueue, type Informer, type Store, type TxnOp } from '../../store/index.js';
+import { NODE_LEASES_PREFIX, nodeLeaseKey } from '../heartbeat.js';
+
+const NODES_PREFIX = resourcePrefix('nodes');
 
 export interface NodeMonitorOptions {
   store: Store;
@@ -25,81 +27,59 @@ export interface NodeMonitorOptions {
 export async function runNodeMonitor(opts: NodeMonitorOptions): Promise<void> {
   const { store, nodes, tasks, leases, signal } = opts;
   const now = opts.now ?? Date.now;
-  const dirty = new Set<string>();
+  /** Nodes to check again. */
+  const queue = new WorkQueue(signal);
   const seenAt = new Map<string, number>();
   const expired = new Set<string>();
-  const timers = new Set<NodeJS.Timeout>();
-  let wake: (() => void) | undefined;
-  const mark = (name: string): void => {
-    dirty.add(name);
-    wake?.();
-  };
-  const later = (name: string, ms: number): void => {
-    const t = setTimeout(() => {
-      timers.delete(t);
-      mark(name);
-    }, ms);
-    timers.add(t);
-  };
   const leaseName = (key: string): string => key.slice(NODE_LEASES_PREFIX.length);
-  const nodeName = (key: string): string => key.slice('/shoal/v1/nodes/'.length);
+  const nodeName = (key: string): string => key.slice(NODES_PREFIX.length);
   const offs = [
     leases.addHandlers({
       onAdd: (c) => {
         expired.delete(leaseName(c.key));
-        mark(leaseName(c.key));
+        queue.add(leaseName(c.key));
       },
       onDelete: (p) => {
         expired.add(leaseName(p.key));
-        mark(leaseName(p.key));
+        queue.add(leaseName(p.key));
       },
     }),
     nodes.addHandlers({
       onAdd: (c) => {
         seenAt.set(nodeName(c.key), now());
-        mark(nodeName(c.key));
+        queue.add(nodeName(c.key));
       },
-      onUpdate: (_p, c) => mark(nodeName(c.key)),
-      onDelete: (p) => mark(nodeName(p.key)),
+      onUpdate: (_p, c) => queue.add(nodeName(c.key)),
+      onDelete: (p) => queue.add(nodeName(p.key)),
     }),
   ];
-  const onAbort = (): void => wake?.();
-  signal.addEventListener('abort', onAbort, { once: true });
   try {
     await Promise.all([nodes.waitForSync(signal), tasks.waitForSync(signal), leases.waitForSync(signal)]);
     const start = now();
     for (const c of nodes.list()) {
       seenAt.set(nodeName(c.key), start);
-      dirty.add(nodeName(c.key));
+      queue.add(nodeName(c.key));
     }
     while (!signal.aborted) {
-      if (dirty.size === 0) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-        wake = undefined;
-        continue;
-      }
-      const batch = [...dirty];
-      dirty.clear();
-      for (const name of batch) {
+      await queue.wait();
+      if (signal.aborted) break;
+      for (const name of queue.take()) {
         try {
           await check(name);
         } catch (err) {
           opts.onError?.(err);
-          later(name, 200);
+          queue.addAfter(name, 200);
         }
       }
     }
   } finally {
     for (const off of offs) off();
-    for (const t of timers) clearTimeout(t);
-    signal.removeEventListener('abort', onAbort);
+    queue.close();
   }
 
   async function check(name: string): Promise<void> {
     const cached = nodes.get(objectKey('nodes', undefined, name));
-    const hasLease = leases.get(`${NODE_LEASES_PREFIX}${name}`) !== undefined;
+    const hasLease = leases.get(nodeLeaseKey(name)) !== undefined;
     if (cached === undefined) {
       await orphanTasks(name, `node ${name} was removed`);
       return;
@@ -113,7 +93,7 @@ export async function runNodeMonitor(opts: NodeMonitorOptions): Promise<void> {
     if (!hasLease && node.status.state === 'ready') {
       const waited = now() - (seenAt.get(name) ?? 0);
       if (!expired.has(name) && waited < opts.nodeTimeoutMs) {
-        later(name, opts.nodeTimeoutMs - waited + 10);
+        queue.addAfter(name, opts.nodeTimeoutMs - waited + 10);
         return;
       }
       await writeNode(node, cached.modRevision, { ...node.status, state: 'down', message: `no heartbeat for ${opts.nodeTimeoutMs} ms` });
@@ -140,6 +120,6 @@ export async function runNodeMonitor(opts: NodeMonitorOptions): Promise<void> {
     }
     if (ops.length === 0) return;
     const r = await commitInBatches(store, ops);
-    if (r.conflicts.length > 0) later(name, 100);
+    if (r.conflicts.length > 0) queue.addAfter(name, 100);
   }
 }

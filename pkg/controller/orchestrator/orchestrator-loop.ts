@@ -8,10 +8,11 @@
  */
 import { Histogram, register } from 'prom-client';
 import { taskServiceRef, type Node, type Service, type Task } from '../../api/index.js';
-import { commitInBatches, encodeObject, storeKeyOf, type BatchCommitResult, type Informer, type Store, type TxnOp } from '../../store/index.js';
+import { commitInBatches, encodeObject, resourcePrefix, storeKeyOf, WorkQueue, type BatchCommitResult, type Informer, type Store, type TxnOp } from '../../store/index.js';
 import { reconcileDeletedService, reconcileService, type ReconcileResult } from './reconcile.js';
 
 export const SERVICE_INDEX = 'service';
+const SERVICES_PREFIX = resourcePrefix('services');
 
 /** The tasks informer must be built with this indexer under SERVICE_INDEX. */
 export function taskServiceIndex(t: Task): string[] {
@@ -38,24 +39,19 @@ export interface OrchestratorLoopOptions {
 export async function runOrchestratorLoop(opts: OrchestratorLoopOptions): Promise<void> {
   const { store, services, tasks, nodes, signal } = opts;
   const now = opts.now ?? Date.now;
-  const dirty = new Set<string>();
+  /** Services (`<ns>/<name>`) to reconcile again. */
+  const queue = new WorkQueue(signal);
+  /** Services waiting for the informers to show their last write (expectations). */
   const waiting = new Set<string>();
   const expect = new Map<string, { tasks: number; services: number }>();
-  const timers = new Map<string, NodeJS.Timeout>();
-  let wake: (() => void) | undefined;
-  const mark = (key: string): void => {
-    dirty.add(key);
-    wake?.();
-  };
+  const mark = (key: string): void => queue.add(key);
   const release = (): void => {
-    for (const k of waiting) dirty.add(k);
+    for (const k of waiting) queue.add(k);
     waiting.clear();
-    wake?.();
   };
-  const svcKey = (storeKey: string): string => storeKey.slice('/shoal/v1/services/'.length);
+  const svcKey = (storeKey: string): string => storeKey.slice(SERVICES_PREFIX.length);
   const allServices = (): void => {
-    for (const c of services.list()) dirty.add(svcKey(c.key));
-    wake?.();
+    for (const c of services.list()) queue.add(svcKey(c.key));
   };
   const offs = [
     services.addHandlers({ onAdd: (c) => mark(svcKey(c.key)), onUpdate: (_p, c) => mark(svcKey(c.key)), onDelete: (p) => mark(svcKey(p.key)) }),
@@ -67,23 +63,14 @@ export async function runOrchestratorLoop(opts: OrchestratorLoopOptions): Promis
     nodes.addHandlers({ onAdd: allServices, onUpdate: (p, c) => nodeMatters(p.object, c.object) && allServices(), onDelete: allServices }),
   ];
   const offRelease = [services.addHandlers({ onAdd: release, onUpdate: release, onDelete: release }), tasks.addHandlers({ onAdd: release, onUpdate: release, onDelete: release })];
-  const onAbort = (): void => wake?.();
-  signal.addEventListener('abort', onAbort, { once: true });
   try {
     await Promise.all([services.waitForSync(signal), tasks.waitForSync(signal), nodes.waitForSync(signal)]);
     allServices();
-    for (const k of tasks.indexValues(SERVICE_INDEX)) dirty.add(k);
+    for (const k of tasks.indexValues(SERVICE_INDEX)) queue.add(k);
     while (!signal.aborted) {
-      if (dirty.size === 0) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-        wake = undefined;
-        continue;
-      }
-      const batch = [...dirty];
-      dirty.clear();
-      for (const key of batch) {
+      await queue.wait();
+      if (signal.aborted) break;
+      for (const key of queue.take()) {
         if (signal.aborted) break;
         const e = expect.get(key);
         if (e !== undefined && (tasks.revision < e.tasks || services.revision < e.services)) {
@@ -101,25 +88,16 @@ export async function runOrchestratorLoop(opts: OrchestratorLoopOptions): Promis
     }
   } finally {
     for (const off of [...offs, ...offRelease]) off();
-    for (const t of timers.values()) clearTimeout(t);
-    signal.removeEventListener('abort', onAbort);
+    queue.close();
   }
 
   function requeue(key: string, at: number): void {
-    const prev = timers.get(key);
-    if (prev !== undefined) clearTimeout(prev);
-    timers.set(
-      key,
-      setTimeout(() => {
-        timers.delete(key);
-        mark(key);
-      }, Math.max(0, at - now())),
-    );
+    queue.addAfter(key, at - now());
   }
 
   async function reconcileOne(key: string): Promise<void> {
     const end = reconcileSeconds.startTimer();
-    const svc = services.get(`/shoal/v1/services/${key}`);
+    const svc = services.get(`${SERVICES_PREFIX}${key}`);
     const own = tasks.byIndex(SERVICE_INDEX, key);
     const rev = new Map(own.map((c) => [c.key, c.modRevision]));
     const list = own.map((c) => c.object);

@@ -21,7 +21,7 @@ import {
 } from '../../api/index.js';
 import { decodeObject, encodeObject, objectKey, resourcePrefix, type KeyValue, type Store, type StoreEvent } from '../../store/index.js';
 import { deepEqual } from './deep-equal.js';
-import { applyMergePatch } from './merge-patch.js';
+import { applyMergePatch, isJsonObject } from './merge-patch.js';
 
 export interface ResourceStrategy<T extends ApiObject> {
   plural: ResourcePlural;
@@ -73,10 +73,6 @@ export interface ResourceRegistryOptions {
 interface Compiled {
   labels: LabelSelector;
   fields: FieldSelector;
-}
-
-function isObj(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
 /** A client value for an error message, never throwing (bodies may hold anything). */
@@ -175,9 +171,9 @@ export class ResourceRegistry<T extends ApiObject> {
 
   /** Checks body basics shared by create and replace: an object whose namespace and name fit the path. */
   private checkBody(namespace: string | undefined, name: string | undefined, body: unknown): Record<string, unknown> {
-    if (!isObj(body)) throw errors.invalidArgument(`the body must be a ${this.kind} object`);
+    if (!isJsonObject(body)) throw errors.invalidArgument(`the body must be a ${this.kind} object`);
     const meta = body['metadata'];
-    if (isObj(meta)) {
+    if (isJsonObject(meta)) {
       const ns = meta['namespace'];
       if (this.strategy.namespaced && ns !== undefined && ns !== null && ns !== (namespace ?? 'default')) {
         throw errors.invalidArgument(`the namespace of the object (${show(ns)}) does not match the namespace on the URL (${namespace ?? 'default'})`);
@@ -204,11 +200,11 @@ export class ResourceRegistry<T extends ApiObject> {
 
   async create(namespace: string | undefined, body: unknown): Promise<T> {
     const b = clone(this.checkBody(namespace, undefined, body));
-    if (isObj(b['metadata'])) {
+    if (isJsonObject(b['metadata'])) {
       delete b['metadata']['resourceVersion'];
       if (this.strategy.namespaced && b['metadata']['namespace'] === undefined) b['metadata']['namespace'] = namespace ?? 'default';
     }
-    const name = isObj(b['metadata']) && typeof b['metadata']['name'] === 'string' ? b['metadata']['name'] : undefined;
+    const name = isJsonObject(b['metadata']) && typeof b['metadata']['name'] === 'string' ? b['metadata']['name'] : undefined;
     this.validate(b, name);
     const obj = b as unknown as T;
     if (this.strategy.statusOnCreate && obj.status !== undefined) {
@@ -295,7 +291,7 @@ export class ResourceRegistry<T extends ApiObject> {
   async replace(namespace: string | undefined, name: string, body: unknown): Promise<T> {
     this.checkName(name);
     const b = clone(this.checkBody(namespace, name, body));
-    const meta = isObj(b['metadata']) ? b['metadata'] : undefined;
+    const meta = isJsonObject(b['metadata']) ? b['metadata'] : undefined;
     if (meta && meta['name'] === undefined) meta['name'] = name;
     const rv = parseRv(meta?.['resourceVersion']);
     if (meta) delete meta['resourceVersion'];
@@ -306,8 +302,8 @@ export class ResourceRegistry<T extends ApiObject> {
   /** Merge patch of the object; status changes in the patch are ignored (use the status subresource). */
   async patch(namespace: string | undefined, name: string, patch: unknown): Promise<T> {
     this.checkName(name);
-    if (!isObj(patch)) throw errors.invalidArgument('a merge patch must be a JSON object');
-    const pmeta = isObj(patch['metadata']) ? patch['metadata'] : undefined;
+    if (!isJsonObject(patch)) throw errors.invalidArgument('a merge patch must be a JSON object');
+    const pmeta = isJsonObject(patch['metadata']) ? patch['metadata'] : undefined;
     const rv = parseRv(pmeta?.['resourceVersion']);
     if (pmeta && pmeta['name'] !== undefined && pmeta['name'] !== name) throw errors.invalidArgument(`a patch cannot rename ${this.strategy.plural} "${name}"`);
     return this.update(
@@ -315,7 +311,7 @@ export class ResourceRegistry<T extends ApiObject> {
       name,
       (cur) => {
         const merged = applyMergePatch(cur, patch) as Record<string, unknown>;
-        if (isObj(merged['metadata'])) delete merged['metadata']['resourceVersion'];
+        if (isJsonObject(merged['metadata'])) delete merged['metadata']['resourceVersion'];
         this.validate({ ...merged, status: undefined }, name);
         return this.specWrite(cur, merged);
       },
@@ -335,9 +331,9 @@ export class ResourceRegistry<T extends ApiObject> {
   /** PUT of the status subresource: body is the object (only its status is used) or `{status}`. */
   async replaceStatus(namespace: string | undefined, name: string, body: unknown): Promise<T> {
     this.checkName(name);
-    if (!isObj(body)) throw errors.invalidArgument(`the body must be a ${this.kind} object with a status`);
+    if (!isJsonObject(body)) throw errors.invalidArgument(`the body must be a ${this.kind} object with a status`);
     if (body['status'] === undefined) throw errors.invalid(`${this.kind} "${name}" is invalid: status is required`, [{ field: 'status', reason: 'FieldValueRequired', message: 'status is required' }]);
-    const meta = isObj(body['metadata']) ? body['metadata'] : undefined;
+    const meta = isJsonObject(body['metadata']) ? body['metadata'] : undefined;
     if (meta && meta['name'] !== undefined && meta['name'] !== name) {
       throw errors.invalidArgument(`the name of the object (${show(meta['name'])}) does not match the name on the URL (${name})`);
     }
@@ -349,8 +345,8 @@ export class ResourceRegistry<T extends ApiObject> {
   /** Merge patch of the status subresource (only `status` of the patch is applied). */
   async patchStatus(namespace: string | undefined, name: string, patch: unknown): Promise<T> {
     this.checkName(name);
-    if (!isObj(patch)) throw errors.invalidArgument('a merge patch must be a JSON object');
-    const rv = parseRv(isObj(patch['metadata']) ? patch['metadata']['resourceVersion'] : undefined);
+    if (!isJsonObject(patch)) throw errors.invalidArgument('a merge patch must be a JSON object');
+    const rv = parseRv(isJsonObject(patch['metadata']) ? patch['metadata']['resourceVersion'] : undefined);
     return this.update(namespace, name, (cur) => this.statusWrite(cur, applyMergePatch(cur.status, patch['status'] ?? {})), rv);
   }
 

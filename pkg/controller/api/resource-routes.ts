@@ -1,0 +1,36 @@
+/**
+ * The routes every kind has, in Kubernetes' shape, over its ResourceRegistry:
+ *
+ *   GET    /apis/shoal/v1/<plural>                                 list or watch, all namespaces (namespaced kinds)
+ *   GET    /apis/shoal/v1/[namespaces/{ns}/]<plural>               list or watch (?watch=1)
+ *   POST   /apis/shoal/v1/[namespaces/{ns}/]<plural>               create (201)
+ *   GET|PUT|PATCH|DELETE  .../<plural>/{name}                      read, replace, merge patch, delete
+ *   GET|PUT|PATCH         .../<plural>/{name}/status               the status subresource
+ *
+ * The plural and scope come from the registry's strategy. A kind's own routes (scale,
+ * heartbeat) are added by its plugin beside these.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { API_GROUP_PATH, type ApiObject } from '../../api/index.js';
+import type { ResourceRegistry } from '../registry/index.js';
+import type { RouteDeps } from './deps.js';
+import { deletePrecondition, listOrWatch, namespaceParam, param } from './request.js';
+
+/** Registers the collection, object and status routes of `rr`'s kind; returns the collection path. */
+export function resourceRoutes<T extends ApiObject>(app: FastifyInstance, deps: RouteDeps, rr: ResourceRegistry<T>): string {
+  const { plural, namespaced } = rr.strategy;
+  const ns = namespaced ? namespaceParam : (): undefined => undefined;
+  const base = namespaced ? `${API_GROUP_PATH}/namespaces/:ns/${plural}` : `${API_GROUP_PATH}/${plural}`;
+  const name = (req: FastifyRequest): string => param(req, 'name');
+  if (namespaced) app.get(`${API_GROUP_PATH}/${plural}`, (req, reply) => listOrWatch(req, reply, rr, undefined, deps.metrics));
+  app.get(base, (req, reply) => listOrWatch(req, reply, rr, ns(req), deps.metrics));
+  app.post(base, async (req, reply) => reply.code(201).send(await rr.create(ns(req), req.body)));
+  app.get(`${base}/:name`, (req) => rr.get(ns(req), name(req)));
+  app.put(`${base}/:name`, (req) => rr.replace(ns(req), name(req), req.body));
+  app.patch(`${base}/:name`, (req) => rr.patch(ns(req), name(req), req.body));
+  app.delete(`${base}/:name`, (req) => rr.delete(ns(req), name(req), deletePrecondition(req)));
+  app.get(`${base}/:name/status`, (req) => rr.get(ns(req), name(req)));
+  app.put(`${base}/:name/status`, (req) => rr.replaceStatus(ns(req), name(req), req.body));
+  app.patch(`${base}/:name/status`, (req) => rr.patchStatus(ns(req), name(req), req.body));
+  return base;
+}
