@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { parseCidr, parseDurationMs, ShoalError } from '../../pkg/api/index.js';
+import { isCidr, parseDurationMs, ShoalError } from '../../pkg/api/index.js';
 
 export interface ControllerConfig {
   listenHost: string;
@@ -136,7 +136,7 @@ function validate(raw: Raw): ControllerConfig {
     if (etcd.length === 0) problems.push('etcd: empty list of URLs');
   }
   const clusterCIDR = String(raw.clusterCIDR);
-  if (!isIPv4Cidr(clusterCIDR)) problems.push(`cluster-cidr: "${clusterCIDR}" is not an IPv4 CIDR like 10.244.0.0/16`);
+  if (!isCidr(clusterCIDR, { strict: false })) problems.push(`cluster-cidr: "${clusterCIDR}" is not an IPv4 CIDR like 10.244.0.0/16`);
   const nodeTimeoutMs = durationMs(raw.nodeTimeout, 'node-timeout', problems);
   const leaderLeaseMs = durationMs(raw.leaderLease, 'leader-lease', problems);
   if (problems.length > 0) throw new ShoalError('InvalidArgument', `invalid settings: ${problems.join('; ')}`);
@@ -166,11 +166,4 @@ function durationMs(v: unknown, name: string, problems: string[]): number {
   return ms;
 }
 
-function isIPv4Cidr(s: string): boolean {
-  try {
-    parseCidr(s, { strict: false });
-    return true;
-  } catch {
-    return false;
-  }
-}
+

@@ -72,6 +72,16 @@ export function parseCidr(text: string, opts: CidrOptions = {}): Cidr {
   return { cidr: formatCidr(network, prefix), network, prefix, size };
 }
 
+/** True when `text` parses with `opts`. */
+export function isCidr(text: string, opts: CidrOptions = {}): boolean {
+  try {
+    parseCidr(text, opts);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function formatCidr(network: number, prefix: number): string {
   return `${formatIPv4(network)}/${prefix}`;
 }

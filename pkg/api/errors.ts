@@ -152,6 +152,9 @@ export function fromStatus(httpStatus: number, body: unknown): ShoalError {
   return new ShoalError(code, typeof s.message === 'string' ? s.message : `HTTP ${httpStatus}`, opts);
 }
 
+/** The largest error document read from a peer (a V1Status is a few hundred bytes). */
+export const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
 /**
  * The ShoalError of an HTTP error answer whose body was read as text: the V1Status it holds,
  * or, when the body is not JSON, a message naming `who` answered and how.

@@ -4,21 +4,13 @@
  */
 import type { FieldCause } from './errors.js';
 import { isQuantity } from './quantity.js';
-import { isIP, parseCidr } from './cidr.js';
+import { isCidr, isIP } from './cidr.js';
 import { checkKeys, checkTime, isObj, labelMap, optArray, optEnum, optInt, optObj, optString, Causes, type Obj, type ValidateOptions } from './validation-fields.js';
 import { checkObject } from './validation-meta.js';
 
 export const NODE_AVAILABILITIES = ['active', 'pause', 'drain'] as const;
 export const NODE_STATES = ['ready', 'down', 'unknown'] as const;
 
-function isCidr(text: string): boolean {
-  try {
-    parseCidr(text);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function validateResourceList(c: Causes, r: Obj, path: string): void {
   checkKeys(c, r, path, ['cpu', 'memory', 'pods']);

@@ -4,10 +4,10 @@
  * be reached becomes Unavailable naming the URL.
  */
 import type { Readable } from 'node:stream';
-import { ndjsonLines, parseJsonLine } from '../util/index.js';
+import { ndjsonLines, parseJsonLine, readText } from '../util/index.js';
 import { send } from './http.js';
 import {
-  API_GROUP_PATH, encodeExecSpecParam, errors, fromResponseText, fromStatus, isShoalError, RESOURCES, STREAM_CONTENT_TYPE, toShoalError,
+  API_GROUP_PATH, encodeExecSpecParam, errors, fromResponseText, MAX_ERROR_BODY_BYTES, fromStatus, isShoalError, RESOURCES, STREAM_CONTENT_TYPE, toShoalError,
   type ApiObject, type ExecFrame, type ExecSpec, type List, type ResourcePlural, type TaskLogEntry, type WatchEvent,
 } from '../api/index.js';
 
@@ -68,7 +68,7 @@ export class ApiClient {
       throw this.unreachable(err);
     }
     const text = await res.text();
-    if (res.statusCode >= 400) throw fromResponseText(res.statusCode, text, `the controller at ${this.server}`);
+    if (res.statusCode >= 400) throw fromResponseText(res.statusCode, text.slice(0, MAX_ERROR_BODY_BYTES), `the controller at ${this.server}`);
     if (text === '') return undefined as T;
     try {
       return JSON.parse(text) as T;
@@ -166,7 +166,7 @@ export class ApiClient {
     } catch (err) {
       throw this.unreachable(err);
     }
-    if (res.statusCode >= 400) throw fromResponseText(res.statusCode, await res.text(), `the controller at ${this.server}`);
+    if (res.statusCode >= 400) throw fromResponseText(res.statusCode, await readText(res.body, MAX_ERROR_BODY_BYTES), `the controller at ${this.server}`);
     try {
       for await (const line of ndjsonLines(res.body)) yield parseJsonLine<T>(line, 'the controller');
     } catch (err) {

@@ -7,13 +7,13 @@ import { Readable } from 'node:stream';
 import type { Agent } from 'node:http';
 import { keepAliveAgent, send, type HttpResponse } from './http.js';
 import {
-  encodeExecSpecParam, errors, fromResponseText, fromStatus, STREAM_CONTENT_TYPE, toShoalError,
+  encodeExecSpecParam, errors, fromResponseText, MAX_ERROR_BODY_BYTES, fromStatus, STREAM_CONTENT_TYPE, toShoalError,
   type ContainerCreateRequest, type ContainerCreateResponse, type ContainerInspect, type ContainerStats, type ContainerSummary,
   type ContainerWaitResponse, type EngineVersion, type ExecFrame, type ExecSpec, type ImageInspect, type ImageRemoveResult,
   type ImageResult, type ImageSummary, type LayerProgress, type LogEntry, type NetworkCreateRequest, type NetworkDetail,
   type NetworkInfo, type ShoalError, type StreamError,
 } from '../api/index.js';
-import { ndjsonLines, parseJsonLine } from '../util/index.js';
+import { ndjsonLines, parseJsonLine, readText } from '../util/index.js';
 
 export const DEFAULT_ENGINE_HOST = 'unix:///run/shoal/agent.sock';
 
@@ -116,7 +116,7 @@ export class EngineClient {
     } catch (err) {
       throw this.connectError(err);
     }
-    if (res.statusCode < 200 || res.statusCode >= 300) throw fromResponseText(res.statusCode, await res.text().catch(() => ''), 'the engine');
+    if (res.statusCode < 200 || res.statusCode >= 300) throw fromResponseText(res.statusCode, await readText(res.body, MAX_ERROR_BODY_BYTES).catch(() => ''), 'the engine');
     return res;
   }
 

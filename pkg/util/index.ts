@@ -2,3 +2,4 @@ export * from './atomic-file.js';
 export * from './backoff.js';
 export * from './ndjson.js';
 export * from './read-text.js';
+export * from './settle.js';

@@ -39,7 +39,7 @@ function lifecycleRoutes(app: FastifyInstance, m: ContainerManager): void {
     return reply.code(201).send(res);
   });
 
-  app.get('/v1/containers', async (req: FastifyRequest<{ Querystring: Query }>) => m.list({ all: flag(req.query['all']) }));
+  app.get('/v1/containers', async (req: FastifyRequest<{ Querystring: Query }>) => m.list({ all: flag(req.query['all'], 'all') }));
 
   app.get('/v1/containers/:id/json', async (req: IdReq) => m.inspect(req.params.id));
 
@@ -69,7 +69,7 @@ function lifecycleRoutes(app: FastifyInstance, m: ContainerManager): void {
   });
   app.post('/v1/containers/:id/wait', async (req: IdReq, reply) => m.wait(req.params.id, clientGone(reply)));
   app.delete('/v1/containers/:id', async (req: IdReq, reply) => {
-    await m.remove(req.params.id, { force: flag(req.query['force']) });
+    await m.remove(req.params.id, { force: flag(req.query['force'], 'force') });
     return reply.code(204).send();
   });
 }
@@ -82,7 +82,7 @@ function streamRoutes(app: FastifyInstance, m: ContainerManager): void {
     const since = first(req.query['since']);
     // Created before the stream starts: an unknown container or a bad `since` is a plain 4xx.
     const entries = m.logs(req.params.id, {
-      follow: flag(req.query['follow']),
+      follow: flag(req.query['follow'], 'follow'),
       ...(tail !== undefined ? { tail } : {}),
       ...(since ? { since } : {}),
       signal: clientGone(reply),
@@ -99,7 +99,7 @@ function streamRoutes(app: FastifyInstance, m: ContainerManager): void {
 
   app.get('/v1/containers/:id/stats', async (req: IdReq, reply) => {
     const stream = first(req.query['stream']);
-    if (stream === undefined || !flag(stream)) return m.stats(req.params.id);
+    if (stream === undefined || !flag(stream, 'stream')) return m.stats(req.params.id);
     m.resolve(req.params.id);
     await streamNdjson(req, reply, async (out, signal) => {
       while (!signal.aborted) {

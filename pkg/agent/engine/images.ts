@@ -72,7 +72,7 @@ export function imageRoutes(app: FastifyInstance, opts: ImageRoutesOptions): voi
   });
 
   app.delete('/v1/images/:ref', async (req: FastifyRequest<{ Params: { ref: string }; Querystring: { force?: string } }>) => {
-    return images.remove(req.params.ref, { force: flag(req.query.force) });
+    return images.remove(req.params.ref, { force: flag(req.query.force, 'force') });
   });
 
   app.post('/v1/images/import', async (req: FastifyRequest<{ Querystring: { ref?: string } }>, reply) => {

@@ -46,7 +46,7 @@ export function networkRoutes(app: FastifyInstance, opts: { networks: NetworkApi
   });
   app.get('/v1/networks/:name', async (req: NameReq) => n.inspect(req.params.name));
   app.delete('/v1/networks/:name', async (req: NameReq, reply) => {
-    await n.remove(req.params.name, { force: flag(req.query['force']) });
+    await n.remove(req.params.name, { force: flag(req.query['force'], 'force') });
     return reply.code(204).send();
   });
 }

@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { first, flag, intParam } from './query.js';
 
 describe('engine query parameters', () => {
-  it('reads a flag as the engine always has for containers', () => {
-    for (const v of [undefined, '', '0', 'false', 'FALSE', ['0', '1']]) expect(flag(v)).toBe(false);
-    for (const v of ['1', 'true', 'yes', ['1']]) expect(flag(v)).toBe(true);
+  it('reads a flag as Docker does (Go ParseBool); anything else is a 400 naming it', () => {
+    for (const v of [undefined, '', '0', 'false', 'FALSE', 'f', ['0', '1']]) expect(flag(v, 'force')).toBe(false);
+    for (const v of ['1', 'true', 'True', 't', ['1']]) expect(flag(v, 'force')).toBe(true);
+    expect(() => flag('yes', 'force')).toThrow(expect.objectContaining({ code: 'InvalidArgument', message: expect.stringContaining('force') }));
     expect(first(['a', 'b'])).toBe('a');
   });
 

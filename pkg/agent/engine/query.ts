@@ -3,15 +3,15 @@
  * string, or as an array when it is repeated; the first value counts.
  */
 import { ShoalError } from '../../api/index.js';
+import { parseBoolParam } from '../../httpserver/index.js';
 
 export type Query = Record<string, string | string[] | undefined>;
 
 export const first = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
 
-/** A boolean flag (`force`, `all`, `follow`...): absent, empty, `0` and `false` (any case) are false; any other value is true. */
-export function flag(v: string | string[] | undefined): boolean {
-  const s = first(v);
-  return s !== undefined && s !== '' && s !== '0' && s.toLowerCase() !== 'false';
+/** A boolean flag (`force`, `all`, `follow`...), read as both HTTP APIs read one (pkg/httpserver). */
+export function flag(v: string | string[] | undefined, name: string): boolean {
+  return parseBoolParam(first(v), name);
 }
 
 /** A number parameter (integer unless `allowFraction`), at least `min` (default 0); absent or empty: undefined; else InvalidArgument. */

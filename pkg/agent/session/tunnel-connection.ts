@@ -6,11 +6,11 @@
  * fires. An outage is logged once; at start-up the session registers the node a moment after
  * the first try, so a first refusal with 404 is not worth a warning.
  */
-import { errors, fromResponseText, toShoalError, type TunnelLine } from '../../api/index.js';
+import { errors, fromResponseText, MAX_ERROR_BODY_BYTES, toShoalError, type TunnelLine } from '../../api/index.js';
 import { ndjsonLines, readText, sleep, type Backoff } from '../../util/index.js';
 import type { SessionLogger } from './logger.js';
 import type { TunnelHttp } from './tunnel-http.js';
-import { MAX_ERROR_BYTES, MAX_TUNNEL_LINE_BYTES, parseTunnelLine } from './tunnel-protocol.js';
+import { MAX_TUNNEL_LINE_BYTES, parseTunnelLine } from './tunnel-protocol.js';
 
 export interface TunnelConnectionOptions {
   http: TunnelHttp;
@@ -73,7 +73,7 @@ export class TunnelConnection {
       get.req.end();
       const res = await get.response;
       if (res.statusCode !== 200) {
-        throw fromResponseText(res.statusCode ?? 502, await readText(res, MAX_ERROR_BYTES).catch(() => ''), `the controller at ${http.controller}`);
+        throw fromResponseText(res.statusCode ?? 502, await readText(res, MAX_ERROR_BODY_BYTES).catch(() => ''), `the controller at ${http.controller}`);
       }
       res.socket.setKeepAlive(true, 15_000);
       onOpen();

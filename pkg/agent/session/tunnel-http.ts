@@ -17,16 +17,6 @@ export interface Sent {
   response: Promise<IncomingMessage>;
 }
 
-export type Settled<T> = { ok: true; value: T } | { ok: false; err: unknown };
-
-/** A promise's outcome as a value (to race it without a rejection escaping). */
-export function settle<T>(p: Promise<T>): Promise<Settled<T>> {
-  return p.then(
-    (value) => ({ ok: true as const, value }),
-    (err: unknown) => ({ ok: false as const, err }),
-  );
-}
-
 export class TunnelHttp {
   /** The controller's URL, without trailing slashes. */
   readonly controller: string;

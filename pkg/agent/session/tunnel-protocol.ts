@@ -17,8 +17,6 @@ const ID_RE = /^[A-Za-z0-9_-]{1,128}$/;
 const CONTAINER_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 /** Longest line the controller may send down a tunnel. */
 export const MAX_TUNNEL_LINE_BYTES = 1024 * 1024;
-/** Largest error document read from a peer (the controller or the engine). */
-export const MAX_ERROR_BYTES = 64 * 1024;
 
 /** One line of the tunnel, checked; undefined for anything this agent does not understand. */
 export function parseTunnelLine(line: string): TunnelLine | undefined {

@@ -19,10 +19,10 @@
 import type { IncomingMessage } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
-import { errors, fromResponseText, STREAM_CONTENT_TYPE, toShoalError, toStatus, type ShoalError, type TunnelRequest } from '../../api/index.js';
-import { readText } from '../../util/index.js';
-import { engineRequest, errorLine, MAX_ERROR_BYTES } from './tunnel-protocol.js';
-import { settle, type Settled, type TunnelHttp } from './tunnel-http.js';
+import { errors, fromResponseText, MAX_ERROR_BODY_BYTES, STREAM_CONTENT_TYPE, toShoalError, toStatus, type ShoalError, type TunnelRequest } from '../../api/index.js';
+import { readText, settle, type Settled } from '../../util/index.js';
+import { engineRequest, errorLine } from './tunnel-protocol.js';
+import type { TunnelHttp } from './tunnel-http.js';
 
 export interface RelayContext {
   http: TunnelHttp;
@@ -171,6 +171,6 @@ async function forwardEngineResult(
   } else if (status === code) {
     res.pipe(answer.up); // the engine's V1Status, under its own status
   } else {
-    answer.end(errorLine(fromResponseText(code, await readText(res, MAX_ERROR_BYTES).catch(() => ''), 'the engine')));
+    answer.end(errorLine(fromResponseText(code, await readText(res, MAX_ERROR_BODY_BYTES).catch(() => ''), 'the engine')));
   }
 }

@@ -1,6 +1,7 @@
 /** Small helpers shared by the resource plugins: parameters, query strings, list-or-watch. */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errors, isDnsLabel, type ApiObject } from '../../api/index.js';
+import { parseBoolParam } from '../../httpserver/index.js';
 import type { ResourceRegistry } from '../registry/index.js';
 import type { ControllerMetrics } from '../metrics.js';
 import { streamWatch } from './watch.js';
@@ -27,10 +28,7 @@ export function query(req: FastifyRequest, name: string): string | undefined {
 }
 
 export function boolQuery(req: FastifyRequest, name: string): boolean {
-  const v = query(req, name);
-  if (v === undefined || v === '' || v === '0' || v === 'false') return false;
-  if (v === '1' || v === 'true') return true;
-  throw errors.invalidArgument(`query parameter ${name} must be true, false, 1 or 0`);
+  return parseBoolParam(query(req, name), name);
 }
 
 /** GET on a collection: a list, or a watch stream with `?watch=1`. */

@@ -9,13 +9,11 @@
  */
 import { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
-import { errors, fromResponseText, isTerminal, taskRef, toShoalError, toStatus, type ShoalError, type Task } from '../../api/index.js';
+import { errors, fromResponseText, MAX_ERROR_BODY_BYTES, isTerminal, taskRef, toShoalError, toStatus, type ShoalError, type Task } from '../../api/index.js';
 import { startNdjson, type NdjsonWriter } from '../../httpserver/index.js';
 import { ndjsonLines, readText } from '../../util/index.js';
 import type { TunnelHub, TunnelStream } from './tunnel.js';
 
-/** Largest error document read from an agent. */
-const MAX_ERROR_BYTES = 64 * 1024;
 
 /** A request body handed over unread (the stream content type) rather than parsed. */
 export function isReadable(v: unknown): v is Readable {
@@ -53,7 +51,7 @@ export function hasLiveContainer(task: Task): boolean {
 /** Reads the agent's error answer (a V1Status from the engine or the agent) into a ShoalError. */
 async function errorOf(s: TunnelStream, node: string): Promise<ShoalError> {
   try {
-    return fromResponseText(s.status, await readText(s.body, MAX_ERROR_BYTES).catch(() => ''), `node ${node}`);
+    return fromResponseText(s.status, await readText(s.body, MAX_ERROR_BODY_BYTES).catch(() => ''), `node ${node}`);
   } finally {
     s.close();
   }

@@ -8,19 +8,12 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { toShoalError, toStatus, type WatchEvent } from '../../api/index.js';
 import { startNdjson } from '../../httpserver/index.js';
+import { settle, type Settled } from '../../util/index.js';
 import type { ControllerMetrics } from '../metrics.js';
 
 /** How long to wait for the first event before committing to a 200. */
 const FIRST_EVENT_GRACE_MS = 150;
 
-type Settled<T> = { ok: true; value: IteratorResult<T> } | { ok: false; err: unknown };
-
-function settle<T>(p: Promise<IteratorResult<T>>): Promise<Settled<T>> {
-  return p.then(
-    (value) => ({ ok: true as const, value }),
-    (err: unknown) => ({ ok: false as const, err }),
-  );
-}
 
 export async function streamWatch<T>(
   req: FastifyRequest,
@@ -33,7 +26,7 @@ export async function streamWatch<T>(
   req.raw.once('close', onClose);
   reply.raw.once('close', onClose);
   const it = open(ac.signal)[Symbol.asyncIterator]();
-  let pending: Promise<Settled<WatchEvent<T>>> = settle(it.next());
+  let pending: Promise<Settled<IteratorResult<WatchEvent<T>>>> = settle(it.next());
   let timer: NodeJS.Timeout | undefined;
   const early = await Promise.race([pending, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), FIRST_EVENT_GRACE_MS)))]);
   clearTimeout(timer);

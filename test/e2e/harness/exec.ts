@@ -30,6 +30,8 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
       clearTimeout(timer);
       resolve({ code: code ?? (sig ? 128 : 1), stdout, stderr });
     });
+    // A command that exits without reading its input closes the pipe first: EPIPE is not an error here.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
 }
