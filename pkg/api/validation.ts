@@ -16,18 +16,11 @@
  */
 import { errors, type FieldCause, type ShoalError } from './errors.js';
 
-export { isDnsLabel, isDnsSubdomain, MAX_REPLICAS, qualifiedNameProblem, REASON, type ValidateOptions } from './validation-fields.js';
-export type { MetaOptions } from './validation-meta.js';
+export { isDnsLabel, isDnsSubdomain, MAX_REPLICAS, type ValidateOptions } from './validation-fields.js';
 export { imageReferenceProblem } from './validation-template.js';
-export { cronProblem, SERVICE_MODES, validateService } from './validation-service.js';
-export { NODE_AVAILABILITIES, NODE_STATES, validateNode, validateNodeStatus } from './validation-node.js';
+export { cronProblem, validateService } from './validation-service.js';
+export { validateNode, validateNodeStatus } from './validation-node.js';
 export { validateTask, validateTaskStatus } from './validation-task.js';
-
-/** Throws a 422 Invalid ShoalError naming the object when `causes` is not empty. */
-export function assertValid(kind: string, name: string | undefined, causes: FieldCause[]): void {
-  if (causes.length === 0) return;
-  throw invalidError(kind, name, causes);
-}
 
 export function invalidError(kind: string, name: string | undefined, causes: FieldCause[]): ShoalError {
   // One cause: say it all. Several: name the fields; the causes carry the details.

@@ -1,11 +1,10 @@
-export { parseSubnet, gatewayOf, type Subnet } from './cidr.js';
-export { emptyIpam, reserve, release, retain, type IpamState, type Reservation } from './ipam.js';
-export { Ipam, DiskIpamStore, MemoryIpamStore, NETWORK_NAME_RE, type IpamStore } from './ipam-store.js';
-export { parsePortSpec, portsClash, formatPort, type PortSpec, type Protocol } from './ports.js';
-export { containerNameservers, upstreamNameservers } from './nameservers.js';
+// Node networking's front door: what the agent, the engine API and tests outside use.
+export { parseSubnet, type Subnet } from './cidr.js';
+export { NETWORK_NAME_RE, type IpamStore } from './ipam-store.js';
+export { parsePortSpec, type PortSpec, type Protocol } from './ports.js';
+export { upstreamNameservers } from './nameservers.js';
 export * from './plan.js';
 export { RealNetHost, type NetHost } from './host.js';
-export { FakeNetHost } from './fake-host.js';
 export { BridgeNetwork, type BridgeNetworkOptions, type AttachOptions, type AttachResult } from './bridge-network.js';
-export * from './dns/index.js';
+export { DnsServer, type DnsServerOptions } from './dns/index.js';
 export { bridgeNetworkHook, type NetworkHookOptions } from './hook.js';

@@ -43,21 +43,6 @@ export class DiskIpamStore implements IpamStore {
   }
 }
 
-export class MemoryIpamStore implements IpamStore {
-  readonly states = new Map<string, IpamState>();
-  load(network: string): Promise<IpamState | undefined> {
-    return Promise.resolve(this.states.get(network));
-  }
-  save(network: string, state: IpamState): Promise<void> {
-    this.states.set(network, state);
-    return Promise.resolve();
-  }
-  remove(network: string): Promise<void> {
-    this.states.delete(network);
-    return Promise.resolve();
-  }
-}
-
 /**
  * The IPAM shell: serialises the operations of each network, loads the state, applies the pure
  * core and saves before answering, so an address is never handed out twice, even across restarts.

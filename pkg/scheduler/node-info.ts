@@ -86,17 +86,6 @@ export function addTask(info: NodeInfo, req: PlacementRequest): void {
   for (const p of req.hostPorts) info.hostPorts.add(p);
 }
 
-/** Removes a task's usage (it became terminal or was deleted). */
-export function removeTask(info: NodeInfo, req: PlacementRequest): void {
-  info.usedCpu -= req.cpu;
-  info.usedMemory -= req.memory;
-  info.taskCount--;
-  const n = (info.perService.get(req.serviceKey) ?? 0) - 1;
-  if (n > 0) info.perService.set(req.serviceKey, n);
-  else info.perService.delete(req.serviceKey);
-  for (const p of req.hostPorts) info.hostPorts.delete(p);
-}
-
 /** True when the task occupies resources on its node (placed and not terminal). */
 export function occupies(task: Task): boolean {
   return task.spec.nodeName !== undefined && task.spec.nodeName !== '' && !isTerminal(task.status.state);

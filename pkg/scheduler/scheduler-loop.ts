@@ -19,7 +19,6 @@ import { buildNodeInfos } from './node-info.js';
 import { PlanCommitter } from './scheduler-commit.js';
 import { AssumedAssignments, isPending, passSnapshot, planChunk } from './scheduler-plan.js';
 
-export { isPending } from './scheduler-plan.js';
 
 export interface SchedulerLoopOptions {
   store: Store;

@@ -1,3 +1,3 @@
 export type { BlobInfo, BlobSource, ContentDescriptor, ContentStore, IngestOptions, IngestProgress } from './content-store.js';
-export { FileContentStore, DEFAULT_READ_BYTES_LIMIT } from './file-content-store.js';
+export { FileContentStore } from './file-content-store.js';
 export { MemoryContentStore } from './memory-content-store.js';

@@ -2,4 +2,3 @@ export * from './driver.js';
 export * from './native-driver.js';
 export * from './state-files.js';
 export * from './wire.js';
-export { LineReader } from './line-reader.js';

@@ -17,6 +17,7 @@ import { UNKNOWN_EXIT_CODE, type ExecSpec, type ExitStatus, type LaunchSpec, typ
 import { LineReader } from './line-reader.js';
 import { processMatches, readExitFile, readPidFile, STDIN_FIFO, writeExitFile } from './state-files.js';
 import { encodeExecConfig, encodeStartConfig, parseHelperLine } from './wire.js';
+import { signalNumber } from '../container/units.js';
 
 export interface NativeDriverOptions {
   /** Path of shoal-runtime; default: native/build/shoal-runtime under the package root. */
@@ -150,7 +151,7 @@ export class NativeDriver implements RuntimeDriver {
       const res = await closed;
       if (error) throw error;
       if (e.signal?.aborted) throw new ShoalError('Canceled', `exec in ${spec.id} canceled`);
-      if (res.code === null) return { exitCode: 128 + signalNumber(res.signal) };
+      if (res.code === null) return { exitCode: 128 + (signalNumber(res.signal ?? 'SIGTERM') || 15) };
       return { exitCode: res.code };
     } finally {
       e.signal?.removeEventListener('abort', onAbort);
@@ -271,8 +272,4 @@ function collect(stream: NodeJS.ReadableStream | null): () => string {
   return () => text.slice(0, STDERR_LIMIT);
 }
 
-const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGUSR1: 10, SIGSEGV: 11, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15 };
 
-function signalNumber(sig: NodeJS.Signals | null): number {
-  return (sig && SIGNALS[sig]) ?? 15;
-}

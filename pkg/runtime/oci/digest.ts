@@ -68,11 +68,6 @@ export function shortDigest(digest: string): string {
   return digest.replace(/^sha\d+:/, '').slice(0, 12);
 }
 
-/** The hex part of a digest (for paths like `blobs/sha256/<hex>`). */
-export function digestHex(d: Digest): string {
-  return parseDigest(d).hex;
-}
-
 /** `sha256:<hex>` of the given bytes. */
 export function sha256Digest(bytes: Uint8Array | string): Digest {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;

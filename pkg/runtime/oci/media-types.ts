@@ -47,10 +47,6 @@ export function isAnyManifestMediaType(mt: string): boolean {
   return isIndexMediaType(mt) || isManifestMediaType(mt);
 }
 
-export function isConfigMediaType(mt: string): boolean {
-  return mt === OCI_CONFIG || mt === DOCKER_CONFIG;
-}
-
 export type LayerCompression = 'none' | 'gzip' | 'zstd';
 
 const LAYERS: Record<string, { compression: LayerCompression; distributable: boolean }> = {
@@ -81,11 +77,4 @@ export function layerCompression(mt: string): LayerCompression | undefined {
  */
 export function isNonDistributableLayer(mt: string): boolean {
   return LAYERS[mt]?.distributable === false;
-}
-
-/** Whether a manifest of `manifestType` fits with a layer of `layerType` (Docker manifests carry Docker types). */
-export function manifestFamily(mt: string): 'oci' | 'docker' | undefined {
-  if (mt.startsWith('application/vnd.oci.')) return 'oci';
-  if (mt.startsWith('application/vnd.docker.')) return 'docker';
-  return undefined;
 }

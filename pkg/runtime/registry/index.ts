@@ -4,5 +4,4 @@ export * from './credentials.js';
 export * from './endpoint.js';
 export * from './challenge.js';
 export * from './errors.js';
-export { Authenticator, basicAuthorization, repositoryScope } from './auth.js';
 export { FakeRegistry, type FakeRegistryOptions } from './fake-registry.js';

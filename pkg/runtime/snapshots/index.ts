@@ -1,2 +1,1 @@
-export { chainIds } from './chain-id.js';
-export { Snapshotter, type ApplyFn } from './snapshotter.js';
+export type { ApplyFn } from './snapshotter.js';

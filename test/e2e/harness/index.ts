@@ -1,12 +1,12 @@
 export { freeLoopbackPort } from './ports.js';
 export { TempDirs } from './tmp.js';
 export { run, type RunOptions, type RunResult } from './exec.js';
-export { startRegistry, registryAvailable, REGISTRY_BIN, type TestRegistry, type RegistryOptions } from './registry.js';
-export { startTestAgent, builtCommandsPresent, AGENT_JS, CTL_JS, REPO_ROOT, type TestAgent, type AgentOptions } from './agent.js';
+export { startRegistry, registryAvailable, type TestRegistry, type RegistryOptions } from './registry.js';
+export { startTestAgent, builtCommandsPresent, AGENT_JS, CTL_JS, type TestAgent, type AgentOptions } from './agent.js';
 export { startEtcd, etcdAvailable, type TestEtcd, type EtcdOptions } from './etcd.js';
 export { until } from './wait.js';
 export {
-  createNetnsLan, freeSubnet24, ipInCidr, killIfItIs, netnsToolsAvailable, sweepCgroupParent, unmountUnder,
+  createNetnsLan, ipInCidr, killIfItIs, netnsToolsAvailable, sweepCgroupParent, unmountUnder,
   type NetnsHost, type NetnsLan, type NetnsLanOptions,
 } from './netns.js';
 export { ensureBuilt, CONTROLLER_JS } from './build.js';
