@@ -5,6 +5,7 @@ import { homedir, hostname } from 'node:os';
 import { destination, pino } from 'pino';
 import { toShoalError } from '../../pkg/api/index.js';
 import { parseAgentConfig, startAgent, type AgentConfig } from '../../pkg/agent/index.js';
+import { shutdownOnSignals } from '../shutdown.js';
 
 let config: AgentConfig;
 try {
@@ -18,17 +19,7 @@ try {
 }
 
 const log = pino({ name: 'shoal-agent', level: process.env['SHOAL_LOG_LEVEL'] ?? config.logLevel }, destination(2));
-const shutdown = new AbortController();
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    if (shutdown.signal.aborted) {
-      log.warn(`second ${sig}: exiting now`);
-      process.exit(130);
-    }
-    log.info(`${sig}: shutting down`);
-    shutdown.abort();
-  });
-}
+const shutdown = { signal: shutdownOnSignals(log) };
 
 let exitCode = 0;
 try {

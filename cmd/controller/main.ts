@@ -9,6 +9,7 @@ import { destination, pino } from 'pino';
 import { SHOAL_VERSION, toShoalError } from '../../pkg/api/index.js';
 import { buildApiServer, ControllerMetrics, EtcdSupervisor, HeartbeatService, runControlLoops } from '../../pkg/controller/index.js';
 import { EtcdStore } from '../../pkg/store/index.js';
+import { shutdownOnSignals } from '../shutdown.js';
 import { parseControllerConfig, type ControllerConfig } from './config.js';
 
 const log = pino({ name: 'shoal-controller', level: process.env['SHOAL_LOG_LEVEL'] ?? 'info' }, destination(2));
@@ -21,20 +22,7 @@ try {
   process.exit(2);
 }
 
-const shutdown = new AbortController();
-// Keeps the process alive until shutdown even while nothing else holds the event loop.
-const keepAlive = setInterval(() => {}, 1 << 30);
-shutdown.signal.addEventListener('abort', () => clearInterval(keepAlive), { once: true });
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    if (shutdown.signal.aborted) {
-      log.warn(`second ${sig}: exiting now`);
-      process.exit(130);
-    }
-    log.info(`${sig}: shutting down`);
-    shutdown.abort();
-  });
-}
+const shutdown = { signal: shutdownOnSignals(log) };
 
 const logger = {
   info: (m: string) => log.info(m),
@@ -66,7 +54,6 @@ try {
   // watch is done and the election resigned; now close the store, then the embedded etcd.
   await within(4_000, 'closing the store', store?.close());
   await supervisor?.stop().catch((err: unknown) => log.warn(`stopping embedded etcd: ${toShoalError(err).message}`));
-  clearInterval(keepAlive);
   log.info('stopped');
 }
 process.exit(exitCode);

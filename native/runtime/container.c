@@ -108,6 +108,21 @@ static int open_in_root(int rootfd, const char *path, int kind) {
 static void fdpath(char *out, size_t cap, int fd) { snprintf(out, cap, "/proc/self/fd/%d", fd); }
 
 /* Mounts onto `dst` inside the root; for a read-only bind, remounts the new mount read-only. */
+/* Remounts the bind mount at `path` read-only, keeping the nosuid/nodev/noexec it already has
+ * (a read-only remount that drops them fails with EPERM in a user namespace, and must never
+ * loosen them anyway). `what` names it in the error. */
+static void remount_readonly(int sync, const char *path, const char *what) {
+  struct statvfs sv;
+  unsigned long keep = 0;
+  if (statvfs(path, &sv) == 0) {
+    if (sv.f_flag & ST_NOSUID) keep |= MS_NOSUID;
+    if (sv.f_flag & ST_NODEV) keep |= MS_NODEV;
+    if (sv.f_flag & ST_NOEXEC) keep |= MS_NOEXEC;
+  }
+  if (mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | keep, NULL) < 0)
+    die_msg(sync, "Internal", "remount %s read-only: %m", what);
+}
+
 static void mount_in_root(int sync, int rootfd, const char *src, const char *dst, const char *type,
                           unsigned long flags, const char *data, int kind) {
   int fd = open_in_root(rootfd, dst, kind);
@@ -122,15 +137,7 @@ static void mount_in_root(int sync, int rootfd, const char *src, const char *dst
     fd = open_in_root(rootfd, dst, K_NONE);
     if (fd < 0) die_msg(sync, "Internal", "reopen %s: %m", dst);
     fdpath(t, sizeof t, fd);
-    struct statvfs sv;
-    unsigned long keep = 0;
-    if (statvfs(t, &sv) == 0) {
-      if (sv.f_flag & ST_NOSUID) keep |= MS_NOSUID;
-      if (sv.f_flag & ST_NODEV) keep |= MS_NODEV;
-      if (sv.f_flag & ST_NOEXEC) keep |= MS_NOEXEC;
-    }
-    if (mount(NULL, t, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | keep, NULL) < 0)
-      die_msg(sync, "Internal", "remount %s read-only: %m", dst);
+    remount_readonly(sync, t, dst);
     close(fd);
   } else if (!(flags & MS_BIND) && (flags & MS_RDONLY)) {
     fd = open_in_root(rootfd, dst, K_NONE);
@@ -291,15 +298,7 @@ static void mask_paths(int sync, struct config *c) {
     struct stat st;
     if (stat(p, &st) < 0) continue;
     if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0) die_msg(sync, "Internal", "bind %s: %m", p);
-    struct statvfs sv;
-    unsigned long keep = 0;
-    if (statvfs(p, &sv) == 0) {
-      if (sv.f_flag & ST_NOSUID) keep |= MS_NOSUID;
-      if (sv.f_flag & ST_NODEV) keep |= MS_NODEV;
-      if (sv.f_flag & ST_NOEXEC) keep |= MS_NOEXEC;
-    }
-    if (mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | keep, NULL) < 0)
-      die_msg(sync, "Internal", "remount %s read-only: %m", p);
+    remount_readonly(sync, p, p);
   }
 }
 

@@ -1,7 +1,7 @@
 /** The container model: what users ask for, what is stored on disk, and the boundaries of the manager. */
 import type { Writable, Readable } from 'node:stream';
 import type {
-  ContainerConfig, ContainerNetworks, ContainerStatus, HostConfig, ImageRuntimeConfig, MountPoint, NetworkMode, PublishedPort,
+  ContainerConfig, ContainerCreateRequest, ContainerNetworks, ContainerStatus, HostConfig, ImageRuntimeConfig, MountPoint, NetworkMode, PublishedPort,
 } from '../../api/index.js';
 
 export interface ResolvedImage {
@@ -43,34 +43,16 @@ export interface NetworkHook {
   detach(container: { id: string; name: string; networkMode: NetworkMode }): Promise<void>;
 }
 
-/** Everything `create` accepts (API body, after validation). */
-export interface CreateOptions {
-  name?: string;
-  image: string;
-  cmd?: string[];
-  /** Overrides the image entrypoint and clears the image Cmd; `[]` means none. */
-  entrypoint?: string[];
-  env?: string[];
-  workingDir?: string;
-  user?: string;
-  labels?: Record<string, string>;
-  hostname?: string;
-  stopSignal?: string;
-  stopTimeout?: number;
-  openStdin?: boolean;
-  stdinOnce?: boolean;
+/**
+ * Everything `create` accepts: the engine's ContainerCreateRequest once checked, with sizes
+ * parsed to numbers (`memory` in bytes, `cpus` folded into `nanoCpus`) and `networkMode` split
+ * into the mode and a user network's name.
+ */
+export interface CreateOptions extends Omit<ContainerCreateRequest, 'memory' | 'cpus' | 'networkMode'> {
   memory?: number;
-  nanoCpus?: number;
-  cpuShares?: number;
-  pidsLimit?: number;
-  binds?: string[];
   networkMode?: NetworkMode;
   /** User network name (bridge mode). */
   network?: string;
-  ports?: string[];
-  networkAliases?: string[];
-  init?: boolean;
-  autoRemove?: boolean;
 }
 
 export interface ContainerState {
