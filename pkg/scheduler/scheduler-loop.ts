@@ -12,7 +12,7 @@
  * runs before the watch catches up neither re-places them nor forgets their resources.
  */
 import { isTerminal, type Node, type Task } from '../api/index.js';
-import { WorkQueue, type Informer, type Store } from '../store/index.js';
+import { WorkQueue, type Informer, type TermStore } from '../store/index.js';
 import { sleep } from '../util/index.js';
 import { schedulerMetrics } from './metrics.js';
 import { buildNodeInfos } from './node-info.js';
@@ -21,7 +21,8 @@ import { AssumedAssignments, isPending, passSnapshot, planChunk } from './schedu
 
 
 export interface SchedulerLoopOptions {
-  store: Store;
+  /** Where it writes: the leader term's FencedStore (writes only as transactions). */
+  store: TermStore;
   tasks: Informer<Task>;
   nodes: Informer<Node>;
   signal: AbortSignal;
@@ -51,7 +52,7 @@ export interface PassResult {
 
 /** The options of one pass, defaults applied, and what passes share (the assumed assignments). */
 interface PassContext {
-  store: Store;
+  store: TermStore;
   tasks: Informer<Task>;
   nodes: Informer<Node>;
   signal: AbortSignal;
