@@ -12,7 +12,7 @@
  * runs before the watch catches up neither re-places them nor forgets their resources.
  */
 import { isTerminal, type Node, type Task } from '../api/index.js';
-import { WorkQueue, type Informer, type TermStore } from '../store/index.js';
+import { TXN_BATCH_OPS, WorkQueue, type Informer, type TermStore } from '../store/index.js';
 import { sleep } from '../util/index.js';
 import { schedulerMetrics } from './metrics.js';
 import { buildNodeInfos } from './node-info.js';
@@ -26,7 +26,7 @@ export interface SchedulerLoopOptions {
   tasks: Informer<Task>;
   nodes: Informer<Node>;
   signal: AbortSignal;
-  /** Ops per transaction. Default 128. */
+  /** Ops per transaction. Default TXN_BATCH_OPS (127: etcd's default limit less the leader's fence). */
   batchSize?: number;
   /** Transactions in flight at once. Default 3. */
   concurrency?: number;
@@ -73,7 +73,7 @@ export async function runSchedulerLoop(opts: SchedulerLoopOptions): Promise<void
     tasks,
     nodes,
     signal,
-    batchSize: opts.batchSize ?? 128,
+    batchSize: opts.batchSize ?? TXN_BATCH_OPS,
     concurrency: opts.concurrency ?? 3,
     chunkSize: Math.max(1, opts.chunkSize ?? 2000),
     now: opts.now ?? Date.now,

@@ -23,6 +23,12 @@ import type { Store, TxnOp } from './store.js';
 /** All a committer needs of a store (a Store, or a leader term's FencedStore). */
 type TxnStore = Pick<Store, 'txn'>;
 
+/**
+ * Ops per transaction for the control loops: etcd's default `--max-txn-ops` (128) less the
+ * one compare a leader's fence adds, so fenced batches run on an etcd started with defaults.
+ */
+export const TXN_BATCH_OPS = 127;
+
 export interface BatchCommitResult {
   committed: number;
   /** Ops whose compare failed (the object changed or went away). */
@@ -99,7 +105,7 @@ export class BatchCommitter {
   }
 }
 
-export async function commitInBatches(store: TxnStore, ops: readonly TxnOp[], batchSize = 128, signal?: AbortSignal, concurrency = 1): Promise<BatchCommitResult> {
+export async function commitInBatches(store: TxnStore, ops: readonly TxnOp[], batchSize = TXN_BATCH_OPS, signal?: AbortSignal, concurrency = 1): Promise<BatchCommitResult> {
   const committer = new BatchCommitter(store, { concurrency, ...(signal ? { signal } : {}) });
   try {
     for (let i = 0; i < ops.length; i += batchSize) {

@@ -22,7 +22,7 @@ import {
 const hasEtcd = etcdAvailable();
 if (!hasEtcd) console.warn('fencing e2e skipped: the `etcd` binary is not installed (apt-get install etcd-server)');
 
-/** Replicas of the big scale: enough transactions (128 creates each) that the leader is frozen in the middle of them. */
+/** Replicas of the big scale: enough transactions (127 creates each) that the leader is frozen in the middle of them. */
 const BIG = 1500;
 
 describe.skipIf(!hasEtcd)('fencing: a leader frozen past its lease', () => {
@@ -69,7 +69,7 @@ describe.skipIf(!hasEtcd)('fencing: a leader frozen past its lease', () => {
     await until('slot 1 created by the leader', async () => (await tasksOf()).length === 1);
 
     // The pending decision. The service is scaled to BIG: the leader's orchestrator decides
-    // BIG-1 creations at once and commits them in transactions of 128, one after another.
+    // BIG-1 creations at once and commits them in transactions of 127, one after another.
     // The test watches etcd and freezes the leader as soon as the first of them lands, so it
     // stops with most of them encoded in its memory, not yet sent: writes it will try to
     // make the moment it runs again.
