@@ -5,7 +5,8 @@
  * - Keys are used as given, values are the JSON text. create/update/delete-with-CAS are
  *   one etcd Txn each (compare create_revision == 0 / mod_revision == expected); on
  *   failure the Txn reads the key so NotFound and Conflict are told apart without a race.
- * - txn() is ONE etcd transaction (etcd must run with --max-txn-ops >= the batch size).
+ * - txn() is ONE etcd transaction (etcd must run with --max-txn-ops >= the batch size); a
+ *   `check` op is a create_revision compare with no write (a leader's fence).
  * - list() pages through large prefixes with the first page's revision pinned.
  * - watch() opens its own gRPC watch stream, delivers events batched per revision, and
  *   after a disconnect reopens from the last delivered revision + 1 with backoff; a
@@ -21,7 +22,7 @@ import { systemClock } from './clock.js';
 import { StoreElection } from './election.js';
 import { mapEtcdError } from './etcd-errors.js';
 import { backoffDelay, DEFAULT_BACKOFF, sleep } from '../util/index.js';
-import { checkDistinctKeys } from './memory-store.js';
+import { checkDistinctKeys, compareHolds } from './memory-store.js';
 import type { Election, KeyValue, Lease, ListResult, Store, StoreEvent, TxnOp, TxnResult, WatchOptions } from './store.js';
 
 export interface EtcdStoreOptions {
@@ -166,9 +167,12 @@ export class EtcdStore implements Store {
         // mod_revision == 0 never holds for a present key, so a stale update and a missing key both fail.
         compare.push({ key, target: 'Mod', result: 'Equal', mod_revision: op.expectModRevision });
         success.push({ request_put: putReq(op.key, op.value, undefined) });
-      } else {
+      } else if (op.op === 'delete') {
         if (op.expectModRevision !== undefined) compare.push({ key, target: 'Mod', result: 'Equal', mod_revision: op.expectModRevision });
         success.push({ request_delete_range: { key } });
+      } else {
+        // A compare only (a leader's fence): create_revision is 0 for a missing key.
+        compare.push({ key, target: 'Create', result: 'Equal', create_revision: op.expectCreateRevision });
       }
       failure.push({ request_range: { key, keys_only: true } });
     }
@@ -177,11 +181,8 @@ export class EtcdStore implements Store {
     if (res.succeeded) return { succeeded: true, revision };
     let failedIndex = 0;
     for (let i = 0; i < ops.length; i++) {
-      const op = ops[i] as TxnOp;
       const kv = res.responses[i]?.response_range?.kvs?.[0];
-      const mod = kv ? Number(kv.mod_revision) : 0;
-      const ok = op.op === 'create' ? kv === undefined : op.op === 'update' ? kv !== undefined && mod === op.expectModRevision : op.expectModRevision === undefined || mod === op.expectModRevision;
-      if (!ok) {
+      if (!compareHolds(ops[i] as TxnOp, kv ? { createRevision: Number(kv.create_revision), modRevision: Number(kv.mod_revision) } : undefined)) {
         failedIndex = i;
         break;
       }

@@ -8,4 +8,5 @@ export * from './etcd-store.js';
 export * from './etcd-errors.js';
 export * from './objects.js';
 export * from './batch-commit.js';
+export * from './fence.js';
 export * from './work-queue.js';

@@ -7,13 +7,14 @@
  * Writes are CAS; a conflict re-queues the node. `lastHeartbeat` is written on state changes only.
  */
 import { isTerminal, type Node, type Task } from '../../api/index.js';
-import { commitInBatches, encodeObject, objectKey, resourcePrefix, storeKeyOf, WorkQueue, type Informer, type Store, type TxnOp } from '../../store/index.js';
+import { commitInBatches, encodeObject, objectKey, resourcePrefix, storeKeyOf, WorkQueue, type Informer, type TermStore, type TxnOp } from '../../store/index.js';
 import { NODE_LEASES_PREFIX, nodeLeaseKey } from '../heartbeat.js';
 
 const NODES_PREFIX = resourcePrefix('nodes');
 
 export interface NodeMonitorOptions {
-  store: Store;
+  /** Where it writes: the leader term's FencedStore (writes only as transactions). */
+  store: TermStore;
   nodes: Informer<Node>;
   tasks: Informer<Task>;
   /** Informer over NODE_LEASES_PREFIX (values are opaque). */

@@ -10,3 +10,4 @@ export {
   type NetnsHost, type NetnsLan, type NetnsLanOptions,
 } from './netns.js';
 export { ensureBuilt, CONTROLLER_JS } from './build.js';
+export { startController, stopController, controllerInfo, type ControllerProc, type ControllerOptions, type ControllerInfo } from './controller.js';
