@@ -14,6 +14,7 @@ describe('parseControllerConfig', () => {
       clusterCIDR: '10.244.0.0/16',
       nodeTimeoutMs: 5000,
       leaderLeaseSeconds: 3,
+      restore: undefined,
     });
   });
 
@@ -42,6 +43,13 @@ describe('parseControllerConfig', () => {
     expect(err).toMatchObject({ code: 'InvalidArgument' });
     const msg = (err as Error).message;
     for (const s of ['listen', 'etcd', 'cluster-cidr', 'node-timeout']) expect(msg).toContain(s);
+  });
+
+  it('takes --restore for the embedded etcd only, and only as a flag', async () => {
+    expect((await parseControllerConfig(['--restore', '/b/snap.db', '--data-dir', '/new'], noFile)).restore).toBe('/b/snap.db');
+    const err = await parseControllerConfig(['--restore', '/b/snap.db', '--etcd', 'http://a:2379'], noFile).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'InvalidArgument', message: expect.stringMatching(/restore: .*cannot be used with --etcd/) });
+    await expect(parseControllerConfig(['--config', '/c.yaml'], files({ '/c.yaml': 'restore: /b/snap.db' }))).rejects.toMatchObject({ code: 'InvalidArgument' });
   });
 
   it('rejects unknown flags, unknown file keys and unreadable files', async () => {

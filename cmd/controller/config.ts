@@ -17,6 +17,8 @@ export interface ControllerConfig {
   nodeTimeoutMs: number;
   /** Seconds of the leader-election lease (how fast another controller takes over). */
   leaderLeaseSeconds: number;
+  /** An etcd snapshot to restore into the embedded etcd before it starts (flag only: a one-off, not a setting). */
+  restore: string | undefined;
 }
 
 export const CONTROLLER_DEFAULTS = {
@@ -61,6 +63,7 @@ export async function parseControllerConfig(argv: string[], readFile: (path: str
     .option('--cluster-cidr <cidr>', `pod network of the cluster (default ${CONTROLLER_DEFAULTS.clusterCIDR})`)
     .option('--node-timeout <duration>', `missed-heartbeat period before a node is down (default ${CONTROLLER_DEFAULTS.nodeTimeout})`)
     .option('--leader-lease <duration>', `leader election lease (default ${CONTROLLER_DEFAULTS.leaderLease})`)
+    .option('--restore <snapshot>', 'restore the embedded etcd from a snapshot (shoalctl cluster backup) into a --data-dir that holds none; not with --etcd')
     .option('--config <file>', 'YAML or JSON file with the same settings; flags win');
   try {
     cmd.parse(argv, { from: 'user' });
@@ -68,7 +71,7 @@ export async function parseControllerConfig(argv: string[], readFile: (path: str
     if (err instanceof CommanderError) throw new ShoalError('InvalidArgument', err.message.replace(/^error: /, ''));
     throw err;
   }
-  const flags = cmd.opts<{ listen?: string; dataDir?: string; etcd?: string; clusterCidr?: string; nodeTimeout?: string; leaderLease?: string; config?: string }>();
+  const flags = cmd.opts<{ listen?: string; dataDir?: string; etcd?: string; clusterCidr?: string; nodeTimeout?: string; leaderLease?: string; config?: string; restore?: string }>();
   let file: Raw = {};
   if (flags.config !== undefined) file = parseConfigFile(flags.config, await readConfig(flags.config, readFile));
   const raw: Raw = {
@@ -79,7 +82,7 @@ export async function parseControllerConfig(argv: string[], readFile: (path: str
     nodeTimeout: flags.nodeTimeout ?? file.nodeTimeout ?? CONTROLLER_DEFAULTS.nodeTimeout,
     leaderLease: flags.leaderLease ?? file.leaderLease ?? CONTROLLER_DEFAULTS.leaderLease,
   };
-  return validate(raw);
+  return validate(raw, flags.restore);
 }
 
 async function readConfig(path: string, readFile: (path: string) => Promise<string>): Promise<string> {
@@ -108,7 +111,7 @@ function parseConfigFile(path: string, text: string): Raw {
   return out;
 }
 
-function validate(raw: Raw): ControllerConfig {
+function validate(raw: Raw, restore: string | undefined): ControllerConfig {
   const problems: string[] = [];
   const listen = String(raw.listen);
   const m = /^(.*):(\d+)$/.exec(listen);
@@ -139,6 +142,10 @@ function validate(raw: Raw): ControllerConfig {
   if (!isCidr(clusterCIDR, { strict: false })) problems.push(`cluster-cidr: "${clusterCIDR}" is not an IPv4 CIDR like 10.244.0.0/16`);
   const nodeTimeoutMs = durationMs(raw.nodeTimeout, 'node-timeout', problems);
   const leaderLeaseMs = durationMs(raw.leaderLease, 'leader-lease', problems);
+  if (restore === '') problems.push('restore: needs the path of a snapshot file');
+  if (restore !== undefined && etcd !== undefined) {
+    problems.push('restore: restores the embedded etcd and cannot be used with --etcd (restore an external etcd cluster with etcdctl snapshot restore on each member; see docs/ha.md)');
+  }
   if (problems.length > 0) throw new ShoalError('InvalidArgument', `invalid settings: ${problems.join('; ')}`);
   return {
     listenHost,
@@ -148,6 +155,7 @@ function validate(raw: Raw): ControllerConfig {
     clusterCIDR,
     nodeTimeoutMs,
     leaderLeaseSeconds: Math.max(1, Math.ceil(leaderLeaseMs / 1000)),
+    restore: restore === undefined || restore === '' ? undefined : restore,
   };
 }
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { destination, pino } from 'pino';
 import { SHOAL_VERSION, toShoalError } from '../../pkg/api/index.js';
 import { buildApiServer, ControllerMetrics, EtcdSupervisor, HeartbeatService, runControlLoops } from '../../pkg/controller/index.js';
-import { EtcdStore } from '../../pkg/store/index.js';
+import { EtcdStore, type EtcdHealth } from '../../pkg/store/index.js';
 import { shutdownOnSignals } from '../shutdown.js';
 import { parseControllerConfig, type ControllerConfig } from './config.js';
 
@@ -37,11 +37,11 @@ try {
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   let endpoints = config.etcd;
   if (endpoints === undefined) {
-    supervisor = await EtcdSupervisor.start({ dir: join(config.dataDir, 'etcd'), logger });
+    supervisor = await EtcdSupervisor.start({ dir: join(config.dataDir, 'etcd'), logger, ...(config.restore !== undefined ? { restoreFrom: config.restore } : {}) });
     endpoints = supervisor.endpoints;
   }
   log.info({ endpoints, embedded: supervisor !== undefined }, 'using etcd');
-  store = new EtcdStore({ endpoints });
+  store = new EtcdStore({ endpoints, onHealthChange: logEtcdHealth });
   await runController(store, config, shutdown.signal);
 } catch (err) {
   const e = toShoalError(err);
@@ -57,6 +57,13 @@ try {
   log.info('stopped');
 }
 process.exit(exitCode);
+
+/** The store's etcd gained or lost its leader: what the API does now. */
+function logEtcdHealth(h: EtcdHealth): void {
+  const members = h.members.map((m) => `${m.endpoint}${m.reachable ? (m.isLeader ? ' (leader)' : '') : ' (down)'}`).join(', ');
+  if (h.state === 'no-leader') log.warn({ members }, `etcd has no leader: ${h.reason ?? 'quorum lost'}; the API answers 503 until it has one`);
+  else if (h.state === 'ok') log.info({ members }, `etcd leader: ${h.leader?.endpoint ?? h.leader?.memberId ?? '?'}`);
+}
 
 /**
  * Shutdown is orderly but bounded: a step that hangs (an etcd call on a sick cluster, a
@@ -108,6 +115,8 @@ async function runController(store: EtcdStore, cfg: ControllerConfig, signal: Ab
     metrics,
     heartbeat,
     version: SHOAL_VERSION,
+    snapshot: (signal) => store.snapshot(signal),
+    storeHealth: () => store.health(),
     leaderInfo: async () => {
       const leader = await loops.leaderId().catch(() => undefined);
       return { id: controllerId, isLeader: loops.isLeader(), ...(leader !== undefined ? { leader } : {}) };

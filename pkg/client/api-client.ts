@@ -6,8 +6,9 @@
 import type { Readable } from 'node:stream';
 import { ndjsonLines, parseJsonLine, readText } from '../util/index.js';
 import { send } from './http.js';
+import { SnapshotChecksum } from './snapshot-check.js';
 import {
-  API_GROUP_PATH, encodeExecSpecParam, errors, fromResponseText, MAX_ERROR_BODY_BYTES, fromStatus, isShoalError, RESOURCES, STREAM_CONTENT_TYPE, toShoalError,
+  API_GROUP_PATH, encodeExecSpecParam, errors, fromResponseText, MAX_ERROR_BODY_BYTES, fromStatus, isShoalError, RESOURCES, ShoalError, STREAM_CONTENT_TYPE, toShoalError,
   type ApiObject, type ExecFrame, type ExecSpec, type List, type ResourcePlural, type TaskLogEntry, type WatchEvent,
 } from '../api/index.js';
 
@@ -24,6 +25,8 @@ export interface ClusterInfo {
   controller?: { id?: string; isLeader: boolean };
   leader?: string;
   nodes: { total: number; byState: Record<string, number> };
+  /** The controller's etcd cluster, as its health probes see it (absent with a store that is not etcd). */
+  etcd?: { state: 'unknown' | 'ok' | 'no-leader'; leader?: string; reason?: string; members: { endpoint: string; reachable: boolean; isLeader: boolean }[] };
 }
 
 export interface Scale {
@@ -136,6 +139,34 @@ export class ApiClient {
 
   version(): Promise<{ version: string; apiVersion: string }> {
     return this.call('GET', '/version');
+  }
+
+  /**
+   * A backup of the cluster: the controller's etcd snapshot, as it streams. At the end the
+   * bytes are checked against the snapshot's own sha256 (snapshot-check.ts): DataLoss when
+   * they do not match; a stream cut short throws Unavailable (or DataLoss).
+   */
+  async *backup(signal?: AbortSignal): AsyncGenerator<Buffer> {
+    const sig = signal ?? this.signal;
+    const path = `${API_GROUP_PATH}/cluster/backup`;
+    let res;
+    try {
+      res = await send({ url: `${this.server}${path}`, method: 'GET', headers: { accept: 'application/octet-stream' }, ...(sig ? { signal: sig } : {}) });
+    } catch (err) {
+      throw this.unreachable(err);
+    }
+    if (res.statusCode >= 400) throw fromResponseText(res.statusCode, await readText(res.body, MAX_ERROR_BODY_BYTES), `the controller at ${this.server}`);
+    const sum = new SnapshotChecksum();
+    try {
+      for await (const chunk of res.body) {
+        sum.update(chunk as Buffer);
+        yield chunk as Buffer;
+      }
+    } catch (err) {
+      if (sig?.aborted) throw new ShoalError('Canceled', 'backup canceled');
+      throw errors.unavailable(`the backup stream from the controller at ${this.server} broke: ${(err as { code?: string }).code ?? toShoalError(err).message}`, { cause: err });
+    }
+    sum.verify();
   }
 
   /** Watch events (NDJSON), until `signal` fires or the server ends the stream. An ERROR event is thrown. */

@@ -1,3 +1,4 @@
 export * from './http.js';
 export * from './api-client.js';
 export * from './engine-client.js';
+export * from './snapshot-check.js';

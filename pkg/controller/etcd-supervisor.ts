@@ -6,6 +6,9 @@
  * controller reuses the same ports. etcd's output goes to `<data-dir>/etcd/etcd.log`.
  *
  * Layout under `dir`:  data/ (etcd's member dir)  endpoint  peer-endpoint  etcd.log
+ *
+ * With `restoreFrom`, a snapshot is restored into `data/` before etcd first starts
+ * (etcd-restore.ts); refused when `data/` holds a member already.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
@@ -14,6 +17,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ShoalError } from '../api/index.js';
 import { backoffDelay, writeFileAtomic, type BackoffPolicy } from '../util/index.js';
+import { refuseExistingEtcd, restoreEmbeddedEtcd } from './etcd-restore.js';
 
 export interface SupervisorLogger {
   info(msg: string): void;
@@ -36,7 +40,14 @@ export interface EtcdSupervisorOptions {
   healthTimeoutMs?: number;
   /** Extra etcd flags. */
   extraArgs?: string[];
+  /** A snapshot to restore before etcd first starts (`--restore`); the dir must hold no etcd yet. */
+  restoreFrom?: string;
+  /** The etcdctl binary for a restore (default `etcdctl` from PATH). */
+  etcdctl?: string;
 }
+
+/** The embedded member's name (also what a restore names it). */
+const MEMBER_NAME = 'shoal-embedded';
 
 export type SupervisorState = 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped';
 
@@ -64,6 +75,7 @@ export class EtcdSupervisor {
 
   /** Starts etcd and resolves once it is healthy. */
   static async start(opts: EtcdSupervisorOptions): Promise<EtcdSupervisor> {
+    if (opts.restoreFrom !== undefined) await refuseExistingEtcd(opts.dir);
     await mkdir(join(opts.dir, 'data'), { recursive: true, mode: 0o700 });
     await reapOrphan(opts.dir, opts.logger ?? silent);
     const recordedClient = await readPort(join(opts.dir, 'endpoint'));
@@ -74,6 +86,10 @@ export class EtcdSupervisor {
     const sup = new EtcdSupervisor(opts, `http://127.0.0.1:${clientPort}`, `http://127.0.0.1:${peerPort}`);
     await atomicWrite(join(opts.dir, 'endpoint'), sup.clientUrl + '\n');
     await atomicWrite(join(opts.dir, 'peer-endpoint'), sup.peerUrl + '\n');
+    if (opts.restoreFrom !== undefined) {
+      await restoreEmbeddedEtcd({ snapshot: opts.restoreFrom, dir: opts.dir, name: MEMBER_NAME, peerUrl: sup.peerUrl, ...(opts.etcdctl ? { etcdctl: opts.etcdctl } : {}) });
+      (opts.logger ?? silent).info(`restored the embedded etcd from ${opts.restoreFrom}`);
+    }
     try {
       await sup.launch();
     } catch (err) {
@@ -101,7 +117,7 @@ export class EtcdSupervisor {
   }
 
   private args(): string[] {
-    const name = 'shoal-embedded';
+    const name = MEMBER_NAME;
     return [
       `--name=${name}`,
       `--data-dir=${join(this.opts.dir, 'data')}`,

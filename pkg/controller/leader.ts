@@ -1,12 +1,17 @@
 /**
- * Leader election loop: campaign with the store's election; while leader, run `lead(signal)`;
- * when leadership is lost (lease expired, store gone) abort it, wait for it to finish, and
- * campaign again. On shutdown (signal) it resigns so another controller takes over at once.
- * `lead` must act only on the store's state (informers list, then watch): a takeover resyncs
- * and never restarts tasks.
+ * Leader election loop: campaign with the store's election; while leader, run
+ * `lead(signal, fence)`; when leadership is lost (lease expired, store gone) abort it, wait
+ * for it to finish, and campaign again. `lead` ending on its own (a write found the fence
+ * gone) ends the term the same way. On shutdown (signal) it resigns so another controller
+ * takes over at once. `lead` must act only on the store's state (informers list, then watch):
+ * a takeover resyncs and never restarts tasks.
+ *
+ * The fence is the term's proof of leadership (the election key and its createRevision):
+ * `lead` writes only through a `FencedStore` built on it, so a leader that missed its own
+ * loss (frozen, partitioned) cannot land a write once another controller may lead.
  */
 import { toShoalError } from '../api/index.js';
-import { KEY_ROOT, type Store } from '../store/index.js';
+import { KEY_ROOT, type Fence, type Store } from '../store/index.js';
 import { sleep } from '../util/index.js';
 
 export const LEADER_ELECTION = `${KEY_ROOT}leader`;
@@ -15,7 +20,8 @@ export interface LeaderElectorOptions {
   store: Store;
   id: string;
   ttlSeconds: number;
-  lead: (signal: AbortSignal) => Promise<void>;
+  /** One term: runs until `signal` fires (or returns early to end the term); writes fenced by `fence`. */
+  lead: (signal: AbortSignal, fence: Fence) => Promise<void>;
   /** Pause between failed campaigns. Default 1000 ms. */
   retryMs?: number;
   onEvent?: (e: { type: 'leading' | 'lost' | 'error'; message?: string }) => void;
@@ -41,8 +47,9 @@ export class LeaderElector {
     while (!signal.aborted) {
       const election = this.opts.store.election(LEADER_ELECTION, this.opts.id, this.opts.ttlSeconds);
       this.current = election;
+      let fence: Fence;
       try {
-        await election.campaign(signal);
+        fence = await election.campaign(signal);
       } catch (err) {
         if (signal.aborted) break;
         this.opts.onEvent?.({ type: 'error', message: toShoalError(err).message });
@@ -57,7 +64,7 @@ export class LeaderElector {
       this.leading = true;
       this.opts.onEvent?.({ type: 'leading' });
       try {
-        await this.opts.lead(term.signal);
+        await this.opts.lead(term.signal, fence);
       } catch (err) {
         this.opts.onEvent?.({ type: 'error', message: toShoalError(err).message });
       } finally {
@@ -66,8 +73,9 @@ export class LeaderElector {
         election.lost.removeEventListener('abort', stop);
         term.abort();
       }
+      const why = election.lost.aborted ? toShoalError(election.lost.reason).message : signal.aborted ? 'shutting down' : 'the term ended';
       if (!election.lost.aborted) await election.resign().catch(() => undefined);
-      this.opts.onEvent?.({ type: 'lost' });
+      this.opts.onEvent?.({ type: 'lost', message: why });
     }
   }
 }

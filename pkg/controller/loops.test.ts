@@ -1,7 +1,10 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isTerminal, type Node, type Service, type Task } from '../api/index.js';
 import { makeNode, makeService, makeTask, runSchedulerLoop } from '../scheduler/index.js';
-import { decodeObject, encodeObject, Informer, MemoryStore, objectKey, resourcePrefix, storeKeyOf, type Store, type TxnOp, type TxnResult } from '../store/index.js';
+import {
+  decodeObject, encodeObject, FakeClock, Informer, MemoryStore, objectKey, resourcePrefix, storeKeyOf, StoreElection,
+  type Lease, type Store, type StoreEvent, type TxnOp, type TxnResult,
+} from '../store/index.js';
 import { HeartbeatService } from './heartbeat.js';
 import { runControlLoops, type ControlLoops } from './loops.js';
 import { ControllerMetrics } from './metrics.js';
@@ -198,4 +201,134 @@ describe('scheduler loop', () => {
     await vi.waitFor(async () => expect(await metrics.text(), 'two running tasks in the gauges').toContain('shoal_tasks{state="running"} 2'), poll);
     expect(await metrics.text()).toContain('shoal_nodes{state="ready"} 2');
   });
+});
+
+/**
+ * A controller's view of a shared MemoryStore that can be frozen, as SIGSTOP would: while
+ * frozen its transactions and lease renewals wait (reads and watches go on, so its loops keep
+ * deciding and their writes pile up at the gate); `thaw` lets everything through at once.
+ * Elections made through it run on it, with the store's clock.
+ */
+function freezable(inner: MemoryStore, clock: FakeClock): { store: Store; freeze(): void; thaw(): void; held: () => TxnOp[][]; landedAfterThaw: () => number } {
+  let gate: Promise<void> | undefined;
+  let open: () => void = () => {};
+  let thawed = false;
+  let landed = 0;
+  const held: TxnOp[][] = [];
+  const pass = async (): Promise<void> => {
+    if (gate) await gate;
+  };
+  const store: Store = {
+    get: (k) => inner.get(k),
+    list: (p) => inner.list(p),
+    create: (k, v, o) => inner.create(k, v, o),
+    update: (k, v, r, o) => inner.update(k, v, r, o),
+    put: (k, v, o) => inner.put(k, v, o),
+    delete: (k, o) => inner.delete(k, o),
+    watch: (p, o) => inner.watch(p, o),
+    revision: () => inner.revision(),
+    compact: (r) => inner.compact(r),
+    close: () => Promise.resolve(),
+    async txn(ops: TxnOp[]): Promise<TxnResult> {
+      if (gate) {
+        held.push(ops);
+        await gate;
+      }
+      const r = await inner.txn(ops);
+      if (thawed && r.succeeded && ops.some((o) => o.op !== 'check')) landed++;
+      return r;
+    },
+    async grantLease(ttl: number): Promise<Lease> {
+      const lease = await inner.grantLease(ttl);
+      return {
+        id: lease.id,
+        ttlSeconds: lease.ttlSeconds,
+        keepAlive: async () => {
+          await pass();
+          await lease.keepAlive();
+        },
+        revoke: () => lease.revoke(),
+      };
+    },
+    election: (name, value, ttl) => new StoreElection(store, name, value, ttl, clock),
+  };
+  return {
+    store,
+    freeze: () => {
+      gate = new Promise<void>((r) => (open = r));
+    },
+    thaw: () => {
+      thawed = true;
+      gate = undefined;
+      open();
+    },
+    held: () => held,
+    landedAfterThaw: () => landed,
+  };
+}
+
+describe('fencing', () => {
+  it('a leader that lost its election while a decision was pending does not land it after the new leader changed the service', async () => {
+    // Leases and elections run on a fake clock (so the frozen leader's lease expires when the
+    // test says); the loops themselves run in real time.
+    const clock = new FakeClock(Date.now());
+    const store = new MemoryStore({ clock });
+    cleanups.push(() => store.close());
+    const svc0 = makeService('web', { replicas: 1 }, 1);
+    await store.create(storeKeyOf(svc0), encodeObject(svc0));
+    const setService = async (replicas: number, generation: number): Promise<number> => {
+      const kv = await store.get(storeKeyOf(svc0));
+      const cur = decodeObject<Service>(kv ?? { key: '', value: '{}', createRevision: 0, modRevision: 0 });
+      const next = { ...cur, metadata: { ...cur.metadata, generation }, spec: { ...cur.spec, replicas } };
+      return (await store.update(storeKeyOf(svc0), encodeObject(next), kv?.modRevision ?? 0)).modRevision;
+    };
+    const events: string[] = [];
+    const a = freezable(store, clock);
+    const acA = new AbortController();
+    const loopsA = runControlLoops({ store: a.store, clusterCidr: '10.244.0.0/16', nodeTimeoutMs: 2000, signal: acA.signal, controllerId: 'a', leaderTtlSeconds: 2, onEvent: (e) => events.push(`a:${e.type}`) });
+    cleanups.push(async () => {
+      a.thaw();
+      acA.abort();
+      await loopsA.done;
+    });
+    await vi.waitFor(() => expect(loopsA.isLeader(), 'a leads').toBe(true), poll);
+    await vi.waitFor(async () => expect(await listTasks(store), 'a created slot 1').toHaveLength(1), poll);
+    const b = startLoops(store, 'b', 2000);
+
+    // a freezes; then the service is scaled to 4: a decides to create 3 tasks, and that
+    // transaction waits at the gate (a genuinely pending decision).
+    a.freeze();
+    await setService(4, 2);
+    await vi.waitFor(() => expect(a.held().some((ops) => ops.filter((o) => o.op === 'create').length === 3), 'a holds its 3 creates').toBe(true), poll);
+
+    // a's lease runs out (its renewals hang); b takes over and does the scale itself.
+    for (let i = 0; i < 30 && !b.loops.isLeader(); i++) await clock.advance(100);
+    await vi.waitFor(() => expect(b.loops.isLeader(), 'b leads').toBe(true), poll);
+    await vi.waitFor(async () => expect((await listTasks(store)).filter((t) => t.spec.serviceGeneration === 2), 'b created 3').toHaveLength(3), poll);
+
+    // The service changes again under the new leader: back to 1 replica. b removes slots 2-4.
+    const watching = new AbortController();
+    cleanups.push(() => watching.abort());
+    const seen: StoreEvent[] = [];
+    const changedAt = await setService(1, 3);
+    const watch = (async () => {
+      for await (const batch of store.watch(resourcePrefix('tasks'), { fromRevision: changedAt + 1, signal: watching.signal })) seen.push(...batch);
+    })();
+    await vi.waitFor(async () => expect(await listTasks(store), 'b scaled down to slot 1').toHaveLength(1), poll);
+
+    // a resumes with its decision still pending: the store refuses it.
+    a.thaw();
+    await vi.waitFor(() => expect(events, 'a ended its term').toContain('a:lost'), poll);
+    await vi.waitFor(() => expect(loopsA.isLeader()).toBe(false), poll);
+    await new Promise((r) => setTimeout(r, 300));
+    watching.abort();
+    await watch;
+
+    expect(a.landedAfterThaw(), 'no transaction of the stale leader landed').toBe(0);
+    const created = seen.filter((e): e is Extract<StoreEvent, { type: 'put' }> => e.type === 'put' && e.prev === undefined).map((e) => decodeObject<Task>(e.kv));
+    expect(created.filter((t) => t.spec.serviceGeneration !== 3), 'no task of an older generation created after the change').toEqual([]);
+    const live = (await listTasks(store)).filter((t) => t.spec.desiredState === 'running');
+    expect(live.map((t) => t.spec.slot)).toEqual([1]);
+    expect(b.loops.isLeader()).toBe(true);
+  }, 30_000);
 });

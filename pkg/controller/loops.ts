@@ -2,12 +2,17 @@
  * Wiring of the leader-only control loops: campaign for leadership; while leader, build
  * fresh informers (list, then watch: a new leader resyncs from the store) and run the
  * orchestrator, the scheduler, the node monitor and podCIDR allocation until the term ends.
+ *
+ * Fencing: the loops read through the store but write only through the term's FencedStore,
+ * so every transaction they send checks the term's election key. The first one that finds
+ * it gone ends the term (the elector campaigns again); what the loops had pending is refused
+ * by the store, however long this process was frozen before sending it.
  */
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { Node, Service, Task } from '../api/index.js';
 import { runSchedulerLoop } from '../scheduler/index.js';
-import { decodeObject, Informer, resourcePrefix, type Store } from '../store/index.js';
+import { decodeObject, FencedStore, Informer, resourcePrefix, type Fence, type Store } from '../store/index.js';
 import { leaseTtlSeconds, NODE_LEASES_PREFIX } from './heartbeat.js';
 import { LeaderElector } from './leader.js';
 import { NODE_INDEX, runNodeMonitor, taskNodeIndex } from './node-monitor/index.js';
@@ -45,7 +50,7 @@ export function runControlLoops(opts: ControlLoopsOptions): ControlLoops {
     store: opts.store,
     id: controllerId,
     ttlSeconds: opts.leaderTtlSeconds ?? leaseTtlSeconds(opts.nodeTimeoutMs),
-    lead: (signal) => lead(opts, signal),
+    lead: (signal, fence) => lead(opts, signal, fence),
     ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
   });
   const done = elector.run(opts.signal);
@@ -53,9 +58,17 @@ export function runControlLoops(opts: ControlLoopsOptions): ControlLoops {
 }
 
 /** One leadership term. */
-async function lead(opts: ControlLoopsOptions, signal: AbortSignal): Promise<void> {
+async function lead(opts: ControlLoopsOptions, signal: AbortSignal, fence: Fence): Promise<void> {
   const { store } = opts;
   const onError = (err: unknown): void => opts.onError?.(err);
+  // A loop that fails, or a write that finds the fence gone, ends the term (the elector campaigns again).
+  const term = new AbortController();
+  // Every informer, loop and watch of the term listens on it.
+  setMaxListeners(0, term.signal);
+  const writer = new FencedStore(store, fence, (err) => {
+    opts.onEvent?.({ type: 'fenced', message: err.message });
+    term.abort(err);
+  });
   const services = new Informer<Service>({ store, prefix: resourcePrefix('services'), decode: (kv) => decodeObject<Service>(kv), onError });
   const tasks = new Informer<Task>({ store, prefix: resourcePrefix('tasks'), decode: (kv) => decodeObject<Task>(kv), indexers: { [SERVICE_INDEX]: taskServiceIndex, [NODE_INDEX]: taskNodeIndex }, onError });
   const nodes = new Informer<Node>({ store, prefix: resourcePrefix('nodes'), decode: (kv) => decodeObject<Node>(kv), onError });
@@ -74,9 +87,9 @@ async function lead(opts: ControlLoopsOptions, signal: AbortSignal): Promise<voi
     cidrQueued = true;
     cidrRun = cidrRun.then(async () => {
       cidrQueued = false;
-      if (signal.aborted) return;
+      if (term.signal.aborted) return;
       try {
-        await podCidrStep(store, nodes, opts.clusterCidr);
+        await podCidrStep(writer, nodes, opts.clusterCidr);
       } catch (err) {
         onError(err);
       }
@@ -88,12 +101,9 @@ async function lead(opts: ControlLoopsOptions, signal: AbortSignal): Promise<voi
       if (p.object.spec.podCIDR !== c.object.spec.podCIDR) queueCidrs();
     },
   });
-  // A loop that fails ends the term (the elector campaigns again).
-  const term = new AbortController();
-  // Every informer, loop and watch of the term listens on it.
-  setMaxListeners(0, term.signal);
   const stop = (): void => term.abort();
   signal.addEventListener('abort', stop, { once: true });
+  if (signal.aborted) term.abort();
   const guard = (p: Promise<void>): Promise<void> =>
     p.catch((err: unknown) => {
       onError(err);
@@ -107,9 +117,9 @@ async function lead(opts: ControlLoopsOptions, signal: AbortSignal): Promise<voi
         tasks.run(s),
         nodes.run(s),
         leases.run(s),
-        runOrchestratorLoop({ store, services, tasks, nodes, signal: s, onError }),
-        runSchedulerLoop({ store, tasks, nodes, signal: s, onError }),
-        runNodeMonitor({ store, nodes, tasks, leases, nodeTimeoutMs: opts.nodeTimeoutMs, signal: s, onError }),
+        runOrchestratorLoop({ store: writer, services, tasks, nodes, signal: s, onError }),
+        runSchedulerLoop({ store: writer, tasks, nodes, signal: s, onError }),
+        runNodeMonitor({ store: writer, nodes, tasks, leases, nodeTimeoutMs: opts.nodeTimeoutMs, signal: s, onError }),
       ].map(guard),
     );
   } finally {

@@ -5,7 +5,7 @@
  * once its node object is deleted (allocation is computed from the nodes that exist).
  */
 import { formatCidr, parseCidr, ShoalError, type Node } from '../api/index.js';
-import { commitInBatches, encodeObject, objectKey, type Informer, type Store } from '../store/index.js';
+import { commitInBatches, encodeObject, objectKey, type Informer, type TermStore } from '../store/index.js';
 
 export interface PodCidrPlan {
   /** Node name → the subnet to write. */
@@ -51,8 +51,8 @@ export function allocatePodCidrs(clusterCidr: string, nodes: readonly { name: st
   }
 }
 
-/** One loop step: writes the planned podCIDRs (CAS; a conflict is retried on the next node event). */
-export async function podCidrStep(store: Store, nodes: Informer<Node>, clusterCidr: string): Promise<{ assigned: number; exhausted: string[] }> {
+/** One loop step: writes the planned podCIDRs (CAS; a conflict is retried on the next node event) through the term's FencedStore. */
+export async function podCidrStep(store: TermStore, nodes: Informer<Node>, clusterCidr: string): Promise<{ assigned: number; exhausted: string[] }> {
   const cached = nodes.list();
   const plan = allocatePodCidrs(
     clusterCidr,

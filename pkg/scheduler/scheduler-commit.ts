@@ -6,13 +6,14 @@
  * until the informer shows it. A conflict is not retried here: the task changed, and the
  * informer brings its new version (and a new pass if it is still pending).
  */
-import type { Store, BatchCommitResult, TxnOp } from '../store/index.js';
+import type { TermStore, BatchCommitResult, TxnOp } from '../store/index.js';
 import { BatchCommitter } from '../store/index.js';
 import { schedulerMetrics } from './metrics.js';
 import type { AssumedAssignments, ChunkPlan, PlannedAssignment } from './scheduler-plan.js';
 
 export interface PlanCommitterOptions {
-  store: Store;
+  /** The leader term's FencedStore: a lost fence fails the txn, and `drain` throws it. */
+  store: TermStore;
   assumed: AssumedAssignments;
   /** Ops per transaction. */
   batchSize: number;

@@ -12,7 +12,7 @@
  * runs before the watch catches up neither re-places them nor forgets their resources.
  */
 import { isTerminal, type Node, type Task } from '../api/index.js';
-import { WorkQueue, type Informer, type Store } from '../store/index.js';
+import { TXN_BATCH_OPS, WorkQueue, type Informer, type TermStore } from '../store/index.js';
 import { sleep } from '../util/index.js';
 import { schedulerMetrics } from './metrics.js';
 import { buildNodeInfos } from './node-info.js';
@@ -21,11 +21,12 @@ import { AssumedAssignments, isPending, passSnapshot, planChunk } from './schedu
 
 
 export interface SchedulerLoopOptions {
-  store: Store;
+  /** Where it writes: the leader term's FencedStore (writes only as transactions). */
+  store: TermStore;
   tasks: Informer<Task>;
   nodes: Informer<Node>;
   signal: AbortSignal;
-  /** Ops per transaction. Default 128. */
+  /** Ops per transaction. Default TXN_BATCH_OPS (127: etcd's default limit less the leader's fence). */
   batchSize?: number;
   /** Transactions in flight at once. Default 3. */
   concurrency?: number;
@@ -51,7 +52,7 @@ export interface PassResult {
 
 /** The options of one pass, defaults applied, and what passes share (the assumed assignments). */
 interface PassContext {
-  store: Store;
+  store: TermStore;
   tasks: Informer<Task>;
   nodes: Informer<Node>;
   signal: AbortSignal;
@@ -72,7 +73,7 @@ export async function runSchedulerLoop(opts: SchedulerLoopOptions): Promise<void
     tasks,
     nodes,
     signal,
-    batchSize: opts.batchSize ?? 128,
+    batchSize: opts.batchSize ?? TXN_BATCH_OPS,
     concurrency: opts.concurrency ?? 3,
     chunkSize: Math.max(1, opts.chunkSize ?? 2000),
     now: opts.now ?? Date.now,

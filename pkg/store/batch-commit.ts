@@ -11,8 +11,23 @@
  * `BatchCommitter` is the streaming form: the caller submits batches as it produces them
  * (so only the batches in flight are encoded at once) and `submit` waits for a free slot,
  * which both bounds memory and lets the event loop run between batches.
+ *
+ * A store whose `txn` throws stops the commit: the first error is kept, later submits throw
+ * it and `drain` rejects with it. That is how a leader's term ends mid-commit: its loops
+ * commit through a `FencedStore` (fence.ts), whose txn throws FailedPrecondition ("leadership
+ * lost") when the election key is gone, so nothing of the batch (nor of the batches after
+ * it) is written or set aside as a conflict.
  */
 import type { Store, TxnOp } from './store.js';
+
+/** All a committer needs of a store (a Store, or a leader term's FencedStore). */
+type TxnStore = Pick<Store, 'txn'>;
+
+/**
+ * Ops per transaction for the control loops: etcd's default `--max-txn-ops` (128) less the
+ * one compare a leader's fence adds, so fenced batches run on an etcd started with defaults.
+ */
+export const TXN_BATCH_OPS = 127;
 
 export interface BatchCommitResult {
   committed: number;
@@ -38,7 +53,7 @@ export class BatchCommitter {
   private error: { err: unknown } | undefined;
 
   constructor(
-    private readonly store: Store,
+    private readonly store: TxnStore,
     private readonly opts: BatchCommitterOptions = {},
   ) {
     this.concurrency = Math.max(1, Math.floor(opts.concurrency ?? 1));
@@ -90,7 +105,7 @@ export class BatchCommitter {
   }
 }
 
-export async function commitInBatches(store: Store, ops: readonly TxnOp[], batchSize = 128, signal?: AbortSignal, concurrency = 1): Promise<BatchCommitResult> {
+export async function commitInBatches(store: TxnStore, ops: readonly TxnOp[], batchSize = TXN_BATCH_OPS, signal?: AbortSignal, concurrency = 1): Promise<BatchCommitResult> {
   const committer = new BatchCommitter(store, { concurrency, ...(signal ? { signal } : {}) });
   try {
     for (let i = 0; i < ops.length; i += batchSize) {

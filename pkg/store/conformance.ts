@@ -4,11 +4,13 @@
  * Each test works under its own random key prefix, so one store may serve all tests.
  *
  * The tests come in groups, one function each: keys (get, create, CAS update, put, delete,
- * list), transactions, watches, leases and election.
+ * list), transactions (with the compare-only `check` of fences), watches, leases and election.
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isShoalError } from '../api/index.js';
+import { electionPrefix } from './election.js';
+import { fenceCheck } from './fence.js';
 import type { Store, StoreEvent } from './store.js';
 
 export interface StoreHarness {
@@ -192,6 +194,51 @@ function txnTests(t: Suite): void {
     expect(await code(t.store.txn([{ op: 'create', key: base + 'z', value: '1' }, { op: 'delete', key: base + 'z' }]))).toBe('InvalidArgument');
   });
 
+  it('a check op is a compare on createRevision that writes nothing', async () => {
+    const base = t.prefix();
+    const fence = await t.store.create(base + 'fence', 'leader');
+    const touched = await t.store.update(base + 'fence', 'still', fence.modRevision);
+    // Holds while the key lives, whatever its later updates (they keep its createRevision).
+    const ok = await t.store.txn([
+      { op: 'check', key: base + 'fence', expectCreateRevision: fence.createRevision },
+      { op: 'create', key: base + 'a', value: '1' },
+    ]);
+    expect(ok.succeeded).toBe(true);
+    expect(await t.store.get(base + 'fence')).toEqual(touched);
+    expect((await t.store.txn([{ op: 'check', key: base + 'fence', expectCreateRevision: fence.createRevision }])).succeeded).toBe(true);
+    expect(await t.store.get(base + 'fence')).toEqual(touched);
+    // A wrong createRevision, the key gone, the key re-created: the whole txn fails at the check.
+    const wrong = await t.store.txn([
+      { op: 'create', key: base + 'b', value: '1' },
+      { op: 'check', key: base + 'fence', expectCreateRevision: fence.createRevision + 1 },
+    ]);
+    expect(wrong).toMatchObject({ succeeded: false, failedIndex: 1 });
+    await t.store.delete(base + 'fence');
+    const gone = await t.store.txn([
+      { op: 'check', key: base + 'fence', expectCreateRevision: fence.createRevision },
+      { op: 'create', key: base + 'b', value: '1' },
+    ]);
+    expect(gone).toMatchObject({ succeeded: false, failedIndex: 0 });
+    const again = await t.store.create(base + 'fence', 'next leader');
+    const recreated = await t.store.txn([
+      { op: 'check', key: base + 'fence', expectCreateRevision: fence.createRevision },
+      { op: 'create', key: base + 'b', value: '1' },
+    ]);
+    expect(recreated).toMatchObject({ succeeded: false, failedIndex: 0 });
+    expect(await t.store.get(base + 'b')).toBeUndefined();
+    // A later compare that fails is still named after a check that holds.
+    const a = await t.store.get(base + 'a');
+    const later = await t.store.txn([
+      { op: 'check', key: base + 'fence', expectCreateRevision: again.createRevision },
+      { op: 'update', key: base + 'a', value: '2', expectModRevision: (a?.modRevision ?? 0) + 1000 },
+    ]);
+    expect(later).toMatchObject({ succeeded: false, failedIndex: 1 });
+    // createRevision 0: "does not exist".
+    expect((await t.store.txn([{ op: 'check', key: base + 'none', expectCreateRevision: 0 }])).succeeded).toBe(true);
+    expect((await t.store.txn([{ op: 'check', key: base + 'fence', expectCreateRevision: 0 }])).succeeded).toBe(false);
+    expect((await t.store.list(base)).items.map((i) => i.key)).toEqual([base + 'a', base + 'fence']);
+  });
+
   it('txn commits hundreds of ops at once', async () => {
     const base = t.prefix();
     const ops = Array.from({ length: 500 }, (_, i) => ({ op: 'create' as const, key: `${base}${String(i).padStart(4, '0')}`, value: JSON.stringify({ i }) }));
@@ -299,18 +346,21 @@ function leaseTests(t: Suite): void {
   });
 }
 
-/** Election: one leader at a time, resign hands over, lost fires, a canceled campaign fails. */
+/** Election: one leader at a time, resign hands over, lost fires, a canceled campaign fails, a term's fence holds for that term only. */
 function electionTests(t: Suite): void {
   it('election: one leader at a time; resign hands over; lost fires', async () => {
     const name = `conf-${randomBytes(4).toString('hex')}`;
     const a = t.store.election(name, 'a', TTL);
     const b = t.store.election(name, 'b', TTL);
     const ac = new AbortController();
-    await a.campaign(ac.signal);
+    const aFence = await a.campaign(ac.signal);
     expect(await a.leader()).toBe('a');
+    expect(aFence.key.startsWith(electionPrefix(name))).toBe(true);
+    expect((await t.store.get(aFence.key))?.createRevision).toBe(aFence.createRevision);
     let bLeads = false;
-    const bCampaign = b.campaign(ac.signal).then(() => {
+    const bCampaign = b.campaign(ac.signal).then((f) => {
       bLeads = true;
+      return f;
     });
     await t.harness.advance(500);
     await new Promise((r) => setTimeout(r, 300));
@@ -318,13 +368,18 @@ function electionTests(t: Suite): void {
     expect(a.lost.aborted).toBe(false);
     await a.resign();
     expect(a.lost.aborted).toBe(true);
-    await bCampaign;
+    const bFence = await bCampaign;
     expect(bLeads).toBe(true);
     expect(await b.leader()).toBe('b');
     // The leader keeps its lease alive on its own across several TTLs.
     for (let i = 0; i < 3; i++) await t.harness.advance(1000);
     expect(b.lost.aborted).toBe(false);
     expect(await b.leader()).toBe('b');
+
+    // The term's fence: holds for b's term only.
+    expect((await t.store.txn([fenceCheck(bFence)])).succeeded).toBe(true);
+    expect((await t.store.txn([fenceCheck(aFence)])).succeeded).toBe(false);
+    expect(bFence.key).not.toBe(aFence.key);
 
     const c = t.store.election(name, 'c', TTL);
     const cc = new AbortController();
@@ -335,5 +390,6 @@ function electionTests(t: Suite): void {
     expect(c.lost.aborted).toBe(true);
     await b.resign();
     expect(await b.leader()).toBeUndefined();
+    expect((await t.store.txn([fenceCheck(bFence)])).succeeded).toBe(false);
   });
 }

@@ -6,10 +6,17 @@
  *
  * One `StoreElection` is one term: once `lost` fires (resigned, lease expired or could not
  * be renewed in time), make a new one with `store.election(...)` to campaign again.
+ *
+ * `campaign` resolves with the term's fence (the candidate key and its createRevision): the
+ * key lives exactly as long as the lease, so writes that check it (fence.ts) are what makes a
+ * stale leader harmless. `lost` is the leader's own, best-effort view: it fires when a renewal
+ * fails, and also when a whole TTL has passed since the last renewal was *sent* (a renewal
+ * answered before a freeze proves nothing after it), checked by a timer so a process resumed
+ * after SIGSTOP notices on its first turn of timers, before any renewal answers.
  */
 import { ShoalError, isShoalError, toShoalError } from '../api/index.js';
 import type { Clock } from './clock.js';
-import type { Election, KeyValue, Lease, Store } from './store.js';
+import type { Election, Fence, KeyValue, Lease, Store } from './store.js';
 
 export const ELECTION_PREFIX = '/shoal/elections/';
 
@@ -23,7 +30,9 @@ export class StoreElection implements Election {
   private lease: Lease | undefined;
   private key: string | undefined;
   private cancelKeepAlive: (() => void) | undefined;
-  private lastRenewed = 0;
+  private cancelDeadline: (() => void) | undefined;
+  /** Clock time until which the lease surely holds: the last renewal's send time + TTL. */
+  private validUntil = 0;
   private state: 'idle' | 'campaigning' | 'leader' | 'done' = 'idle';
 
   constructor(
@@ -42,17 +51,19 @@ export class StoreElection implements Election {
     return this.state === 'leader';
   }
 
-  async campaign(signal: AbortSignal): Promise<void> {
+  async campaign(signal: AbortSignal): Promise<Fence> {
     if (this.state !== 'idle') throw new ShoalError('FailedPrecondition', `election ${this.name}: campaign called twice; create a new election per term`);
     this.state = 'campaigning';
     const prefix = electionPrefix(this.name);
     try {
       throwIfAborted(signal);
+      const sentAt = this.clock.now();
       this.lease = await this.store.grantLease(this.ttlSeconds);
-      this.lastRenewed = this.clock.now();
+      this.renewed(sentAt);
       this.scheduleKeepAlive();
       const mine = await this.store.create(prefix + this.lease.id, this.value, { lease: this.lease });
       this.key = mine.key;
+      const fence: Fence = { key: mine.key, createRevision: mine.createRevision };
       for (;;) {
         throwIfAborted(signal);
         if (this.lost.aborted) throw new ShoalError('Unavailable', `election ${this.name}: lease lost while campaigning`);
@@ -61,8 +72,9 @@ export class StoreElection implements Election {
         if (me === undefined) throw new ShoalError('Unavailable', `election ${this.name}: candidate key vanished (lease expired)`);
         const ahead = items.filter((kv) => kv.createRevision < me.createRevision);
         if (ahead.length === 0) {
+          if (this.lost.aborted) throw new ShoalError('Unavailable', `election ${this.name}: lease lost while campaigning`);
           this.state = 'leader';
-          return;
+          return fence;
         }
         await this.waitForDelete(prefix, revision + 1, signal);
       }
@@ -100,11 +112,12 @@ export class StoreElection implements Election {
   private async renew(): Promise<void> {
     const lease = this.lease;
     if (lease === undefined || this.state === 'done' || this.lost.aborted) return;
+    const sentAt = this.clock.now();
     try {
       await lease.keepAlive();
-      this.lastRenewed = this.clock.now();
+      this.renewed(sentAt);
     } catch (err) {
-      if (isShoalError(err, 'NotFound') || this.clock.now() - this.lastRenewed >= this.ttlSeconds * 1000) {
+      if (isShoalError(err, 'NotFound') || this.clock.now() >= this.validUntil) {
         this.markLost(`lease could not be renewed: ${toShoalError(err).message}`);
         return;
       }
@@ -112,9 +125,34 @@ export class StoreElection implements Election {
     if (!this.lost.aborted) this.scheduleKeepAlive();
   }
 
+  /**
+   * A renewal sent at `sentAt` succeeded: the store restarted the TTL no earlier than that, so
+   * the lease holds until `sentAt + TTL` at least; past it, with no newer renewal, the term
+   * is taken as lost (the store may already have expired the lease and elected another).
+   */
+  private renewed(sentAt: number): void {
+    this.validUntil = Math.max(this.validUntil, sentAt + this.ttlSeconds * 1000);
+    this.armDeadline();
+  }
+
+  /** Marks the term lost once the clock passes `validUntil`; re-armed by every renewal. */
+  private armDeadline(): void {
+    this.cancelDeadline?.();
+    this.cancelDeadline = undefined;
+    if (this.state === 'done') return;
+    const left = this.validUntil - this.clock.now();
+    if (left <= 0) {
+      this.markLost(`lease TTL of ${this.ttlSeconds} s passed without a renewal (process paused or store unreachable)`);
+      return;
+    }
+    this.cancelDeadline = this.clock.setTimeout(() => this.armDeadline(), left);
+  }
+
   private markLost(reason: string): void {
     this.cancelKeepAlive?.();
     this.cancelKeepAlive = undefined;
+    this.cancelDeadline?.();
+    this.cancelDeadline = undefined;
     this.state = 'done';
     if (!this.lostController.signal.aborted) this.lostController.abort(new ShoalError('Unavailable', `election ${this.name}: ${reason}`));
   }

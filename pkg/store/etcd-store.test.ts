@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { etcdAvailable, startEtcd, type TestEtcd } from '../../test/e2e/harness/etcd.js';
 import { runStoreConformance } from './conformance.js';
+import { commitInBatches, TXN_BATCH_OPS } from './batch-commit.js';
 import { EtcdStore, prefixEnd } from './etcd-store.js';
+import { FencedStore } from './fence.js';
 import type { StoreEvent } from './store.js';
 
 const hasEtcd = etcdAvailable();
@@ -105,6 +107,32 @@ describe.skipIf(!hasEtcd)('EtcdStore on a real etcd', () => {
     const store = new EtcdStore({ endpoints: ['http://127.0.0.1:1'], callTimeoutMs: 1500 });
     try {
       await expect(store.get('/x')).rejects.toMatchObject({ code: 'Unavailable', retryAfterSeconds: 1 });
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe.skipIf(!hasEtcd)('EtcdStore on an etcd with default flags', () => {
+  let etcd: TestEtcd;
+  beforeAll(async () => {
+    // The harness raises --max-txn-ops; the last flag wins, so this is etcd's default again.
+    etcd = await startEtcd({ args: ['--max-txn-ops=128'] });
+  });
+  afterAll(async () => {
+    await etcd?.stop();
+  });
+
+  it('fenced batches of TXN_BATCH_OPS fit etcd\'s default --max-txn-ops (128 compares)', async () => {
+    const store = new EtcdStore({ endpoints: etcd.endpoints });
+    try {
+      const kv = await store.create('/fence/leader', 'me');
+      const fenced = new FencedStore(store, { key: kv.key, createRevision: kv.createRevision });
+      const ops = Array.from({ length: 3 * TXN_BATCH_OPS }, (_, i) => ({ op: 'create' as const, key: `/fence/k/${String(i).padStart(4, '0')}`, value: String(i) }));
+      const r = await commitInBatches(fenced, ops);
+      expect(r).toMatchObject({ committed: ops.length, transactions: 3 });
+      // One op more per txn would be refused: why the batch is 127.
+      await expect(fenced.txn(ops.slice(0, TXN_BATCH_OPS + 1).map((o) => ({ ...o, key: `${o.key}-b` })))).rejects.toMatchObject({ code: 'InvalidArgument' });
     } finally {
       await store.close();
     }

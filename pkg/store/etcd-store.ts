@@ -5,23 +5,35 @@
  * - Keys are used as given, values are the JSON text. create/update/delete-with-CAS are
  *   one etcd Txn each (compare create_revision == 0 / mod_revision == expected); on
  *   failure the Txn reads the key so NotFound and Conflict are told apart without a race.
- * - txn() is ONE etcd transaction (etcd must run with --max-txn-ops >= the batch size).
+ * - txn() is ONE etcd transaction (etcd must run with --max-txn-ops >= the batch size); a
+ *   `check` op is a create_revision compare with no write (a leader's fence).
  * - list() pages through large prefixes with the first page's revision pinned.
  * - watch() opens its own gRPC watch stream, delivers events batched per revision, and
  *   after a disconnect reopens from the last delivered revision + 1 with backoff; a
  *   compacted start revision ends it with Gone.
  * - Leases are plain grant / one keep-alive / revoke calls (no background keep-alive
  *   streams), so nothing but open watches can hold close() up; close() cancels them first.
+ * - Quorum: a tracker (etcd-health.ts) asks every member for its leader in the background.
+ *   While the cluster has no leader every call fails at once with Unavailable, the calls in
+ *   flight are answered Unavailable when that is found, and watches wait for a leader
+ *   instead of backing off. Calls skip members that are down (etcd-client.ts).
+ * - Reads are linearizable (etcd's default; no `serializable` flag): a read goes through the
+ *   leader's read index, so it never returns older data than a write already acknowledged,
+ *   through any member, and the registry's read-then-CAS sees the latest revision. The price:
+ *   without a quorum reads fail too (fast), where serializable reads could serve old data.
  */
-import { Etcd3, type IOptions } from 'etcd3';
-import type { IDuplexStream, IKeyValue, ILeaseKeepAliveRequest, ILeaseKeepAliveResponse, IRequestOp, ICompare, IWatchRequest, IWatchResponse, IResponseOp } from 'etcd3/lib/rpc.js';
+import type { Readable } from 'node:stream';
+import type { Etcd3 } from 'etcd3';
+import type { IDuplexStream, IKeyValue, ILeaseKeepAliveRequest, ILeaseKeepAliveResponse, IRequestOp, ICompare, IWatchRequest, IWatchResponse, IResponseOp, ISnapshotResponse } from 'etcd3/lib/rpc.js';
 import { ShoalError } from '../api/index.js';
 import { AsyncQueue } from './async-queue.js';
 import { systemClock } from './clock.js';
 import { StoreElection } from './election.js';
+import { MemberProber, storeClient } from './etcd-client.js';
 import { mapEtcdError } from './etcd-errors.js';
+import { EtcdHealthTracker, type EtcdHealth } from './etcd-health.js';
 import { backoffDelay, DEFAULT_BACKOFF, sleep } from '../util/index.js';
-import { checkDistinctKeys } from './memory-store.js';
+import { checkDistinctKeys, compareHolds } from './memory-store.js';
 import type { Election, KeyValue, Lease, ListResult, Store, StoreEvent, TxnOp, TxnResult, WatchOptions } from './store.js';
 
 export interface EtcdStoreOptions {
@@ -33,9 +45,12 @@ export interface EtcdStoreOptions {
   callTimeoutMs?: number;
   /** Delay before watch reconnect number `attempt` (default 100 ms doubling to 5 s). */
   watchBackoff?: (attempt: number) => number;
+  /** Health probes of every member: interval (default 500 ms) and timeout (default 1 s). */
+  health?: { intervalMs?: number; probeTimeoutMs?: number };
+  /** Called when the cluster gains or loses its leader (for logs). */
+  onHealthChange?: (health: EtcdHealth) => void;
 }
 
-const MAX_MESSAGE = 64 * 1024 * 1024;
 /** Watch responses buffered before the stream is paused, and the level at which it resumes. */
 const WATCH_HIGH_WATER = 256;
 const WATCH_LOW_WATER = 16;
@@ -51,28 +66,46 @@ export class EtcdStore implements Store {
   private keepAliveOpening: Promise<IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>> | undefined;
   private keepAliveStreamOpen: IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse> | undefined;
   private readonly keepAlivePending = new Map<string, { resolve: (ttl: string) => void; reject: (err: unknown) => void }[]>();
+  /** Cancels the open snapshot streams. */
+  private readonly snapshots = new Set<() => void>();
+  private readonly tracker: EtcdHealthTracker;
+  private readonly prober: MemberProber;
 
   constructor(opts: EtcdStoreOptions) {
     if (opts.endpoints.length === 0) throw new ShoalError('InvalidArgument', 'EtcdStore needs at least one endpoint');
     const callTimeout = opts.callTimeoutMs ?? 10_000;
-    const options: IOptions = {
-      hosts: opts.endpoints,
-      dialTimeout: Math.min(callTimeout, 5000),
-      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + callTimeout }),
-      grpcOptions: { 'grpc.max_receive_message_length': MAX_MESSAGE, 'grpc.max_send_message_length': MAX_MESSAGE },
-    };
-    this.client = new Etcd3(options);
+    this.prober = new MemberProber(opts.health?.probeTimeoutMs ?? 1000);
+    this.tracker = new EtcdHealthTracker({
+      endpoints: opts.endpoints,
+      probe: (endpoint) => this.prober.status(endpoint),
+      ...(opts.health?.intervalMs !== undefined ? { intervalMs: opts.health.intervalMs } : {}),
+      onChange: (h) => {
+        // Keep-alives waiting on a leaderless cluster are answered now, not at their timeout.
+        if (h.state === 'no-leader') this.dropKeepAliveStream(new ShoalError('Unavailable', `lease keep-alive: ${h.reason ?? 'etcd has no leader'}`, { retryAfterSeconds: 1 }));
+        opts.onHealthChange?.(h);
+      },
+    });
+    this.client = storeClient(opts.endpoints, callTimeout, this.tracker);
+    this.tracker.start();
     this.pageSize = opts.pageSize ?? 1000;
     this.callTimeoutMs = callTimeout;
     this.watchBackoff = opts.watchBackoff ?? ((attempt) => backoffDelay(DEFAULT_BACKOFF, attempt));
   }
 
+  /** What the health probes last found: leader, members, since when. */
+  health(): EtcdHealth {
+    return this.tracker.current();
+  }
+
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
     if (this.closed) throw new ShoalError('Unavailable', `${what}: store is closed`, { retryAfterSeconds: 1 });
+    this.tracker.check(what);
     try {
-      return await fn();
+      return await this.tracker.guard(fn(), what);
     } catch (err) {
-      throw mapEtcdError(err, what);
+      const e = mapEtcdError(err, what);
+      if (e.code === 'Unavailable') this.tracker.kick();
+      throw e;
     }
   }
 
@@ -166,9 +199,12 @@ export class EtcdStore implements Store {
         // mod_revision == 0 never holds for a present key, so a stale update and a missing key both fail.
         compare.push({ key, target: 'Mod', result: 'Equal', mod_revision: op.expectModRevision });
         success.push({ request_put: putReq(op.key, op.value, undefined) });
-      } else {
+      } else if (op.op === 'delete') {
         if (op.expectModRevision !== undefined) compare.push({ key, target: 'Mod', result: 'Equal', mod_revision: op.expectModRevision });
         success.push({ request_delete_range: { key } });
+      } else {
+        // A compare only (a leader's fence): create_revision is 0 for a missing key.
+        compare.push({ key, target: 'Create', result: 'Equal', create_revision: op.expectCreateRevision });
       }
       failure.push({ request_range: { key, keys_only: true } });
     }
@@ -177,11 +213,8 @@ export class EtcdStore implements Store {
     if (res.succeeded) return { succeeded: true, revision };
     let failedIndex = 0;
     for (let i = 0; i < ops.length; i++) {
-      const op = ops[i] as TxnOp;
       const kv = res.responses[i]?.response_range?.kvs?.[0];
-      const mod = kv ? Number(kv.mod_revision) : 0;
-      const ok = op.op === 'create' ? kv === undefined : op.op === 'update' ? kv !== undefined && mod === op.expectModRevision : op.expectModRevision === undefined || mod === op.expectModRevision;
-      if (!ok) {
+      if (!compareHolds(ops[i] as TxnOp, kv ? { createRevision: Number(kv.create_revision), modRevision: Number(kv.mod_revision) } : undefined)) {
         failedIndex = i;
         break;
       }
@@ -245,7 +278,9 @@ export class EtcdStore implements Store {
           const e = mapEtcdError(err, `watch ${prefix}`);
           if (e.code === 'Gone' || e.code === 'InvalidArgument') throw e;
           if (signal.aborted || this.closed) break;
-          await sleep(this.watchBackoff(attempt++), signal);
+          // Without a leader nothing happens to watch: wait for one, then reopen at once.
+          if (this.tracker.current().state === 'no-leader') await this.tracker.untilHealthy(signal);
+          else await sleep(this.watchBackoff(attempt++), signal);
         } finally {
           q.end();
           if (stream) {
@@ -285,19 +320,16 @@ export class EtcdStore implements Store {
    */
   private async keepAliveOnce(id: string): Promise<void> {
     const what = `keep lease ${id} alive`;
+    this.tracker.check(what);
     const stream = await this.keepAliveStream(what);
     const ttl = await new Promise<string>((resolve, reject) => {
       let q = this.keepAlivePending.get(id);
       if (!q) this.keepAlivePending.set(id, (q = []));
       const timer = setTimeout(() => {
         // No answer in time: the stream is suspect; fail everything on it and start afresh.
-        if (this.keepAliveStreamOpen === stream) this.keepAliveStreamOpen = undefined;
-        this.keepAliveOpening = undefined;
-        const pending = [...this.keepAlivePending.values()].flat();
-        this.keepAlivePending.clear();
-        const err = new ShoalError('Unavailable', `${what}: no answer from etcd in ${this.callTimeoutMs} ms`, { retryAfterSeconds: 1 });
-        for (const p of pending) p.reject(err);
-        endStream(stream);
+        if (this.keepAliveStreamOpen === stream) {
+          this.dropKeepAliveStream(new ShoalError('Unavailable', `${what}: no answer from etcd in ${this.callTimeoutMs} ms`, { retryAfterSeconds: 1 }));
+        }
       }, this.callTimeoutMs);
       q.push({
         resolve: (v) => {
@@ -318,12 +350,7 @@ export class EtcdStore implements Store {
     this.keepAliveOpening ??= this.call(what, () => this.client.leaseClient.leaseKeepAlive()).then(
       (stream) => {
         const fail = (err: unknown): void => {
-          if (this.keepAliveOpening === opening) this.keepAliveOpening = undefined;
-          const e = mapEtcdError(err, what);
-          const pending = [...this.keepAlivePending.values()].flat();
-          this.keepAlivePending.clear();
-          for (const p of pending) p.reject(e);
-          endStream(stream);
+          if (this.keepAliveStreamOpen === stream) this.dropKeepAliveStream(mapEtcdError(err, what));
         };
         stream.on('data', (r: ILeaseKeepAliveResponse) => {
           const q = this.keepAlivePending.get(String(r.ID));
@@ -341,8 +368,18 @@ export class EtcdStore implements Store {
         throw err;
       },
     );
-    const opening = this.keepAliveOpening;
-    return opening;
+    return this.keepAliveOpening;
+  }
+
+  /** Ends the shared keep-alive stream and fails every keep-alive waiting on it; the next one opens a new stream. */
+  private dropKeepAliveStream(err: ShoalError): void {
+    const stream = this.keepAliveStreamOpen;
+    this.keepAliveStreamOpen = undefined;
+    this.keepAliveOpening = undefined;
+    const pending = [...this.keepAlivePending.values()].flat();
+    this.keepAlivePending.clear();
+    for (const p of pending) p.reject(err);
+    if (stream) endStream(stream);
   }
 
   private async revokeLease(id: string): Promise<void> {
@@ -362,18 +399,48 @@ export class EtcdStore implements Store {
     await this.call(`compact to ${revision}`, () => this.client.kv.compact({ revision, physical: true }));
   }
 
-  /** Ends every watch, then the client. Elections must be resigned by their owners first. */
+  /**
+   * A snapshot of the whole keyspace (etcd's Maintenance.Snapshot, from one member that has a
+   * leader): the bolt database followed by its sha256, as `etcdctl snapshot save` writes it
+   * and `etcdctl snapshot restore` checks it. Ends early with an error when the stream breaks;
+   * aborting the signal cancels it.
+   */
+  async *snapshot(signal: AbortSignal): AsyncGenerator<Buffer, void, undefined> {
+    // A gRPC ClientReadableStream: a Readable (async iterable) that can be cancelled.
+    const stream = (await this.call('snapshot', () => this.client.maintenance.snapshot())) as unknown as Readable & { cancel(): void };
+    const cancel = (): void => {
+      stream.on('error', () => {});
+      stream.cancel();
+    };
+    this.snapshots.add(cancel);
+    signal.addEventListener('abort', cancel, { once: true });
+    try {
+      for await (const res of stream as AsyncIterable<ISnapshotResponse>) {
+        if (signal.aborted) throw new ShoalError('Canceled', 'snapshot canceled');
+        yield res.blob;
+      }
+      if (signal.aborted) throw new ShoalError('Canceled', 'snapshot canceled');
+    } catch (err) {
+      throw signal.aborted ? new ShoalError('Canceled', 'snapshot canceled') : mapEtcdError(err, 'snapshot');
+    } finally {
+      signal.removeEventListener('abort', cancel);
+      this.snapshots.delete(cancel);
+      cancel();
+    }
+  }
+
+  /** Ends every watch, snapshot and the health probes, then the client. Elections must be resigned by their owners first. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     for (const ac of this.watchAborts) ac.abort();
     for (const s of this.streams) endStream(s);
     this.streams.clear();
-    if (this.keepAliveStreamOpen) endStream(this.keepAliveStreamOpen);
-    const pending = [...this.keepAlivePending.values()].flat();
-    this.keepAlivePending.clear();
-    for (const p of pending) p.reject(new ShoalError('Unavailable', 'store is closed', { retryAfterSeconds: 1 }));
-    await Promise.resolve();
+    for (const cancel of this.snapshots) cancel();
+    this.snapshots.clear();
+    this.dropKeepAliveStream(new ShoalError('Unavailable', 'store is closed', { retryAfterSeconds: 1 }));
+    await this.tracker.close();
+    this.prober.close();
     this.client.close();
   }
 }

@@ -6,6 +6,8 @@ export * from './memory-store.js';
 export * from './informer.js';
 export * from './etcd-store.js';
 export * from './etcd-errors.js';
+export * from './etcd-health.js';
 export * from './objects.js';
 export * from './batch-commit.js';
+export * from './fence.js';
 export * from './work-queue.js';

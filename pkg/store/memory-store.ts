@@ -121,17 +121,13 @@ export class MemoryStore implements Store {
       checkDistinctKeys(ops);
       for (let i = 0; i < ops.length; i++) {
         const op = ops[i] as TxnOp;
-        const cur = this.data.get(op.key);
-        const mod = cur?.kv.modRevision ?? 0;
-        const ok =
-          op.op === 'create' ? cur === undefined : op.op === 'update' ? cur !== undefined && mod === op.expectModRevision : op.expectModRevision === undefined || mod === op.expectModRevision;
-        if (!ok) return { succeeded: false, revision: this.rev, failedIndex: i };
+        if (!compareHolds(op, this.data.get(op.key)?.kv)) return { succeeded: false, revision: this.rev, failedIndex: i };
       }
       const writes: Write[] = [];
       for (const op of ops) {
         if (op.op === 'delete') {
           if (this.data.has(op.key)) writes.push({ kind: 'delete', key: op.key });
-        } else {
+        } else if (op.op !== 'check') {
           writes.push({ kind: 'put', key: op.key, value: op.value, lease: undefined });
         }
       }
@@ -291,6 +287,21 @@ type Write = { kind: 'put'; key: string; value: string; lease: string | undefine
 
 export function eventKey(e: StoreEvent): string {
   return e.type === 'put' ? e.kv.key : e.key;
+}
+
+/** Whether `op`'s compare holds against the key's current version (`undefined`: absent). Both stores' rule. */
+export function compareHolds(op: TxnOp, cur: Pick<KeyValue, 'createRevision' | 'modRevision'> | undefined): boolean {
+  switch (op.op) {
+    case 'create':
+      return cur === undefined;
+    case 'update':
+      // A missing key never matches, whatever revision is expected.
+      return cur !== undefined && cur.modRevision === op.expectModRevision;
+    case 'delete':
+      return op.expectModRevision === undefined || (cur?.modRevision ?? 0) === op.expectModRevision;
+    case 'check':
+      return (cur?.createRevision ?? 0) === op.expectCreateRevision;
+  }
 }
 
 export function checkDistinctKeys(ops: TxnOp[]): void {

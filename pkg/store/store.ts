@@ -27,11 +27,16 @@ export type StoreEvent =
   | { type: 'put'; kv: KeyValue; prev?: KeyValue }
   | { type: 'delete'; key: string; modRevision: number; prev?: KeyValue };
 
-/** One operation of an atomic batch. `expectModRevision: 0` means "must not exist". */
+/**
+ * One operation of an atomic batch. `expectModRevision: 0` means "must not exist".
+ * `check` writes nothing: it is a compare only, holding when the key exists with that
+ * createRevision (`0`: when it does not exist). A leader's fence is one (see fence.ts).
+ */
 export type TxnOp =
   | { op: 'create'; key: string; value: string }
   | { op: 'update'; key: string; value: string; expectModRevision: number }
-  | { op: 'delete'; key: string; expectModRevision?: number };
+  | { op: 'delete'; key: string; expectModRevision?: number }
+  | { op: 'check'; key: string; expectCreateRevision: number };
 
 export interface TxnResult {
   /** True when every compare held and every op was applied atomically. */
@@ -56,9 +61,19 @@ export interface Lease {
   revoke(): Promise<void>;
 }
 
+/**
+ * Proof of one leadership term: the winning candidate's election key and its createRevision.
+ * The key lives as long as the term's lease; a transaction that checks it (fence.ts) cannot
+ * land once the term is over, however late it reaches the store.
+ */
+export interface Fence {
+  readonly key: string;
+  readonly createRevision: number;
+}
+
 export interface Election {
-  /** Resolves when this candidate has become leader; rejects with Canceled on abort. */
-  campaign(signal: AbortSignal): Promise<void>;
+  /** Resolves with the term's fence when this candidate has become leader; rejects with Canceled on abort. */
+  campaign(signal: AbortSignal): Promise<Fence>;
   /** The current leader's value, if any. */
   leader(): Promise<string | undefined>;
   /** Aborted when leadership is lost (lease expired, resigned, store gone). */
@@ -94,3 +109,9 @@ export interface Store {
   compact(revision: number): Promise<void>;
   close(): Promise<void>;
 }
+
+/**
+ * The part of a Store a leader's control loops use: reads, and writes only as transactions,
+ * so a term's writes can all be fenced in one place (`FencedStore`). A Store is one as it is.
+ */
+export type TermStore = Pick<Store, 'get' | 'list' | 'watch' | 'revision' | 'txn'>;

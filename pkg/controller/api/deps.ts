@@ -1,5 +1,5 @@
 /** What the route plugins need: the registry, metrics, and optional collaborators. */
-import type { Store } from '../../store/index.js';
+import type { EtcdHealth, Store } from '../../store/index.js';
 import type { Registry } from '../registry/index.js';
 import type { ControllerMetrics } from '../metrics.js';
 
@@ -22,5 +22,9 @@ export interface RouteDeps {
   metrics: ControllerMetrics;
   heartbeat?: HeartbeatSink;
   leaderInfo?: () => Promise<LeaderInfo> | LeaderInfo;
+  /** A snapshot of the store (etcd's Maintenance.Snapshot); absent: `cluster/backup` answers 501. */
+  snapshot?: (signal: AbortSignal) => AsyncIterable<Uint8Array>;
+  /** The etcd cluster as the store's health probes see it (cluster info). */
+  storeHealth?: () => EtcdHealth;
   version: string;
 }

@@ -6,7 +6,7 @@
 import Fastify, { type FastifyInstance, type FastifyBaseLogger } from 'fastify';
 import { SHOAL_VERSION } from '../../api/index.js';
 import { frameworkErrorHandler, installErrorHandling } from '../../httpserver/index.js';
-import type { Store } from '../../store/index.js';
+import type { EtcdHealth, Store } from '../../store/index.js';
 import { Registry } from '../registry/index.js';
 import { ControllerMetrics } from '../metrics.js';
 import { JSON_TYPES, MAX_BODY_BYTES, parseJsonBody, parseYamlBody, YAML_TYPES } from './body.js';
@@ -14,6 +14,7 @@ import type { HeartbeatSink, LeaderInfo, RouteDeps } from './deps.js';
 import { nodesRoutes } from './nodes-routes.js';
 import { servicesRoutes } from './services-routes.js';
 import { systemRoutes } from './system-routes.js';
+import { backupRoutes } from './backup-routes.js';
 import { tasksRoutes } from './tasks-routes.js';
 import { TunnelHub } from './tunnel.js';
 import { tunnelRoutes } from './tunnel-routes.js';
@@ -34,6 +35,10 @@ export interface ApiServerOptions {
   bodyLimit?: number;
   /** Agents' tunnels for logs and exec of their tasks; default a hub with default limits. */
   tunnels?: TunnelHub;
+  /** Backups (`GET /apis/shoal/v1/cluster/backup`): the store's snapshot; absent: 501. */
+  snapshot?: (signal: AbortSignal) => AsyncIterable<Uint8Array>;
+  /** The etcd cluster's health for cluster info. */
+  storeHealth?: () => EtcdHealth;
 }
 
 export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
@@ -45,6 +50,8 @@ export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
     version: opts.version ?? SHOAL_VERSION,
     ...(opts.heartbeat ? { heartbeat: opts.heartbeat } : {}),
     ...(opts.leaderInfo ? { leaderInfo: opts.leaderInfo } : {}),
+    ...(opts.snapshot ? { snapshot: opts.snapshot } : {}),
+    ...(opts.storeHealth ? { storeHealth: opts.storeHealth } : {}),
   };
   const bodyLimit = opts.bodyLimit ?? MAX_BODY_BYTES;
   const mapping = { bodyLimit, contentTypes: [...JSON_TYPES, ...YAML_TYPES] };
@@ -84,6 +91,7 @@ export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
   });
 
   void app.register(systemRoutes(deps));
+  void app.register(backupRoutes(deps));
   void app.register(servicesRoutes(deps));
   void app.register(tasksRoutes(deps));
   void app.register(nodesRoutes(deps));

@@ -1,7 +1,18 @@
 /** `/healthz`, `/readyz`, `/version`, `/metrics` and `/apis/shoal/v1/cluster/info`. */
 import type { FastifyInstance } from 'fastify';
 import { API_GROUP_PATH, API_VERSION, errors, toShoalError } from '../../api/index.js';
+import type { EtcdHealth } from '../../store/index.js';
 import type { RouteDeps } from './deps.js';
+
+/** The etcd part of cluster info: the leader's endpoint and each member as the probes see it. */
+function etcdInfo(h: EtcdHealth): object {
+  return {
+    state: h.state,
+    ...(h.leader?.endpoint !== undefined ? { leader: h.leader.endpoint } : {}),
+    ...(h.reason !== undefined ? { reason: h.reason } : {}),
+    members: h.members.map((m) => ({ endpoint: m.endpoint, reachable: m.reachable, isLeader: m.isLeader })),
+  };
+}
 
 const READY_TIMEOUT_MS = 2000;
 
@@ -37,6 +48,7 @@ export function systemRoutes(deps: RouteDeps) {
         controller: leader ? { ...(leader.id !== undefined ? { id: leader.id } : {}), isLeader: leader.isLeader } : undefined,
         leader: leader?.leader,
         nodes: { total: nodes.items.length, byState },
+        ...(deps.storeHealth ? { etcd: etcdInfo(deps.storeHealth()) } : {}),
       };
     });
   };

@@ -10,7 +10,7 @@
  * expires within it (the last controller's, during a restart or failover) is not a death.
  */
 import { isTerminal, type Node, type Task } from '../../api/index.js';
-import { commitInBatches, encodeObject, objectKey, resourcePrefix, storeKeyOf, WorkQueue, type Informer, type Store, type TxnOp } from '../../store/index.js';
+import { commitInBatches, encodeObject, objectKey, resourcePrefix, storeKeyOf, WorkQueue, type Informer, type TermStore, type TxnOp } from '../../store/index.js';
 import { leaseTtlSeconds, NODE_LEASES_PREFIX, nodeLeaseKey } from '../heartbeat.js';
 import { graceMs, nodeVerdict } from './node-verdict.js';
 
@@ -23,7 +23,8 @@ export function taskNodeIndex(t: Task): string[] {
 }
 
 export interface NodeMonitorOptions {
-  store: Store;
+  /** Where it writes: the leader term's FencedStore (writes only as transactions). */
+  store: TermStore;
   nodes: Informer<Node>;
   /** Indexed by NODE_INDEX (taskNodeIndex). */
   tasks: Informer<Task>;

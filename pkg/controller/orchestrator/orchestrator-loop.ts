@@ -8,7 +8,7 @@
  */
 import { Histogram, register } from 'prom-client';
 import { isTerminal, taskServiceRef, type Node, type Service, type Task } from '../../api/index.js';
-import { commitInBatches, encodeObject, resourcePrefix, storeKeyOf, WorkQueue, type BatchCommitResult, type Informer, type Store, type TxnOp } from '../../store/index.js';
+import { commitInBatches, encodeObject, resourcePrefix, storeKeyOf, TXN_BATCH_OPS, WorkQueue, type BatchCommitResult, type Informer, type TermStore, type TxnOp } from '../../store/index.js';
 import { reconcileDeletedService, reconcileService, type ReconcileResult } from './reconcile.js';
 
 export const SERVICE_INDEX = 'service';
@@ -24,7 +24,8 @@ const reconcileSeconds =
   new Histogram({ name: 'shoal_orchestrator_reconcile_duration_seconds', help: 'One service reconcile: decide and commit', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5] });
 
 export interface OrchestratorLoopOptions {
-  store: Store;
+  /** Where it writes: the leader term's FencedStore (writes only as transactions). */
+  store: TermStore;
   services: Informer<Service>;
   tasks: Informer<Task>;
   nodes: Informer<Node>;
@@ -117,7 +118,7 @@ export async function runOrchestratorLoop(opts: OrchestratorLoopOptions): Promis
       ops.push({ op: 'delete', key: k, expectModRevision: rev.get(k) ?? 0 });
     }
     let written: BatchCommitResult | undefined;
-    if (ops.length > 0) written = await commitInBatches(store, ops, 128, signal);
+    if (ops.length > 0) written = await commitInBatches(store, ops, TXN_BATCH_OPS, signal);
     let serviceRev = 0;
     if (svc !== undefined && JSON.stringify(r.status) !== JSON.stringify(svc.object.status ?? {})) {
       const next: Service = { ...svc.object, status: r.status };

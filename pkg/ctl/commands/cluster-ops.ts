@@ -1,12 +1,14 @@
 /**
  * Operating the cluster: `shoalctl scale service/NAME --replicas N`, `node drain|pause|activate
- * NAME...` and `cluster info`.
+ * NAME...`, `cluster info` and `cluster backup FILE` (backup.ts).
  */
 import type { Command } from 'commander';
 import { errors } from '../../api/index.js';
+import type { ClusterInfo } from '../../client/index.js';
 import { apiClient } from '../clients.js';
 import type { CtlContext } from '../context.js';
 import { parseOutputFormat, printStructured } from '../format.js';
+import { registerBackupCommand } from './backup.js';
 import { parseRef } from './kinds.js';
 
 async function scaleCommand(ref: string, o: { replicas: string; namespace?: string }, cmd: Command, ctx: CtlContext): Promise<void> {
@@ -33,6 +35,15 @@ async function nodeAvailability(action: keyof typeof AVAILABILITY, names: string
   }
 }
 
+/** `3 members, 2 reachable, leader http://...` or the reason there is no leader. */
+function etcdLine(e: NonNullable<ClusterInfo['etcd']>): string {
+  const reachable = e.members.filter((m) => m.reachable).length;
+  const head = `${e.members.length} member${e.members.length === 1 ? '' : 's'}, ${reachable} reachable`;
+  if (e.state === 'ok') return `${head}, leader ${e.leader ?? '(not one of ours)'}`;
+  if (e.state === 'unknown') return `${head}, not probed yet`;
+  return `${head}, NO LEADER: ${e.reason ?? 'quorum lost'}`;
+}
+
 async function clusterInfo(cmd: Command, ctx: CtlContext, o: { output?: string }): Promise<void> {
   const c = await apiClient(cmd, ctx);
   const info = await c.clusterInfo();
@@ -46,6 +57,7 @@ async function clusterInfo(cmd: Command, ctx: CtlContext, o: { output?: string }
       `Leader:       ${info.leader ?? '<none>'}`,
       ...(info.controller?.id ? [`Answered by:  ${info.controller.id}${info.controller.isLeader ? ' (leader)' : ''}`] : []),
       `Nodes:        ${info.nodes.total}${states ? ` (${states})` : ''}`,
+      ...(info.etcd ? [`etcd:         ${etcdLine(info.etcd)}`] : []),
     ].join('\n') + '\n',
   );
 }
@@ -68,9 +80,9 @@ export function registerClusterOpsCommands(program: Command, ctx: CtlContext): v
       .action(async (names: string[], _o: unknown, cmd: Command) => nodeAvailability(action, names, cmd, ctx));
   }
 
-  program
-    .command('cluster')
-    .description('Cluster-wide information')
+  const cluster = program.command('cluster').description('Cluster-wide information and backups');
+  registerBackupCommand(cluster, ctx);
+  cluster
     .command('info')
     .description('Show the controller, version, leader and node count')
     .option('-o, --output <format>', 'table, json or yaml', 'table')

@@ -6,6 +6,12 @@
  *   await etcd.stop();                   // SIGTERM, removes its temp data dir
  *
  * `kill()` SIGKILLs it (data kept); `start()` starts it again on the same ports and data dir.
+ *
+ *   const cluster = await startEtcdCluster(3);   // 3 members on loopback, one temp dir
+ *   cluster.endpoints                            // every member's client URL
+ *   await cluster.leader()                       // the member the others follow (by Status)
+ *   await cluster.members[0].kill(); ... .start();
+ *   await cluster.stop();
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
@@ -21,6 +27,14 @@ export interface EtcdOptions {
   peerPort?: number;
   /** Extra etcd flags. */
   args?: string[];
+  /** Member name (default `shoal-test-<clientPort>`). */
+  name?: string;
+  /** `--initial-cluster` (default: this member alone). */
+  initialCluster?: string;
+  /** Where etcd's log goes (default: the temp dir when the data dir is one, else the OS temp dir). */
+  logDir?: string;
+  /** Do not wait for /health at start (members of a new cluster are healthy only once a quorum runs). */
+  noWait?: boolean;
 }
 
 export interface TestEtcd {
@@ -29,8 +43,11 @@ export interface TestEtcd {
   dataDir: string;
   clientPort: number;
   peerPort: number;
+  logPath: string;
   /** The child's pid (changes after start()). */
   readonly pid: number | undefined;
+  /** The child has not exited. */
+  readonly running: boolean;
   /** SIGKILL (data dir kept). */
   kill(): Promise<void>;
   /** Starts it again on the same ports and data dir after kill(). */
@@ -83,7 +100,7 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<TestEtcd> {
   while (peerPort === clientPort) peerPort = await freePort();
   const clientUrl = `http://127.0.0.1:${clientPort}`;
   const peerUrl = `http://127.0.0.1:${peerPort}`;
-  const name = `shoal-test-${clientPort}`;
+  const name = opts.name ?? `shoal-test-${clientPort}`;
   const args = [
     `--name=${name}`,
     `--data-dir=${dataDir}`,
@@ -91,7 +108,7 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<TestEtcd> {
     `--advertise-client-urls=${clientUrl}`,
     `--listen-peer-urls=${peerUrl}`,
     `--initial-advertise-peer-urls=${peerUrl}`,
-    `--initial-cluster=${name}=${peerUrl}`,
+    `--initial-cluster=${opts.initialCluster ?? `${name}=${peerUrl}`}`,
     '--logger=zap',
     '--log-outputs=stderr',
     '--max-txn-ops=10000',
@@ -99,14 +116,15 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<TestEtcd> {
     ...(opts.args ?? []),
   ];
   let child: ChildProcess | undefined;
-  const logPath = join(ownDir ? base : tmpdir(), `etcd-${clientPort}.log`);
+  const logPath = join(opts.logDir ?? (ownDir ? base : tmpdir()), `etcd-${clientPort}.log`);
 
-  const launch = async (): Promise<void> => {
+  const launch = async (wait = true): Promise<void> => {
     const log = createWriteStream(logPath, { flags: 'a' });
     const c = spawn('etcd', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     c.stdout?.pipe(log);
     c.stderr?.pipe(log);
     child = c;
+    if (!wait) return;
     try {
       await waitHealthy(clientUrl, 20_000, c);
     } catch (err) {
@@ -125,15 +143,19 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<TestEtcd> {
       });
     });
 
-  await launch();
+  await launch(opts.noWait !== true);
   return {
     endpoints: [clientUrl],
     clientUrl,
     dataDir,
     clientPort,
     peerPort,
+    logPath,
     get pid() {
       return child?.pid;
+    },
+    get running() {
+      return child !== undefined && child.exitCode === null && child.signalCode === null;
     },
     async kill() {
       const c = child;
@@ -142,7 +164,7 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<TestEtcd> {
       await waitExit(c, 5000);
     },
     async start() {
-      await launch();
+      await launch(opts.noWait !== true);
     },
     async stop() {
       const c = child;
@@ -156,4 +178,107 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<TestEtcd> {
       if (ownDir) await rm(base, { recursive: true, force: true });
     },
   };
+}
+
+export interface EtcdMemberStatus {
+  endpoint: string;
+  memberId: string;
+  /** The leader this member follows (undefined: it has none). */
+  leaderId: string | undefined;
+}
+
+export interface TestEtcdCluster {
+  members: TestEtcd[];
+  /** Every member's client URL, in member order. */
+  endpoints: string[];
+  /** Each member's Status (undefined for a member that does not answer). */
+  status(): Promise<(EtcdMemberStatus | undefined)[]>;
+  /** The index of the member every answering member follows; waits for one to be elected. */
+  leader(timeoutMs?: number): Promise<number>;
+  /** Waits until every running member is healthy (has a leader and serves reads). */
+  waitHealthy(timeoutMs?: number): Promise<void>;
+  /** SIGTERM every member and remove the data. */
+  stop(): Promise<void>;
+}
+
+/**
+ * `n` etcd members on loopback forming one cluster, data under one temp dir. Members are
+ * started at once (none is healthy before a quorum runs), then the cluster is waited for.
+ * `members[i].kill()` SIGKILLs one, `members[i].start()` starts it again on its data dir
+ * without waiting (it may need another member to reach a quorum): use `waitHealthy()`.
+ */
+export async function startEtcdCluster(n: number, opts: { args?: string[] } = {}): Promise<TestEtcdCluster> {
+  const base = await mkdtemp(join(tmpdir(), 'shoal-etcd-cluster-'));
+  const ports: { client: number; peer: number }[] = [];
+  const taken = new Set<number>();
+  const pick = async (): Promise<number> => {
+    let p = await freePort();
+    while (taken.has(p)) p = await freePort();
+    taken.add(p);
+    return p;
+  };
+  for (let i = 0; i < n; i++) ports.push({ client: await pick(), peer: await pick() });
+  const initialCluster = ports.map((p, i) => `m${i}=http://127.0.0.1:${p.peer}`).join(',');
+  const token = `shoal-test-${process.pid}-${ports[0]?.client ?? 0}`;
+  const members: TestEtcd[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const p = ports[i] as { client: number; peer: number };
+      members.push(await startEtcd({
+        name: `m${i}`, dataDir: join(base, `m${i}`), logDir: base, clientPort: p.client, peerPort: p.peer, initialCluster, noWait: true,
+        args: ['--initial-cluster-state=new', `--initial-cluster-token=${token}`, ...(opts.args ?? [])],
+      }));
+    }
+  } catch (err) {
+    await Promise.all(members.map((m) => m.stop()));
+    await rm(base, { recursive: true, force: true });
+    throw err;
+  }
+  const endpoints = members.map((m) => m.clientUrl);
+  const status = (): Promise<(EtcdMemberStatus | undefined)[]> => Promise.all(endpoints.map((e) => memberStatus(e)));
+  const cluster: TestEtcdCluster = {
+    members,
+    endpoints,
+    status,
+    async leader(timeoutMs = 20_000) {
+      const end = Date.now() + timeoutMs;
+      for (;;) {
+        const all = await status();
+        const answering = all.filter((s): s is EtcdMemberStatus => s !== undefined);
+        const lead = answering[0]?.leaderId;
+        const idx = all.findIndex((s) => s !== undefined && s.memberId === lead);
+        if (lead !== undefined && idx >= 0 && answering.every((s) => s.leaderId === lead)) return idx;
+        if (Date.now() > end) throw new Error(`no etcd leader after ${timeoutMs} ms: ${JSON.stringify(all)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    async waitHealthy(timeoutMs = 30_000) {
+      await Promise.all(members.filter((m) => m.running).map((m) => waitHealthy(m.clientUrl, timeoutMs)));
+    },
+    async stop() {
+      await Promise.all(members.map((m) => m.stop()));
+      await rm(base, { recursive: true, force: true });
+    },
+  };
+  try {
+    await cluster.waitHealthy();
+  } catch (err) {
+    await cluster.stop();
+    throw new Error(`${String(err)} (logs under ${base})`);
+  }
+  return cluster;
+}
+
+/** One member's Status through etcd's JSON gateway; undefined when it does not answer. */
+export async function memberStatus(endpoint: string): Promise<EtcdMemberStatus | undefined> {
+  try {
+    const res = await fetch(`${endpoint}/v3/maintenance/status`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(1000) });
+    if (!res.ok) return undefined;
+    const body = (await res.json()) as { header?: { member_id?: string }; leader?: string };
+    const memberId = body.header?.member_id;
+    if (memberId === undefined) return undefined;
+    return { endpoint, memberId, leaderId: body.leader !== undefined && body.leader !== '0' ? body.leader : undefined };
+  } catch {
+    return undefined;
+  }
 }
