@@ -3,8 +3,10 @@
  * timeout) with the key `/shoal/v1/leases/nodes/<name>` attached. `beat` renews the lease
  * (a keep-alive, no key write); only when this controller holds no live lease for the node
  * (first beat, controller restart, beat landing on another controller, lease expired) does
- * it grant a lease and put the key. The node monitor watches those keys: a deleted key means
- * the lease expired, i.e. the node missed heartbeats for a whole timeout.
+ * it grant a lease and put the key (the put moves the key onto the new lease; the old one then
+ * expires with nothing attached). The node monitor watches those keys: a missing key means
+ * no controller took a beat for a whole timeout, except within a new leader's grace, when the
+ * old controller's leases run out while agents reconnect (node-monitor/node-verdict.ts).
  */
 import { isDnsSubdomain, isShoalError, ShoalError } from '../api/index.js';
 import { KEY_ROOT, type Lease, type Store } from '../store/index.js';

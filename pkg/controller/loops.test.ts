@@ -97,6 +97,9 @@ describe('control loops on MemoryStore', () => {
       expect(old?.status.state, 'the n3 task orphaned').toBe('orphaned');
       expect(live, 'and replaced').toHaveLength(3);
       expect(live.every((t) => t.spec.nodeName !== 'n3'), 'on another node').toBe(true);
+      // Replaced: no longer wanted (Swarm's rule), and its status still says why it ended.
+      expect(old?.spec.desiredState, 'the replaced task desired').toBe('shutdown');
+      expect(old?.status.message, 'its status message').toBe('node n3 is down');
     }, poll);
     const svc = decodeObject<Service>((await store.get(storeKeyOf(makeService('web')))) ?? { key: '', value: '{}', createRevision: 0, modRevision: 0 });
     expect(svc.status?.readyReplicas).toBe(3);

@@ -15,7 +15,7 @@ import { runSchedulerLoop } from '../scheduler/index.js';
 import { decodeObject, FencedStore, Informer, resourcePrefix, type Fence, type Store } from '../store/index.js';
 import { leaseTtlSeconds, NODE_LEASES_PREFIX } from './heartbeat.js';
 import { LeaderElector } from './leader.js';
-import { runNodeMonitor } from './node-monitor/index.js';
+import { NODE_INDEX, runNodeMonitor, taskNodeIndex } from './node-monitor/index.js';
 import { runOrchestratorLoop, SERVICE_INDEX, taskServiceIndex } from './orchestrator/index.js';
 import { podCidrStep } from './pod-cidr.js';
 
@@ -70,7 +70,7 @@ async function lead(opts: ControlLoopsOptions, signal: AbortSignal, fence: Fence
     term.abort(err);
   });
   const services = new Informer<Service>({ store, prefix: resourcePrefix('services'), decode: (kv) => decodeObject<Service>(kv), onError });
-  const tasks = new Informer<Task>({ store, prefix: resourcePrefix('tasks'), decode: (kv) => decodeObject<Task>(kv), indexers: { [SERVICE_INDEX]: taskServiceIndex }, onError });
+  const tasks = new Informer<Task>({ store, prefix: resourcePrefix('tasks'), decode: (kv) => decodeObject<Task>(kv), indexers: { [SERVICE_INDEX]: taskServiceIndex, [NODE_INDEX]: taskNodeIndex }, onError });
   const nodes = new Informer<Node>({ store, prefix: resourcePrefix('nodes'), decode: (kv) => decodeObject<Node>(kv), onError });
   const leases = new Informer<unknown>({ store, prefix: NODE_LEASES_PREFIX, decode: (kv) => kv.value, onError });
   const countBy = <T>(inf: Informer<T>, state: (o: T) => string) => (): Map<string, number> => {

@@ -2,9 +2,23 @@
  * The session's view of the controller API, as an interface (faked in tests) and its HTTP
  * implementation over `ApiClient` (errors are the server's ShoalErrors via `fromStatus`;
  * an unreachable controller is Unavailable).
+ *
+ * No call waits forever on a link that went dead under it: a unary call has a deadline
+ * (UNARY_DEADLINE_MS, or the caller's: a heartbeat's is one period), and missing it is
+ * Unavailable. A watch has none (it lasts); the session relists when a beat gets through again.
  */
-import { isShoalError, type List, type Node, type Task, type WatchEvent } from '../../api/index.js';
+import { errors, isShoalError, type List, type Node, type Task, type WatchEvent } from '../../api/index.js';
 import { ApiClient } from '../../client/index.js';
+
+/** Deadline of a unary call to the controller. */
+export const UNARY_DEADLINE_MS = 10_000;
+
+/** A unary call's own deadline and cancellation. */
+export interface CallOptions {
+  signal?: AbortSignal;
+  /** Default UNARY_DEADLINE_MS. */
+  deadlineMs?: number;
+}
 
 export interface ControllerApi {
   getNode(name: string): Promise<Node | undefined>;
@@ -13,8 +27,8 @@ export interface ControllerApi {
   replaceNode(node: Node): Promise<Node>;
   /** Writes the node's status subresource (CAS on metadata.resourceVersion). */
   replaceNodeStatus(node: Node): Promise<Node>;
-  heartbeat(name: string): Promise<void>;
-  listTasks(fieldSelector: string): Promise<List<Task>>;
+  heartbeat(name: string, opts?: CallOptions): Promise<void>;
+  listTasks(fieldSelector: string, opts?: CallOptions): Promise<List<Task>>;
   watchTasks(fieldSelector: string, resourceVersion: string, signal: AbortSignal): AsyncIterable<WatchEvent<Task>>;
   getTask(namespace: string, name: string): Promise<Task | undefined>;
   /** Writes the task's status subresource (CAS on metadata.resourceVersion). */
@@ -22,7 +36,20 @@ export interface ControllerApi {
 }
 
 export function httpControllerApi(server: string, signal?: AbortSignal): ControllerApi {
-  const c = new ApiClient(server.replace(/\/+$/, ''), signal);
+  const base = server.replace(/\/+$/, '');
+  const streams = new ApiClient(base, signal);
+  /** Runs one unary call with a client bound to its deadline and to the call's and the session's signals. */
+  const unary = async <T>(fn: (c: ApiClient) => Promise<T>, o: CallOptions = {}): Promise<T> => {
+    const ms = o.deadlineMs ?? UNARY_DEADLINE_MS;
+    const deadline = AbortSignal.timeout(ms);
+    const all = AbortSignal.any([deadline, ...(signal ? [signal] : []), ...(o.signal ? [o.signal] : [])]);
+    try {
+      return await fn(new ApiClient(base, all));
+    } catch (err) {
+      if (deadline.aborted && isShoalError(err, 'Canceled')) throw errors.unavailable(`the controller at ${base} did not answer in ${ms} ms`, { cause: err });
+      throw err;
+    }
+  };
   const orUndefined = async <T>(p: Promise<T>): Promise<T | undefined> => {
     try {
       return await p;
@@ -32,16 +59,17 @@ export function httpControllerApi(server: string, signal?: AbortSignal): Control
     }
   };
   return {
-    getNode: (name) => orUndefined(c.get<Node>('nodes', undefined, name)),
-    createNode: (node) => c.create<Node>('nodes', undefined, node),
-    replaceNode: (node) => c.replace<Node>('nodes', undefined, node.metadata.name, node),
-    replaceNodeStatus: (node) => c.call<Node>('PUT', c.path('nodes', undefined, node.metadata.name, 'status'), node),
-    heartbeat: async (name) => {
-      await c.call<unknown>('POST', c.path('nodes', undefined, name, 'heartbeat'));
-    },
-    listTasks: (fieldSelector) => c.list<Task>('tasks', { all: true, fieldSelector }),
-    watchTasks: (fieldSelector, resourceVersion, sig) => c.watch<Task>('tasks', { all: true, fieldSelector, resourceVersion }, sig),
-    getTask: (ns, name) => orUndefined(c.get<Task>('tasks', ns, name)),
-    replaceTaskStatus: (task) => c.call<Task>('PUT', c.path('tasks', task.metadata.namespace ?? 'default', task.metadata.name, 'status'), task),
+    getNode: (name) => orUndefined(unary((c) => c.get<Node>('nodes', undefined, name))),
+    createNode: (node) => unary((c) => c.create<Node>('nodes', undefined, node)),
+    replaceNode: (node) => unary((c) => c.replace<Node>('nodes', undefined, node.metadata.name, node)),
+    replaceNodeStatus: (node) => unary((c) => c.call<Node>('PUT', c.path('nodes', undefined, node.metadata.name, 'status'), node)),
+    heartbeat: (name, o) =>
+      unary(async (c) => {
+        await c.call<unknown>('POST', c.path('nodes', undefined, name, 'heartbeat'));
+      }, o),
+    listTasks: (fieldSelector, o) => unary((c) => c.list<Task>('tasks', { all: true, fieldSelector }), o),
+    watchTasks: (fieldSelector, resourceVersion, sig) => streams.watch<Task>('tasks', { all: true, fieldSelector, resourceVersion }, sig),
+    getTask: (ns, name) => orUndefined(unary((c) => c.get<Task>('tasks', ns, name))),
+    replaceTaskStatus: (task) => unary((c) => c.call<Task>('PUT', c.path('tasks', task.metadata.namespace ?? 'default', task.metadata.name, 'status'), task)),
   };
 }

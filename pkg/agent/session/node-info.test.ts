@@ -36,6 +36,10 @@ describe('desiredNode', () => {
     expect(n.spec).toEqual({ availability: 'drain', podCIDR: '10.244.3.0/24', labels: { rack: '1', zone: 'a' } });
     expect(n.metadata.resourceVersion).toBe('7');
     expect(n.metadata.annotations?.[POD_CIDR_ANNOTATION]).toBe('10.244.3.0/24');
+    // Ready or down is the node monitor's call (on heartbeats), not the registering agent's.
+    expect(n.status.state).toBe('down');
+    expect(n.status.capacity).toEqual(status.capacity);
+    expect(desiredNode(undefined, id, status).status.state).toBe('ready');
     expect(desiredNode(undefined, id, status).spec).toEqual({ availability: 'active', labels: { zone: 'a' } });
   });
 });

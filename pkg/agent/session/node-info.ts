@@ -118,9 +118,18 @@ export function nodeStatusOf(id: NodeIdentity, m: MachineInfo, now: Date): NodeS
 
 /**
  * The Node to write: a new one, or the existing one with the agent's labels merged into
- * `spec.labels` and `metadata.labels` and the status replaced. `spec.availability` and
- * `spec.podCIDR` stay the controller's/user's. The pod CIDR in use is recorded as an annotation.
+ * `spec.labels` and `metadata.labels` and the status replaced, but for `state` and `message`:
+ * whether a known node is ready is the node monitor's call, made on heartbeats (an agent
+ * restarting on a node marked down must not make it ready before its first beat lands).
+ * `spec.availability` and `spec.podCIDR` stay the controller's/user's. The pod CIDR in use is
+ * recorded as an annotation.
  */
+/** The agent's status with the node monitor's `state` and `message` of the existing node. */
+function keepLiveness(mine: NodeStatus, theirs: NodeStatus): NodeStatus {
+  const { message: _mine, ...rest } = mine;
+  return { ...rest, state: theirs.state, ...(theirs.message !== undefined ? { message: theirs.message } : {}) };
+}
+
 export function desiredNode(existing: Node | undefined, id: NodeIdentity, status: NodeStatus): Node {
   if (existing === undefined) {
     return {
@@ -141,6 +150,6 @@ export function desiredNode(existing: Node | undefined, id: NodeIdentity, status
       ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
     },
     spec: { ...existing.spec, labels: { ...existing.spec.labels, ...id.labels } },
-    status,
+    status: keepLiveness(status, existing.status),
   };
 }

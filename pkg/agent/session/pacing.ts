@@ -1,6 +1,13 @@
 /**
  * The agent's retry pacing towards the controller, one policy for the session's loops and the
  * tunnel: 200 ms doubling to 5 s, with pkg/util's jitter. Options may lower it (tests do).
+ *
+ * Heartbeats are paced tighter: a retry never waits longer than one heartbeat period (counted
+ * from the start of the failed beat), and each beat has a deadline of one period. The
+ * controller's node timeout is about three periods and a new leader gives every node one node
+ * timeout to beat again, so an agent reaches a restarted controller, a new leader or, after a
+ * partition, the LAN again within one period of it being reachable, well inside that grace.
+ * That is the agent's normal beat rate, so an outage adds no load.
  */
 import { Backoff } from '../../util/index.js';
 
@@ -16,4 +23,10 @@ export const AGENT_BACKOFF = { minMs: 200, maxMs: 5000 } as const;
 /** A fresh failure counter on the agent's policy. */
 export function agentBackoff(o: PacingOptions): Backoff {
   return new Backoff({ minMs: o.backoffMinMs ?? AGENT_BACKOFF.minMs, maxMs: o.backoffMaxMs ?? AGENT_BACKOFF.maxMs });
+}
+
+/** The agent's policy for heartbeats: capped at one heartbeat period. */
+export function heartbeatBackoff(o: PacingOptions, heartbeatMs: number): Backoff {
+  const maxMs = Math.max(1, Math.min(o.backoffMaxMs ?? AGENT_BACKOFF.maxMs, heartbeatMs));
+  return new Backoff({ minMs: Math.min(o.backoffMinMs ?? AGENT_BACKOFF.minMs, maxMs), maxMs });
 }

@@ -3,8 +3,12 @@
  *
  * `run` registers the Node (create it, or merge the agent's labels and status into the one
  * there, retrying a 409 up to ten times), then heartbeats every `heartbeatMs` until the signal
- * fires. A failed beat backs off (logged once per outage); a 404 (the node was deleted)
- * registers again. Now and then the beat re-reads the node (`podCIDRCheckDue`): a pod CIDR
+ * fires. Each beat has a deadline of one period; a failed beat is retried with `backoff()`
+ * (the session's is capped at one period, pacing.ts), counted from the start of the failed
+ * beat, and logged once per outage; a 404 (the node was deleted) registers again. The first
+ * beat that gets through after a failure logs "controller reachable again" and calls
+ * `onReconnect` (the session relists its tasks then: a watch opened before the outage may be
+ * dead without knowing it). Now and then the beat re-reads the node (`podCIDRCheckDue`): a pod CIDR
  * assigned after registration is recorded as the annotation `shoal.agent/pod-cidr` and handed
  * to the `onPodCIDR` hook, one call at a time; a failed call is logged and retried at the next
  * check. `networkReady()` is what task starts wait for: true without a hook, else once the hook
@@ -25,6 +29,8 @@ export interface NodeRegistrationOptions {
   heartbeatMs: number;
   /** A fresh backoff for the heartbeat loop. */
   backoff(): Backoff;
+  /** Called when a beat gets through after one or more failed. */
+  onReconnect?(): void;
   /** See SessionOptions.onPodCIDR. */
   onPodCIDR?: (podCIDR: string, signal: AbortSignal) => Promise<void>;
   /** Called once, when `onPodCIDR` first succeeded (tasks held back for the network may start). */
@@ -79,23 +85,29 @@ export class NodeRegistration {
     const backoff = this.opts.backoff();
     let registered = false;
     let beats = 0;
+    const { heartbeatMs } = this.opts;
     while (!signal.aborted) {
+      const began = this.opts.now().getTime();
       try {
         if (!registered) {
           await this.register(signal);
           registered = true;
         }
-        await api.heartbeat(this.nodeName);
-        if (backoff.failures > 0) log.info({ node: this.nodeName }, 'controller reachable again');
+        await api.heartbeat(this.nodeName, { signal, deadlineMs: heartbeatMs });
+        if (backoff.failures > 0) {
+          log.info({ node: this.nodeName, failedBeats: backoff.failures }, 'controller reachable again');
+          this.opts.onReconnect?.();
+        }
         backoff.reset();
         const state = { hook: this.opts.onPodCIDR !== undefined, podCIDR: this.cidr, applied: this.appliedCIDR };
         if (podCIDRCheckDue(++beats, state)) await this.checkPodCIDR(signal);
-        await sleep(this.opts.heartbeatMs, signal);
+        await sleep(heartbeatMs, signal);
       } catch (err) {
         if (signal.aborted) break;
         if (isShoalError(err, 'NotFound')) registered = false; // the node was deleted: register again
         if (backoff.failures === 0) log.warn({ err: toShoalError(err).message }, 'heartbeat failed; retrying with backoff');
-        await sleep(backoff.next(), signal);
+        // The pause counts from the start of the failed beat: a beat that ran into its deadline is retried at once.
+        await sleep(Math.max(0, backoff.next() - (this.opts.now().getTime() - began)), signal);
       }
     }
   }

@@ -35,11 +35,20 @@ class FakeController implements ControllerApi {
   readonly events: WatchEvent<Task>[] = [];
   /** Called before a status write answers (to interleave watch events with it). */
   beforeStatusAnswer: ((t: Task) => Promise<void>) | undefined;
+  private watches = 0;
+  /** Watches numbered up to this one are on connections a partition killed silently. */
+  private deadUpTo = 0;
+  /** Cuts the link: the controller is unreachable and the watches open now hang without ending. */
+  partition(): void {
+    this.up = false;
+    this.deadUpTo = this.watches;
+  }
   async *watchTasks(_s: string, _rv: string, signal: AbortSignal): AsyncIterable<WatchEvent<Task>> {
     this.check();
-    // End when aborted or the controller "dies".
-    while (!signal.aborted && this.up) {
-      const ev = this.events.shift();
+    const id = ++this.watches;
+    // End when aborted or the controller "dies"; a dead one neither delivers nor ends.
+    while (!signal.aborted && (this.up || id <= this.deadUpTo)) {
+      const ev = id <= this.deadUpTo ? undefined : this.events.shift();
       if (ev !== undefined) yield ev;
       else await new Promise((r) => setTimeout(r, 20));
     }
@@ -212,6 +221,23 @@ describe('agent session', () => {
     api.tasks.set('web.1.a', { ...cur, spec: { ...cur.spec, desiredState: 'shutdown' }, metadata: { ...cur.metadata, resourceVersion: String(++api.rev) } });
     api.events.push({ type: 'MODIFIED', object: api.tasks.get('web.1.a')! });
     await vi.waitFor(() => expect(rt.containers.size, 'container removed').toBe(0), wait);
+  });
+
+  it('relists once the controller is reachable again: a watch that died silently in a partition leaves no orphaned task running', async () => {
+    const api = new FakeController();
+    const rt = new FakeRuntime();
+    api.addTask('web.1.a');
+    start(api, rt);
+    await vi.waitFor(() => expect(api.tasks.get('web.1.a')?.status.state).toBe('running'), wait);
+    api.partition();
+    // Meanwhile the node is marked down and its task orphaned (and replaced elsewhere).
+    const cur = api.tasks.get('web.1.a')!;
+    api.tasks.set('web.1.a', { ...cur, status: { ...cur.status, state: 'orphaned' }, metadata: { ...cur.metadata, resourceVersion: String(++api.rev) } });
+    await new Promise((r) => setTimeout(r, 150));
+    expect(rt.containers.get('c1')?.status, 'runs on while cut off').toBe('running');
+    api.up = true;
+    // The old watch never ends; the first beat that gets through makes the session relist.
+    await vi.waitFor(() => expect(rt.containers.get('c1')?.status, 'the orphaned task’s container is stopped').toBe('exited'), wait);
   });
 
   it('re-registers when the node was deleted', async () => {

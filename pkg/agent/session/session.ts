@@ -13,7 +13,10 @@
  *
  * Events: a (re)list resyncs every task and container; a watch event kicks its task; the
  * network becoming ready resyncs everything (tasks were held back); every pass that ends
- * schedules an ingress recomputation; a resync every `resyncIntervalMs` is the backstop.
+ * schedules an ingress recomputation; a resync every `resyncIntervalMs` is the backstop. A
+ * heartbeat that gets through after an outage (controller restart, failover, partition)
+ * relists at once, so what changed meanwhile (tasks orphaned and replaced elsewhere) is acted
+ * on within a heartbeat of the controller being reachable again (docs/agent.md).
  */
 import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
@@ -22,7 +25,7 @@ import type { ControllerApi } from './controller-api.js';
 import { IngressApplier, localIngress, type LocalIngressPort } from './ingress.js';
 import type { SessionLogger } from './logger.js';
 import type { MachineInfo, NodeIdentity } from './node-info.js';
-import { agentBackoff, type PacingOptions } from './pacing.js';
+import { agentBackoff, heartbeatBackoff, type PacingOptions } from './pacing.js';
 import { SharedPulls } from './pulls.js';
 import { NodeRegistration } from './registration.js';
 import { StatusReporter } from './reporter.js';
@@ -95,9 +98,12 @@ export function startSession(opts: SessionOptions): AgentSession {
     signal,
     onSettled: () => ingress?.schedule(),
   });
+  const heartbeatMs = opts.heartbeatIntervalMs ?? 1000;
   const registration = new NodeRegistration({
-    api, identity, probe: opts.probe, log, now, backoff,
-    heartbeatMs: opts.heartbeatIntervalMs ?? 1000,
+    api, identity, probe: opts.probe, log, now,
+    backoff: () => heartbeatBackoff(opts, heartbeatMs),
+    heartbeatMs,
+    onReconnect: () => tasks.relist(),
     ...(opts.onPodCIDR !== undefined ? { onPodCIDR: opts.onPodCIDR } : {}),
     onNetworkReady: () => {
       if (tasks.synced()) worker.resyncAll();

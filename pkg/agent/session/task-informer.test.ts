@@ -82,3 +82,46 @@ describe('TaskInformer', () => {
     expect(inf.size).toBe(0);
   });
 });
+
+describe('TaskInformer.relist', () => {
+  it('cuts a watch that hangs without ending and lists again at once', async () => {
+    const api = new FakeApi();
+    api.items = [task('a', 1)];
+    api.streams = [[]]; // one stream that never ends (a dead connection)
+    const inf = new TaskInformer({ api, nodeName: 'n1', log: quiet, backoff: () => new Backoff({ minMs: 10_000, maxMs: 10_000 }) });
+    const ac = new AbortController();
+    const run = inf.run(ac.signal);
+    while (api.watchedFrom.length < 1) await new Promise((r) => setTimeout(r, 5));
+    api.items = [{ ...task('a', 9), status: { state: 'orphaned' } }];
+    inf.relist();
+    while (api.lists < 2) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 5));
+    expect(inf.get('default/a')?.status.state).toBe('orphaned');
+    ac.abort();
+    await run;
+  });
+
+  it('ends a backoff pause: the next list starts at once', async () => {
+    const api = new FakeApi();
+    let fail = true;
+    const list = api.listTasks;
+    api.listTasks = async (s: string): Promise<List<Task>> => {
+      if (fail) {
+        api.lists++;
+        throw new ShoalError('Unavailable', 'down');
+      }
+      return list(s);
+    };
+    const inf = new TaskInformer({ api, nodeName: 'n1', log: quiet, backoff: () => new Backoff({ minMs: 60_000, maxMs: 60_000 }) });
+    const ac = new AbortController();
+    const run = inf.run(ac.signal);
+    while (api.lists < 1) await new Promise((r) => setTimeout(r, 5));
+    fail = false;
+    const t0 = performance.now();
+    inf.relist();
+    while (!inf.synced()) await new Promise((r) => setTimeout(r, 5));
+    expect(performance.now() - t0, 'listed without waiting out the 60 s pause').toBeLessThan(1000);
+    ac.abort();
+    await run;
+  });
+});

@@ -3,7 +3,10 @@
  * shape over the API instead of the store. It lists with `fieldSelector=spec.nodeName=<node>`
  * (all namespaces), watches from the list's resourceVersion, and when the stream ends
  * (controller restart, leader change) or fails (410 Gone included) it backs off and relists;
- * failures other than Gone are logged once per outage. The cache is keyed by taskRef
+ * failures other than Gone are logged once per outage. `relist()` drops whatever it is doing
+ * (a list, a watch, a pause) and lists again at once: the session calls it when the controller
+ * is reachable again after an outage, since a watch opened before a partition can hang on a
+ * dead connection without ending, and a pause may be seconds long. The cache is keyed by taskRef
  * (`<ns>/<name>`); a relist replaces it (tasks missing from the list are dropped), a watch
  * event moves one task forward (an older resourceVersion never overwrites a newer one).
  * Handlers run synchronously once the cache has changed: `onSync` after every list,
@@ -37,6 +40,9 @@ export class TaskInformer {
   private readonly handlers = new Set<TaskInformerHandlers>();
   private listed = false;
   private running = false;
+  /** The list-and-watch under way (or the pause after a failure); `relist()` aborts it. */
+  private attempt: AbortController | undefined;
+  private relistAsked = false;
 
   constructor(private readonly opts: TaskInformerOptions) {}
 
@@ -91,6 +97,12 @@ export class TaskInformer {
     else this.cache.set(key, t);
   }
 
+  /** Lists again now, dropping the list, watch or pause under way (a no-op before `run`). */
+  relist(): void {
+    this.relistAsked = true;
+    this.attempt?.abort();
+  }
+
   /** Lists and watches until `signal` fires. Call once. */
   async run(signal: AbortSignal): Promise<void> {
     if (this.running) throw new Error('task informer: run called twice');
@@ -99,20 +111,30 @@ export class TaskInformer {
     const selector = `spec.nodeName=${nodeName}`;
     const backoff = this.opts.backoff();
     while (!signal.aborted) {
+      const attempt = new AbortController();
+      const stop = (): void => attempt.abort();
+      signal.addEventListener('abort', stop, { once: true });
+      this.attempt = attempt;
       try {
-        const list = await api.listTasks(selector);
+        if (this.relistAsked) backoff.reset();
+        this.relistAsked = false;
+        const list = await api.listTasks(selector, { signal: attempt.signal });
         this.replace(list.items);
         backoff.reset();
         for (const h of [...this.handlers]) h.onSync?.();
-        for await (const ev of api.watchTasks(selector, list.metadata.resourceVersion, signal)) {
+        for await (const ev of api.watchTasks(selector, list.metadata.resourceVersion, attempt.signal)) {
           const key = this.apply(ev);
           for (const h of [...this.handlers]) h.onChange?.(key);
         }
-        // The stream ended (controller restart, leader change): relist.
+        // The stream ended (controller restart, leader change) or relist() cut it: relist.
       } catch (err) {
         if (signal.aborted) break;
+        if (attempt.signal.aborted) continue; // relist() asked: at once
         if (!isShoalError(err, 'Gone') && backoff.failures === 0) log.warn({ err: toShoalError(err).message }, 'task watch failed; relisting with backoff');
-        await sleep(backoff.next(), signal);
+        await sleep(backoff.next(), attempt.signal);
+      } finally {
+        signal.removeEventListener('abort', stop);
+        this.attempt = undefined;
       }
     }
   }

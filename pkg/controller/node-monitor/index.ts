@@ -1,1 +1,2 @@
 export * from './node-monitor.js';
+export * from './node-verdict.js';

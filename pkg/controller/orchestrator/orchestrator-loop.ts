@@ -7,7 +7,7 @@
  * revision (expectations), so a stale cache never creates a task twice.
  */
 import { Histogram, register } from 'prom-client';
-import { taskServiceRef, type Node, type Service, type Task } from '../../api/index.js';
+import { isTerminal, taskServiceRef, type Node, type Service, type Task } from '../../api/index.js';
 import { commitInBatches, encodeObject, resourcePrefix, storeKeyOf, TXN_BATCH_OPS, WorkQueue, type BatchCommitResult, type Informer, type TermStore, type TxnOp } from '../../store/index.js';
 import { reconcileDeletedService, reconcileService, type ReconcileResult } from './reconcile.js';
 
@@ -108,7 +108,9 @@ export async function runOrchestratorLoop(opts: OrchestratorLoopOptions): Promis
     for (const task of r.create) ops.push({ op: 'create', key: storeKeyOf(task), value: encodeObject(task) });
     for (const d of r.shutdown) {
       const k = storeKeyOf(d.task);
-      const next: Task = { ...d.task, spec: { ...d.task.spec, desiredState: 'shutdown' }, status: { ...d.task.status, message: d.reason } };
+      // A replaced terminal task keeps its status (how it ended); a live one says why it stops.
+      const status = isTerminal(d.task.status.state) ? d.task.status : { ...d.task.status, message: d.reason };
+      const next: Task = { ...d.task, spec: { ...d.task.spec, desiredState: 'shutdown' }, status };
       ops.push({ op: 'update', key: k, value: encodeObject(next), expectModRevision: rev.get(k) ?? 0 });
     }
     for (const task of r.remove) {

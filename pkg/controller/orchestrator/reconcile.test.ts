@@ -404,3 +404,125 @@ describe('scaling does not roll replicas', () => {
     expect(r.shutdown.map((d) => d.reason)).toContain('service updated');
   });
 });
+
+describe('replaced failed and orphaned tasks are no longer wanted (desiredState shutdown)', () => {
+  const retired = (r: ReconcileResult): string[] => r.shutdown.filter((d) => isTerminal(d.task.status.state)).map((d) => `${d.task.metadata.name} ${d.reason}`);
+
+  it('a failed task keeps desiredState running through its restart delay, and is shut down in the pass that replaces it', () => {
+    const w = new World(svc({ replicas: 1, restart: { delay: '5s' } }));
+    w.converge(1);
+    const failed = w.live()[0]?.metadata.name ?? '';
+    w.set(failed, 'failed', { exitCode: 3, message: 'task: non-zero exit (3)', finishedAt: new Date(w.now).toISOString() });
+    let r = w.reconcile();
+    expect(r.create, 'inside the delay').toHaveLength(0);
+    expect(retired(r)).toEqual([]);
+    expect(w.tasks.get(failed)?.spec.desiredState).toBe('running');
+    w.now += 5000;
+    r = w.reconcile();
+    expect(r.create).toHaveLength(1);
+    expect(retired(r)).toEqual([`${failed} replaced`]);
+    expect(w.tasks.get(failed)?.spec.desiredState).toBe('shutdown');
+    // The decision carries the task as it is: the loop leaves a terminal task's status alone.
+    expect(r.shutdown[0]?.task.status).toMatchObject({ state: 'failed', exitCode: 3, message: 'task: non-zero exit (3)' });
+  });
+
+  it('an orphaned task is replaced and shut down at once; the service converges without flapping Progressing', () => {
+    const w = new World(svc({ replicas: 2 }));
+    w.converge(1);
+    const lost = w.live()[0]?.metadata.name ?? '';
+    w.set(lost, 'orphaned', { message: 'node n1 is down' });
+    const r = w.reconcile();
+    expect(r.create.map((t) => t.spec.slot)).toEqual([w.slotOf(lost)]);
+    expect(retired(r)).toEqual([`${lost} replaced: its node was down`]);
+    w.settle();
+    const r2 = w.reconcile();
+    expect(r2.shutdown).toEqual([]);
+    expect(w.service.status?.conditions?.find((c) => c.type === 'Progressing')?.status).toBe('False');
+  });
+
+  it('history written before this rule (replaced tasks still desired running) is retired in one pass, and the service stays converged', () => {
+    const w = new World(svc({ replicas: 1, restart: { delay: '0s' } }));
+    w.converge(1);
+    const first = w.live()[0]?.metadata.name ?? '';
+    w.set(first, 'failed');
+    w.reconcile();
+    w.settle();
+    // As an older controller left it: the failed task was replaced but kept desiredState running.
+    const t = w.tasks.get(first)!;
+    w.tasks.set(first, { ...t, spec: { ...t.spec, desiredState: 'running' } });
+    const r = w.reconcile();
+    expect(r.create).toEqual([]);
+    expect(retired(r)).toEqual([`${first} replaced`]);
+    expect(w.service.status?.conditions?.find((c) => c.type === 'Progressing')?.status).toBe('False');
+  });
+
+  it('a task that is not restarted stays desired running (the slot shows how it ended)', () => {
+    const w = new World(svc({ replicas: 1, restart: { condition: 'none' } }));
+    w.converge(1);
+    const done = w.live()[0]?.metadata.name ?? '';
+    w.set(done, 'failed');
+    w.now += 60_000;
+    const r = w.reconcile();
+    expect(r.create).toEqual([]);
+    expect(r.shutdown).toEqual([]);
+    expect(w.tasks.get(done)?.spec.desiredState).toBe('running');
+  });
+
+  it('restarts still count against maxAttempts once the failed tasks are shut down', () => {
+    const w = new World(svc({ replicas: 1, restart: { delay: '0s', maxAttempts: 1 } }));
+    w.converge(1);
+    w.set(w.live()[0]?.metadata.name ?? '', 'rejected');
+    expect(w.reconcile().create, 'first attempt restarted').toHaveLength(1);
+    w.settle();
+    w.set(w.live()[0]?.metadata.name ?? '', 'failed');
+    expect(w.reconcile().create, 'second failure: over maxAttempts').toHaveLength(0);
+    // An orphaned task is not the task's failure: replaced whatever the count.
+    const w2 = new World(svc({ replicas: 1, restart: { delay: '0s', maxAttempts: 1 } }));
+    w2.converge(1);
+    w2.set(w2.live()[0]?.metadata.name ?? '', 'failed');
+    w2.reconcile();
+    w2.settle();
+    w2.set(w2.live()[0]?.metadata.name ?? '', 'orphaned');
+    expect(w2.reconcile().create).toHaveLength(1);
+  });
+
+  it('global: the orphaned task of a node that comes back is replaced there and shut down', () => {
+    const w = new World(makeService('agent', { mode: 'global' }), [makeNode({ name: 'a' }), makeNode({ name: 'b' })]);
+    w.converge(2);
+    const onA = w.live().find((t) => t.spec.nodeName === 'a')?.metadata.name ?? '';
+    w.nodes = [makeNode({ name: 'a', state: 'down' }), makeNode({ name: 'b' })];
+    w.set(onA, 'orphaned');
+    expect(retired(w.reconcile()), 'not while the node is down').toEqual([]);
+    w.nodes = [makeNode({ name: 'a' }), makeNode({ name: 'b' })];
+    const r = w.reconcile();
+    expect(r.create.map((t) => t.spec.nodeName)).toEqual(['a']);
+    expect(retired(r)).toEqual([`${onA} replaced: its node was down`]);
+  });
+
+  it('after any history of failures and convergence, every terminal task of a slot is desired shutdown (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.record({ slot: fc.nat(), state: fc.constantFrom('failed' as const, 'orphaned' as const, 'rejected' as const, 'complete' as const), ms: fc.integer({ min: 0, max: 10_000 }) }), { maxLength: 30 }), (fails) => {
+        const w = new World(svc({ replicas: 3, restart: { delay: '2s' } }));
+        w.converge(1);
+        for (const f of fails) {
+          const live = w.live().filter((t) => t.status.state === 'running');
+          const t = live[f.slot % Math.max(1, live.length)];
+          if (t) w.set(t.metadata.name, f.state, { finishedAt: new Date(w.now).toISOString() });
+          w.now += f.ms;
+          w.reconcile();
+          w.settle();
+        }
+        w.converge(3);
+        const bySlot = new Map<number, Task[]>();
+        for (const t of w.tasks.values()) bySlot.set(t.spec.slot ?? 0, [...(bySlot.get(t.spec.slot ?? 0) ?? []), t]);
+        // Converged: every slot runs a live task, so every terminal task in it was replaced.
+        expect(w.live()).toHaveLength(3);
+        for (const ts of bySlot.values()) {
+          expect(ts.some((t) => t.spec.desiredState === 'running' && !isTerminal(t.status.state))).toBe(true);
+          for (const t of ts) if (isTerminal(t.status.state)) expect(t.spec.desiredState, `${t.metadata.name} (${t.status.state})`).toBe('shutdown');
+        }
+      }),
+      { numRuns: 100 },
+    );
+  });
+});

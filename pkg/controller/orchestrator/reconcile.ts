@@ -6,6 +6,11 @@
  * Units: a replicated/job service has slots 1..N, a global service one unit per node. Each
  * unit runs at most one desired-running task of the current generation. A restart is a new
  * task in the same unit; the old one stays as bounded history (see docs/orchestrator.md).
+ * A failed or orphaned task gets `desiredState: shutdown` once it is replaced (Swarm's rule),
+ * in the pass that creates its replacement: the agent of a node that comes back after a
+ * partition stops its container (it stops any container of a terminal task), and nothing
+ * reads a replaced task as wanted any more. Restarts are counted from how tasks ended
+ * (`failed`, `complete`, `rejected`), not from their desiredState.
  */
 import { constraintTargetOf, firstUnmet, isTerminal, parseConstraints, parseDurationMs, taskStateIndex, type Condition, type Node, type Service, type ServiceStatus, type Task } from '../../api/index.js';
 import { newTask, randomShortId, taskKeyOf, taskSpecKey } from './task-factory.js';
@@ -33,6 +38,8 @@ export interface ReconcileOptions {
 
 export const DEFAULT_RESTART_DELAY_MS = 5000;
 const DEFAULT_HISTORY = 5;
+/** How a task ends on its own (an attempt that counts against `restart.maxAttempts`). */
+const ENDED_BY_ITSELF: ReadonlySet<string> = new Set(['failed', 'complete', 'rejected']);
 
 interface Unit {
   slot?: number;
@@ -73,6 +80,13 @@ class Plan {
     this.touched.add(task.metadata.name);
     this.shutdown.push({ task, reason });
     return 'stopping';
+  }
+
+  /** A terminal task that is replaced: desiredState shutdown (its status is left as it is). */
+  retire(task: Task, reason: string): void {
+    if (this.touched.has(task.metadata.name) || !isTerminal(task.status.state) || task.spec.desiredState === 'shutdown') return;
+    this.touched.add(task.metadata.name);
+    this.shutdown.push({ task, reason });
   }
 
   drop(task: Task): void {
@@ -211,6 +225,7 @@ function processUnit(ctx: Ctx, u: Unit, mayCreate: boolean): UnitState {
     } else live.push(t);
   }
   trimHistory(ctx, u);
+  retireReplaced(ctx, u, false);
   const rolls = ctx.mode !== 'job';
   const cur = live.filter((t) => !rolls || isCurrent(ctx, t));
   const old = live.filter((t) => rolls && !isCurrent(ctx, t));
@@ -233,15 +248,29 @@ function processUnit(ctx: Ctx, u: Unit, mayCreate: boolean): UnitState {
   const last = u.tasks[u.tasks.length - 1];
   if (last === undefined || movedAway || last.spec.desiredState === 'shutdown') {
     plan.add(place);
+    retireReplaced(ctx, u, true);
     return { kind: 'inflight' };
   }
   const d = restartDecision(ctx, last, u.tasks, plan.now);
   if (d === 'now') {
     plan.add(place);
+    retireReplaced(ctx, u, true);
     return { kind: 'inflight' };
   }
   if (typeof d === 'number') plan.wakeAt(d);
   return { kind: 'ok' };
+}
+
+/**
+ * Terminal tasks still desired running that a newer task of the unit replaces (`replacing`:
+ * one is being created now, so all of them) get desiredState shutdown.
+ */
+function retireReplaced(ctx: Ctx, u: Unit, replacing: boolean): void {
+  const newest = u.tasks[u.tasks.length - 1];
+  for (const t of u.tasks) {
+    if (t.spec.desiredState !== 'running' || !isTerminal(t.status.state)) continue;
+    if (replacing || t !== newest) ctx.plan.retire(t, t.status.state === 'orphaned' ? 'replaced: its node was down' : 'replaced');
+  }
 }
 
 /**
@@ -281,9 +310,8 @@ function restartDecision(ctx: Ctx, last: Task, unitTasks: Task[], now: number): 
   const maxAttempts = policy.maxAttempts ?? 0;
   if (maxAttempts > 0) {
     const windowMs = safeDuration(policy.window, 0);
-    const attempts = unitTasks.filter(
-      (t) => isTerminal(t.status.state) && t.spec.desiredState === 'running' && t.status.state !== 'orphaned' && (windowMs === 0 || finishedAt(t) >= now - windowMs),
-    ).length;
+    // Tasks that ended by themselves, whatever their desiredState now (replaced ones are shutdown).
+    const attempts = unitTasks.filter((t) => ENDED_BY_ITSELF.has(t.status.state) && (windowMs === 0 || finishedAt(t) >= now - windowMs)).length;
     if (attempts > maxAttempts) return 'never';
   }
   const at = finishedAt(last) + safeDuration(policy.delay, DEFAULT_RESTART_DELAY_MS);
@@ -313,6 +341,8 @@ function computeStatus(service: Service, ctx: Ctx, units: Unit[], desired: numbe
   let updated = 0;
   let complete = 0;
   const stopped = new Set(ctx.plan.shutdown.map((d) => d.task.metadata.name));
+  // Retiring a replaced task (already terminal) is bookkeeping, not progress still to make.
+  const stopping = ctx.plan.shutdown.filter((d) => !isTerminal(d.task.status.state)).length;
   for (const u of units) {
     let unitComplete = false;
     for (const t of u.tasks) {
@@ -336,7 +366,7 @@ function computeStatus(service: Service, ctx: Ctx, units: Unit[], desired: numbe
     conditions.push(cond(prev, 'Progressing', false, 'Unimplemented', 'cron services are not orchestrated yet', iso));
   } else {
     const available = ready >= desired;
-    const converged = available && updated >= desired && replicas === desired && ctx.plan.create.length === 0 && ctx.plan.shutdown.length === 0;
+    const converged = available && updated >= desired && replicas === desired && ctx.plan.create.length === 0 && stopping === 0;
     conditions.push(cond(prev, 'Available', available, available ? 'MinimumReplicasAvailable' : 'ReplicasUnavailable', `${ready} of ${desired} replicas running`, iso));
     conditions.push(
       cond(prev, 'Progressing', !converged, converged ? 'Complete' : 'Reconciling', converged ? 'all replicas are running the current generation' : `${updated} of ${desired} replicas updated and running`, iso),

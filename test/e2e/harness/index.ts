@@ -11,3 +11,7 @@ export {
 } from './netns.js';
 export { ensureBuilt, CONTROLLER_JS } from './build.js';
 export { startController, stopController, controllerInfo, type ControllerProc, type ControllerOptions, type ControllerInfo } from './controller.js';
+export {
+  clusterSkipReason, liveTasks, sleepMs, startCluster, step, tail, ClusterRecorder,
+  type ClusterController, type ClusterHost, type ClusterOptions, type HostContainer, type Proc, type Recorded, type TestCluster,
+} from './cluster.js';
