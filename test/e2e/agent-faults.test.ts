@@ -56,6 +56,7 @@ describe.skipIf(skip !== undefined)(`agent faults: a full data dir, a damaged st
   let dataDir = '';
   let runDir = '';
   let mounted = false;
+  let tar = '';
   const agents: TestAgent[] = [];
   let agent: TestAgent;
   const filler = () => join(dataDir, 'filler');
@@ -99,7 +100,7 @@ describe.skipIf(skip !== undefined)(`agent faults: a full data dir, a damaged st
     for (const a of ['sh', 'sleep', 'echo', 'true', 'cat']) symlinkSync('busybox', join(rootfs, 'bin', a));
     writeFileSync(join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
     writeFileSync(join(rootfs, 'etc/group'), 'root:x:0:\n');
-    const tar = join(base, 'rootfs.tar');
+    tar = join(base, 'rootfs.tar');
     execFileSync('tar', ['-C', rootfs, '--numeric-owner', '-cf', tar, '.']);
     await start();
     const imp = await ctl(['import', tar, 'faults:1']);
@@ -147,6 +148,13 @@ describe.skipIf(skip !== undefined)(`agent faults: a full data dir, a damaged st
     expect(ps.stdout).toMatch(/\sticker$/m);
     expect(ps.stdout).not.toMatch(/\ssecond$/m);
     expect((await ctl(['logs', '--tail', '1', 'ticker'])).stdout).toBe('tick\n');
+    // An import fails the same way and leaves no partial blob, snapshot or temp file.
+    const imp = await ctl(['import', tar, 'faults:2']);
+    expect(imp.code).not.toBe(0);
+    expect(imp.stderr).toMatch(new RegExp(`FailedPrecondition: no space left on device while importing the image faults:2: the filesystem mounted at ${dataDir} `));
+    expect(readdirSync(join(dataDir, 'tmp'))).toEqual([]);
+    expect(readdirSync(join(dataDir, 'content', 'ingest'))).toEqual([]);
+    expect(readdirSync(join(dataDir, 'snapshots')).filter((n) => !/^[0-9a-f]{64}$/.test(n))).toEqual([]);
     // rm works on a full disk (it must: it is how space comes back).
     expect((await ctl(['rm', 'spare'])).code).toBe(0);
     expect(agent.alive()).toBe(true);

@@ -151,7 +151,7 @@ export class ImageService implements ImageApi {
   }
 
   private async pullOnce(input: string, opts: OperationOptions): Promise<ImageResult> {
-    return this.op(`pulling ${input}`, async () => {
+    return this.op(`storing the image ${input}`, async () => {
       const { record, ref } = await pullImage(
         {
           registry: this.opts.registry,
@@ -189,7 +189,7 @@ export class ImageService implements ImageApi {
   async importTar(tar: NodeJS.ReadableStream, input: string, opts: { signal?: AbortSignal } = {}): Promise<ImageResult> {
     const ref = parseReference(input);
     if (ref.digest) throw errors.invalidArgument(`cannot import as a digest reference "${input}": use name:tag`);
-    return this.op(`importing ${input}`, async () => {
+    return this.op(`importing the image ${input}`, async () => {
       const record = await importImage(
         {
           content: this.opts.content,
