@@ -17,7 +17,7 @@
 import { errors, type FieldCause, type ShoalError } from './errors.js';
 import { ROOT_FIELD } from './validation-fields.js';
 
-export { isDnsLabel, isDnsSubdomain, MAX_REPLICAS, type ValidateOptions } from './validation-fields.js';
+export { fieldPath, isDnsLabel, isDnsSubdomain, keyPath, MAX_REPLICAS, ROOT_FIELD, type ValidateOptions } from './validation-fields.js';
 export { imageReferenceProblem } from './validation-template.js';
 export { cronProblem, validateService } from './validation-service.js';
 export { validateNode, validateNodeStatus } from './validation-node.js';

@@ -69,14 +69,14 @@ export const CONTENT_TYPES = [
   'application/x-www-form-urlencoded', 'application/strategic-merge-patch+json', 'application/json-patch+json', '', ';', 'application/', 'x'.repeat(300),
 ];
 
-const segment = fc.oneof(
+export const segment = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom('default', 'web', 'n1', 'web.1.abc', 'team-a', 'kube-system') },
   { weight: 2, arbitrary: fc.constantFrom('%2F', '%00', '..', '.', 'a%20b', 'X'.repeat(300), 'x'.repeat(600), '%E0%A4%A', '~', 'WEB', '-web', 'web-', 'a.b', 'a_b', '%C3%A9', '%25', '%F0%9F%90%9F') },
-  { weight: 1, arbitrary: fc.string({ maxLength: 20 }).map(encodeURIComponent) },
-  { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 12 }).map(encodeURIComponent) },
+  { weight: 1, arbitrary: fc.string({ maxLength: 20 }).map(enc) },
+  { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 12 }).map(enc) },
 );
 
-const queryValue = fc.oneof(
+export const queryValue = fc.oneof(
   fc.constantFrom('', '1', '0', 'true', 'maybe', '-1', 'abc', '99999999999999999999', '1e3', 'a', 'a=b', 'a==b', 'a!=b', 'a in (x,y)', 'a notin (x)', '!a', 'a,b', '(((', 'a in ()',
     'metadata.name=web', 'spec.nodeName=n1', 'status.state=running', 'spec.nodeName%3Dn1', 'x'.repeat(2000), '%zz', '%00', 'a%20in%20()', 'spec.serviceName=web,status.state!=failed'),
   fc.string({ maxLength: 30 }),
@@ -89,14 +89,19 @@ const queryKey = fc.oneof(
 const queryString = fc.oneof(
   { weight: 3, arbitrary: fc.constant('') },
   { weight: 4, arbitrary: fc.array(fc.tuple(queryKey, queryValue, fc.boolean()), { minLength: 1, maxLength: 3 }).map((pairs) =>
-    `?${pairs.map(([k, v, raw]) => (raw ? `${k}=${v}` : `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)).join('&')}`) },
+    `?${pairs.map(([k, v, raw]) => (raw ? `${k}=${v}` : `${enc(k)}=${enc(v)}`)).join('&')}`) },
   { weight: 1, arbitrary: fc.constantFrom('?', '?&&&', '?=', '?%zz', '?a&a&a', '?resourceVersion=1&resourceVersion=2', '?labelSelector=a&labelSelector=b') },
 );
 
+/** encodeURIComponent that takes any string (a lone surrogate becomes U+FFFD instead of throwing). */
+export function enc(s: string): string {
+  return encodeURIComponent(s.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd'));
+}
+
 const TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
 
-/** A request that would stream until the client goes (watch, follow, an agent's held tunnel) is made plain. */
-export function streamless(url: string): string {
+/** A request that would stream until the client goes (a truthy `watch`, `follow`, ...) is made plain. */
+export function streamless(url: string, keys: readonly string[] = ['watch', 'follow']): string {
   const q = url.indexOf('?');
   if (q < 0) return url;
   let params: URLSearchParams;
@@ -105,7 +110,7 @@ export function streamless(url: string): string {
   } catch {
     return url;
   }
-  for (const k of ['watch', 'follow']) if (params.getAll(k).some((v) => TRUE.has(v))) return url.slice(0, q);
+  for (const k of keys) if (params.getAll(k).some((v) => TRUE.has(v))) return url.slice(0, q);
   return url;
 }
 
@@ -114,7 +119,7 @@ function fill(path: string, ns: string, name: string, id: string): string {
 }
 
 /** A random JSON-ish body: JSON values, strings, garbage, known-bad snippets. */
-const anyBody = fc.oneof(
+export const anyBody = fc.oneof(
   fc.json({ maxDepth: 4 }),
   fc.string({ maxLength: 200 }),
   fc.string({ unit: 'binary', maxLength: 200 }),
@@ -166,8 +171,8 @@ function manifestWrites(manifests: readonly Manifest[]) {
     .map(([m, how, ser, cut, otherNs, keepNs]): FuzzRequest => {
       const v = m.value as Record<string, unknown> | null;
       const meta = (v && typeof v === 'object' ? v['metadata'] : undefined) as Record<string, unknown> | undefined;
-      const ns = keepNs ? (typeof meta?.['namespace'] === 'string' ? encodeURIComponent(meta['namespace']) : 'default') : otherNs;
-      const name = typeof meta?.['name'] === 'string' && meta['name'] !== '' ? encodeURIComponent(meta['name']) : 'web';
+      const ns = keepNs ? (typeof meta?.['namespace'] === 'string' ? enc(meta['namespace']) : 'default') : otherNs;
+      const name = typeof meta?.['name'] === 'string' && meta['name'] !== '' ? enc(meta['name']) : 'web';
       const base = objectBase(pluralOf(v && typeof v === 'object' ? v['kind'] : undefined), ns);
       const s = serialize(m.value, ser, cut);
       const url = how === 'POST' ? base : how === 'PUT' ? `${base}/${name}` : `${base}/${name}/status`;
@@ -211,7 +216,7 @@ const garbage = fc.oneof(
     .map(([method, p, body]): FuzzRequest => {
       const path = p.startsWith('/') ? p : `/${p}`;
       // What a request line can carry: anything else percent-encoded (a backslash too, which URL parsers take for a slash).
-      return { gen: 'garbage', method, url: path.replace(/[^\x21-\x7e]|[\\#]/g, (ch) => encodeURIComponent(ch)), headers: { 'content-type': 'application/json' }, payload: body };
+      return { gen: 'garbage', method, url: path.replace(/[^\x21-\x7e]|[\\#]/g, (ch) => enc(ch)), headers: { 'content-type': 'application/json' }, payload: body };
     }),
   fc.tuple(fc.constantFrom(`${API}/namespaces/default/services`, `${API}/nodes`, `${API}/namespaces/default/services/web`), fc.constantFrom('POST', 'PUT', 'PATCH'))
     .map(([url, method]): FuzzRequest => ({ gen: 'oversized', method, url, headers: { 'content-type': 'application/json' }, payload: OVERSIZED })),

@@ -7,7 +7,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkAnswer, describeRequest } from '../../../test/fuzz/check.js';
-import { controllerTarget, RESEED_EVERY, type ControllerTarget } from '../../../test/fuzz/controller-fuzz.js';
+import { controllerTarget, type ControllerTarget } from '../../../test/fuzz/controller-fuzz.js';
+import { RESEED_EVERY } from '../../../test/fuzz/run.js';
 import { controllerRequest, streamless } from '../../../test/fuzz/controller-requests.js';
 import { loadManifests } from '../../../test/fuzz/manifests.js';
 
