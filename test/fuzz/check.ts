@@ -21,7 +21,7 @@ export interface Answer {
 }
 
 /** A broken rule, or undefined. `revBefore`/`revAfter`: the store revision around the request (when known). */
-export function checkAnswer(req: Pick<FuzzRequest, 'method' | 'payload'>, res: Answer, revBefore?: number, revAfter?: number): string | undefined {
+export function checkAnswer(req: Pick<FuzzRequest, 'method' | 'payload'> & Partial<Pick<FuzzRequest, 'url' | 'headers'>>, res: Answer, revBefore?: number, revAfter?: number): string | undefined {
   const { status } = res;
   if (status >= 500 && !(status === 503 && res.headers['retry-after'] !== undefined)) return `HTTP ${status}`;
   if (status < 400) return undefined;
@@ -39,7 +39,7 @@ export function checkAnswer(req: Pick<FuzzRequest, 'method' | 'payload'>, res: A
   if (s['kind'] !== 'Status' || s['status'] !== 'Failure') return `HTTP ${status} whose body is not a V1Status`;
   if (s['code'] !== status) return `HTTP ${status} with a V1Status of code ${String(s['code'])}`;
   if (typeof s['message'] !== 'string' || s['message'].trim() === '') return `HTTP ${status} without a message`;
-  if (status === 422) return checkCauses((s['details'] as { causes?: unknown } | undefined)?.causes, req.payload ?? '');
+  if (status === 422) return checkCauses((s['details'] as { causes?: unknown } | undefined)?.causes, sentText(req));
   return undefined;
 }
 
@@ -48,14 +48,30 @@ const BAD_FIELD = /\[object |^\.|\.$|\.\.|\[\]/;
 /** Words a bug leaves in a path (`[undefined]`, `.NaN`), unless the client sent them as keys. */
 const BUG_WORDS = ['undefined', 'NaN'];
 
-function checkCauses(causes: unknown, payload: string): string | undefined {
+/** Everything the client sent, as text: body, URL (decoded), headers, and base64 values decoded (an exec `?spec=`). */
+function sentText(req: Partial<Pick<FuzzRequest, 'payload' | 'url' | 'headers'>>): string {
+  const parts = [req.payload ?? '', req.url ?? '', JSON.stringify(req.headers ?? {})];
+  const q = (req.url ?? '').indexOf('?');
+  const values: string[] = Object.values(req.headers ?? {});
+  if (q >= 0) {
+    try {
+      values.push(...new URLSearchParams((req.url ?? '').slice(q + 1)).values());
+    } catch {
+      /* not a query string we can read */
+    }
+  }
+  for (const v of values) parts.push(v, Buffer.from(v, 'base64').toString('utf8'));
+  return parts.join('\n');
+}
+
+function checkCauses(causes: unknown, sent: string): string | undefined {
   if (!Array.isArray(causes) || causes.length === 0) return 'HTTP 422 without causes';
   for (const c of causes as Record<string, unknown>[]) {
     const field = c?.['field'];
     if (typeof field !== 'string' || field === '') return `a 422 cause without a field: ${JSON.stringify(c).slice(0, 200)}`;
-    // Quoted keys (`spec["a..b"]`) hold what the client sent; the rest is the validator's doing.
-    const bare = field.replace(/\["(?:[^"\\]|\\.)*"\]/g, '["k"]');
-    if (BAD_FIELD.test(bare) || BUG_WORDS.some((w) => field.includes(w) && !payload.includes(w))) {
+    // Keys in brackets (`spec["a..b"]`, `metadata.labels[a..b]`) hold what the client sent; the rest is the validator's doing.
+    const bare = field.replace(/\["(?:[^"\\]|\\.)*"\]/g, '[k]').replace(/\[[^\]"]+\]/g, '[k]');
+    if (BAD_FIELD.test(bare) || BUG_WORDS.some((w) => field.includes(w) && !sent.includes(w))) {
       return `a 422 cause with a malformed field ${JSON.stringify(field.slice(0, 120))}`;
     }
     if (typeof c['reason'] !== 'string' || c['reason'] === '') return `a 422 cause without a reason: ${JSON.stringify(c).slice(0, 200)}`;

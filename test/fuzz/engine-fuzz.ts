@@ -10,12 +10,12 @@
  * Not fuzzed, on purpose: `binds` (a missing bind source is created on the host, as Docker
  * does), `wait` on a running container and the streams (`follow`, `stream`), which answer only
  * once the container exits or the client goes. The fake kill ends a container on any signal,
- * so a stop never waits for a timeout.
+ * so a stop never waits for a timeout, and a container reads whatever is attached to its stdin.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { pack } from 'tar-stream';
@@ -73,6 +73,9 @@ export async function engineTarget(): Promise<EngineTarget> {
     platform: { os: 'linux', architecture: 'amd64' },
   });
   const driver = new FakeDriver();
+  // The fake's stdin is a PassThrough nobody reads: an attach would wait for a reader forever
+  // (backpressure, as with a real container that does not read). Here the container reads.
+  driver.attachStdin = () => Promise.resolve(new Writable({ write: (_chunk, _enc, cb) => cb() }));
   await mkdir(join(dir, 'run'), { recursive: true });
   const containers = await ContainerManager.create({
     dataDir: dir,

@@ -53,6 +53,10 @@ describe('the fuzz oracle', () => {
     expect(checkAnswer(get, { status: 422, headers: {}, body: cause('metadata.labels[]') })).toMatch(/malformed field/);
     expect(checkAnswer(get, { status: 422, headers: {}, body: cause('spec[undefined]') })).toMatch(/malformed field/);
     expect(checkAnswer(get, { status: 422, headers: {}, body: cause('spec["a..b"]') })).toBeUndefined();
+    expect(checkAnswer(get, { status: 422, headers: {}, body: cause('metadata.labels[a..b]') })).toBeUndefined();
+    expect(checkAnswer(get, { status: 422, headers: {}, body: cause('NaN') })).toMatch(/malformed field/);
+    const spec = Buffer.from('{"NaN":1}').toString('base64');
+    expect(checkAnswer({ method: 'POST', url: `/x?spec=${spec}` }, { status: 422, headers: {}, body: cause('NaN') })).toBeUndefined();
     expect(checkAnswer(get, { status: 422, headers: {}, body: cause('spec.replicas') })).toBeUndefined();
     expect(checkAnswer({ method: 'PUT' }, { status: 409, headers: {}, body: status(409) }, 5, 6)).toMatch(/store changed/);
   });
