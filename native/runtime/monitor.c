@@ -29,6 +29,8 @@ struct logw {
   long long size, max;
   int files;
   const char *path;
+  unsigned long long dropped; /* lines lost since the last one written (a full disk) */
+  int lost_errno;             /* why the last of them was lost */
 };
 
 struct stream {
@@ -38,15 +40,22 @@ struct stream {
   char buf[16384];
 };
 
-static int log_open(struct logw *l, struct config *c) {
-  l->path = c->log_path;
-  l->max = c->log_max_bytes;
-  l->files = c->log_max_files < 1 ? 1 : c->log_max_files;
+/* (Re)opens the live log for appending; -1 (errno set) when it cannot. */
+static int log_reopen(struct logw *l) {
   l->fd = open(l->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   if (l->fd < 0) return -1;
   struct stat st;
   l->size = fstat(l->fd, &st) == 0 ? st.st_size : 0;
   return 0;
+}
+
+static int log_open(struct logw *l, struct config *c) {
+  l->path = c->log_path;
+  l->max = c->log_max_bytes;
+  l->files = c->log_max_files < 1 ? 1 : c->log_max_files;
+  l->dropped = 0;
+  l->lost_errno = 0;
+  return log_reopen(l);
 }
 
 /* log -> log.1 -> log.2 ... ; the oldest beyond `files` is overwritten by the rename. */
@@ -61,6 +70,50 @@ static void log_rotate(struct logw *l) {
   }
   l->fd = open(l->path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0640);
   l->size = 0;
+}
+
+/* Appends one whole line or nothing: a write cut short (ENOSPC, EDQUOT, EIO) is truncated
+ * away, so the file never holds half a JSON line. Returns -1 (errno set) when nothing was added. */
+static int log_append(struct logw *l, const char *line, size_t n) {
+  if (l->fd < 0 && log_reopen(l) < 0) return -1; /* a failed rotation: try again each line */
+  if (l->max > 0 && l->size > 0 && l->size + (long long)n > l->max) {
+    log_rotate(l);
+    if (l->fd < 0) return -1;
+  }
+  if (write_all(l->fd, line, n) == 0) {
+    l->size += (long long)n;
+    return 0;
+  }
+  int e = errno;
+  if (ftruncate(l->fd, (off_t)l->size) < 0) {
+    /* Cannot cut it: re-read the size, the next line starts after whatever landed. */
+    struct stat st;
+    if (fstat(l->fd, &st) == 0) l->size = st.st_size;
+  }
+  errno = e;
+  return -1;
+}
+
+/* Writes a line, first telling how many were lost before it (once there is room again);
+ * a line that cannot be written is counted, never fatal: the container keeps running. */
+static void log_line(struct logw *l, const char *line, size_t n) {
+  if (l->dropped > 0) {
+    char ts[64], note[256];
+    format_time(ts, sizeof ts);
+    int k = snprintf(note, sizeof note,
+                     "{\"log\":\"shoal: %llu log line%s dropped: %s\\n\",\"stream\":\"stderr\",\"time\":\"%s\"}\n",
+                     l->dropped, l->dropped == 1 ? "" : "s", strerror(l->lost_errno), ts);
+    if (k < 0 || (size_t)k >= sizeof note || log_append(l, note, (size_t)k) < 0) {
+      l->dropped++;
+      l->lost_errno = errno;
+      return;
+    }
+    l->dropped = 0;
+  }
+  if (log_append(l, line, n) < 0) {
+    l->dropped++;
+    l->lost_errno = errno;
+  }
 }
 
 /* Length of the valid UTF-8 sequence at p (at most n bytes), or 0 if it is not valid. */
@@ -84,9 +137,12 @@ static size_t utf8_len(const unsigned char *p, size_t n) {
 /* One Docker json-file line: {"log":"...","stream":"stdout","time":"..."}. Invalid UTF-8
  * becomes U+FFFD, as Docker's JSON encoder does. */
 static void log_emit(struct logw *l, const char *stream, const char *data, size_t len) {
-  if (l->fd < 0) return;
   char *line = malloc(len * 6 + 128);
-  if (!line) return;
+  if (!line) {
+    l->dropped++;
+    l->lost_errno = ENOMEM;
+    return;
+  }
   char *p = line + sprintf(line, "{\"log\":\"");
   for (size_t i = 0; i < len; i++) {
     unsigned char ch = (unsigned char)data[i];
@@ -116,9 +172,7 @@ static void log_emit(struct logw *l, const char *stream, const char *data, size_
   char ts[64];
   format_time(ts, sizeof ts);
   p += sprintf(p, "\",\"stream\":\"%s\",\"time\":\"%s\"}\n", stream, ts);
-  size_t n = (size_t)(p - line);
-  if (l->max > 0 && l->size > 0 && l->size + (long long)n > l->max) log_rotate(l);
-  if (l->fd >= 0 && write_all(l->fd, line, n) == 0) l->size += (long long)n;
+  log_line(l, line, (size_t)(p - line));
   free(line);
 }
 
@@ -159,6 +213,12 @@ struct monitor {
   int sfd;              /* signalfd */
   struct logw log;
 };
+
+/* The wire code of a failed write: a full disk or quota is FailedPrecondition (nothing to
+ * retry until someone frees space, as the agent reports it), anything else Internal. */
+static const char *write_error_code(int e) {
+  return e == ENOSPC || e == EDQUOT ? "FailedPrecondition" : "Internal";
+}
 
 /* Reports "error <code> <message>" to the driver (unless code is NULL: the driver already has
  * its answer or is gone), kills PID 1 if it exists, and exits 1. */
@@ -228,7 +288,7 @@ static void monitor_setup(struct monitor *m) {
     fail(0, "Internal", "socketpair/pipe failed");
   remove_stale_files(m->c);
   open_stdin(m);
-  if (log_open(&m->log, m->c) < 0) fail(0, "Internal", "open log %s: %s", m->c->log_path, strerror(errno));
+  if (log_open(&m->log, m->c) < 0) fail(0, write_error_code(errno), "open log %s: %s", m->c->log_path, strerror(errno));
   open_signalfd(m);
 }
 
@@ -297,7 +357,7 @@ static void record_started(struct monitor *m) {
   snprintf(json, sizeof json, "{\"pid\":%d,\"pidStartTime\":\"%s\",\"monitorPid\":%d,\"monitorStartTime\":\"%s\"}\n",
            (int)m->pid, st, (int)getpid(), mst);
   snprintf(pidfile, sizeof pidfile, "%s/pid.json", m->c->state_dir);
-  if (write_file_atomic(pidfile, json) < 0) fail(m->pid, "Internal", "write pid.json");
+  if (write_file_atomic(pidfile, json) < 0) fail(m->pid, write_error_code(errno), "write %s: %s", pidfile, strerror(errno));
   send_line(CTL_FD, "started %d %s %d", (int)m->pid, st, (int)getpid());
 }
 

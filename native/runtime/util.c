@@ -187,8 +187,10 @@ int write_file_atomic(const char *path, const char *data) {
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return -1;
   if (write_all(fd, data, strlen(data)) < 0 || fsync(fd) < 0) {
+    int e = errno; /* for the caller's message: ENOSPC, EDQUOT... */
     close(fd);
     unlink(tmp);
+    errno = e;
     return -1;
   }
   close(fd);

@@ -8,6 +8,7 @@
  * `{"error": V1Status}` (StreamError).
  */
 import { errors, type FieldCause, type Status } from './errors.js';
+import { fieldPath } from './validation-fields.js';
 
 export const ENGINE_API_VERSION = 'v1';
 
@@ -219,7 +220,7 @@ export function parseExecSpec(v: unknown): ExecSpec {
   for (const k of ['user', 'workdir']) {
     if (b[k] !== undefined && typeof b[k] !== 'string') causes.push({ field: k, reason: 'FieldValueInvalid', message: 'must be a string' });
   }
-  for (const k of Object.keys(b)) if (!EXEC_FIELDS.includes(k)) causes.push({ field: k, reason: 'FieldValueNotSupported', message: 'unknown field' });
+  for (const k of Object.keys(b)) if (!EXEC_FIELDS.includes(k)) causes.push({ field: fieldPath('', k), reason: 'FieldValueNotSupported', message: 'unknown field' });
   if (causes.length > 0) throw errors.invalid(`invalid exec spec: ${causes.map((c) => `${c.field}: ${c.message}`).join('; ')}`, causes);
   const out: ExecSpec = { cmd: b['cmd'] as string[] };
   if (b['env'] !== undefined) out.env = b['env'] as string[];

@@ -84,8 +84,35 @@ export function qualifiedNameProblem(key: string): string | undefined {
   return undefined;
 }
 
+/** The field of a cause about the whole object (it is not an object at all). */
+export const ROOT_FIELD = '<root>';
+
+const PLAIN_FIELD = /^[A-Za-z_$][\w$-]*$/;
+const PLAIN_KEY = /^[^\s"[\]\u0000-\u001f\u007f]+$/;
+/** Keys past this length are cut in paths (a cause names the field; it need not repeat 70 kB of it). */
+const MAX_PATH_KEY = 200;
+
+function quotedKey(key: string): string {
+  return JSON.stringify(key.length > MAX_PATH_KEY ? `${key.slice(0, MAX_PATH_KEY)}…` : key);
+}
+
+/**
+ * The path of field `key` of the object at `path`: `spec.replicas`; a key that is not a plain
+ * identifier (empty, with dots, brackets, spaces, quotes...) as `spec["a.b"]`, so that every
+ * cause names its field unambiguously, whatever a client sent.
+ */
+export function fieldPath(path: string, key: string): string {
+  if (PLAIN_FIELD.test(key) && key.length <= MAX_PATH_KEY) return path === '' ? key : `${path}.${key}`;
+  return `${path}[${quotedKey(key)}]`;
+}
+
+/** The path of entry `key` of the map at `path` (labels, annotations): `metadata.labels[app]`; an odd key quoted: `metadata.labels[""]`. */
+export function keyPath(path: string, key: string): string {
+  return PLAIN_KEY.test(key) && key.length <= MAX_PATH_KEY ? `${path}[${key}]` : `${path}[${quotedKey(key)}]`;
+}
+
 export function checkKeys(c: Causes, obj: Obj, path: string, allowed: readonly string[]): void {
-  for (const k of Object.keys(obj)) if (!allowed.includes(k)) c.unknownField(path === '' ? k : `${path}.${k}`);
+  for (const k of Object.keys(obj)) if (!allowed.includes(k)) c.unknownField(fieldPath(path, k));
 }
 
 export function optString(c: Causes, obj: Obj, key: string, path: string, max = 1024): string | undefined {
@@ -164,7 +191,7 @@ export function labelMap(c: Causes, obj: Obj, key: string, path: string, kind: '
   if (!m) return;
   let total = 0;
   for (const [k, v] of Object.entries(m)) {
-    const p = `${path}[${k}]`;
+    const p = keyPath(path, k);
     const keyProblem = qualifiedNameProblem(k);
     if (keyProblem) c.invalid(p, k, `key ${keyProblem}`);
     if (typeof v !== 'string') {

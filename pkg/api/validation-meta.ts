@@ -4,7 +4,7 @@
  * of every object validator (an object with only the top-level keys of an API object).
  */
 import { API_VERSION } from './types.js';
-import { checkKeys, checkTime, isDnsLabel, isDnsSubdomain, isObj, labelMap, optInt, optString, REASON, type Causes, type Obj } from './validation-fields.js';
+import { checkKeys, checkTime, isDnsLabel, isDnsSubdomain, isObj, labelMap, optInt, optString, REASON, ROOT_FIELD, type Causes, type Obj } from './validation-fields.js';
 
 export interface MetaOptions {
   /** DNS-1123 label (≤ 63, no dots) or subdomain (≤ 253, dots allowed). */
@@ -63,7 +63,7 @@ function checkTypeMeta(c: Causes, obj: Obj, kind: string): void {
  */
 export function checkObject(c: Causes, obj: unknown, kind: string, meta: MetaOptions): Obj | undefined {
   if (!isObj(obj)) {
-    c.invalid('', obj, `a ${kind} must be a JSON or YAML object`);
+    c.invalid(ROOT_FIELD, obj, `a ${kind} must be a JSON or YAML object`);
     return undefined;
   }
   checkKeys(c, obj, '', ['apiVersion', 'kind', 'metadata', 'spec', 'status']);

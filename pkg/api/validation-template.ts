@@ -5,7 +5,7 @@
  */
 import { isQuantity, parseQuantity } from './quantity.js';
 import {
-  checkKeys, isDnsLabel, isObj, labelMap, optArray, optEnum, optInt, optObj, optString, REASON, stringList, type Causes, type Obj,
+  checkKeys, fieldPath, isDnsLabel, isObj, labelMap, optArray, optEnum, optInt, optObj, optString, REASON, stringList, type Causes, type Obj,
 } from './validation-fields.js';
 
 const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
@@ -60,7 +60,7 @@ function validateResources(c: Causes, res: Obj, path: string): void {
     if (!m) continue;
     amounts[kind] = {};
     for (const [k, v] of Object.entries(m)) {
-      const p = `${path}.${kind}.${k}`;
+      const p = fieldPath(`${path}.${kind}`, k);
       if (k !== 'cpu' && k !== 'memory') {
         c.notSupported(p, k, ['cpu', 'memory']);
         continue;

@@ -49,6 +49,17 @@ describe('validateService', () => {
   it('rejects non-objects without throwing', () => {
     for (const v of [null, 1, 'x', [], true, undefined]) expect(validateService(v).length).toBeGreaterThan(0);
   });
+  it('names every field, whatever the keys (found by fuzzing: an empty field named the root, `spec.` and `a.b` were ambiguous)', () => {
+    expect(validateService([]).map((c) => c.field)).toEqual(['<root>']);
+    const long = 'k'.repeat(5000);
+    const causes = validateService({ apiVersion: 'shoal/v1', kind: 'Service', metadata: { name: 'web', labels: { 'a b': 'x' } }, spec: { [long]: 1, '0': 1, 'x"]': 1, template: { spec: { containers: [{ name: 'a', image: 'x' }] } } } });
+    const fields = causes.map((c) => c.field);
+    expect(fields).toContain('metadata.labels["a b"]');
+    expect(fields).toContain('spec["0"]');
+    expect(fields).toContain('spec["x\\"]"]');
+    expect(fields).toContain(`spec["${'k'.repeat(200)}…"]`);
+    for (const f of fields) expect(f).not.toBe('');
+  });
   it('uses the right reasons', () => {
     const causes = validateService({
       apiVersion: 'shoal/v1',

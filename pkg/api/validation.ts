@@ -15,8 +15,9 @@
  *   validation-task.ts      Task and task status
  */
 import { errors, type FieldCause, type ShoalError } from './errors.js';
+import { ROOT_FIELD } from './validation-fields.js';
 
-export { isDnsLabel, isDnsSubdomain, MAX_REPLICAS, type ValidateOptions } from './validation-fields.js';
+export { fieldPath, isDnsLabel, isDnsSubdomain, keyPath, MAX_REPLICAS, ROOT_FIELD, type ValidateOptions } from './validation-fields.js';
 export { imageReferenceProblem } from './validation-template.js';
 export { cronProblem, validateService } from './validation-service.js';
 export { validateNode, validateNodeStatus } from './validation-node.js';
@@ -25,9 +26,9 @@ export { validateTask, validateTaskStatus } from './validation-task.js';
 export function invalidError(kind: string, name: string | undefined, causes: FieldCause[]): ShoalError {
   // One cause: say it all. Several: name the fields; the causes carry the details.
   const only = causes.length === 1 ? causes[0] : undefined;
-  const fields = [...new Set(causes.map((c) => c.field || '<root>'))];
+  const fields = [...new Set(causes.map((c) => c.field || ROOT_FIELD))];
   const summary = only
-    ? `${only.field || '<root>'}: ${only.message}`
+    ? `${only.field || ROOT_FIELD}: ${only.message}`
     : `${causes.length} problems (${fields.slice(0, 6).join(', ')}${fields.length > 6 ? ', ...' : ''})`;
   const opts: { kind: string; name?: string } = { kind };
   if (name !== undefined) opts.name = name;

@@ -1,12 +1,14 @@
 /**
  * Crash-safe small files: write a temp file beside the target, fsync it, rename it over the
  * target, fsync the directory. A reader (or the next start after a crash) sees the old content
- * or the new, never a mix; a failed write leaves no temp file behind.
+ * or the new, never a mix; a failed write leaves no temp file behind, and a full disk fails
+ * with the FailedPrecondition of explainNoSpace (which filesystem, which file).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { errors } from '../api/index.js';
 import { basename, dirname, join } from 'node:path';
+import { explainNoSpace } from './disk-full.js';
 
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
@@ -22,7 +24,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });
-    throw err;
+    throw await explainNoSpace(err, path);
   }
   const dh = await open(dirname(path), 'r');
   try {
@@ -48,7 +50,11 @@ export async function readJsonFile<T>(path: string): Promise<T | undefined> {
 
 /** writeFileAtomic, creating the directory first. */
 export async function writeFileAtomicIn(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+  try {
+    await mkdir(dirname(path), { recursive: true });
+  } catch (err) {
+    throw await explainNoSpace(err, path, `creating the directory of ${path}`);
+  }
   await writeFileAtomic(path, data, mode);
 }
 

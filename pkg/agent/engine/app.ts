@@ -4,7 +4,7 @@
  * to EngineDeps. Tests build the app with `buildEngineApp(deps)` and call `app.inject()`.
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { installErrorHandling } from '../../httpserver/index.js';
+import { frameworkErrorHandler, installErrorHandling } from '../../httpserver/index.js';
 import type { ContainerManager, ImageApi } from '../../runtime/index.js';
 import { containerRoutes } from './containers.js';
 import { imageRoutes } from './images.js';
@@ -35,6 +35,8 @@ export async function buildEngineApp(deps: EngineDeps): Promise<FastifyInstance>
   const bodyLimit = deps.bodyLimit ?? 1024 * 1024;
   const app: FastifyInstance = Fastify({
     bodyLimit,
+    // Errors the router raises before any handler runs (a malformed URL, a parameter over the limit).
+    frameworkErrors: frameworkErrorHandler({ bodyLimit }),
     ...(deps.logger ? { loggerInstance: deps.logger } : {}),
     // Refs in paths are URL-encoded and may be long (registry/host:port/a/b/c:tag@sha256:...).
     routerOptions: { maxParamLength: 2048 },

@@ -4,7 +4,7 @@
  * names them all: unknown fields, then image, process, limits, labels, sizes, network. A
  * body that is not a JSON object is InvalidArgument (400).
  */
-import { CONTAINER_CREATE_FIELDS, ShoalError, toShoalError, type FieldCause, type NetworkMode } from '../../api/index.js';
+import { CONTAINER_CREATE_FIELDS, fieldPath, ShoalError, toShoalError, type FieldCause, type NetworkMode } from '../../api/index.js';
 import { NETWORK_NAME_RE, parsePortSpec } from '../../network/index.js';
 import { parseCpus, parseMemory, parseSignal, type CreateOptions } from '../../runtime/index.js';
 
@@ -63,7 +63,7 @@ export function parseCreateBody(body: unknown, nameFromQuery?: string): CreateOp
   const r = new FieldReader(body as Record<string, unknown>);
   const out: CreateOptions = { image: '' };
   const known = new Set<string>(CONTAINER_CREATE_FIELDS);
-  for (const k of Object.keys(r.body)) if (!known.has(k)) r.bad(k, 'unknown field', 'FieldValueNotSupported');
+  for (const k of Object.keys(r.body)) if (!known.has(k)) r.bad(fieldPath('', k), 'unknown field', 'FieldValueNotSupported');
   const image = r.str('image');
   if (!image) r.bad('image', 'an image is required', 'FieldValueRequired');
   else out.image = image;

@@ -4,7 +4,7 @@
  * BridgeNetwork plus the embedded DNS server of each user network).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ShoalError, type FieldCause, type NetworkCreateRequest, type NetworkDetail, type NetworkInfo } from '../../api/index.js';
+import { fieldPath, ShoalError, type FieldCause, type NetworkCreateRequest, type NetworkDetail, type NetworkInfo } from '../../api/index.js';
 import type { BridgeNetwork, DnsServer } from '../../network/index.js';
 import { NETWORK_NAME_RE, upstreamNameservers } from '../../network/index.js';
 import { flag, type Query } from './query.js';
@@ -24,7 +24,7 @@ export function parseNetworkCreateBody(body: unknown): NetworkCreateRequest {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ShoalError('InvalidArgument', 'the network spec must be a JSON object');
   const b = body as Record<string, unknown>;
   const causes: FieldCause[] = [];
-  for (const k of Object.keys(b)) if (k !== 'name' && k !== 'subnet') causes.push({ field: k, reason: 'FieldValueNotSupported', message: 'unknown field' });
+  for (const k of Object.keys(b)) if (k !== 'name' && k !== 'subnet') causes.push({ field: fieldPath('', k), reason: 'FieldValueNotSupported', message: 'unknown field' });
   const name = b['name'];
   if (typeof name !== 'string' || name === '') causes.push({ field: 'name', reason: 'FieldValueRequired', message: 'a network name is required' });
   else if (!NETWORK_NAME_RE.test(name)) causes.push({ field: 'name', reason: 'FieldValueInvalid', message: `invalid network name "${name}": want [a-zA-Z0-9][a-zA-Z0-9_.-]*` });

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -46,5 +46,18 @@ describe('writeEtcFiles', () => {
     expect(await readFile(join(dir, 'resolv.conf'), 'utf8')).toBe('nameserver 10.0.0.1\nsearch corp\n');
     await writeEtcFiles(dir, { hostname: 'h1', hostResolvConf: join(dir, 'missing') });
     expect(await readFile(join(dir, 'resolv.conf'), 'utf8')).toBe('');
+  });
+
+  it('replaces the files atomically before the start (mode 0644), rewrites the mounted ones in place', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'shoal-etc-'));
+    await writeEtcFiles(dir, { hostname: 'h1', hostResolvConf: join(dir, 'missing') });
+    const before = await stat(join(dir, 'hosts'));
+    expect(before.mode & 0o777).toBe(0o644);
+    await writeEtcFiles(dir, { hostname: 'h1', hostResolvConf: join(dir, 'missing'), hostsEntries: ['10.0.0.2\th1'] }, 'in-place');
+    expect((await stat(join(dir, 'hosts'))).ino).toBe(before.ino); // a bind mount would still see it
+    expect(await readFile(join(dir, 'hosts'), 'utf8')).toMatch(/10\.0\.0\.2\th1\n$/);
+    await writeEtcFiles(dir, { hostname: 'h2', hostResolvConf: join(dir, 'missing') });
+    expect((await stat(join(dir, 'hosts'))).ino).not.toBe(before.ino);
+    expect((await readdir(dir)).sort()).toEqual(['hostname', 'hosts', 'resolv.conf']);
   });
 });

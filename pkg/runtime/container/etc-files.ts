@@ -5,8 +5,9 @@
  * The network decides *which* names and nameservers (pkg/network); the runtime decides the
  * files' format.
  */
-import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../../util/index.js';
 
 /** The lines every container's /etc/hosts starts with (Docker's, plus the hostname on 127.0.1.1). */
 function baseHosts(hostname: string): string[] {
@@ -75,18 +76,22 @@ export interface EtcFilesInput {
   hostResolvConf: string;
 }
 
-/** Writes `hostname`, `hosts` and `resolv.conf` into `dir`. */
-export async function writeEtcFiles(dir: string, input: EtcFilesInput): Promise<void> {
-  await writeFile(join(dir, 'hostname'), hostnameFile(input.hostname));
-  await writeFile(join(dir, 'hosts'), hostsFile({ hostname: input.hostname, entries: input.hostsEntries ?? [] }));
-  if (input.dnsServers !== undefined) {
-    const host = await readFile(input.hostResolvConf, 'utf8').catch(() => '');
-    await writeFile(join(dir, 'resolv.conf'), resolvConfFile(host, input.dnsServers));
-    return;
-  }
-  try {
-    await copyFile(input.hostResolvConf, join(dir, 'resolv.conf'));
-  } catch {
-    await writeFile(join(dir, 'resolv.conf'), '');
+/**
+ * Writes `hostname`, `hosts` and `resolv.conf` into `dir`. `replace` (before the start) writes
+ * each atomically, so a failure (a full disk) leaves the old file or none, never half of one;
+ * `in-place` rewrites the files the helper has already bind-mounted (a rename would leave the
+ * mount on the old inode); a failure there fails the start, and the next start replaces them.
+ */
+export async function writeEtcFiles(dir: string, input: EtcFilesInput, mode: 'replace' | 'in-place' = 'replace'): Promise<void> {
+  const host = await readFile(input.hostResolvConf, 'utf8').catch(() => '');
+  const files: [string, string][] = [
+    ['hostname', hostnameFile(input.hostname)],
+    ['hosts', hostsFile({ hostname: input.hostname, entries: input.hostsEntries ?? [] })],
+    // Without nameservers from the network: the host's file as it is.
+    ['resolv.conf', input.dnsServers !== undefined ? resolvConfFile(host, input.dnsServers) : host],
+  ];
+  for (const [name, text] of files) {
+    if (mode === 'replace') await writeFileAtomic(join(dir, name), text, 0o644);
+    else await writeFile(join(dir, name), text);
   }
 }

@@ -10,7 +10,7 @@ import { open, stat, type FileHandle } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { dirname } from 'node:path';
-import type { LogEntry } from '../../api/index.js';
+import { ShoalError, type LogEntry } from '../../api/index.js';
 
 export interface ReadLogsOptions {
   tail?: number;
@@ -33,6 +33,24 @@ export function parseLogLine(line: string): LogEntry | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The reader's options of a logs request (`tail` -1: all), checked: InvalidArgument names the bad one. */
+export function readLogsOptions(opts: { tail?: number; since?: string; follow?: boolean; signal?: AbortSignal }): ReadLogsOptions {
+  let since: Date | undefined;
+  if (opts.since !== undefined && opts.since !== '') {
+    since = parseSince(opts.since);
+    if (!since) throw new ShoalError('InvalidArgument', `invalid since ${JSON.stringify(opts.since)}: want RFC 3339 or unix seconds`);
+  }
+  if (opts.tail !== undefined && (!Number.isInteger(opts.tail) || opts.tail < -1)) {
+    throw new ShoalError('InvalidArgument', `invalid tail ${opts.tail}: want a non-negative integer`);
+  }
+  return {
+    ...(opts.tail !== undefined && opts.tail >= 0 ? { tail: opts.tail } : {}),
+    ...(since ? { since } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    follow: opts.follow ?? false,
+  };
 }
 
 /** Parses `since`: RFC 3339 or unix seconds (with fractions). */

@@ -17,6 +17,8 @@ let images: ImageProvider;
 let imageConfig: ImageRuntimeConfig;
 let managers: ContainerManager[];
 const errors: unknown[] = [];
+/** `what` of each onError report. */
+const reports: string[] = [];
 
 async function newManager(extra: { network?: NetworkHook; onStarted?: (id: string, seconds: number) => void } = {}): Promise<ContainerManager> {
   const m = await ContainerManager.create({
@@ -27,7 +29,10 @@ async function newManager(extra: { network?: NetworkHook; onStarted?: (id: strin
     images,
     kill: driver.kill,
     hostResolvConf: join(tmp, 'resolv.conf'),
-    onError: (err) => errors.push(err),
+    onError: (err, what) => {
+      errors.push(err);
+      reports.push(what);
+    },
     ...extra,
   });
   managers.push(m);
@@ -52,6 +57,7 @@ beforeEach(async () => {
   cgroups = new FakeCgroupManager();
   managers = [];
   errors.length = 0;
+  reports.length = 0;
 });
 
 afterEach(async () => {
@@ -337,6 +343,54 @@ describe('ContainerManager restore', () => {
     expect(await m2.wait('bb')).toEqual({ StatusCode: 0, OOMKilled: false });
     expect(m2.list({ all: true })).toHaveLength(3);
     expect(a.Id).not.toBe(c.Id);
+  });
+
+  it('reports and skips a container whose config.json or state.json is damaged; the others are re-adopted, its traces kept', async () => {
+    const m1 = await newManager();
+    const a = await m1.create({ image: 'img', name: 'aa' });
+    const b = await m1.create({ image: 'img', name: 'bb' });
+    const c = await m1.create({ image: 'img', name: 'cc' });
+    await m1.start('aa');
+    await m1.start('bb');
+    const pidA = m1.inspect('aa').State.Pid;
+    const pidB = m1.inspect('bb').State.Pid;
+    await m1.close();
+    const stateB = join(tmp, 'data/containers', b.Id, 'state.json');
+    const text = await readFile(stateB, 'utf8');
+    await writeFile(stateB, text.slice(0, text.length >> 1)); // truncated
+    const configC = join(tmp, 'data/containers', c.Id, 'config.json');
+    await writeFile(configC, '\0\0garbage');
+
+    const m2 = await newManager();
+    expect(m2.inspect('aa').State).toMatchObject({ Status: 'running', Pid: pidA });
+    expect(m2.list({ all: true }).map((x) => x.Id)).toEqual([a.Id]);
+    expect(() => m2.inspect(b.Id)).toThrow(/no such container/);
+    const skipped = reports.filter((r) => r.includes('skipped'));
+    expect(skipped).toHaveLength(2);
+    expect(skipped.find((r) => r.includes(b.Id))).toContain(`${stateB} is not valid JSON`);
+    expect(skipped.find((r) => r.includes(c.Id))).toContain(`${configC} is not valid JSON`);
+    // Nothing of a skipped container is removed or killed: someone may repair it.
+    expect(await readFile(stateB, 'utf8')).toBe(text.slice(0, text.length >> 1));
+    expect(existsSync(join(tmp, 'data/containers', c.Id, 'rootfs/upper'))).toBe(true);
+    expect(driver.procs.has(pidB)).toBe(true);
+    expect(cgroups.groups.get(b.Id)!.destroyed).toBe(false);
+    expect(existsSync(join(tmp, 'run/containers', b.Id))).toBe(true);
+    // Its name stays taken by nobody: a new container may use it.
+    await m2.create({ image: 'img', name: 'bb' });
+  });
+
+  it('takes an unreadable exit.json of a container that exited while down as a lost exit', async () => {
+    const m1 = await newManager();
+    const { Id } = await m1.create({ image: 'img', name: 'gone' });
+    await m1.start(Id);
+    const pid = m1.inspect(Id).State.Pid;
+    await m1.close();
+    driver.exit(pid, 3);
+    driver.readExit = () => Promise.reject(new ShoalError('DataLoss', '/run/x/exit.json is not valid JSON'));
+    const m2 = await newManager();
+    expect(m2.inspect(Id).State).toMatchObject({ Status: 'exited', ExitCode: 255 });
+    expect(m2.inspect(Id).State.Error).toMatch(/unreadable: \/run\/x\/exit\.json is not valid JSON/);
+    expect(await m2.wait(Id)).toEqual({ StatusCode: 255, OOMKilled: false });
   });
 });
 

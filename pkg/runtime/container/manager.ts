@@ -10,19 +10,20 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ShoalError, toShoalError } from '../../api/index.js';
 import type { ContainerInspect, ContainerStats, ContainerSummary, LogEntry } from '../../api/index.js';
-import { writeJsonAtomic } from '../../util/index.js';
-import type { CgroupManager } from '../cgroups/index.js';
+import { explainNoSpace } from '../../util/index.js';
+import type { Cgroup, CgroupManager } from '../cgroups/index.js';
 import type { ExitStatus, LaunchSpec, RuntimeDriver } from '../helper/driver.js';
 import { DEFAULT_LOG_MAX_BYTES, DEFAULT_LOG_MAX_FILES } from './defaults.js';
 import { armExit, isLive, newEntry, type Entry } from './entry.js';
 import { writeEtcFiles } from './etc-files.js';
 import { toInspect, toSummary } from './inspect.js';
-import { parseSince, readLogs } from './logs.js';
+import { readLogs, readLogsOptions } from './logs.js';
 import { mergeConfig, mergeEnv } from './merge.js';
 import { generateName, newId } from './names.js';
+import { markRemoving, writeSpec, writeState } from './records.js';
 import { restoreContainers } from './restore.js';
 import {
-  buildContainerSpec, buildLaunchSpec, cgroupLimits, checkCreateOptions, createWarnings, networkPeer, networkRequest,
+  buildContainerSpec, buildLaunchSpec, cgroupLimits, checkCreateOptions, checkExecOptions, createWarnings, networkPeer, networkRequest,
 } from './spec.js';
 import { exitCodeOf, exitedState, needsStart, newContainerState, runningState } from './state.js';
 import { parseSignal } from './units.js';
@@ -126,7 +127,15 @@ export class ContainerManager {
 
   private async persistState(e: Entry): Promise<void> {
     if (e.removed) return;
-    await writeJsonAtomic(join(this.dataDirOf(e.spec.Id), 'state.json'), e.state);
+    await writeState(this.dataDirOf(e.spec.Id), e.state);
+  }
+
+  /**
+   * For a state the next agent can also learn without it (an exit is in the monitor's
+   * exit.json, a thaw in the freezer): a failure to persist (a full disk) is reported, not thrown.
+   */
+  private async persistStateOrReport(e: Entry): Promise<void> {
+    await this.persistState(e).catch((err) => this.o.onError?.(err, `recording the state of container ${e.spec.Id}`));
   }
 
   // ── create ────────────────────────────────────────────────────────────────────────────
@@ -166,14 +175,14 @@ export class ContainerManager {
         // Docker creates a missing bind source directory.
         if (!existsSync(m.Source)) await mkdir(m.Source, { recursive: true });
       }
-      await writeJsonAtomic(join(dir, 'config.json'), spec);
+      await writeSpec(dir, spec);
       e.state = { ...e.state, Status: 'created' };
       await this.persistState(e);
     } catch (err) {
       this.entries.delete(id);
       this.names.delete(name);
       await rm(dir, { recursive: true, force: true }).catch(() => undefined);
-      throw err;
+      throw await explainNoSpace(err, dir, `creating container ${name}`);
     }
     return { Id: id, Warnings: createWarnings(opts, this.bridgeNetworking) };
   }
@@ -203,13 +212,20 @@ export class ContainerManager {
     });
   }
 
+  /** Before the start: replaced atomically; once bind-mounted (`att` given): rewritten in place. */
   private async writeEtcFiles(spec: ContainerSpec, att?: Pick<NetworkAttachment, 'hostsEntries' | 'dnsServers'>): Promise<void> {
-    await writeEtcFiles(this.dataDirOf(spec.Id), {
+    const dir = this.dataDirOf(spec.Id);
+    const input = {
       hostname: spec.Config.Hostname,
       hostResolvConf: this.o.hostResolvConf,
       ...(att?.hostsEntries ? { hostsEntries: att.hostsEntries } : {}),
       ...(att?.dnsServers ? { dnsServers: att.dnsServers } : {}),
-    });
+    };
+    try {
+      await writeEtcFiles(dir, input, att ? 'in-place' : 'replace');
+    } catch (err) {
+      throw await explainNoSpace(err, dir, `writing /etc/hostname, /etc/hosts and /etc/resolv.conf of container ${spec.Name.slice(1)}`);
+    }
   }
 
   private async startLocked(e: Entry, signal?: AbortSignal): Promise<void> {
@@ -243,14 +259,33 @@ export class ContainerManager {
       if (attached) await this.o.network.detach(who).catch(() => undefined);
       const se = toShoalError(err);
       e.state = { ...e.state, Error: se.message, ExitCode: 127 };
-      await this.persistState(e);
+      await this.persistStateOrReport(e);
       throw se;
     }
+    const before = e.state;
     armExit(e);
     e.cgroup = cgroup;
     e.state = runningState(e.state, started, this.now(), netState);
-    await this.persistState(e);
+    try {
+      await this.persistState(e);
+    } catch (err) {
+      // A run state.json does not record would be unknown to the next agent: undo it.
+      await this.undoStart(e, before, cgroup, attached ? who : undefined, err);
+    }
     this.watchExit(e);
+  }
+
+  /** Kills a run whose start could not be recorded; the container stays as it was, with the Error. */
+  private async undoStart(e: Entry, before: ContainerState, cgroup: Cgroup, who: ReturnType<typeof networkPeer> | undefined, err: unknown): Promise<never> {
+    const se = toShoalError(await explainNoSpace(err, this.dataDirOf(e.spec.Id), `recording the start of container ${e.spec.Name.slice(1)}`));
+    await this.signalPid(e, 'SIGKILL').catch(() => undefined);
+    await cgroup.destroy().catch((err2) => this.o.onError?.(err2, `removing cgroup of ${e.spec.Id}`));
+    if (who) await this.o.network.detach(who).catch((err2) => this.o.onError?.(err2, `detaching network of ${e.spec.Id}`));
+    e.cgroup = undefined;
+    e.network = {};
+    e.state = { ...before, Error: se.message, ExitCode: 127 };
+    e.markExited();
+    throw se;
   }
 
   private track(p: Promise<unknown>): void {
@@ -285,7 +320,7 @@ export class ContainerManager {
     await this.o.network.detach(networkPeer(e.spec)).catch((err) => this.o.onError?.(err, `detaching network of ${e.spec.Id}`));
     e.network = {};
     e.state = exitedState(e.state, st, oom, this.now(), lostMessage);
-    await this.persistState(e);
+    await this.persistStateOrReport(e); // not recorded: the next agent reads the monitor's exit.json
     e.markExited();
     if (e.spec.HostConfig.AutoRemove && !this.closed) {
       this.track(this.remove(e.spec.Id, { force: true }).catch((err) => {
@@ -367,7 +402,12 @@ export class ContainerManager {
       e.cgroup ??= this.o.cgroups.open(e.spec.Id);
       await e.cgroup.freeze();
       e.state = { ...e.state, Status: 'paused' };
-      await this.persistState(e);
+      try {
+        await this.persistState(e);
+      } catch (err) {
+        await this.thawLocked(e);
+        throw err;
+      }
     });
   }
 
@@ -376,7 +416,7 @@ export class ContainerManager {
     await e.cgroup.thaw();
     if (e.state.Status === 'paused') {
       e.state = { ...e.state, Status: 'running' };
-      await this.persistState(e);
+      await this.persistStateOrReport(e);
     }
   }
 
@@ -408,7 +448,7 @@ export class ContainerManager {
         }
       }
       e.state = { ...e.state, Status: 'removing' };
-      await this.persistState(e);
+      await markRemoving(this.dataDirOf(e.spec.Id), e.state);
       await this.cleanup(e.spec.Id, e.spec);
       e.removed = true;
       this.entries.delete(e.spec.Id);
@@ -479,19 +519,8 @@ export class ContainerManager {
 
   logs(ref: string, opts: LogsOptions = {}): AsyncGenerator<LogEntry> {
     const e = this.find(ref);
-    let since: Date | undefined;
-    if (opts.since !== undefined && opts.since !== '') {
-      since = parseSince(opts.since);
-      if (!since) throw new ShoalError('InvalidArgument', `invalid since ${JSON.stringify(opts.since)}: want RFC 3339 or unix seconds`);
-    }
-    if (opts.tail !== undefined && (!Number.isInteger(opts.tail) || opts.tail < -1)) {
-      throw new ShoalError('InvalidArgument', `invalid tail ${opts.tail}: want a non-negative integer`);
-    }
     return readLogs(e.spec.LogPath, {
-      ...(opts.tail !== undefined && opts.tail >= 0 ? { tail: opts.tail } : {}),
-      ...(since ? { since } : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      follow: opts.follow ?? false,
+      ...readLogsOptions(opts),
       exited: () => e.removed || !isLive(e.state),
       exitSignal: e.exited,
     });
@@ -511,14 +540,7 @@ export class ContainerManager {
     const e = this.find(ref);
     if (e.state.Status === 'paused') throw new ShoalError('FailedPrecondition', `container ${e.spec.Name.slice(1)} is paused`);
     if (e.state.Status !== 'running') throw new ShoalError('FailedPrecondition', `container ${e.spec.Name.slice(1)} is not running`);
-    if (opts.cmd.length === 0) {
-      throw new ShoalError('Invalid', 'exec needs a command', { causes: [{ field: 'cmd', reason: 'FieldValueRequired', message: 'required' }] });
-    }
-    if (opts.workdir !== undefined && opts.workdir !== '' && !opts.workdir.startsWith('/')) {
-      throw new ShoalError('Invalid', `working directory ${JSON.stringify(opts.workdir)} is not absolute`, {
-        causes: [{ field: 'workdir', reason: 'FieldValueInvalid', message: 'must be absolute' }],
-      });
-    }
+    checkExecOptions(opts);
     const user = opts.user ? await resolveImageUser(opts.user, e.spec.LowerDirs) : { ...e.spec.ProcessUser, home: '' };
     return this.o.driver.exec(this.launchSpec(e.spec), e.state.Pid, {
       args: opts.cmd,
@@ -571,6 +593,7 @@ export class ContainerManager {
       watchExit: (e) => this.watchExit(e),
       recordExit: (e, st, lost) => this.recordExit(e, st, lost),
       onError: this.o.onError,
+      onSkipped: (id, err) => this.o.onError?.(err, `container ${id} skipped: ${err.message}; its files, cgroup and runtime dir are left as they are (repair or remove ${this.dataDirOf(id)})`),
     });
   }
 }

@@ -15,7 +15,7 @@ import {
 } from './defaults.js';
 import { envDefault, type Merged } from './merge.js';
 import { validateName } from './names.js';
-import type { ContainerSpec, CreateOptions, NetworkRequest, ResolvedImage } from './types.js';
+import type { ContainerSpec, CreateOptions, ExecOptions, NetworkRequest, ResolvedImage } from './types.js';
 import { nanoCpusToQuota } from './units.js';
 import type { ResolvedUser } from './user.js';
 
@@ -39,6 +39,18 @@ export function parseBinds(binds: string[]): MountPoint[] {
 
 const hasNetworkRequest = (opts: CreateOptions): boolean =>
   Boolean(opts.ports?.length || (opts.network ?? '') !== '' || opts.networkAliases?.length);
+
+/** An exec needs a command, and its working directory (when given) must be absolute. */
+export function checkExecOptions(opts: Pick<ExecOptions, 'cmd' | 'workdir'>): void {
+  if (opts.cmd.length === 0) {
+    throw new ShoalError('Invalid', 'exec needs a command', { causes: [{ field: 'cmd', reason: 'FieldValueRequired', message: 'required' }] });
+  }
+  if (opts.workdir !== undefined && opts.workdir !== '' && !opts.workdir.startsWith('/')) {
+    throw new ShoalError('Invalid', `working directory ${JSON.stringify(opts.workdir)} is not absolute`, {
+      causes: [{ field: 'workdir', reason: 'FieldValueInvalid', message: 'must be absolute' }],
+    });
+  }
+}
 
 /**
  * What can be refused before the image is looked at: the name, a network request on an agent

@@ -11,6 +11,7 @@ import { lstat, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promi
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { ShoalError, isShoalError } from '../../api/index.js';
+import { explainNoSpace, isNoSpace } from '../../util/index.js';
 import type { BlobInfo, BlobSource, ContentDescriptor, ContentStore, IngestOptions, IngestProgress } from './content-store.js';
 import { checkDigest, checkSize } from './digest.js';
 import { sha256Digest } from '../oci/digest.js';
@@ -241,6 +242,8 @@ export class FileContentStore implements ContentStore {
       } catch (err) {
         if (signal.aborted) throw new ShoalError('Canceled', `download of ${digest} canceled`, { cause: err });
         if (isShoalError(err)) throw err;
+        // Our write failed, not the source: a full disk is ours to explain, not the registry's.
+        if (isNoSpace(err)) throw await explainNoSpace(err, this.ingestDir, `storing blob ${digest}`);
         const message = err instanceof Error ? err.message : String(err);
         throw new ShoalError('Unavailable', `reading blob ${digest}: ${message}`, { cause: err });
       }

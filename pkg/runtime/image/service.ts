@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import {
   errors, isShoalError, type ImageInspect, type ImageRemoveResult, type ImageResult, type ImageSummary, type LayerProgress,
 } from '../../api/index.js';
+import { explainNoSpace } from '../../util/index.js';
 import type { CredentialStore } from '../registry/credentials.js';
 import type { Registry } from '../registry/types.js';
 import { Snapshotter } from '../snapshots/snapshotter.js';
@@ -104,15 +105,19 @@ export class ImageService implements ImageApi {
     };
   };
 
-  /** Counts an operation that writes content so gc waits for it; a failed one triggers a gc. */
-  private async op<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Counts an operation that writes content so gc waits for it; a failed one triggers a gc (which
+   * also frees what a pull that ran out of disk had written). A full disk is explained: which
+   * filesystem, and `what` was being done.
+   */
+  private async op<T>(what: string, fn: () => Promise<T>): Promise<T> {
     this.ops++;
     let failed = false;
     try {
       return await fn();
     } catch (err) {
       failed = true;
-      throw err;
+      throw await explainNoSpace(err, this.opts.dataDir, what);
     } finally {
       this.ops--;
       if (failed) this.gcPending = true;
@@ -146,7 +151,7 @@ export class ImageService implements ImageApi {
   }
 
   private async pullOnce(input: string, opts: OperationOptions): Promise<ImageResult> {
-    return this.op(async () => {
+    return this.op(`storing the image ${input}`, async () => {
       const { record, ref } = await pullImage(
         {
           registry: this.opts.registry,
@@ -170,7 +175,7 @@ export class ImageService implements ImageApi {
   async push(input: string, opts: OperationOptions = {}): Promise<ImageResult> {
     const ref = parseReference(input);
     const { record } = this.store.resolve(input);
-    return this.op(async () => {
+    return this.op(`pushing ${input}`, async () => {
       const release = this.lease([record.manifestDigest, record.id, ...record.layers.map((l) => l.digest)]);
       try {
         const digest = await pushImage({ registry: this.opts.registry, content: this.opts.content, concurrency: this.concurrency }, record, ref, opts);
@@ -184,7 +189,7 @@ export class ImageService implements ImageApi {
   async importTar(tar: NodeJS.ReadableStream, input: string, opts: { signal?: AbortSignal } = {}): Promise<ImageResult> {
     const ref = parseReference(input);
     if (ref.digest) throw errors.invalidArgument(`cannot import as a digest reference "${input}": use name:tag`);
-    return this.op(async () => {
+    return this.op(`importing the image ${input}`, async () => {
       const record = await importImage(
         {
           content: this.opts.content,

@@ -542,8 +542,9 @@ const ERRNO: Record<string, ErrorCode> = {
   EPERM: 'PermissionDenied',
   EACCES: 'PermissionDenied',
   EROFS: 'PermissionDenied',
-  ENOSPC: 'Unavailable',
-  EDQUOT: 'Unavailable',
+  // A full disk: nothing to retry until someone frees space (util's explainNoSpace, same code).
+  ENOSPC: 'FailedPrecondition',
+  EDQUOT: 'FailedPrecondition',
 };
 
 /** Names the entry in errors raised while applying it. */

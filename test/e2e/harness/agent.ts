@@ -27,6 +27,8 @@ export interface TestAgent {
   ctl(args: readonly string[], opts?: { input?: string | Buffer; env?: NodeJS.ProcessEnv }): Promise<RunResult>;
   /** Agent stderr so far (pino JSON lines). */
   logs(): string;
+  /** The agent process is still running (it has not exited or crashed). */
+  alive(): boolean;
   stop(): Promise<void>;
 }
 
@@ -34,14 +36,19 @@ export interface AgentOptions {
   args?: string[];
   /** Re-use a data dir (kept by stop()). */
   dataDir?: string;
+  /**
+   * Re-use a run dir (kept by stop(); the socket is made there): an agent restarted on the same
+   * data dir and run dir finds its containers' monitors again, as after a real restart.
+   */
+  runDir?: string;
 }
 
 export async function startTestAgent(opts: AgentOptions = {}): Promise<TestAgent> {
   const tmp = new TempDirs();
   const base = await tmp.make('shoal-agent-');
-  const socket = join(base, 'run', 'agent.sock');
   const dataDir = opts.dataDir ?? join(base, 'data');
-  const runDir = join(base, 'run');
+  const runDir = opts.runDir ?? join(base, 'run');
+  const socket = join(runDir, 'agent.sock');
   const credentials = join(base, 'credentials.json');
   const child: ChildProcess = spawn(
     process.execPath,
@@ -77,7 +84,7 @@ export async function startTestAgent(opts: AgentOptions = {}): Promise<TestAgent
     await stop();
     throw err;
   }
-  return { socket, dataDir, runDir, credentials, ctl, logs: () => logs, stop };
+  return { socket, dataDir, runDir, credentials, ctl, logs: () => logs, alive: () => child.exitCode === null && child.signalCode === null, stop };
 }
 
 /** Tests get no bridge unless they ask for one (`--bridge NAME`), so they leave no shoal0 behind. */
