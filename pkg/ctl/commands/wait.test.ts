@@ -28,6 +28,10 @@ describe('RolloutWatch', () => {
     expect(w.observe(svc(1, 0), [old, task('web.1.new', 'starting')], 0).failure).toBeUndefined();
     const v = w.observe(svc(1, 0), [old, task('web.1.new', 'failed', { message: 'task: non-zero exit (2)' })], 500);
     expect(v.failure).toBe('task web.1.new failed on n1: task: non-zero exit (2)');
+    // Also when the orchestrator has already replaced it (desiredState shutdown) before this poll.
+    const w3 = new RolloutWatch('web');
+    w3.observe(svc(1, 0), [task('web.1.b', 'starting')], 0);
+    expect(w3.observe(svc(1, 0), [task('web.1.b', 'failed', { message: 'x' }, 'shutdown'), task('web.1.c', 'pending')], 1).failure).toBe('task web.1.b failed on n1: x');
     // A task we shut down ourselves (scale down, update) is no failure.
     const w2 = new RolloutWatch('web');
     w2.observe(svc(1, 1), [task('web.2.a', 'running', {}, 'shutdown')], 0);

@@ -52,7 +52,9 @@ export class RolloutWatch {
       if (st === 'preparing' && t.status.progress !== undefined && t.status.progress.total > 0) {
         pulling = { current: (pulling?.current ?? 0) + t.status.progress.current, total: (pulling?.total ?? 0) + t.status.progress.total };
       }
-      if (!first && failure === undefined && (st === 'failed' || st === 'rejected') && t.spec.desiredState === 'running' && !baseline.has(t.metadata.name)) {
+      // A replaced failure gets desiredState shutdown (Swarm's rule), possibly before this poll
+      // sees it; tasks the orchestrator stops end as `shutdown`, so any new failed or rejected task counts.
+      if (!first && failure === undefined && (st === 'failed' || st === 'rejected') && !baseline.has(t.metadata.name)) {
         failure = `task ${t.metadata.name} ${st}${t.spec.nodeName ? ` on ${t.spec.nodeName}` : ''}: ${t.status.message ?? '(no message)'}`;
       }
       if (isTerminal(st)) baseline.add(t.metadata.name);
