@@ -30,6 +30,12 @@ describe('parseAgentConfig', () => {
     expect((await parseAgentConfig([...ctl, '--bridge', 'none'], noFile, defaults)).bridgeSubnetFromNode).toBe(false);
   });
 
+  it('takes every controller of an HA cluster, comma-separated, and checks each', async () => {
+    const c = await parseAgentConfig(['--controller', 'http://c1:6443, http://c2:6443'], noFile, defaults);
+    expect(c.controller).toBe('http://c1:6443,http://c2:6443');
+    await expect(parseAgentConfig(['--controller', 'http://c1:6443,c2:6443'], noFile, defaults)).rejects.toThrow(/c2:6443.*http/);
+  });
+
   it('turns bridge networking off with --bridge none, and checks bridge names', async () => {
     expect((await parseAgentConfig(['--bridge', 'none'], noFile, defaults)).bridge).toBeUndefined();
     expect((await parseAgentConfig(['--bridge', 'br-test'], noFile, defaults)).bridge).toBe('br-test');

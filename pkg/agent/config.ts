@@ -12,7 +12,7 @@ export interface AgentConfig {
   socket: string;
   dataDir: string;
   runDir: string;
-  /** Controller URL; absent: a standalone engine. */
+  /** Controller URLs, comma-separated (every controller of an HA cluster); absent: a standalone engine. */
   controller?: string;
   nodeName: string;
   advertiseAddr?: string;
@@ -90,7 +90,7 @@ export async function parseAgentConfig(
     .option('--socket <path>', 'engine API socket (default /run/shoal/agent.sock)')
     .option('--data-dir <dir>', 'data directory (default /var/lib/shoal)')
     .option('--run-dir <dir>', 'runtime state directory (default /run/shoal)')
-    .option('--controller <url>', 'controller URL (absent: standalone engine)')
+    .option('--controller <url[,url...]>', 'controller URL, or the URLs of every controller of an HA cluster (absent: standalone engine)')
     .option('--node-name <name>', 'node name (default: hostname)')
     .option('--advertise-addr <ip>', 'address other nodes reach this one at')
     .option('--label <k=v>', 'node label (repeatable)', collect)
@@ -210,8 +210,10 @@ export async function parseAgentConfig(
   const controller = str('controller');
   cfg.bridgeSubnetFromNode = controller !== undefined && cfg.bridge !== undefined && str('bridgeSubnet') === undefined;
   if (controller !== undefined) {
-    if (!/^https?:\/\//.test(controller)) causes.push({ field: 'controller', reason: 'FieldValueInvalid', message: `controller "${controller}" must be an http(s) URL` });
-    cfg.controller = controller;
+    const urls = controller.split(',').map((u) => u.trim()).filter((u) => u !== '');
+    if (urls.length === 0) causes.push({ field: 'controller', reason: 'FieldValueRequired', message: 'at least one controller URL is needed' });
+    for (const u of urls) if (!/^https?:\/\/[^\s/]+/.test(u)) causes.push({ field: 'controller', reason: 'FieldValueInvalid', message: `controller "${u}" must be an http(s) URL` });
+    cfg.controller = urls.join(',');
   }
   const adv = str('advertiseAddr');
   if (adv !== undefined) cfg.advertiseAddr = adv;

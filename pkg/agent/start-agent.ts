@@ -10,6 +10,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import { CONTAINER_TASK_LABEL, ENGINE_API_VERSION, SHOAL_VERSION } from '../api/index.js';
+import { ControllerEndpoints } from '../client/index.js';
 import { BridgeNetwork, bridgeNetworkHook, RealNetHost } from '../network/index.js';
 import {
   applyLayer, ContainerManager, createCgroupManager, FileContentStore, FileCredentialStore, ImageService, NativeDriver, RegistryClient, type LayerApplier,
@@ -148,8 +149,10 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
   let session: AgentSession | undefined;
   let tunnel: AgentTunnel | undefined;
   if (config.controller !== undefined) {
+    // One list of controllers for the session and the tunnel: both move on together when the current one is unreachable.
+    const controllers = ControllerEndpoints.parse(config.controller);
     session = startSession({
-      api: httpControllerApi(config.controller),
+      api: httpControllerApi(controllers),
       runtime: containerRuntime(containers, images),
       ...(networks !== undefined && config.bridge !== undefined && config.bridgeSubnetFromNode
         ? { onPodCIDR: bridgeOnPodCIDR(networks, config.bridge, log) }
@@ -161,7 +164,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
     });
     // Logs and exec of this node's tasks, asked through the controller over a tunnel we hold.
     tunnel = startTunnel({
-      controller: config.controller,
+      controller: controllers,
       nodeName: config.nodeName,
       engineSocket: config.socket,
       log: log.child({ component: 'tunnel' }),

@@ -46,7 +46,12 @@ export interface LogOptions {
 }
 
 export class ApiClient {
-  constructor(readonly server: string, private readonly signal?: AbortSignal) {}
+  constructor(
+    readonly server: string,
+    private readonly signal?: AbortSignal,
+    /** Told when the server could not be reached at all (not when it answered with an error). */
+    private readonly onUnreachable?: (server: string) => void,
+  ) {}
 
   /** Path of a collection or object; cluster-scoped kinds ignore the namespace. */
   path(plural: ResourcePlural, namespace: string | undefined, name?: string, sub?: string): string {
@@ -83,6 +88,7 @@ export class ApiClient {
   private unreachable(err: unknown): Error {
     const e = toShoalError(err);
     if (e.code === 'Canceled') return e;
+    this.onUnreachable?.(this.server);
     const cause = (err as { cause?: { code?: string } } | undefined)?.cause?.code ?? (err as { code?: string }).code ?? e.message;
     return errors.unavailable(`cannot reach the controller at ${this.server}: ${cause}`, { cause: err });
   }

@@ -3,12 +3,15 @@
  * implementation over `ApiClient` (errors are the server's ShoalErrors via `fromStatus`;
  * an unreachable controller is Unavailable).
  *
+ * With several controllers (`--controller URL,URL`), each call goes to the current one; a call
+ * that cannot reach it (or misses its deadline) moves the agent to the next (ControllerEndpoints).
+ *
  * No call waits forever on a link that went dead under it: a unary call has a deadline
  * (UNARY_DEADLINE_MS, or the caller's: a heartbeat's is one period), and missing it is
  * Unavailable. A watch has none (it lasts); the session relists when a beat gets through again.
  */
 import { errors, isShoalError, type List, type Node, type Task, type WatchEvent } from '../../api/index.js';
-import { ApiClient } from '../../client/index.js';
+import { ApiClient, ControllerEndpoints } from '../../client/index.js';
 
 /** Deadline of a unary call to the controller. */
 export const UNARY_DEADLINE_MS = 10_000;
@@ -35,18 +38,22 @@ export interface ControllerApi {
   replaceTaskStatus(task: Task): Promise<Task>;
 }
 
-export function httpControllerApi(server: string, signal?: AbortSignal): ControllerApi {
-  const base = server.replace(/\/+$/, '');
-  const streams = new ApiClient(base, signal);
+export function httpControllerApi(controllers: string | ControllerEndpoints, signal?: AbortSignal): ControllerApi {
+  const endpoints = typeof controllers === 'string' ? ControllerEndpoints.parse(controllers) : controllers;
+  const moveOn = (url: string): void => endpoints.unreachable(url);
   /** Runs one unary call with a client bound to its deadline and to the call's and the session's signals. */
   const unary = async <T>(fn: (c: ApiClient) => Promise<T>, o: CallOptions = {}): Promise<T> => {
     const ms = o.deadlineMs ?? UNARY_DEADLINE_MS;
     const deadline = AbortSignal.timeout(ms);
     const all = AbortSignal.any([deadline, ...(signal ? [signal] : []), ...(o.signal ? [o.signal] : [])]);
+    const base = endpoints.current;
     try {
-      return await fn(new ApiClient(base, all));
+      return await fn(new ApiClient(base, all, moveOn));
     } catch (err) {
-      if (deadline.aborted && isShoalError(err, 'Canceled')) throw errors.unavailable(`the controller at ${base} did not answer in ${ms} ms`, { cause: err });
+      if (deadline.aborted && isShoalError(err, 'Canceled')) {
+        moveOn(base);
+        throw errors.unavailable(`the controller at ${base} did not answer in ${ms} ms`, { cause: err });
+      }
       throw err;
     }
   };
@@ -68,7 +75,7 @@ export function httpControllerApi(server: string, signal?: AbortSignal): Control
         await c.call<unknown>('POST', c.path('nodes', undefined, name, 'heartbeat'));
       }, o),
     listTasks: (fieldSelector, o) => unary((c) => c.list<Task>('tasks', { all: true, fieldSelector }), o),
-    watchTasks: (fieldSelector, resourceVersion, sig) => streams.watch<Task>('tasks', { all: true, fieldSelector, resourceVersion }, sig),
+    watchTasks: (fieldSelector, resourceVersion, sig) => new ApiClient(endpoints.current, signal, moveOn).watch<Task>('tasks', { all: true, fieldSelector, resourceVersion }, sig),
     getTask: (ns, name) => orUndefined(unary((c) => c.get<Task>('tasks', ns, name))),
     replaceTaskStatus: (task) => unary((c) => c.call<Task>('PUT', c.path('tasks', task.metadata.namespace ?? 'default', task.metadata.name, 'status'), task)),
   };

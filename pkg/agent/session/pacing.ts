@@ -7,7 +7,9 @@
  * controller's node timeout is about three periods and a new leader gives every node one node
  * timeout to beat again, so an agent reaches a restarted controller, a new leader or, after a
  * partition, the LAN again within one period of it being reachable, well inside that grace.
- * That is the agent's normal beat rate, so an outage adds no load.
+ * That is the agent's normal beat rate, so an outage adds no load. The log/exec tunnel re-opens
+ * at the same pace (TUNNEL_RETRY_CAP_MS), so logs and exec work again as soon as the agent's
+ * controller, or the next one it knows, is back.
  */
 import { Backoff } from '../../util/index.js';
 
@@ -19,6 +21,9 @@ export interface PacingOptions {
 }
 
 export const AGENT_BACKOFF = { minMs: 200, maxMs: 5000 } as const;
+
+/** The tunnel's longest pause between two attempts to re-open it. */
+export const TUNNEL_RETRY_CAP_MS = 1000;
 
 /** A fresh failure counter on the agent's policy. */
 export function agentBackoff(o: PacingOptions): Backoff {

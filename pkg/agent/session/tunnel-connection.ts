@@ -34,11 +34,13 @@ export class TunnelConnection {
 
   /** Holds the connection, re-opening it with backoff, until `signal` fires (never rejects). */
   async run(signal: AbortSignal): Promise<void> {
-    const { backoff, log } = this.opts;
-    const controller = this.opts.http.controller;
+    const { backoff, log, http } = this.opts;
     let down = false;
     let everConnected = false;
     while (!signal.aborted) {
+      // Each connection is held on the current controller; its requests are answered there.
+      http.controller = http.endpoints.current;
+      const controller = http.controller;
       try {
         await this.hold(signal, () => {
           this.isConnected = true;
@@ -50,6 +52,8 @@ export class TunnelConnection {
       } catch (err) {
         if (signal.aborted) break;
         const e = toShoalError(err);
+        // It could not be reached at all (not an answer, not a dropped link of an open tunnel): try the next controller.
+        if (!this.isConnected && isConnectionError(err)) http.endpoints.unreachable(controller);
         if (!down && (everConnected || e.code !== 'NotFound')) log.warn({ controller, err: e.message }, 'tunnel: lost the connection to the controller; retrying with backoff');
         if (everConnected || e.code !== 'NotFound') down = true;
       } finally {
@@ -97,4 +101,10 @@ export class TunnelConnection {
       conn.abort();
     }
   }
+}
+
+/** A failure to connect at all (refused, reset, unreachable, no DNS), as node:http reports it. */
+function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN'].includes(code);
 }

@@ -9,6 +9,7 @@
 import { Agent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { STREAM_CONTENT_TYPE, TUNNEL_STATUS_HEADER } from '../../api/index.js';
+import type { ControllerEndpoints } from '../../client/index.js';
 
 /** A request under way: write its body to `req`; `response` resolves with the headers. */
 export interface Sent {
@@ -18,15 +19,18 @@ export interface Sent {
 }
 
 export class TunnelHttp {
-  /** The controller's URL, without trailing slashes. */
-  readonly controller: string;
+  /** The controllers; requests go to the current one (the connection pins it while it lasts). */
+  readonly endpoints: ControllerEndpoints;
+  /** The controller the tunnel is connected to (answers go where their requests came from). */
+  controller: string;
   /** `/apis/shoal/v1/nodes/{node}/tunnel`: the tunnel (GET) and, under it, the answers (POST). */
   readonly tunnelPath: string;
   private readonly agent = new Agent({ keepAlive: true });
   private readonly tlsAgent = new HttpsAgent({ keepAlive: true });
 
-  constructor(controller: string, nodeName: string) {
-    this.controller = controller.replace(/\/+$/, '');
+  constructor(endpoints: ControllerEndpoints, nodeName: string) {
+    this.endpoints = endpoints;
+    this.controller = endpoints.current;
     this.tunnelPath = `/apis/shoal/v1/nodes/${encodeURIComponent(nodeName)}/tunnel`;
   }
 

@@ -17,16 +17,17 @@
 import { setMaxListeners } from 'node:events';
 import { errors, toStatus } from '../../api/index.js';
 import type { SessionLogger } from './logger.js';
-import { agentBackoff, type PacingOptions } from './pacing.js';
+import { heartbeatBackoff, TUNNEL_RETRY_CAP_MS, type PacingOptions } from './pacing.js';
 import { TunnelConnection } from './tunnel-connection.js';
 import { TunnelDispatcher } from './tunnel-dispatcher.js';
 import { TunnelHttp } from './tunnel-http.js';
+import { ControllerEndpoints } from '../../client/index.js';
 import { serveTunnelRequest, type RelayContext } from './tunnel-relay.js';
 
 
 export interface TunnelOptions extends PacingOptions {
-  /** The controller's URL (`--controller`). */
-  controller: string;
+  /** The controllers (`--controller URL[,URL...]`): the tunnel is held on the current one. */
+  controller: string | ControllerEndpoints;
   nodeName: string;
   /** The engine API's UNIX socket (`--socket`). */
   engineSocket: string;
@@ -61,7 +62,7 @@ export function startTunnel(opts: TunnelOptions): AgentTunnel {
   opts.signal?.addEventListener('abort', stop, { once: true });
   if (opts.signal?.aborted) ac.abort();
 
-  const http = new TunnelHttp(opts.controller, nodeName);
+  const http = new TunnelHttp(typeof opts.controller === 'string' ? ControllerEndpoints.parse(opts.controller) : opts.controller, nodeName);
   const relay: RelayContext = { http, nodeName, engineSocket: opts.engineSocket, graceMs: opts.statusGraceMs ?? 250, isTaskContainer: (id, task) => opts.isTaskContainer(id, task) };
   const busy = JSON.stringify(toStatus(errors.unavailable(`node ${nodeName} is serving ${maxStreams} log and exec streams already`, { retryAfterSeconds: 1 })));
   const dispatcher = new TunnelDispatcher({
@@ -74,7 +75,7 @@ export function startTunnel(opts: TunnelOptions): AgentTunnel {
   const connection = new TunnelConnection({
     http,
     idleMs: opts.idleTimeoutMs ?? 45_000,
-    backoff: agentBackoff(opts),
+    backoff: heartbeatBackoff(opts, TUNNEL_RETRY_CAP_MS),
     log,
     onLine: (line) => dispatcher.dispatch(line),
   });
