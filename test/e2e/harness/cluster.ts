@@ -25,7 +25,7 @@ import { EngineClient } from '../../../pkg/client/index.js';
 import { decodeObject, EtcdStore, Informer, resourcePrefix } from '../../../pkg/store/index.js';
 import { AGENT_JS, CTL_JS } from './agent.js';
 import { CONTROLLER_JS, ensureBuilt } from './build.js';
-import { etcdAvailable, startEtcd, type TestEtcd } from './etcd.js';
+import { etcdAvailable, startEtcd, startEtcdCluster, type TestEtcd, type TestEtcdCluster } from './etcd.js';
 import { run, type RunResult } from './exec.js';
 import { createNetnsLan, killIfItIs, netnsToolsAvailable, sweepCgroupParent, unmountUnder, type NetnsHost, type NetnsLan } from './netns.js';
 import { freeLoopbackPort } from './ports.js';
@@ -168,14 +168,23 @@ export interface ClusterOptions {
   tag: string;
   nodeTimeoutMs: number;
   hosts?: number;
-  /** Controllers made (default 1); only controller 0 is started, the test starts the others. */
+  /** Controllers made (default 1); only controller 0 is started unless `startControllers`. */
   controllers?: number;
+  /** Start every controller (default: only controller 0; a test starts the others). */
+  startControllers?: boolean;
+  /** etcd members (default 1); with more, `etcdCluster` has them and every controller lists all. */
+  etcdMembers?: number;
+  /** Agents get every controller (`--controller URL,URL`) instead of controller 0 only. */
+  agentsKnowAllControllers?: boolean;
 }
 
 export interface TestCluster {
   readonly hosts: readonly ClusterHost[];
   readonly controllers: readonly ClusterController[];
+  /** The etcd of a one-member cluster (a stand-in view over member 0 of a larger one). */
   readonly etcd: TestEtcd;
+  /** The members when `etcdMembers` > 1. */
+  readonly etcdCluster: TestEtcdCluster | undefined;
   readonly lan: NetnsLan;
   readonly image: string;
   readonly recorder: ClusterRecorder;
@@ -188,6 +197,8 @@ export interface TestCluster {
   waitLeader(i: number, ms: number): Promise<void>;
   startAgent(h: ClusterHost): Promise<void>;
   ctl(args: readonly string[]): Promise<RunResult>;
+  /** shoalctl against controller `i`. */
+  ctlOn(i: number, args: readonly string[]): Promise<RunResult>;
   /** `apply --wait` of a busybox service of `replicas` replicas (sleeps, stops in 1 s). */
   applyReplicas(name: string, replicas: number): Promise<void>;
   /** Tasks of a service as the API lists them. */
@@ -250,6 +261,7 @@ export async function startCluster(opts: ClusterOptions): Promise<TestCluster> {
   const controllers: ClusterController[] = [];
   const lan = createNetnsLan({ tag });
   let etcd: TestEtcd | undefined;
+  let etcdCluster: TestEtcdCluster | undefined;
   let reg: TestRegistry | undefined;
   let recorder: ClusterRecorder | undefined;
 
@@ -271,7 +283,7 @@ export async function startCluster(opts: ClusterOptions): Promise<TestCluster> {
     for (const h of hosts) await attempt(`stop agent ${h.node}`, () => stopProc(h.proc, 'SIGKILL'));
     for (const h of hosts) await attempt(`close engine client ${h.node}`, () => h.engine.close());
     for (const c of controllers) await attempt(`stop controller ${c.index}`, () => stopProc(c.proc, 'SIGKILL'));
-    await attempt('stop etcd', () => etcd?.stop());
+    await attempt('stop etcd', () => (etcdCluster ? etcdCluster.stop() : etcd?.stop()));
     await attempt('stop the registry', () => reg?.stop());
     for (const h of hosts) {
       await attempt(`sweep cgroups of ${h.node}`, () => sweepCgroupParent(h.cgroupParent));
@@ -306,21 +318,28 @@ export async function startCluster(opts: ClusterOptions): Promise<TestCluster> {
         engine: new EngineClient(`unix://${socket}`), proc: undefined,
       });
     }
-    etcd = await startEtcd();
+    if ((opts.etcdMembers ?? 1) > 1) {
+      etcdCluster = await startEtcdCluster(opts.etcdMembers ?? 3);
+      etcd = etcdCluster.members[0];
+    } else etcd = await startEtcd();
+    const etcdEndpoints = etcdCluster?.endpoints ?? etcd!.endpoints;
     reg = await startRegistry({ bindAddress: lan.hostAddress });
     for (let i = 0; i < (opts.controllers ?? 1); i++) {
       const port = await freeLoopbackPort();
       controllers.push({
         index: i, url: `http://${lan.hostAddress}:${port}`, proc: undefined,
         args: [
-          CONTROLLER_JS, '--listen', `${lan.hostAddress}:${port}`, '--data-dir', join(base, `controller-${i}`), '--etcd', etcd.endpoints.join(','),
+          CONTROLLER_JS, '--listen', `${lan.hostAddress}:${port}`, '--data-dir', join(base, `controller-${i}`), '--etcd', etcdEndpoints.join(','),
           '--node-timeout', `${opts.nodeTimeoutMs}ms`,
         ],
       });
     }
     const server = controllers[0]!.url;
     const regHost = reg.host;
-    const ctl = (args: readonly string[]): Promise<RunResult> => run(process.execPath, [CTL_JS, '--server', server, ...args], { env: { ...process.env, ...env }, timeoutMs: 90_000 });
+    const ctlOn = (i: number, args: readonly string[]): Promise<RunResult> =>
+      run(process.execPath, [CTL_JS, '--server', controllers[i]!.url, ...args], { env: { ...process.env, ...env }, timeoutMs: 90_000 });
+    const ctl = (args: readonly string[]): Promise<RunResult> => ctlOn(0, args);
+    const agentControllers = opts.agentsKnowAllControllers ? controllers.map((c) => c.url).join(',') : server;
     const engineCtl = (h: ClusterHost, args: readonly string[]): Promise<RunResult> =>
       run(process.execPath, [CTL_JS, '--host', `unix://${h.socket}`, ...args], { env: { ...process.env, ...env }, timeoutMs: 60_000 });
     const api = async <T>(url: string): Promise<T> => {
@@ -341,7 +360,7 @@ export async function startCluster(opts: ClusterOptions): Promise<TestCluster> {
     };
     const startAgent = async (h: ClusterHost): Promise<void> => {
       const [cmd, args] = h.host.command(process.execPath, [
-        AGENT_JS, '--controller', server, '--node-name', h.node, '--advertise-addr', h.host.address, '--insecure-registry', regHost,
+        AGENT_JS, '--controller', agentControllers, '--node-name', h.node, '--advertise-addr', h.host.address, '--insecure-registry', regHost,
         '--data-dir', h.dataDir, '--run-dir', join(h.base, 'run'), '--socket', h.socket, '--credentials', join(h.base, 'credentials.json'),
         '--cgroup-parent', h.cgroupParent, '--bridge', 'shoal0',
       ]);
@@ -399,9 +418,9 @@ export async function startCluster(opts: ClusterOptions): Promise<TestCluster> {
     };
 
     const cluster: TestCluster = {
-      hosts, controllers, etcd, lan, server, recorder: (recorder = new ClusterRecorder(etcd.endpoints)),
+      hosts, controllers, etcd: etcd!, etcdCluster, lan, server, recorder: (recorder = new ClusterRecorder(etcdEndpoints)),
       image: `${regHost}/e2e/busybox:1`,
-      host, startController, startAgent, ctl, tasks, nodes, containersOn, runningEverywhere, containerSnapshot, diagnostics, close,
+      host, startController, startAgent, ctl, ctlOn, tasks, nodes, containersOn, runningEverywhere, containerSnapshot, diagnostics, close,
       killController: (i) => stopProc(controllers[i]?.proc, 'SIGKILL'),
       waitLeader: async (i, ms) => {
         await until(`controller ${i} to lead`, async () => {
@@ -423,6 +442,7 @@ export async function startCluster(opts: ClusterOptions): Promise<TestCluster> {
     // Only controller 0 starts here (agents and shoalctl talk to it); a test starts the others.
     await cluster.startController(0);
     await cluster.waitLeader(0, 30_000);
+    if (opts.startControllers) for (let i = 1; i < controllers.length; i++) await cluster.startController(i);
     for (const h of hosts) await startAgent(h);
     await buildImage(base, (args) => engineCtl(hosts[0]!, args), cluster.image);
     await until('every node ready', async () => {
