@@ -34,7 +34,7 @@ export interface PlanOptions {
   services: number;
   /** Pause between a fault's heal and the next fault, ms (default 4000..12000). */
   pauseMs?: [number, number];
-  /** Hold of kill and cut faults, ms (default 2000..7000). */
+  /** Hold of kill and cut faults, ms (default 2000..10000: some outlast a 5 s node timeout, so replicas move and must heal back). */
   holdMs?: [number, number];
   /** Replica counts a scale picks from (default 2..6). */
   replicas?: [number, number];
@@ -71,7 +71,7 @@ export function planFaults(o: PlanOptions): Fault[] {
   while (t < o.durationMs) {
     let r = rnd() * total;
     const kind = KINDS.find((k) => (r -= k.weight) < 0)?.kind ?? 'scale';
-    const held = kind === 'scale' || kind === 'update' ? 0 : between(o.holdMs ?? [2000, 7000]);
+    const held = kind === 'scale' || kind === 'update' ? 0 : between(o.holdMs ?? [2000, 10000]);
     const count = kind === 'kill-agent' || kind === 'cut-link' ? o.hosts : kind === 'kill-controller' ? o.controllers : kind === 'kill-etcd' ? o.etcdMembers : o.services;
     const f: Fault = { kind, at: t, holdMs: held, target: pick(count, (i) => i) };
     if (kind === 'scale') f.replicas = between(o.replicas ?? [2, 6]);
