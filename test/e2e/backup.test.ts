@@ -13,9 +13,10 @@ import { existsSync } from 'node:fs';
 import { rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONTROLLER_JS, CTL_JS, ensureBuilt, etcdAvailable, run, TempDirs, until } from './harness/index.js';
-import { freePort } from './harness/etcd.js';
-import { Api, HostAgent, sleepService, startController, stopProc, type Proc, type ServiceContainer } from './ha-helpers.js';
+import {
+  CONTROLLER_JS, CTL_JS, ensureBuilt, etcdAvailable, freeLoopbackPort, run, stopProc, TempDirs, until, type Proc,
+} from './harness/index.js';
+import { Api, HostAgent, sleepService, startController, type ServiceContainer } from './ha-helpers.js';
 
 const isRoot = process.getuid?.() === 0;
 const hasEtcdctl = existsSync('/usr/bin/etcdctl') || existsSync('/usr/local/bin/etcdctl');
@@ -40,7 +41,7 @@ describe.skipIf(!canRun)('cluster backup and restore of the embedded etcd', () =
   beforeAll(async () => {
     ensureBuilt();
     base = await tmp.make('shoal-backup-');
-    port = await freePort();
+    port = await freeLoopbackPort();
     api = new Api(`http://127.0.0.1:${port}`);
     controller = await startController(port, controllerArgs(join(base, 'c1')));
     agent = new HostAgent(join(base, 'agent'), node, api.server, `shoal-e2e-backup-${process.pid}`);

@@ -4,46 +4,19 @@
  * shoalctl runs as 3 containers; scale to 1 removes 2; SIGKILL + restart of the agent keeps
  * the same containers; deleting the service leaves none.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmod, copyFile, mkdir, readdir, rmdir, symlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  CONTROLLER_JS, ensureBuilt, until,
-  AGENT_JS, CTL_JS, TempDirs, etcdAvailable, registryAvailable, run, startEtcd, startRegistry, startTestAgent,
-  type TestEtcd, type TestRegistry,
+  AGENT_JS, CONTROLLER_JS, CTL_JS, ensureBuilt, etcdAvailable, freeLoopbackPort, registryAvailable, run, startEtcd, startNode, startRegistry, startTestAgent, stopProc, TempDirs, until, type Proc, type TestEtcd, type TestRegistry,
 } from './harness/index.js';
-import { freePort } from './harness/etcd.js';
 
 const isRoot = process.getuid?.() === 0;
 const canRun = isRoot && etcdAvailable() && registryAvailable() && existsSync('/bin/busybox');
 const why = !isRoot ? 'needs root' : !etcdAvailable() ? 'etcd is not installed' : !registryAvailable() ? 'docker-registry is not installed' : 'needs /bin/busybox';
 if (!canRun) console.warn(`cluster e2e skipped: ${why}`);
-
-/** Rebuilds dist/ when a bundle is missing or older than the agent session sources. */
-interface Proc {
-  child: ChildProcess;
-  logs: () => string;
-  exited: Promise<unknown>;
-}
-
-function startProc(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  let logs = '';
-  child.stdout?.on('data', (d: Buffer) => (logs += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (logs += d.toString()));
-  const exited = new Promise((r) => child.once('exit', r));
-  return { child, logs: () => logs, exited };
-}
-
-async function stopProc(p: Proc | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (p === undefined || p.child.exitCode !== null || p.child.signalCode !== null) return;
-  p.child.kill(signal);
-  const t = setTimeout(() => p.child.kill('SIGKILL'), 10_000);
-  await p.exited;
-  clearTimeout(t);
-}
 
 interface TaskJson {
   metadata: { name: string };
@@ -88,7 +61,7 @@ describe.skipIf(!canRun)('an agent in a cluster', () => {
     return live.length === n && ok.length === n ? ok : undefined;
   };
   const startAgentProc = async (): Promise<void> => {
-    agent = startProc(agentArgs());
+    agent = startNode('agent', agentArgs());
     await until('the agent socket', async () => existsSync(join(base, 'run/agent.sock')) && (await ps()) !== undefined);
   };
 
@@ -117,9 +90,9 @@ describe.skipIf(!canRun)('an agent in a cluster', () => {
       await pusher.stop();
     }
 
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     server = `http://127.0.0.1:${port}`;
-    controller = startProc([CONTROLLER_JS, '--listen', `127.0.0.1:${port}`, '--data-dir', join(base, 'controller'), '--etcd', etcd.endpoints.join(','), '--node-timeout', '2s']);
+    controller = startNode('controller', [CONTROLLER_JS, '--listen', `127.0.0.1:${port}`, '--data-dir', join(base, 'controller'), '--etcd', etcd.endpoints.join(','), '--node-timeout', '2s']);
     await until('the controller', async () => (await fetch(`${server}/readyz`)).ok);
     await startAgentProc();
 

@@ -2,53 +2,18 @@
  * The control plane end to end: real etcd (test harness or the controller's embedded one)
  * and the real `dist/shoal-controller.js` process.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdStore } from '../../pkg/store/index.js';
-import { etcdAvailable, freePort, startEtcd, type TestEtcd } from './harness/etcd.js';
-import { CTL_JS, CONTROLLER_JS, ensureBuilt, until } from './harness/index.js';
+import { etcdAvailable, startEtcd, type TestEtcd } from './harness/etcd.js';
+import { CONTROLLER_JS, CTL_JS, ensureBuilt, freeLoopbackPort, startController, stopController, until, type ControllerProc } from './harness/index.js';
 
-const BIN = CONTROLLER_JS;
 const CTL = CTL_JS;
 const hasEtcd = etcdAvailable();
 if (!hasEtcd) console.warn('controller e2e skipped: the `etcd` binary is not installed (apt-get install etcd-server)');
-
-export interface ControllerProc {
-  child: ChildProcess;
-  url: string;
-  dataDir: string;
-  logPath: string;
-  exited: Promise<number | null>;
-}
-
-async function startController(opts: { etcd?: string[]; dataDir: string; port?: number; args?: string[] }): Promise<ControllerProc> {
-  const port = opts.port ?? (await freePort());
-  const args = [BIN, '--listen', `127.0.0.1:${port}`, '--data-dir', opts.dataDir, '--node-timeout', '2s', '--leader-lease', '2s', ...(opts.args ?? [])];
-  if (opts.etcd) args.push('--etcd', opts.etcd.join(','));
-  const logPath = join(opts.dataDir, `controller-${port}-${Date.now()}.log`);
-  const { mkdir } = await import('node:fs/promises');
-  await mkdir(opts.dataDir, { recursive: true });
-  const log = createWriteStream(logPath);
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SHOAL_LOG_LEVEL: 'debug' } });
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { child, url: `http://127.0.0.1:${port}`, dataDir: opts.dataDir, logPath, exited };
-}
-
-async function stopController(c: ControllerProc, signal: NodeJS.Signals = 'SIGTERM', ms = 15_000): Promise<number | null> {
-  if (c.child.exitCode !== null || c.child.signalCode !== null) return c.child.exitCode;
-  c.child.kill(signal);
-  const timer = setTimeout(() => c.child.kill('SIGKILL'), ms);
-  const code = await c.exited;
-  clearTimeout(timer);
-  return code;
-}
-
 
 function alive(pid: number): boolean {
   try {
@@ -67,7 +32,7 @@ describe.skipIf(!hasEtcd)('shoal-controller process', () => {
   });
 
   it('rejects bad flags with exit code 2 and a message naming the flag', () => {
-    const r = spawnSync(process.execPath, [BIN, '--cluster-cidr', '10.0.0.0/99'], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [CONTROLLER_JS, '--cluster-cidr', '10.0.0.0/99'], { encoding: 'utf8' });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('cluster-cidr');
   });
@@ -419,7 +384,7 @@ describe.skipIf(!hasEtcd)('control plane over the API', () => {
     const tag = Math.random().toString(36).slice(2, 7);
     const dataDir = await mkdtemp(join(tmpdir(), 'shoal-ctl-'));
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     const c1 = await controller(dataDir, port);
     const api = new Api([c1.url]);
     const agents = new FakeAgents(api, tag);

@@ -14,9 +14,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, etcdAvailable, TempDirs, until } from './harness/index.js';
-import { freePort, startEtcdCluster, type TestEtcd, type TestEtcdCluster } from './harness/etcd.js';
-import { Api, HostAgent, sleepService, startController, stopProc, type Proc, type ServiceContainer } from './ha-helpers.js';
+import { ensureBuilt, etcdAvailable, freeLoopbackPort, stopProc, TempDirs, until, type Proc } from './harness/index.js';
+import { startEtcdCluster, type TestEtcd, type TestEtcdCluster } from './harness/etcd.js';
+import { Api, HostAgent, sleepService, startController, type ServiceContainer } from './ha-helpers.js';
 
 const isRoot = process.getuid?.() === 0;
 const canRun = isRoot && etcdAvailable() && existsSync('/bin/busybox');
@@ -106,7 +106,7 @@ describe.skipIf(!canRun)('a controller on a 3-member etcd cluster', () => {
     ensureBuilt();
     const base = await tmp.make('shoal-ha-etcd-');
     cluster = await startEtcdCluster(3);
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     api = new Api(`http://127.0.0.1:${port}`);
     controller = await startController(port, ['--data-dir', join(base, 'controller'), '--etcd', cluster.endpoints.join(','), '--node-timeout', `${NODE_TIMEOUT_MS}ms`]);
     agent = new HostAgent(join(base, 'agent'), `e2e-ha-${process.pid}`, api.server, `shoal-e2e-ha-${process.pid}`);

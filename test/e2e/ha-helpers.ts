@@ -4,42 +4,19 @@
  * needed: the agent pulls only what it lacks), a replicated `sleep` service, and the view of
  * that service's containers from the engine (ids and StartedAt) to prove nothing restarted.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createReadStream, existsSync } from 'node:fs';
 import { readdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EngineClient } from '../../pkg/client/index.js';
-import { AGENT_JS, CONTROLLER_JS, until } from './harness/index.js';
+import { AGENT_JS, CONTROLLER_JS, startNode, stopProc, until, type Proc } from './harness/index.js';
 import { makeBusyboxRootfs } from './helpers-rootfs.js';
-
-export interface Proc {
-  child: ChildProcess;
-  logs: () => string;
-  exited: Promise<unknown>;
-}
-
-export function startProc(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  let logs = '';
-  child.stdout?.on('data', (d: Buffer) => (logs += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (logs += d.toString()));
-  const exited = new Promise((r) => child.once('exit', r));
-  return { child, logs: () => logs, exited };
-}
-
-export async function stopProc(p: Proc | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (p === undefined || p.child.exitCode !== null || p.child.signalCode !== null) return;
-  p.child.kill(signal);
-  const t = setTimeout(() => p.child.kill('SIGKILL'), 10_000);
-  await p.exited;
-  clearTimeout(t);
-}
 
 /** `shoal-controller` on `port` with `args`; resolves once /readyz answers ok. */
 export async function startController(port: number, args: string[]): Promise<Proc> {
-  const p = startProc([CONTROLLER_JS, '--listen', `127.0.0.1:${port}`, ...args]);
+  const p = startNode('controller', [CONTROLLER_JS, '--listen', `127.0.0.1:${port}`, ...args]);
   await until('the controller to be ready', async () => {
-    if (p.child.exitCode !== null) throw new Error(`the controller exited: ${p.logs()}`);
+    if (!p.alive()) throw new Error(`the controller exited: ${p.logs()}`);
     return (await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) })).ok;
   }, 30_000, 200).catch((err: unknown) => {
     throw new Error(`${String(err)}\n${p.logs()}`);
@@ -70,7 +47,7 @@ export class HostAgent {
   }
 
   async start(): Promise<void> {
-    this.proc = startProc([
+    this.proc = startNode('agent', [
       AGENT_JS, '--bridge', 'none', '--socket', this.socket, '--data-dir', join(this.base, 'data'), '--run-dir', join(this.base, 'run'),
       '--credentials', join(this.base, 'credentials.json'), '--cgroup-parent', this.cgroupParent, '--controller', this.server,
       '--node-name', this.node, '--advertise-addr', '127.0.0.1',

@@ -17,7 +17,7 @@
  * controller's and agents' logs. afterAll removes every process, container, cgroup, mount,
  * namespace, link and temp dir, also after a failure.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, copyFile, mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -26,8 +26,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TERMINAL_TASK_STATES, type TaskState } from '../../pkg/api/index.js';
 import {
   AGENT_JS, CONTROLLER_JS, CTL_JS, ensureBuilt, TempDirs, createNetnsLan, etcdAvailable, freeLoopbackPort, ipInCidr, killIfItIs, netnsToolsAvailable,
-  registryAvailable, run, startEtcd, startRegistry, sweepCgroupParent, unmountUnder, until,
-  type NetnsHost, type NetnsLan, type RunResult, type TestEtcd, type TestRegistry,
+  registryAvailable, run, startEtcd, startProc, startRegistry, stopProc, sweepCgroupParent, tail, unmountUnder, until,
+  type NetnsHost, type NetnsLan, type Proc, type RunResult, type TestEtcd, type TestRegistry,
 } from './harness/index.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -41,42 +41,7 @@ if (why) console.warn(`multinode e2e skipped: ${why}`);
 
 const NODE_TIMEOUT_MS = 3000;
 const REPLACE_WITHIN_MS = 15_000;
-const LOG_CAP = 1 << 20;
 
-/** A child process whose stdout+stderr are kept (the last LOG_CAP bytes). */
-interface Proc {
-  readonly name: string;
-  readonly child: ChildProcess;
-  readonly exited: Promise<void>;
-  logs(): string;
-  alive(): boolean;
-}
-
-function startProc(name: string, cmd: string, args: readonly string[], env: NodeJS.ProcessEnv): Proc {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  let logs = '';
-  const keep = (d: Buffer): void => {
-    logs += d.toString();
-    if (logs.length > LOG_CAP) logs = logs.slice(-LOG_CAP / 2);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.once('error', (err) => keep(Buffer.from(`spawn ${cmd}: ${err.message}\n`)));
-  return { name, child, exited, logs: () => logs, alive: () => child.exitCode === null && child.signalCode === null };
-}
-
-async function stopProc(p: Proc | undefined, signal: NodeJS.Signals = 'SIGTERM', graceMs = 8000): Promise<void> {
-  if (p === undefined || !p.alive()) return;
-  p.child.kill(signal);
-  const t = setTimeout(() => p.child.kill('SIGKILL'), graceMs);
-  await p.exited;
-  clearTimeout(t);
-}
-
-function tail(text: string, lines = 25): string {
-  return text.trimEnd().split('\n').slice(-lines).join('\n');
-}
 
 interface TaskJson {
   metadata: { name: string };

@@ -14,7 +14,6 @@
  * controller runs. Engine calls go over each agent's socket with EngineClient (no shoalctl
  * process per poll), so a poll is cheap enough to time healing to a few hundred ms.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
@@ -30,10 +29,9 @@ import { run, type RunResult } from './exec.js';
 import { createNetnsLan, killIfItIs, netnsToolsAvailable, sweepCgroupParent, unmountUnder, type NetnsHost, type NetnsLan } from './netns.js';
 import { freeLoopbackPort } from './ports.js';
 import { registryAvailable, startRegistry, type TestRegistry } from './registry.js';
+import { startProc, stopProc, tail, type Proc } from './proc.js';
 import { TempDirs } from './tmp.js';
 import { until } from './wait.js';
-
-const LOG_CAP = 1 << 20;
 
 /** Why a cluster test cannot run here, or undefined. */
 export function clusterSkipReason(): string | undefined {
@@ -43,41 +41,6 @@ export function clusterSkipReason(): string | undefined {
   if (!existsSync('/bin/busybox')) return 'needs /bin/busybox (busybox-static)';
   if (!netnsToolsAvailable()) return 'needs ip and nsenter';
   return undefined;
-}
-
-/** A child process whose stdout+stderr are kept (the last LOG_CAP bytes). */
-export interface Proc {
-  readonly name: string;
-  readonly child: ChildProcess;
-  readonly exited: Promise<void>;
-  logs(): string;
-  alive(): boolean;
-}
-
-function startProc(name: string, cmd: string, args: readonly string[], env: NodeJS.ProcessEnv): Proc {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  let logs = '';
-  const keep = (d: Buffer): void => {
-    logs += d.toString();
-    if (logs.length > LOG_CAP) logs = logs.slice(-LOG_CAP / 2);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.once('error', (err) => keep(Buffer.from(`spawn ${cmd}: ${err.message}\n`)));
-  return { name, child, exited, logs: () => logs, alive: () => child.exitCode === null && child.signalCode === null };
-}
-
-async function stopProc(p: Proc | undefined, signal: NodeJS.Signals = 'SIGTERM', graceMs = 8000): Promise<void> {
-  if (p === undefined || !p.alive()) return;
-  p.child.kill(signal);
-  const t = setTimeout(() => p.child.kill('SIGKILL'), graceMs);
-  await p.exited;
-  clearTimeout(t);
-}
-
-export function tail(text: string, lines = 25): string {
-  return text.trimEnd().split('\n').slice(-lines).join('\n');
 }
 
 export const sleepMs = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

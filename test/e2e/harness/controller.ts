@@ -9,7 +9,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CONTROLLER_JS } from './build.js';
-import { freePort } from './etcd.js';
+import { freeLoopbackPort } from './ports.js';
 
 export interface ControllerProc {
   child: ChildProcess;
@@ -28,7 +28,7 @@ export interface ControllerOptions {
 }
 
 export async function startController(opts: ControllerOptions): Promise<ControllerProc> {
-  const port = opts.port ?? (await freePort());
+  const port = opts.port ?? (await freeLoopbackPort());
   const args = [CONTROLLER_JS, '--listen', `127.0.0.1:${port}`, '--data-dir', opts.dataDir, '--node-timeout', '2s', '--leader-lease', '2s', ...(opts.args ?? [])];
   if (opts.etcd) args.push('--etcd', opts.etcd.join(','));
   await mkdir(opts.dataDir, { recursive: true });

@@ -16,9 +16,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freeLoopbackPort } from './ports.js';
 
 export interface EtcdOptions {
   /** Data directory; default a fresh temp dir, removed by stop(). */
@@ -60,18 +60,6 @@ export function etcdAvailable(): boolean {
   return spawnSync('etcd', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export async function waitHealthy(clientUrl: string, timeoutMs = 20_000, child?: ChildProcess): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -95,9 +83,9 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<TestEtcd> {
   const ownDir = opts.dataDir === undefined;
   const base = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'shoal-etcd-')));
   const dataDir = ownDir ? join(base, 'data') : base;
-  const clientPort = opts.clientPort ?? (await freePort());
-  let peerPort = opts.peerPort ?? (await freePort());
-  while (peerPort === clientPort) peerPort = await freePort();
+  const clientPort = opts.clientPort ?? (await freeLoopbackPort());
+  let peerPort = opts.peerPort ?? (await freeLoopbackPort());
+  while (peerPort === clientPort) peerPort = await freeLoopbackPort();
   const clientUrl = `http://127.0.0.1:${clientPort}`;
   const peerUrl = `http://127.0.0.1:${peerPort}`;
   const name = opts.name ?? `shoal-test-${clientPort}`;
@@ -212,8 +200,8 @@ export async function startEtcdCluster(n: number, opts: { args?: string[] } = {}
   const ports: { client: number; peer: number }[] = [];
   const taken = new Set<number>();
   const pick = async (): Promise<number> => {
-    let p = await freePort();
-    while (taken.has(p)) p = await freePort();
+    let p = await freeLoopbackPort();
+    while (taken.has(p)) p = await freeLoopbackPort();
     taken.add(p);
     return p;
   };

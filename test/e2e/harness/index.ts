@@ -12,6 +12,7 @@ export {
 export { ensureBuilt, CONTROLLER_JS } from './build.js';
 export { startController, stopController, controllerInfo, type ControllerProc, type ControllerOptions, type ControllerInfo } from './controller.js';
 export {
-  clusterSkipReason, liveTasks, sleepMs, startCluster, step, tail, ClusterRecorder,
-  type ClusterController, type ClusterHost, type ClusterOptions, type HostContainer, type Proc, type Recorded, type TestCluster,
+  clusterSkipReason, liveTasks, sleepMs, startCluster, step, ClusterRecorder,
+  type ClusterController, type ClusterHost, type ClusterOptions, type HostContainer, type Recorded, type TestCluster,
 } from './cluster.js';
+export { startProc, startNode, stopProc, tail, type Proc } from './proc.js';
