@@ -11,6 +11,9 @@ import { startNdjson } from '../../httpserver/index.js';
 import { settle, type Settled } from '../../util/index.js';
 import type { ControllerMetrics } from '../metrics.js';
 
+/** Idle time before TCP keep-alive probes start on a watch's connection. */
+const WATCH_KEEPALIVE_MS = 15_000;
+
 /** How long to wait for the first event before committing to a 200. */
 const FIRST_EVENT_GRACE_MS = 150;
 
@@ -38,6 +41,10 @@ export async function streamWatch<T>(
   }
   // Kubernetes sends watch streams as application/json (one event per line).
   const out = startNdjson(reply, 'application/json');
+  // A watcher cut off by a partition sends nothing and may get nothing for a long time: TCP
+  // keep-alive probes (idle 15 s, then 10 probes a second apart, as node sets them) end the
+  // stream of a dead peer instead of holding it until a write times out, minutes later.
+  req.raw.socket?.setKeepAlive(true, WATCH_KEEPALIVE_MS);
   metrics.watches.inc();
   try {
     for (;;) {
