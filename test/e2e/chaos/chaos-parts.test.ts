@@ -24,6 +24,7 @@ describe('chaos: the invariant checker', () => {
     c.observe(sample(24_500, [['h1', 'a', 1], ['h2', 'b', 2], ['h3', 'c', 1]]));
     c.observe(sample(25_000, [['h1', 'a', 1], ['h2', 'b', 2], ['h3', 'c', 1]]));
     expect(c.report().violations.map((v) => v.kind)).toEqual(['duplicate']);
+    expect(c.report()).toMatchObject({ duplicateEpisodes: 1, maxDuplicateConnectedMs: 4000 });
   });
 
   it('allows two per slot during a start-first update', () => {

@@ -52,6 +52,10 @@ export interface ChaosReport {
   maxConvergeMs: number;
   /** Faults after which the cluster had not converged when the soak ended. */
   unconverged: number;
+  /** Slots seen with two running containers (while a node was cut off, or healing). */
+  duplicateEpisodes: number;
+  /** Longest such duplicate once every node was connected, ms (a violation past the grace). */
+  maxDuplicateConnectedMs: number;
   apiAnswers: Record<string, number>;
 }
 
@@ -71,6 +75,8 @@ export class InvariantChecker {
   private openFaults = 0;
   private maxConvergeMs = 0;
   private samples = 0;
+  private episodes = 0;
+  private maxDupConnectedMs = 0;
   private readonly answers: Record<string, number> = {};
 
   constructor(private readonly opts: CheckerOptions) {}
@@ -114,10 +120,12 @@ export class InvariantChecker {
     for (const [k, cs] of perSlot) {
       if (cs.length < 2 || startFirst.has(cs[0]?.service ?? '')) continue;
       now.add(k);
+      if (!this.dupSince.has(k)) this.episodes++;
       const since = this.dupSince.get(k) ?? s.t;
       this.dupSince.set(k, since);
       if (this.connectedSince === undefined) continue;
       const from = Math.max(since, this.connectedSince);
+      this.maxDupConnectedMs = Math.max(this.maxDupConnectedMs, s.t - from);
       const key = `${k}@${since}`;
       if (s.t - from > this.opts.graceMs && !this.reported.has(key)) {
         this.reported.add(key);
@@ -134,6 +142,8 @@ export class InvariantChecker {
       violations: [...this.violations],
       maxConvergeMs: this.maxConvergeMs,
       unconverged: this.awaiting.length + this.openFaults,
+      duplicateEpisodes: this.episodes,
+      maxDuplicateConnectedMs: this.maxDupConnectedMs,
       apiAnswers: { ...this.answers },
     };
   }

@@ -389,6 +389,7 @@ export function formatSoak(r: SoakResult): string {
     `samples: ${r.report.samples}`,
     `max convergence after a fault: ${(r.report.maxConvergeMs / 1000).toFixed(1)} s${r.report.unconverged ? ` (${r.report.unconverged} fault(s) not converged by the end)` : ''}`,
     `API answers: ${Object.entries(r.report.apiAnswers).map(([k, n]) => `${k} ${n}`).join(', ')}`,
+    `duplicate slots seen: ${r.report.duplicateEpisodes} (longest once every node was connected: ${(r.report.maxDuplicateConnectedMs / 1000).toFixed(1)} s; the limit is node timeout + two heartbeats)`,
     `violations: ${r.report.violations.length}`,
     ...r.report.violations.slice(0, 20).map((v) => `  ${(v.t / 1000).toFixed(1)} s ${v.kind}: ${v.detail}`),
     `leftovers after convergence: ${r.leftovers.length}`,
