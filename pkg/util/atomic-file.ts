@@ -10,12 +10,14 @@ import { errors } from '../api/index.js';
 import { basename, dirname, join } from 'node:path';
 import { explainNoSpace } from './disk-full.js';
 
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+/** Writes `data` (bytes, text, or a stream of chunks such as a download) crash-safely over `path`. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array | AsyncIterable<Uint8Array>, mode = 0o600): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
     const fh = await open(tmp, 'wx', mode);
     try {
-      await fh.writeFile(data);
+      if (typeof data === 'string' || data instanceof Uint8Array) await fh.writeFile(data);
+      else for await (const chunk of data) await fh.write(chunk);
       await fh.chmod(mode); // whatever the umask
       await fh.sync();
     } finally {

@@ -5,40 +5,22 @@
  * when all is well. Anything else leaves no file behind. Restore it with
  * `shoal-controller --restore FILE --data-dir NEW-DIR` (docs/ha.md).
  */
-import { randomBytes } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { writeFileAtomic } from '../../util/index.js';
 import { apiClient } from '../clients.js';
 import type { CtlContext } from '../context.js';
 
 async function backupCommand(file: string, cmd: Command, ctx: CtlContext): Promise<void> {
-  const target = resolve(ctx.cwd, file);
   const c = await apiClient(cmd, ctx);
-  const tmp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.part`);
   let bytes = 0;
-  const fh = await open(tmp, 'wx', 0o600);
-  try {
-    try {
-      for await (const chunk of c.backup(ctx.signal)) {
-        bytes += chunk.length;
-        await fh.write(chunk);
-      }
-      await fh.sync();
-    } finally {
-      await fh.close();
+  const counted = async function* (): AsyncGenerator<Uint8Array> {
+    for await (const chunk of c.backup(ctx.signal)) {
+      bytes += chunk.length;
+      yield chunk;
     }
-    await rename(tmp, target);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  const dir = await open(dirname(target), 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
+  };
+  await writeFileAtomic(resolve(ctx.cwd, file), counted(), 0o600);
   ctx.stdout.write(`backup written to ${file} (${bytes} bytes)\n`);
 }
 
