@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readJsonFile, writeFileAtomic, writeJsonAtomic } from './atomic-file.js';
+import { isAtomicTempFile, readJsonFile, writeFileAtomic, writeJsonAtomic } from './atomic-file.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -36,5 +36,11 @@ describe('atomic files', () => {
     expect(await readJsonFile(join(dir, 'none.json'))).toBeUndefined();
     await writeFileAtomic(join(dir, 'bad.json'), '{"half":');
     expect(await readJsonFile(join(dir, 'bad.json'))).toBeUndefined();
+  });
+
+  it('names its temp files so a sweep can find what a crash left', () => {
+    expect(isAtomicTempFile('.refs.json.0123456789ab.tmp')).toBe(true);
+    expect(isAtomicTempFile('refs.json')).toBe(false);
+    expect(isAtomicTempFile('.refs.json.tmp')).toBe(false);
   });
 });

@@ -11,6 +11,13 @@ import { basename, dirname, join } from 'node:path';
 import { explainNoSpace } from './disk-full.js';
 
 /** Writes `data` (bytes, text, or a stream of chunks such as a download) crash-safely over `path`. */
+const TEMP_NAME = /^\..+\.[0-9a-f]{12}\.tmp$/;
+
+/** True for the temp file name writeFileAtomic writes beside a target (a crash may leave one behind). */
+export function isAtomicTempFile(name: string): boolean {
+  return TEMP_NAME.test(name);
+}
+
 export async function writeFileAtomic(path: string, data: string | Uint8Array | AsyncIterable<Uint8Array>, mode = 0o600): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   try {

@@ -84,7 +84,8 @@ describe('ImageStore', () => {
   it('drops leftovers of a crash on open and ignores refs to missing records', async () => {
     const s = await ImageStore.open(dir, { normalize });
     await s.put(record('a'), 'a');
-    await writeFile(join(dir, 'records', 'x.json.tmp-123'), '{');
+    // The temp file writeFileAtomic leaves when the agent dies between write and rename.
+    await writeFile(join(dir, 'records', '.x.json.0123456789ab.tmp'), '{');
     await writeFile(join(dir, 'records', `${'e'.repeat(64)}.json`), '{not json');
     const s2 = await ImageStore.open(dir, { normalize });
     expect(s2.list()).toHaveLength(1);

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { errors } from '../../api/index.js';
 import { isSha256Digest } from '../oci/digest.js';
 import type { Descriptor, Platform } from '../oci/manifest.js';
-import { writeFileAtomic } from '../../util/index.js';
+import { isAtomicTempFile, writeFileAtomic } from '../../util/index.js';
 
 export interface ImageRecord {
   /** Image id: the config digest, as Docker's image ID. */
@@ -70,7 +70,7 @@ export class ImageStore {
   private async load(): Promise<void> {
     for (const name of await readdir(join(this.dir, 'records'))) {
       const path = join(this.dir, 'records', name);
-      if (name.includes('.tmp-')) {
+      if (isAtomicTempFile(name)) {
         await rm(path, { force: true });
         continue;
       }
