@@ -108,7 +108,12 @@ async function runController(store: EtcdStore, cfg: ControllerConfig, signal: Ab
     controllerId,
     signal: loopsStop.signal,
     onError: (err) => log.warn({ code: toShoalError(err).code }, `control loop: ${toShoalError(err).message}`),
-    onEvent: (e) => log.info({ event: e.type }, e.type === 'leading' ? `${controllerId} is the leader` : `leader election: ${e.type}${e.message ? `: ${e.message}` : ''}`),
+    onEvent: (e) => {
+      const msg = e.type === 'leading' ? `${controllerId} is the leader` : `leader election: ${e.type}${e.message ? `: ${e.message}` : ''}`;
+      // Losing a term or failing a campaign is worth a warning; leading is news.
+      if (e.type === 'leading') log.info({ event: e.type }, msg);
+      else log.warn({ event: e.type }, msg);
+    },
   });
   const app = buildApiServer({
     store,

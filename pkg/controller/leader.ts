@@ -44,6 +44,8 @@ export class LeaderElector {
   }
 
   async run(signal: AbortSignal): Promise<void> {
+    // A campaign that keeps failing the same way (etcd without a leader) is told once, not every retry.
+    let lastCampaignError: string | undefined;
     while (!signal.aborted) {
       const election = this.opts.store.election(LEADER_ELECTION, this.opts.id, this.opts.ttlSeconds);
       this.current = election;
@@ -52,10 +54,13 @@ export class LeaderElector {
         fence = await election.campaign(signal);
       } catch (err) {
         if (signal.aborted) break;
-        this.opts.onEvent?.({ type: 'error', message: toShoalError(err).message });
+        const message = toShoalError(err).message;
+        if (message !== lastCampaignError) this.opts.onEvent?.({ type: 'error', message });
+        lastCampaignError = message;
         await sleep(this.opts.retryMs ?? 1000, signal);
         continue;
       }
+      lastCampaignError = undefined;
       const term = new AbortController();
       const stop = (): void => term.abort();
       signal.addEventListener('abort', stop, { once: true });
