@@ -92,7 +92,7 @@ describe.skipIf(!canRun)('an agent in a cluster', () => {
 
     const port = await freeLoopbackPort();
     server = `http://127.0.0.1:${port}`;
-    controller = startNode('controller', [CONTROLLER_JS, '--listen', `127.0.0.1:${port}`, '--data-dir', join(base, 'controller'), '--etcd', etcd.endpoints.join(','), '--node-timeout', '2s']);
+    controller = startNode('controller', [CONTROLLER_JS, '--listen', `127.0.0.1:${port}`, '--data-dir', join(base, 'controller'), '--etcd', etcd.endpoints.join(','), '--node-timeout', '5s']);
     await until('the controller', async () => (await fetch(`${server}/readyz`)).ok);
     await startAgentProc();
 
