@@ -117,7 +117,17 @@ export interface ServiceSpec {
   restart?: RestartPolicy;
   /** Cron expression, for `mode: cron`. */
   schedule?: string;
+  /**
+   * Networks (names of Network objects in the service's namespace) the service's tasks join;
+   * absent or empty: the namespace's `default` network, which always exists. Two tasks can
+   * talk only if their services share a network (DESIGN.md section 7).
+   */
+  networks?: string[];
+  /** `vip` (default): one virtual IP balanced over the running tasks; `dnsrr`: DNS answers the task IPs. */
+  endpointMode?: EndpointMode;
 }
+
+export type EndpointMode = 'vip' | 'dnsrr';
 
 export interface Condition {
   type: string;
@@ -133,6 +143,8 @@ export interface ServiceStatus {
   updatedReplicas?: number;
   observedGeneration?: number;
   conditions?: Condition[];
+  /** The service's virtual IP out of `--service-cidr`, allocated once by the controller (vip mode, replicated and global services). */
+  virtualIP?: string;
 }
 
 export interface Service {
@@ -227,6 +239,17 @@ export interface NodeStatus {
   allocatable?: Resources;
   lastHeartbeat?: string;
   info?: { kernel?: string; os?: string; arch?: string; cgroupVersion?: 1 | 2; agentVersion?: string };
+  /** The node's VXLAN tunnel endpoint, published by its agent; the other nodes program routes, neighbours and FDB entries from it. */
+  overlay?: NodeOverlay;
+}
+
+export interface NodeOverlay {
+  /** The VXLAN device's MAC address (`aa:bb:cc:dd:ee:ff`, lower case). */
+  vtepMAC: string;
+  /** The underlay IPv4 address other nodes send encapsulated packets to. */
+  address: string;
+  /** The VXLAN UDP port (`--vxlan-port`, default 4789). */
+  port: number;
 }
 
 export interface Node {
@@ -237,7 +260,48 @@ export interface Node {
   status: NodeStatus;
 }
 
-export type ApiObject = Service | Task | Node;
+/** A network services join (namespaced). `default` exists in every namespace without an object. */
+export interface Network {
+  apiVersion: typeof API_VERSION;
+  kind: 'Network';
+  metadata: ObjectMeta;
+  spec: { labels?: Record<string, string> };
+  status?: Record<string, never>;
+}
+
+/** One running task behind a service. */
+export interface EndpointAddress {
+  ip: string;
+  /** The task's name (DNS answers it). */
+  taskName: string;
+  nodeName: string;
+}
+
+/**
+ * What every node needs to route to one service, written by the controller's endpoints loop
+ * (one object per replicated or global service, same namespace and name): agents watch these
+ * and the Nodes, not every task of the cluster (Kubernetes' Endpoints, for the same reason).
+ */
+export interface Endpoints {
+  apiVersion: typeof API_VERSION;
+  kind: 'Endpoints';
+  metadata: ObjectMeta;
+  spec: {
+    serviceUid?: string;
+    endpointMode: EndpointMode;
+    /** The service's virtual IP (vip mode, once allocated). */
+    virtualIP?: string;
+    /** Network names in the service's namespace (at least `default`), sorted. */
+    networks: string[];
+    /** The service's `mode: ingress` published ports (the routing mesh). */
+    ingress: { protocol: 'TCP' | 'UDP'; port: number; targetPort: number }[];
+    /** Running tasks (desired running, reported running, with an address), sorted by ip. */
+    addresses: EndpointAddress[];
+  };
+  status?: Record<string, never>;
+}
+
+export type ApiObject = Service | Task | Node | Network | Endpoints;
 export type Kind = ApiObject['kind'];
 
 export interface List<T> {
@@ -257,5 +321,7 @@ export const RESOURCES = {
   services: { kind: 'Service', plural: 'services', namespaced: true },
   tasks: { kind: 'Task', plural: 'tasks', namespaced: true },
   nodes: { kind: 'Node', plural: 'nodes', namespaced: false },
+  networks: { kind: 'Network', plural: 'networks', namespaced: true },
+  endpoints: { kind: 'Endpoints', plural: 'endpoints', namespaced: true },
 } as const;
 export type ResourcePlural = keyof typeof RESOURCES;

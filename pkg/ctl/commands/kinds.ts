@@ -9,14 +9,16 @@ const KINDS: Record<string, ResourcePlural> = {
   service: 'services', services: 'services', svc: 'services',
   task: 'tasks', tasks: 'tasks',
   node: 'nodes', nodes: 'nodes', no: 'nodes',
+  network: 'networks', networks: 'networks', net: 'networks',
+  endpoints: 'endpoints', ep: 'endpoints',
 };
-const SINGULAR: Record<ResourcePlural, string> = { services: 'service', tasks: 'task', nodes: 'node' };
-const PLURAL_OF_KIND: Record<string, ResourcePlural> = { Service: 'services', Task: 'tasks', Node: 'nodes' };
+const SINGULAR: Record<ResourcePlural, string> = { services: 'service', tasks: 'task', nodes: 'node', networks: 'network', endpoints: 'endpoints' };
+const PLURAL_OF_KIND: Record<string, ResourcePlural> = { Service: 'services', Task: 'tasks', Node: 'nodes', Network: 'networks', Endpoints: 'endpoints' };
 
 /** The resource a command-line kind names; InvalidArgument for anything else. */
 export function pluralOf(kind: string): ResourcePlural {
   const p = KINDS[kind.toLowerCase()];
-  if (!p) throw errors.invalidArgument(`unknown resource type "${kind}": use services, tasks or nodes`);
+  if (!p) throw errors.invalidArgument(`unknown resource type "${kind}": use services, tasks, nodes, networks or endpoints`);
   return p;
 }
 
