@@ -5,6 +5,7 @@
  * mesh). The agent hands the whole desired state over each time (debounced); the dataplane
  * diffs it against what it programmed and changes only what differs.
  */
+import { createHash } from 'node:crypto';
 
 /** This node's tunnel endpoint and subnet. */
 export interface OverlaySelf {
@@ -79,4 +80,26 @@ export interface ClusterDataplane {
   stats(): DataplaneStats;
   /** Removes everything the dataplane made (device, routes, neighbours, FDB, rules, ipsets, ip rules). */
   teardown(): Promise<void>;
+}
+
+export interface ClusterDataplaneOptions {
+  host: import('./host.js').NetHost;
+  /** Prefix of Shoal's iptables chains, ipsets and ip rules (the BridgeNetwork's, e.g. `SHOAL`). */
+  chainPrefix: string;
+  /** The node's default bridge (its subnet is the podCIDR), e.g. `shoal0`. */
+  bridge: string;
+  /** VXLAN device name (≤ 15 chars). Default `shoal-vx`. */
+  vxlanDevice?: string;
+  /** VXLAN network identifier. Default 4096. */
+  vni?: number;
+}
+
+/**
+ * The VTEP MAC of a node: locally administered, unicast, derived from the node's name, so a
+ * device recreated after a restart (or on another boot) keeps the address its peers know.
+ */
+export function vtepMacOf(nodeName: string): string {
+  const h = createHash('sha256').update(`shoal-vtep:${nodeName}`).digest();
+  const b = [0x0e, h[0] ?? 0, h[1] ?? 0, h[2] ?? 0, h[3] ?? 0, h[4] ?? 0];
+  return b.map((x) => x.toString(16).padStart(2, '0')).join(':');
 }
