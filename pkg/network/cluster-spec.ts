@@ -6,6 +6,7 @@
  * diffs it against what it programmed and changes only what differs.
  */
 import { createHash } from 'node:crypto';
+import type { NetHost } from './host.js';
 
 /** This node's tunnel endpoint and subnet. */
 export interface OverlaySelf {
@@ -83,7 +84,7 @@ export interface ClusterDataplane {
 }
 
 export interface ClusterDataplaneOptions {
-  host: import('./host.js').NetHost;
+  host: NetHost;
   /** Prefix of Shoal's iptables chains, ipsets and ip rules (the BridgeNetwork's, e.g. `SHOAL`). */
   chainPrefix: string;
   /** The node's default bridge (its subnet is the podCIDR), e.g. `shoal0`. */
