@@ -10,7 +10,7 @@ SHELL := /bin/bash
 PREFIX ?= /usr/local
 CC ?= cc
 CFLAGS ?= -O2 -Wall -Wextra -Werror=implicit-function-declaration -D_GNU_SOURCE
-APT_PACKAGES := etcd-server etcd-client iptables busybox-static docker-registry apache2-utils iproute2 util-linux
+APT_PACKAGES := etcd-server etcd-client iptables busybox-static docker-registry apache2-utils iproute2 util-linux ipset iperf3
 
 .PHONY: all deps sysdeps build native test test-unit test-e2e check lint typecheck install up down bench clean
 
@@ -28,6 +28,8 @@ sysdeps:
 	command -v htpasswd >/dev/null || missing="$$missing apache2-utils"; \
 	command -v ip >/dev/null || missing="$$missing iproute2"; \
 	command -v nsenter >/dev/null || missing="$$missing util-linux"; \
+	command -v ipset >/dev/null || missing="$$missing ipset"; \
+	command -v iperf3 >/dev/null || missing="$$missing iperf3"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "need root to install:$$missing" >&2; exit 1; fi; \
 	  echo "installing Debian packages:$$missing"; \
