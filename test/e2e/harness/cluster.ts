@@ -162,6 +162,8 @@ export interface TestCluster {
   ctl(args: readonly string[]): Promise<RunResult>;
   /** shoalctl against controller `i`. */
   ctlOn(i: number, args: readonly string[]): Promise<RunResult>;
+  /** shoalctl against one host's engine (`--host unix://...`). */
+  engineCtl(h: ClusterHost, args: readonly string[]): Promise<RunResult>;
   /** `apply --wait` of a busybox service of `replicas` replicas (sleeps, stops in 1 s). */
   applyReplicas(name: string, replicas: number): Promise<void>;
   /** Tasks of a service as the API lists them. */
@@ -383,7 +385,7 @@ export async function startCluster(opts: ClusterOptions): Promise<TestCluster> {
     const cluster: TestCluster = {
       hosts, controllers, etcd: etcd!, etcdCluster, lan, server, recorder: (recorder = new ClusterRecorder(etcdEndpoints)),
       image: `${regHost}/e2e/busybox:1`,
-      host, startController, startAgent, ctl, ctlOn, tasks, nodes, containersOn, runningEverywhere, containerSnapshot, diagnostics, close,
+      host, startController, startAgent, ctl, ctlOn, engineCtl, tasks, nodes, containersOn, runningEverywhere, containerSnapshot, diagnostics, close,
       killController: (i) => stopProc(controllers[i]?.proc, 'SIGKILL'),
       waitLeader: async (i, ms) => {
         await until(`controller ${i} to lead`, async () => {
