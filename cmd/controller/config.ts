@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { isCidr, parseDurationMs, ShoalError } from '../../pkg/api/index.js';
+import { cidrsOverlap, isCidr, parseCidr, parseDurationMs, ShoalError } from '../../pkg/api/index.js';
 
 export interface ControllerConfig {
   listenHost: string;
@@ -14,6 +14,8 @@ export interface ControllerConfig {
   /** External etcd client URLs; undefined: run the embedded etcd under dataDir. */
   etcd: string[] | undefined;
   clusterCIDR: string;
+  /** Virtual IPs of services. */
+  serviceCIDR: string;
   nodeTimeoutMs: number;
   /** Seconds of the leader-election lease (how fast another controller takes over). */
   leaderLeaseSeconds: number;
@@ -25,6 +27,7 @@ export const CONTROLLER_DEFAULTS = {
   listen: '0.0.0.0:6443',
   dataDir: '/var/lib/shoal/controller',
   clusterCIDR: '10.244.0.0/16',
+  serviceCIDR: '10.96.0.0/16',
   nodeTimeout: '5s',
   leaderLease: '3s',
 } as const;
@@ -34,6 +37,7 @@ interface Raw {
   dataDir?: unknown;
   etcd?: unknown;
   clusterCIDR?: unknown;
+  serviceCIDR?: unknown;
   nodeTimeout?: unknown;
   leaderLease?: unknown;
 }
@@ -46,6 +50,9 @@ const FILE_KEYS: Record<string, keyof Raw> = {
   clusterCIDR: 'clusterCIDR',
   clusterCidr: 'clusterCIDR',
   'cluster-cidr': 'clusterCIDR',
+  serviceCIDR: 'serviceCIDR',
+  serviceCidr: 'serviceCIDR',
+  'service-cidr': 'serviceCIDR',
   nodeTimeout: 'nodeTimeout',
   'node-timeout': 'nodeTimeout',
   leaderLease: 'leaderLease',
@@ -61,6 +68,7 @@ export async function parseControllerConfig(argv: string[], readFile: (path: str
     .option('--data-dir <dir>', `data directory (default ${CONTROLLER_DEFAULTS.dataDir})`)
     .option('--etcd <urls>', 'etcd client URLs, comma-separated (absent: embedded etcd under the data dir)')
     .option('--cluster-cidr <cidr>', `pod network of the cluster (default ${CONTROLLER_DEFAULTS.clusterCIDR})`)
+    .option('--service-cidr <cidr>', `virtual IPs of services (default ${CONTROLLER_DEFAULTS.serviceCIDR})`)
     .option('--node-timeout <duration>', `missed-heartbeat period before a node is down (default ${CONTROLLER_DEFAULTS.nodeTimeout})`)
     .option('--leader-lease <duration>', `leader election lease (default ${CONTROLLER_DEFAULTS.leaderLease})`)
     .option('--restore <snapshot>', 'restore the embedded etcd from a snapshot (shoalctl cluster backup) into a --data-dir that holds none; not with --etcd')
@@ -71,7 +79,7 @@ export async function parseControllerConfig(argv: string[], readFile: (path: str
     if (err instanceof CommanderError) throw new ShoalError('InvalidArgument', err.message.replace(/^error: /, ''));
     throw err;
   }
-  const flags = cmd.opts<{ listen?: string; dataDir?: string; etcd?: string; clusterCidr?: string; nodeTimeout?: string; leaderLease?: string; config?: string; restore?: string }>();
+  const flags = cmd.opts<{ listen?: string; dataDir?: string; etcd?: string; clusterCidr?: string; serviceCidr?: string; nodeTimeout?: string; leaderLease?: string; config?: string; restore?: string }>();
   let file: Raw = {};
   if (flags.config !== undefined) file = parseConfigFile(flags.config, await readConfig(flags.config, readFile));
   const raw: Raw = {
@@ -79,6 +87,7 @@ export async function parseControllerConfig(argv: string[], readFile: (path: str
     dataDir: flags.dataDir ?? file.dataDir ?? CONTROLLER_DEFAULTS.dataDir,
     etcd: flags.etcd ?? file.etcd,
     clusterCIDR: flags.clusterCidr ?? file.clusterCIDR ?? CONTROLLER_DEFAULTS.clusterCIDR,
+    serviceCIDR: flags.serviceCidr ?? file.serviceCIDR ?? CONTROLLER_DEFAULTS.serviceCIDR,
     nodeTimeout: flags.nodeTimeout ?? file.nodeTimeout ?? CONTROLLER_DEFAULTS.nodeTimeout,
     leaderLease: flags.leaderLease ?? file.leaderLease ?? CONTROLLER_DEFAULTS.leaderLease,
   };
@@ -140,6 +149,12 @@ function validate(raw: Raw, restore: string | undefined): ControllerConfig {
   }
   const clusterCIDR = String(raw.clusterCIDR);
   if (!isCidr(clusterCIDR, { strict: false })) problems.push(`cluster-cidr: "${clusterCIDR}" is not an IPv4 CIDR like 10.244.0.0/16`);
+  const serviceCIDR = String(raw.serviceCIDR);
+  if (!isCidr(serviceCIDR, { strict: false })) problems.push(`service-cidr: "${serviceCIDR}" is not an IPv4 CIDR like 10.96.0.0/16`);
+  else if (parseCidr(serviceCIDR, { strict: false }).prefix > 28) problems.push(`service-cidr: "${serviceCIDR}" is too small: want /28 or larger`);
+  else if (isCidr(clusterCIDR, { strict: false }) && cidrsOverlap(parseCidr(serviceCIDR, { strict: false }), parseCidr(clusterCIDR, { strict: false }))) {
+    problems.push(`service-cidr: ${serviceCIDR} overlaps the cluster CIDR ${clusterCIDR}: virtual IPs and task addresses must not collide`);
+  }
   const nodeTimeoutMs = durationMs(raw.nodeTimeout, 'node-timeout', problems);
   const leaderLeaseMs = durationMs(raw.leaderLease, 'leader-lease', problems);
   if (restore === '') problems.push('restore: needs the path of a snapshot file');
@@ -153,6 +168,7 @@ function validate(raw: Raw, restore: string | undefined): ControllerConfig {
     dataDir: dataDir as string,
     etcd,
     clusterCIDR,
+    serviceCIDR,
     nodeTimeoutMs,
     leaderLeaseSeconds: Math.max(1, Math.ceil(leaderLeaseMs / 1000)),
     restore: restore === undefined || restore === '' ? undefined : restore,

@@ -103,6 +103,7 @@ async function runController(store: EtcdStore, cfg: ControllerConfig, signal: Ab
     store,
     metrics,
     clusterCidr: cfg.clusterCIDR,
+    serviceCidr: cfg.serviceCIDR,
     nodeTimeoutMs: cfg.nodeTimeoutMs,
     leaderTtlSeconds: cfg.leaderLeaseSeconds,
     controllerId,

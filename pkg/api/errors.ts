@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'FailedPrecondition' // object in the wrong state for the operation, e.g. rm of a running container (409)
   | 'Unauthorized' // missing or bad credentials (401)
   | 'PermissionDenied' // (403)
+  | 'MethodNotAllowed' // the resource does not take this verb, e.g. writes of controller-owned objects (405)
   | 'TooLarge' // body, layer or blob over a limit (413)
   | 'Gone' // watch revision compacted (410)
   | 'Unavailable' // a dependency (etcd, a registry) cannot be reached; retry later (503)
@@ -82,6 +83,7 @@ const HTTP: Record<ErrorCode, { status: number; reason: string }> = {
   FailedPrecondition: { status: 409, reason: 'Conflict' },
   Unauthorized: { status: 401, reason: 'Unauthorized' },
   PermissionDenied: { status: 403, reason: 'Forbidden' },
+  MethodNotAllowed: { status: 405, reason: 'MethodNotAllowed' },
   TooLarge: { status: 413, reason: 'RequestEntityTooLarge' },
   Gone: { status: 410, reason: 'Expired' },
   Unavailable: { status: 503, reason: 'ServiceUnavailable' },
@@ -134,7 +136,7 @@ export function toStatus(err: unknown): Status {
 }
 
 const BY_STATUS: Record<number, ErrorCode> = {
-  400: 'InvalidArgument', 401: 'Unauthorized', 403: 'PermissionDenied', 404: 'NotFound', 409: 'Conflict',
+  400: 'InvalidArgument', 401: 'Unauthorized', 403: 'PermissionDenied', 404: 'NotFound', 405: 'MethodNotAllowed', 409: 'Conflict',
   410: 'Gone', 413: 'TooLarge', 422: 'Invalid', 499: 'Canceled', 501: 'Unimplemented', 502: 'Upstream',
   503: 'Unavailable', 504: 'Timeout',
 };
@@ -180,6 +182,7 @@ export const errors = {
   failedPrecondition: (m: string, o?: ShoalErrorOptions) => new ShoalError('FailedPrecondition', m, o),
   unavailable: (m: string, o?: ShoalErrorOptions) => new ShoalError('Unavailable', m, o),
   unauthorized: (m: string, o?: ShoalErrorOptions) => new ShoalError('Unauthorized', m, o),
+  methodNotAllowed: (m: string, o?: ShoalErrorOptions) => new ShoalError('MethodNotAllowed', m, o),
   tooLarge: (m: string, o?: ShoalErrorOptions) => new ShoalError('TooLarge', m, o),
   dataLoss: (m: string, o?: ShoalErrorOptions) => new ShoalError('DataLoss', m, o),
   upstream: (m: string, o?: ShoalErrorOptions) => new ShoalError('Upstream', m, o),

@@ -30,7 +30,7 @@ export function validateNodeStatus(status: unknown, path = 'status'): FieldCause
     c.invalid(path, status, 'must be an object');
     return c.list;
   }
-  checkKeys(c, status, path, ['state', 'message', 'addresses', 'capacity', 'allocatable', 'lastHeartbeat', 'info']);
+  checkKeys(c, status, path, ['state', 'message', 'addresses', 'capacity', 'allocatable', 'lastHeartbeat', 'info', 'overlay']);
   optEnum(c, status, 'state', `${path}.state`, NODE_STATES);
   optString(c, status, 'message', `${path}.message`, 32 * 1024);
   optArray(c, status, 'addresses', `${path}.addresses`)?.forEach((a, i) => {
@@ -53,6 +53,17 @@ export function validateNodeStatus(status: unknown, path = 'status'): FieldCause
     for (const k of ['kernel', 'os', 'arch', 'agentVersion']) optString(c, info, k, `${path}.info.${k}`, 256);
     const cg = info['cgroupVersion'];
     if (cg !== undefined && cg !== 1 && cg !== 2) c.notSupported(`${path}.info.cgroupVersion`, cg, ['1', '2']);
+  }
+  const ov = optObj(c, status, 'overlay', `${path}.overlay`);
+  if (ov) {
+    const p = `${path}.overlay`;
+    checkKeys(c, ov, p, ['vtepMAC', 'address', 'port']);
+    for (const k of ['vtepMAC', 'address', 'port']) if (ov[k] === undefined) c.required(`${p}.${k}`, k);
+    const mac = optString(c, ov, 'vtepMAC', `${p}.vtepMAC`, 17);
+    if (mac !== undefined && !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac)) c.invalid(`${p}.vtepMAC`, mac, 'must be a lower-case MAC address such as 0e:12:34:56:78:9a');
+    const addr = optString(c, ov, 'address', `${p}.address`, 15);
+    if (addr !== undefined && !isIP(addr)) c.invalid(`${p}.address`, addr, 'must be an IPv4 address');
+    optInt(c, ov, 'port', `${p}.port`, 1, 65535);
   }
   return c.list;
 }

@@ -50,7 +50,9 @@ export function cronProblem(expr: string): string | undefined {
   return undefined;
 }
 
-const SERVICE_SPEC_KEYS = ['mode', 'replicas', 'template', 'ports', 'placement', 'update', 'restart', 'schedule'] as const;
+const SERVICE_SPEC_KEYS = ['mode', 'replicas', 'template', 'ports', 'placement', 'update', 'restart', 'schedule', 'networks', 'endpointMode'] as const;
+/** A service joins at most this many networks. */
+export const MAX_SERVICE_NETWORKS = 16;
 export const SERVICE_MODES = ['replicated', 'global', 'job', 'cron'] as const;
 
 function validatePorts(c: Causes, spec: Obj): void {
@@ -143,7 +145,23 @@ export function validateService(body: unknown): FieldCause[] {
   validatePlacement(c, spec);
   validateUpdate(c, spec);
   validateRestart(c, spec, mode);
+  validateNetworks(c, spec);
   return c.list;
+}
+
+/** `spec.networks` (unique DNS-1123 labels, at most MAX_SERVICE_NETWORKS) and `spec.endpointMode`. */
+function validateNetworks(c: Causes, spec: Obj): void {
+  optEnum(c, spec, 'endpointMode', 'spec.endpointMode', ['vip', 'dnsrr']);
+  const nets = optArray(c, spec, 'networks', 'spec.networks');
+  if (!nets) return;
+  if (nets.length > MAX_SERVICE_NETWORKS) c.add('spec.networks', REASON.tooLong, `at most ${MAX_SERVICE_NETWORKS} networks`);
+  const seen = new Set<string>();
+  nets.forEach((n, i) => {
+    const p = `spec.networks[${i}]`;
+    if (typeof n !== 'string' || !isDnsLabel(n)) return c.invalid(p, n, 'must be a network name (a DNS-1123 label)');
+    if (seen.has(n)) c.add(p, REASON.duplicate, `network ${n} is listed twice`);
+    seen.add(n);
+  });
 }
 
 /** `spec.schedule`: required with mode cron (a valid cron expression), forbidden otherwise. */

@@ -34,3 +34,4 @@ export function invalidError(kind: string, name: string | undefined, causes: Fie
   if (name !== undefined) opts.name = name;
   return errors.invalid(`${kind} "${name ?? ''}" is invalid: ${summary}`, causes, opts);
 }
+export { DEFAULT_NETWORK, validateNetwork } from './validation-network.js';

@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import type { Node, Service, Task } from '../api/index.js';
+import type { Endpoints, Node, Service, Task } from '../api/index.js';
 import { runSchedulerLoop } from '../scheduler/index.js';
 import { decodeObject, FencedStore, Informer, resourcePrefix, type Fence, type Store } from '../store/index.js';
 import { leaseTtlSeconds, NODE_LEASES_PREFIX } from './heartbeat.js';
@@ -18,12 +18,17 @@ import { LeaderElector } from './leader.js';
 import { NODE_INDEX, runNodeMonitor, taskNodeIndex } from './node-monitor/index.js';
 import { runOrchestratorLoop, SERVICE_INDEX, taskServiceIndex } from './orchestrator/index.js';
 import { podCidrStep } from './pod-cidr.js';
+import { runServiceNetworkLoop } from './service-network/index.js';
+
+export const DEFAULT_SERVICE_CIDR = '10.96.0.0/16';
 
 export interface ControlLoopsOptions {
   store: Store;
   /** The typed registry (unused for now: the loops talk to the store directly). */
   registry?: unknown;
   clusterCidr: string;
+  /** Virtual IPs of services (default 10.96.0.0/16). */
+  serviceCidr?: string;
   nodeTimeoutMs: number;
   /** While leading, task and node state gauges are computed from this term's informers. */
   metrics?: { setStateSources(sources: { tasks?: () => Iterable<[string, number]>; nodes?: () => Iterable<[string, number]> }): void };
@@ -72,6 +77,7 @@ async function lead(opts: ControlLoopsOptions, signal: AbortSignal, fence: Fence
   const services = new Informer<Service>({ store, prefix: resourcePrefix('services'), decode: (kv) => decodeObject<Service>(kv), onError });
   const tasks = new Informer<Task>({ store, prefix: resourcePrefix('tasks'), decode: (kv) => decodeObject<Task>(kv), indexers: { [SERVICE_INDEX]: taskServiceIndex, [NODE_INDEX]: taskNodeIndex }, onError });
   const nodes = new Informer<Node>({ store, prefix: resourcePrefix('nodes'), decode: (kv) => decodeObject<Node>(kv), onError });
+  const endpoints = new Informer<Endpoints>({ store, prefix: resourcePrefix('endpoints'), decode: (kv) => decodeObject<Endpoints>(kv), onError });
   const leases = new Informer<unknown>({ store, prefix: NODE_LEASES_PREFIX, decode: (kv) => kv.value, onError });
   const countBy = <T>(inf: Informer<T>, state: (o: T) => string) => (): Map<string, number> => {
     const counts = new Map<string, number>();
@@ -117,6 +123,11 @@ async function lead(opts: ControlLoopsOptions, signal: AbortSignal, fence: Fence
         tasks.run(s),
         nodes.run(s),
         leases.run(s),
+        endpoints.run(s),
+        runServiceNetworkLoop({
+          store: writer, services, tasks, endpoints, serviceCidr: opts.serviceCidr ?? DEFAULT_SERVICE_CIDR, signal: s, onError,
+          ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
+        }),
         runOrchestratorLoop({ store: writer, services, tasks, nodes, signal: s, onError }),
         runSchedulerLoop({ store: writer, tasks, nodes, signal: s, onError }),
         runNodeMonitor({ store: writer, nodes, tasks, leases, nodeTimeoutMs: opts.nodeTimeoutMs, signal: s, onError }),

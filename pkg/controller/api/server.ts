@@ -12,6 +12,7 @@ import { ControllerMetrics } from '../metrics.js';
 import { JSON_TYPES, MAX_BODY_BYTES, parseJsonBody, parseYamlBody, YAML_TYPES } from './body.js';
 import type { HeartbeatSink, LeaderInfo, RouteDeps } from './deps.js';
 import { nodesRoutes } from './nodes-routes.js';
+import { resourceRoutes } from './resource-routes.js';
 import { servicesRoutes } from './services-routes.js';
 import { systemRoutes } from './system-routes.js';
 import { backupRoutes } from './backup-routes.js';
@@ -95,6 +96,10 @@ export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
   void app.register(servicesRoutes(deps));
   void app.register(tasksRoutes(deps));
   void app.register(nodesRoutes(deps));
+  void app.register(async (a) => {
+    resourceRoutes(a, deps, deps.registry.networks);
+    resourceRoutes(a, deps, deps.registry.endpoints);
+  });
   void app.register(tunnelRoutes(deps, { hub: opts.tunnels ?? new TunnelHub() }));
   return app;
 }

@@ -120,8 +120,11 @@ export async function runOrchestratorLoop(opts: OrchestratorLoopOptions): Promis
     let written: BatchCommitResult | undefined;
     if (ops.length > 0) written = await commitInBatches(store, ops, TXN_BATCH_OPS, signal);
     let serviceRev = 0;
-    if (svc !== undefined && JSON.stringify(r.status) !== JSON.stringify(svc.object.status ?? {})) {
-      const next: Service = { ...svc.object, status: r.status };
+    // The virtual IP is the service-network loop's field of the status: carried over as it is.
+    const vip = svc?.object.status?.virtualIP;
+    const status = vip === undefined ? r.status : { ...r.status, virtualIP: vip };
+    if (svc !== undefined && JSON.stringify(status) !== JSON.stringify(svc.object.status ?? {})) {
+      const next: Service = { ...svc.object, status };
       const s = await commitInBatches(store, [{ op: 'update', key: storeKeyOf(svc.object), value: encodeObject(next), expectModRevision: svc.modRevision }]);
       serviceRev = s.revision;
     }

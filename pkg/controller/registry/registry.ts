@@ -1,8 +1,8 @@
 /** The typed object registry of the controller: one ResourceRegistry per kind plus the scale subresource. */
-import { API_VERSION, errors, MAX_REPLICAS, type Node, type Service, type Task } from '../../api/index.js';
+import { API_VERSION, errors, isShoalError, MAX_REPLICAS, type Endpoints, type Network, type Node, type Service, type Task } from '../../api/index.js';
 import type { Store } from '../../store/index.js';
 import { ResourceRegistry, type ResourceRegistryOptions } from './resource.js';
-import { nodeStrategy, serviceStrategy, taskStrategy } from './strategies.js';
+import { endpointsStrategy, missingNetworks, networkInUse, networkStrategy, nodeStrategy, serviceStrategy, taskStrategy } from './strategies.js';
 
 /** The scale subresource (`services/{name}/scale`). */
 export interface Scale {
@@ -17,9 +17,28 @@ export class Registry {
   readonly services: ResourceRegistry<Service>;
   readonly tasks: ResourceRegistry<Task>;
   readonly nodes: ResourceRegistry<Node>;
+  readonly networks: ResourceRegistry<Network>;
+  readonly endpoints: ResourceRegistry<Endpoints>;
 
   constructor(readonly store: Store, opts: ResourceRegistryOptions = {}) {
-    this.services = new ResourceRegistry(store, serviceStrategy, opts);
+    const exists = async (ns: string, name: string): Promise<boolean> => {
+      try {
+        await this.networks.get(ns, name);
+        return true;
+      } catch (err) {
+        if (isShoalError(err, 'NotFound')) return false;
+        throw err;
+      }
+    };
+    this.services = new ResourceRegistry(store, {
+      ...serviceStrategy,
+      admit: async (next, others) => [...(await serviceStrategy.admit!(next, others)), ...(await missingNetworks(next, exists))],
+    }, opts);
+    this.networks = new ResourceRegistry(store, {
+      ...networkStrategy,
+      checkDelete: async (net) => networkInUse(net, (await this.services.list({ namespace: net.metadata.namespace ?? 'default' })).items),
+    }, opts);
+    this.endpoints = new ResourceRegistry(store, endpointsStrategy, opts);
     this.tasks = new ResourceRegistry(store, taskStrategy, opts);
     this.nodes = new ResourceRegistry(store, nodeStrategy, opts);
   }

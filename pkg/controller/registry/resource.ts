@@ -44,6 +44,10 @@ export interface ResourceStrategy<T extends ApiObject> {
    * every namespace. Returns the problems as field causes (answered as 422).
    */
   admit?(next: T, others: () => Promise<T[]>): Promise<FieldCause[]>;
+  /** Refuses a delete (throws ShoalError), e.g. a network that services still list. */
+  checkDelete?(current: T): Promise<void>;
+  /** False: clients only read (the controller writes the objects straight to the store). Default true. */
+  clientWritable?: boolean;
 }
 
 export interface ListQuery {
@@ -352,7 +356,13 @@ export class ResourceRegistry<T extends ApiObject> {
 
   async delete(namespace: string | undefined, name: string, opts: { resourceVersion?: string } = {}): Promise<T> {
     this.checkName(name);
-    const rv = parseRv(opts.resourceVersion, 'preconditions.resourceVersion');
+    let rv = parseRv(opts.resourceVersion, 'preconditions.resourceVersion');
+    if (this.strategy.checkDelete !== undefined) {
+      const cur = await this.get(namespace, name);
+      await this.strategy.checkDelete(cur);
+      // What was checked is what goes: a change in between is a 409 the client retries.
+      rv ??= Number(cur.metadata.resourceVersion);
+    }
     try {
       const kv = await this.store.delete(this.key(namespace, name), rv === undefined ? {} : { expectModRevision: rv });
       return decodeObject<T>(kv);

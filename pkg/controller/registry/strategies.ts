@@ -1,7 +1,7 @@
 /** The per-kind rules the generic ResourceRegistry applies: validation, status handling, selectable fields. */
 import {
-  canTransition, errors, namespacedName, validateNode, validateNodeStatus, validateService, validateTask, validateTaskStatus,
-  type FieldCause, type Node, type Service, type Task,
+  canTransition, DEFAULT_NETWORK, errors, namespacedName, validateNetwork, validateNode, validateNodeStatus, validateService, validateTask, validateTaskStatus,
+  type Endpoints, type FieldCause, type Network, type Node, type Service, type Task,
 } from '../../api/index.js';
 import type { ResourceStrategy } from './resource.js';
 
@@ -81,3 +81,58 @@ export const nodeStrategy: ResourceStrategy<Node> = {
   initialStatus: () => ({ state: 'unknown' }),
   fieldSelectors: ['spec.availability', 'status.state'],
 };
+
+const noStatus = (s: unknown): FieldCause[] =>
+  s === undefined || (s !== null && typeof s === 'object' && !Array.isArray(s) && Object.keys(s).length === 0)
+    ? []
+    : [{ field: 'status', reason: 'FieldValueForbidden', message: 'has no fields' }];
+
+/**
+ * Networks: `checkDelete` is given by the Registry (it needs the services). `default` is never
+ * an object (validation refuses the name).
+ */
+export const networkStrategy: ResourceStrategy<Network> = {
+  plural: 'networks',
+  kind: 'Network',
+  namespaced: true,
+  validate: validateNetwork,
+  validateStatus: noStatus,
+  statusOnCreate: false,
+  initialStatus: () => ({}),
+  fieldSelectors: [],
+};
+
+/** Endpoints: written by the controller's endpoints loop straight to the store; clients read them. */
+export const endpointsStrategy: ResourceStrategy<Endpoints> = {
+  plural: 'endpoints',
+  kind: 'Endpoints',
+  namespaced: true,
+  validate: () => [],
+  validateStatus: noStatus,
+  statusOnCreate: false,
+  initialStatus: () => ({}),
+  fieldSelectors: [],
+  clientWritable: false,
+};
+
+/** The networks a service lists that do not exist in its namespace (`default` always does). */
+export function missingNetworks(svc: Service, exists: (namespace: string, name: string) => Promise<boolean>): Promise<FieldCause[]> {
+  const ns = svc.metadata.namespace ?? 'default';
+  return Promise.all(
+    (svc.spec.networks ?? []).map(async (n, i): Promise<FieldCause | undefined> =>
+      n === DEFAULT_NETWORK || (await exists(ns, n))
+        ? undefined
+        : { field: `spec.networks[${i}]`, reason: 'FieldValueNotFound', message: `network ${n} does not exist in namespace ${ns} (create it first: shoalctl create network ${n}${ns === 'default' ? '' : ` -n ${ns}`})` }),
+  ).then((cs) => cs.filter((c): c is FieldCause => c !== undefined));
+}
+
+/** A network that services list cannot go: 409 naming them. */
+export function networkInUse(net: Network, services: readonly Service[]): void {
+  const ns = net.metadata.namespace ?? 'default';
+  const users = services
+    .filter((s) => (s.metadata.namespace ?? 'default') === ns && (s.spec.networks ?? []).includes(net.metadata.name))
+    .map((s) => s.metadata.name);
+  if (users.length > 0) {
+    throw errors.failedPrecondition(`network ${net.metadata.name} is in use by service${users.length > 1 ? 's' : ''} ${users.slice(0, 10).join(', ')}${users.length > 10 ? ` and ${users.length - 10} more` : ''}: remove it from their spec.networks or delete them first`);
+  }
+}

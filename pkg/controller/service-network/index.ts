@@ -1,0 +1,3 @@
+export { runServiceNetworkLoop, COALESCE_MS, type ServiceNetworkLoopOptions } from './loop.js';
+export { VipAllocator } from './vip.js';
+export { endpointsSpec, isEndpoint, isServed, wantsVip } from './endpoints.js';
