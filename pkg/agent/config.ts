@@ -21,6 +21,8 @@ export interface AgentConfig {
   insecureRegistries: string[];
   cgroupParent: string;
   metricsListen?: string;
+  /** VXLAN UDP port of the cluster overlay (default 4789, IANA's). */
+  vxlanPort: number;
   /** Cap on the decompressed size of one layer, in bytes. */
   maxLayerSize: number;
   /** Registry credentials file (written by `shoalctl login` through the agent). */
@@ -75,7 +77,7 @@ const camel = (k: string): string => k.replace(/-([a-z])/g, (_m, c: string) => c
 const KNOWN = new Set([
   'socket', 'dataDir', 'runDir', 'controller', 'nodeName', 'advertiseAddr', 'label', 'labels', 'insecureRegistry',
   'insecureRegistries', 'cgroupParent', 'metricsListen', 'maxLayerSize', 'credentials', 'logLevel',
-  'bridge', 'bridgeSubnet', 'bridgeChainPrefix',
+  'bridge', 'bridgeSubnet', 'bridgeChainPrefix', 'vxlanPort',
 ]);
 
 /** Parses agent arguments (without node and script) into a config; InvalidArgument/Invalid on bad input. */
@@ -97,6 +99,7 @@ export async function parseAgentConfig(
     .option('--insecure-registry <host:port>', 'allow plain HTTP to this registry (repeatable)', collect)
     .option('--cgroup-parent <name>', 'cgroup parent (default shoal)')
     .option('--metrics-listen <host:port>', 'Prometheus metrics address (off when absent)')
+    .option('--vxlan-port <port>', 'UDP port of the cluster overlay (default 4789)')
     .option('--max-layer-size <size>', 'cap on the decompressed size of one layer (default 16g)')
     .option('--credentials <file>', 'registry credentials file (default ~/.shoal/credentials.json)')
     .option('--log-level <level>', 'log level (default info)')
@@ -189,6 +192,7 @@ export async function parseAgentConfig(
     labels,
     insecureRegistries: list('insecureRegistry', 'insecureRegistries'),
     cgroupParent: str('cgroupParent') ?? 'shoal',
+    vxlanPort: 4789,
     maxLayerSize,
     credentials: str('credentials') ?? `${defaults.home.replace(/\/$/, '')}/.shoal/credentials.json`,
     logLevel: str('logLevel') ?? 'info',
@@ -219,9 +223,21 @@ export async function parseAgentConfig(
   if (adv !== undefined) cfg.advertiseAddr = adv;
   const metrics = str('metricsListen');
   if (metrics !== undefined) cfg.metricsListen = metrics;
+  cfg.vxlanPort = portSetting(pick('vxlanPort'), 'vxlanPort', 4789, causes);
   for (const k of ['socket', 'dataDir', 'runDir', 'credentials'] as const) {
     if (!cfg[k].startsWith('/')) causes.push({ field: k, reason: 'FieldValueInvalid', message: `${k} must be an absolute path` });
   }
   if (causes.length > 0) throw errors.invalid(`invalid agent configuration: ${causes.map((c) => `${c.field}: ${c.message}`).join('; ')}`, causes);
   return cfg;
+}
+
+/** A port setting: a flag's string or a config file's number; the default when absent. */
+function portSetting(v: unknown, field: string, dflt: number, causes: FieldCause[]): number {
+  if (v === undefined || v === null) return dflt;
+  const text = String(v);
+  if (!/^\d{1,5}$/.test(text) || Number(text) < 1 || Number(text) > 65535) {
+    causes.push({ field, reason: 'FieldValueInvalid', message: `${field} "${text}" must be a port number 1-65535` });
+    return dflt;
+  }
+  return Number(text);
 }

@@ -80,6 +80,9 @@ export class AgentMetrics {
   /** One cgroup read shared by the three per-container gauges of a scrape. */
   private inflight: Promise<Sample[]> | undefined;
 
+  private readonly dataplane: Gauge;
+  private readonly dataplaneApply: Histogram;
+
   constructor(opts: AgentMetricsOptions = {}) {
     this.concurrency = Math.max(1, opts.statsConcurrency ?? 16);
     this.timeoutMs = opts.statsTimeoutMs ?? 1000;
@@ -98,6 +101,18 @@ export class AgentMetrics {
       help: 'Image pull durations by result (ok, error)',
       labelNames: ['result'],
       buckets: PULL_BUCKETS,
+      registers,
+    });
+    this.dataplane = new Gauge({
+      name: 'shoal_agent_dataplane',
+      help: 'The cluster dataplane after its last apply: rules, endpoints, peers, applies and failures so far',
+      labelNames: ['what'],
+      registers,
+    });
+    this.dataplaneApply = new Histogram({
+      name: 'shoal_agent_dataplane_apply_duration_seconds',
+      help: 'Time to apply a change of the cluster network (overlay, VIPs, isolation, mesh) on this node',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     });
     this.statsFailures = new Counter({
@@ -151,6 +166,16 @@ export class AgentMetrics {
   };
 
   /** ImageService `onPulled` hook. */
+  /** The cluster dataplane after an apply: rules, endpoints, peers, and how long the apply took. */
+  observeDataplane = (st: { rules: number; endpoints: number; peers: number; lastApplyMs: number; applies: number; failures: number }): void => {
+    this.dataplane.set({ what: 'rules' }, st.rules);
+    this.dataplane.set({ what: 'endpoints' }, st.endpoints);
+    this.dataplane.set({ what: 'peers' }, st.peers);
+    this.dataplane.set({ what: 'applies' }, st.applies);
+    this.dataplane.set({ what: 'failures' }, st.failures);
+    this.dataplaneApply.observe(st.lastApplyMs / 1000);
+  };
+
   observePull = (ev: { bytes: number; seconds: number; ok: boolean }): void => {
     if (ev.bytes > 0) this.pullBytes.inc(ev.bytes);
     this.pullDuration.observe({ result: ev.ok ? 'ok' : 'error' }, Math.max(0, ev.seconds));

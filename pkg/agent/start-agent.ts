@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import { CONTAINER_TASK_LABEL, ENGINE_API_VERSION, SHOAL_VERSION } from '../api/index.js';
 import { ControllerEndpoints } from '../client/index.js';
-import { BridgeNetwork, bridgeNetworkHook, RealNetHost } from '../network/index.js';
+import { BridgeNetwork, bridgeNetworkHook, createClusterDataplane, RealNetHost } from '../network/index.js';
+import { ClusterNetwork } from './cluster-network.js';
 import {
   applyLayer, ContainerManager, createCgroupManager, FileContentStore, FileCredentialStore, ImageService, NativeDriver, RegistryClient, type LayerApplier,
 } from '../runtime/index.js';
@@ -49,10 +50,11 @@ export function overlayApplier(maxLayerSize: number): LayerApplier {
  * The session's podCIDR hook: the default bridge moves onto the node's podCIDR (a Conflict,
  * logged and retried, while containers still hold addresses on an earlier subnet).
  */
-function bridgeOnPodCIDR(networks: NodeNetworks, bridge: string, log: FastifyBaseLogger) {
+function bridgeOnPodCIDR(networks: NodeNetworks, bridge: string, log: FastifyBaseLogger, cluster: ClusterNetwork | undefined) {
   return async (podCIDR: string): Promise<void> => {
     const info = await networks.net.ensure({ name: bridge, subnet: podCIDR }, { replace: true });
     log.info({ bridge, subnet: info.subnet, gateway: info.gateway }, 'default bridge on the node podCIDR');
+    await cluster?.bridgeReady(info.gateway);
   };
 }
 
@@ -98,10 +100,21 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
     }
     networks = new NodeNetworks(net, { hostResolvConf, onError: (err, what) => log.error({ err }, what) });
   }
+  // In a cluster, the bridge on the node's podCIDR joins the cluster network (overlay, VIPs, mesh, DNS).
+  const cluster =
+    networks !== undefined && config.bridge !== undefined && config.bridgeSubnetFromNode && config.controller !== undefined
+      ? new ClusterNetwork({
+          bridge: config.bridge,
+          dataplane: createClusterDataplane({ host: new RealNetHost(), chainPrefix: config.bridgeChainPrefix, bridge: config.bridge }),
+          hostResolvConf,
+          log: log.child({ component: 'cluster-network' }),
+          ...(metrics ? { onApplied: (st) => metrics.observeDataplane(st) } : {}),
+        })
+      : undefined;
 
   // Containers outlive the agent (each has its own monitor); the manager re-adopts them here.
   const containers = await ContainerManager.create({
-    ...(networks ? { network: bridgeNetworkHook(networks.net, { hostResolvConf, hasDns: (n) => networks.hasDns(n) }) } : {}),
+    ...(networks ? { network: bridgeNetworkHook(networks.net, { hostResolvConf, hasDns: (n) => networks.hasDns(n) || cluster?.hasDns(n) === true }) } : {}),
     dataDir: config.dataDir,
     runDir: config.runDir,
     driver: new NativeDriver(),
@@ -155,8 +168,9 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
       api: httpControllerApi(controllers),
       runtime: containerRuntime(containers, images),
       ...(networks !== undefined && config.bridge !== undefined && config.bridgeSubnetFromNode
-        ? { onPodCIDR: bridgeOnPodCIDR(networks, config.bridge, log) }
+        ? { onPodCIDR: bridgeOnPodCIDR(networks, config.bridge, log, cluster) }
         : {}),
+      ...(cluster !== undefined ? { clusterNetwork: { port: config.vxlanPort, apply: (spec) => cluster.apply(spec) } } : {}),
       ...(networks !== undefined ? { onIngress: (ports) => networks.net.setIngress(ports) } : {}),
       identity: { nodeName: config.nodeName, labels: config.labels, agentVersion: SHOAL_VERSION, ...(config.advertiseAddr !== undefined ? { advertiseAddr: config.advertiseAddr } : {}) },
       probe: () => probeMachine(),
@@ -183,6 +197,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
     (closing ??= (async () => {
       await tunnel?.close();
       await session?.close();
+      await cluster?.close();
       await metricsServer?.close();
       await server.close();
       await containers.close();

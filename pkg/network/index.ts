@@ -6,7 +6,7 @@ export { upstreamNameservers } from './nameservers.js';
 export * from './plan.js';
 export { RealNetHost, type NetHost } from './host.js';
 export { BridgeNetwork, type BridgeNetworkOptions, type AttachOptions, type AttachResult } from './bridge-network.js';
-export { DnsServer, type DnsServerOptions } from './dns/index.js';
+export { ClusterRecords, DnsServer, type DnsServerOptions } from './dns/index.js';
 export { bridgeNetworkHook, type NetworkHookOptions } from './hook.js';
 export * from './cluster-spec.js';
 export { createClusterDataplane } from './cluster-dataplane.js';

@@ -10,7 +10,7 @@
  * (UNARY_DEADLINE_MS, or the caller's: a heartbeat's is one period), and missing it is
  * Unavailable. A watch has none (it lasts); the session relists when a beat gets through again.
  */
-import { errors, isShoalError, type List, type Node, type Task, type WatchEvent } from '../../api/index.js';
+import { errors, isShoalError, type ApiObject, type List, type Node, type ResourcePlural, type Task, type WatchEvent } from '../../api/index.js';
 import { ApiClient, ControllerEndpoints } from '../../client/index.js';
 
 /** Deadline of a unary call to the controller. */
@@ -36,6 +36,9 @@ export interface ControllerApi {
   getTask(namespace: string, name: string): Promise<Task | undefined>;
   /** Writes the task's status subresource (CAS on metadata.resourceVersion). */
   replaceTaskStatus(task: Task): Promise<Task>;
+  /** Every object of a kind, all namespaces (the cluster view: nodes, endpoints). */
+  listAll<T extends ApiObject>(plural: ResourcePlural, opts?: CallOptions): Promise<List<T>>;
+  watchAll<T extends ApiObject>(plural: ResourcePlural, resourceVersion: string, signal: AbortSignal): AsyncIterable<WatchEvent<T>>;
 }
 
 export function httpControllerApi(controllers: string | ControllerEndpoints, signal?: AbortSignal): ControllerApi {
@@ -77,6 +80,9 @@ export function httpControllerApi(controllers: string | ControllerEndpoints, sig
     listTasks: (fieldSelector, o) => unary((c) => c.list<Task>('tasks', { all: true, fieldSelector }), o),
     watchTasks: (fieldSelector, resourceVersion, sig) => new ApiClient(endpoints.current, signal, moveOn).watch<Task>('tasks', { all: true, fieldSelector, resourceVersion }, sig),
     getTask: (ns, name) => orUndefined(unary((c) => c.get<Task>('tasks', ns, name))),
+    listAll: <T extends ApiObject>(plural: ResourcePlural, o?: CallOptions) => unary((c) => c.list<T>(plural, { all: true }), o),
+    watchAll: <T extends ApiObject>(plural: ResourcePlural, resourceVersion: string, sig: AbortSignal) =>
+      new ApiClient(endpoints.current, signal, moveOn).watch<T>(plural, { all: true, resourceVersion }, sig),
     replaceTaskStatus: (task) => unary((c) => c.call<Task>('PUT', c.path('tasks', task.metadata.namespace ?? 'default', task.metadata.name, 'status'), task)),
   };
 }

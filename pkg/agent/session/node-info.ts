@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
-import { API_VERSION, formatCpuMillis, formatMemoryBytes, type Node, type NodeStatus } from '../../api/index.js';
+import { API_VERSION, formatCpuMillis, formatMemoryBytes, type Node, type NodeOverlay, type NodeStatus } from '../../api/index.js';
 
 export const DEFAULT_MAX_PODS = 110;
 /** Annotation where the agent records the pod CIDR it uses (`spec.podCIDR` as it last saw it). */
@@ -97,6 +97,8 @@ export interface NodeIdentity {
   hostname: string;
   agentVersion: string;
   maxPods?: number;
+  /** The node's VXLAN endpoint, when it takes part in the cluster network. */
+  overlay?: NodeOverlay;
 }
 
 /** The status the agent reports for its node. */
@@ -113,6 +115,7 @@ export function nodeStatusOf(id: NodeIdentity, m: MachineInfo, now: Date): NodeS
     allocatable: { ...res },
     lastHeartbeat: now.toISOString(),
     info: { kernel: m.kernel, os: 'linux', arch: m.arch, cgroupVersion: m.cgroupVersion, agentVersion: id.agentVersion },
+    ...(id.overlay !== undefined ? { overlay: { ...id.overlay } } : {}),
   };
 }
 

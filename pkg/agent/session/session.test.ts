@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { API_VERSION, CONTAINER_TASK_LABEL, errors, type List, type Node, type Task, type WatchEvent } from '../../api/index.js';
+import { API_VERSION, CONTAINER_TASK_LABEL, errors, type ApiObject, type List, type Node, type Task, type WatchEvent } from '../../api/index.js';
 import type { CreateOptions } from '../../runtime/index.js';
 import type { ControllerApi } from './controller-api.js';
 import { startSession, type AgentSession, type SessionOptions } from './session.js';
@@ -54,6 +54,11 @@ class FakeController implements ControllerApi {
     }
   }
   getTask = async (_ns: string, name: string): Promise<Task | undefined> => (this.check(), this.tasks.get(name));
+  listAll = async <T extends ApiObject>(): Promise<List<T>> => (this.check(), { apiVersion: API_VERSION, kind: 'List', metadata: { resourceVersion: String(this.rev) }, items: [] });
+  async *watchAll<T extends ApiObject>(_p: string, _rv: string, signal: AbortSignal): AsyncIterable<WatchEvent<T>> {
+    while (!signal.aborted && this.up) await new Promise((r) => setTimeout(r, 50));
+    yield* [];
+  }
   replaceTaskStatus = async (t: Task): Promise<Task> => {
     this.check();
     const cur = this.tasks.get(t.metadata.name);

@@ -20,7 +20,11 @@
  */
 import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
+import type { Endpoints, Node } from '../../api/index.js';
+import { vtepMacOf, type ClusterNetworkSpec } from '../../network/index.js';
 import type { Backoff } from '../../util/index.js';
+import { ClusterInformer } from './cluster-informer.js';
+import { ClusterNetworkApplier, clusterNetworkSpec } from './cluster-view.js';
 import type { ControllerApi } from './controller-api.js';
 import { IngressApplier, localIngress, type LocalIngressPort } from './ingress.js';
 import type { SessionLogger } from './logger.js';
@@ -60,6 +64,14 @@ export interface SessionOptions extends PacingOptions {
    * `mode: ingress` service port and the running local task containers behind it.
    */
   onIngress?: (ports: LocalIngressPort[]) => Promise<void>;
+  /**
+   * The cluster network (overlay, service VIPs, isolation, routing mesh, DNS): the session
+   * list-watches every Node and Endpoints object, publishes this node's VXLAN endpoint in its
+   * status (`identity.advertiseAddr` and `port`), and calls `apply` (debounced, only on change)
+   * once the bridge is on the podCIDR. The node-local `onIngress` is then not used: the mesh
+   * owns published ingress ports.
+   */
+  clusterNetwork?: { port: number; apply(spec: ClusterNetworkSpec): Promise<void> };
 }
 
 export interface AgentSession {
@@ -83,7 +95,11 @@ export function startSession(opts: SessionOptions): AgentSession {
   setMaxListeners(0, signal);
 
   const tasks = new TaskInformer({ api, nodeName, log, backoff });
-  const onIngress = opts.onIngress;
+  const cn = opts.clusterNetwork;
+  if (cn !== undefined && identity.advertiseAddr !== undefined) {
+    identity.overlay = { vtepMAC: vtepMacOf(nodeName), address: identity.advertiseAddr, port: cn.port };
+  } else if (cn !== undefined) log.warn({}, 'no --advertise-addr: this node cannot join the overlay (containers reach only this node)');
+  const onIngress = cn !== undefined ? undefined : opts.onIngress;
   const ingress = onIngress === undefined ? undefined : new IngressApplier({
     apply: onIngress,
     compute: () => (tasks.synced() ? localIngress(tasks.entries(), runtime.taskContainers()) : undefined),
@@ -98,15 +114,39 @@ export function startSession(opts: SessionOptions): AgentSession {
     signal,
     onSettled: () => ingress?.schedule(),
   });
+  let cluster: { nodes: ClusterInformer<Node>; endpoints: ClusterInformer<Endpoints>; applier: ClusterNetworkApplier } | undefined;
+  if (cn !== undefined && identity.overlay !== undefined) {
+    const overlay = identity.overlay;
+    const onChange = (): void => cluster?.applier.schedule();
+    cluster = {
+      nodes: new ClusterInformer<Node>({ api, plural: 'nodes', log, backoff, onChange }),
+      endpoints: new ClusterInformer<Endpoints>({ api, plural: 'endpoints', log, backoff, onChange }),
+      applier: new ClusterNetworkApplier({
+        apply: (spec) => cn.apply(spec),
+        compute: () => {
+          const podCIDR = registration.podCIDR();
+          if (!cluster || podCIDR === undefined || !registration.networkReady() || !cluster.nodes.synced() || !cluster.endpoints.synced()) return undefined;
+          return clusterNetworkSpec({ nodeName, podCIDR, ...overlay }, cluster.nodes.values(), cluster.endpoints.values());
+        },
+        log,
+        signal,
+      }),
+    };
+  }
   const heartbeatMs = opts.heartbeatIntervalMs ?? 1000;
   const registration = new NodeRegistration({
     api, identity, probe: opts.probe, log, now,
     backoff: () => heartbeatBackoff(opts, heartbeatMs),
     heartbeatMs,
-    onReconnect: () => tasks.relist(),
+    onReconnect: () => {
+      tasks.relist();
+      cluster?.nodes.relist();
+      cluster?.endpoints.relist();
+    },
     ...(opts.onPodCIDR !== undefined ? { onPodCIDR: opts.onPodCIDR } : {}),
     onNetworkReady: () => {
       if (tasks.synced()) worker.resyncAll();
+      cluster?.applier.schedule();
     },
   });
   const executor = new TaskExecutor({
@@ -120,6 +160,7 @@ export function startSession(opts: SessionOptions): AgentSession {
   tasks.addHandlers({ onSync: () => worker.resyncAll(), onChange: (key) => worker.kick(key) });
 
   const loops = [registration.run(signal), tasks.run(signal), worker.resyncEvery(opts.resyncIntervalMs ?? 5000, () => tasks.synced())];
+  if (cluster) loops.push(cluster.nodes.run(signal), cluster.endpoints.run(signal));
 
   let closing: Promise<void> | undefined;
   return {
@@ -129,7 +170,7 @@ export function startSession(opts: SessionOptions): AgentSession {
     close: () =>
       (closing ??= (async () => {
         ac.abort();
-        await Promise.allSettled([...loops, worker.idle(), ingress?.close()]);
+        await Promise.allSettled([...loops, worker.idle(), ingress?.close(), cluster?.applier.close()]);
       })()),
   };
 }

@@ -7,8 +7,13 @@ export interface DnsServerOptions {
   address: string;
   /** 53 in production; 0 picks a free port (tests). */
   port: number;
-  /** Local names: the addresses of a container name or alias on this network; empty when unknown. */
-  lookup: (name: string) => string[];
+  /**
+   * Local names: the addresses of a name as `asker` (the client's address) may see it; empty
+   * when unknown (a single-label name is then NXDOMAIN, a dotted one is forwarded).
+   */
+  lookup: (name: string, asker: string) => string[];
+  /** TTL of local answers in seconds (default 600; the cluster's names change, so 5 there). */
+  ttlSeconds?: number;
   /** Upstream resolvers (`ip` or `ip:port`) for every other name. */
   upstreams: string[];
   timeoutMs?: number;
@@ -62,7 +67,7 @@ export class DnsServer {
     const server = new DnsServer(sock, tcp, opts);
     sock.on('error', (e) => opts.onError?.(e));
     sock.on('message', (msg, rinfo) => {
-      server.handle(msg, 'udp').then(
+      server.handle(msg, 'udp', rinfo.address).then(
         (reply) => {
           if (reply !== undefined) sock.send(reply, rinfo.port, rinfo.address);
         },
@@ -109,7 +114,7 @@ export class DnsServer {
         const msg = buf.subarray(2, 2 + len);
         buf = buf.subarray(2 + len);
         chain = chain.then(async () => {
-          const reply = await this.handle(msg, 'tcp').catch((err: unknown) => this.opts.onError?.(err));
+          const reply = await this.handle(msg, 'tcp', c.remoteAddress ?? '').catch((err: unknown) => this.opts.onError?.(err));
           if (reply === undefined || c.destroyed) return;
           const head = Buffer.alloc(2);
           head.writeUInt16BE(reply.length, 0);
@@ -120,7 +125,7 @@ export class DnsServer {
   }
 
   /** One query in, one reply out (undefined: drop). Exposed for tests. */
-  async handle(msg: Buffer, transport: 'udp' | 'tcp' = 'udp'): Promise<Buffer | undefined> {
+  async handle(msg: Buffer, transport: 'udp' | 'tcp' = 'udp', asker = ''): Promise<Buffer | undefined> {
     let q;
     try {
       q = parseQuery(msg);
@@ -135,8 +140,8 @@ export class DnsServer {
     }
     if (q.opcode !== 0) return buildReply(q, msg, RCODE.notImp);
     const name = q.question.name.toLowerCase().replace(/\.$/, '');
-    const local = this.opts.lookup(name);
-    if (local.length > 0) return buildReply(q, msg, RCODE.noError, local, 600, transport === 'udp' ? MAX_UDP_MESSAGE : Infinity);
+    const local = this.opts.lookup(name, asker.replace(/^::ffff:/, ''));
+    if (local.length > 0) return buildReply(q, msg, RCODE.noError, local, this.opts.ttlSeconds ?? 600, transport === 'udp' ? MAX_UDP_MESSAGE : Infinity);
     if (!name.includes('.')) return buildReply(q, msg, RCODE.nxDomain);
     for (const up of this.opts.upstreams) {
       const timeoutMs = this.opts.timeoutMs ?? 2000;
