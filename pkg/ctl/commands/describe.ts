@@ -3,7 +3,7 @@
  * lines, with its conditions and the tasks it runs as indented tables.
  */
 import type { Command } from 'commander';
-import { isTerminal, type Node, type Service, type Task } from '../../api/index.js';
+import { isTerminal, type Endpoints, type Node, type Service, type Task } from '../../api/index.js';
 import type { ApiClient } from '../../client/index.js';
 import { apiClient } from '../clients.js';
 import type { CtlContext } from '../context.js';
@@ -48,6 +48,9 @@ async function describeService(c: ApiClient, ns: string, name: string, lines: st
     if (ct.env) kv(lines, '  Env', ct.env.map((e) => `${e.name}=${e.value ?? ''}`).join(', '));
   }
   if (s.spec.ports) kv(lines, 'Ports', s.spec.ports.map((p) => `${p.port}->${p.targetPort}/${p.protocol ?? 'TCP'} (${p.mode ?? 'ingress'})`).join(', '));
+  kv(lines, 'Endpoint mode', s.spec.endpointMode ?? 'vip');
+  kv(lines, 'Virtual IP', s.status?.virtualIP ?? ((s.spec.endpointMode ?? 'vip') === 'vip' ? '<not allocated yet>' : '<none: dnsrr>'));
+  kv(lines, 'Networks', (s.spec.networks ?? []).join(', ') || 'default');
   if (s.spec.placement?.constraints) kv(lines, 'Constraints', s.spec.placement.constraints.join(', '));
   if (s.spec.placement?.maxReplicasPerNode) kv(lines, 'Max per node', String(s.spec.placement.maxReplicasPerNode));
   if (s.spec.restart) kv(lines, 'Restart', s.spec.restart);
@@ -57,6 +60,12 @@ async function describeService(c: ApiClient, ns: string, name: string, lines: st
     { header: 'STATUS', value: (x) => x.status },
     { header: 'REASON', value: (x) => x.reason ?? '' },
     { header: 'MESSAGE', value: (x) => x.message ?? '' },
+  ]);
+  const ep = await c.get<Endpoints>('endpoints', ns, name).catch(() => undefined);
+  section(lines, 'Endpoints', ep?.spec.addresses ?? [], [
+    { header: 'IP', value: (a) => a.ip },
+    { header: 'TASK', value: (a) => a.taskName },
+    { header: 'NODE', value: (a) => a.nodeName },
   ]);
   const tasks = await c.list<Task>('tasks', { namespace: ns, fieldSelector: `spec.serviceName=${name}` });
   section(lines, 'Tasks', tasks.items, taskColumns({ wide: false, allNamespaces: false }));

@@ -12,6 +12,7 @@ import type { CtlContext } from '../context.js';
 import { printExecFrames, writeLogEntries } from '../output.js';
 import { containerCreateRequest, declareExecOptions, declareRunOptions, execSpec, type ExecOptions, type RunOptions } from './docker-options.js';
 import { parseRemoteRef, remoteExec } from './remote.js';
+import { createClusterNetwork } from './cluster-networks.js';
 
 async function pull(c: EngineClient, ctx: CtlContext, ref: string): Promise<void> {
   ctx.stderr.write(`Unable to find image '${ref}' locally\n`);
@@ -61,6 +62,8 @@ async function attach(c: EngineClient, id: string, interactive: boolean, cmd: Co
 
 /** `run` (create, start, attach unless -d) or `create` (create only, print the id). */
 async function runCommand(image: string | undefined, args: string[], o: RunOptions, cmd: Command, ctx: CtlContext, createOnly: boolean): Promise<void> {
+  // `create network NAME`: a cluster Network, not a container of an image named "network".
+  if (createOnly && image === 'network') return createClusterNetwork(args, cmd, ctx);
   const body = containerCreateRequest(o, image, args, ctx);
   const detach = createOnly || o.detach === true;
   if (o.rm && detach) body.autoRemove = true;
@@ -105,7 +108,7 @@ export function registerRunCommands(program: Command, ctx: CtlContext): void {
     .action(async (image: string | undefined, args: string[], o: RunOptions, cmd: Command) => runCommand(image, args, o, cmd, ctx, false));
 
   declareRunOptions(program.command('create'))
-    .description('Create a container (prints its id)')
+    .description('Create a container (prints its id), or a cluster network: create network NAME')
     .action(async (image: string | undefined, args: string[], o: RunOptions, cmd: Command) => runCommand(image, args, o, cmd, ctx, true));
 
   declareExecOptions(program.command('exec'))

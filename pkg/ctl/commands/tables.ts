@@ -5,7 +5,7 @@
  */
 import {
   formatCpuMillis, humanMemory, isTerminal, parseCpuMillis, parseMemoryBytes,
-  type ApiObject, type Node, type ResourcePlural, type Service, type Task,
+  type ApiObject, type Endpoints, type Network, type Node, type ResourcePlural, type Service, type Task,
 } from '../../api/index.js';
 import type { ApiClient } from '../../client/index.js';
 import { shortId, type Column } from '../format.js';
@@ -60,6 +60,8 @@ function serviceColumns(t: TableCtx): Column<Service>[] {
     { header: 'IMAGE', value: (s) => s.spec.template?.spec?.containers?.map((c) => c.image).join(',') ?? '' },
   ];
   if (t.wide) {
+    cols.push({ header: 'VIP', value: (s) => s.status?.virtualIP ?? ((s.spec.endpointMode ?? 'vip') === 'dnsrr' ? '<dnsrr>' : '<none>') });
+    cols.push({ header: 'NETWORKS', value: (s) => (s.spec.networks ?? []).join(',') || 'default' });
     cols.push({ header: 'PORTS', value: (s) => (s.spec.ports ?? []).map((p) => `*:${p.port}->${p.targetPort}/${(p.protocol ?? 'TCP').toLowerCase()}`).join(',') || '<none>' });
     cols.push({ header: 'CONSTRAINTS', value: (s) => (s.spec.placement?.constraints ?? []).join(',') || '<none>' });
   }
@@ -102,9 +104,30 @@ function nodeColumns(t: TableCtx): Column<Node>[] {
   return cols;
 }
 
+function networkColumns(t: TableCtx): Column<Network>[] {
+  const cols: Column<Network>[] = [
+    { header: 'NAME', value: (n) => n.metadata.name },
+    { header: 'LABELS', value: (n) => Object.entries(n.metadata.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(',') || '<none>' },
+    { header: 'AGE', value: (n) => shortAge(n.metadata.creationTimestamp) },
+  ];
+  return withNamespace(cols, t);
+}
+
+function endpointsColumns(t: TableCtx): Column<Endpoints>[] {
+  const cols: Column<Endpoints>[] = [
+    { header: 'NAME', value: (e) => e.metadata.name },
+    { header: 'VIP', value: (e) => e.spec.virtualIP ?? `<${e.spec.endpointMode}>` },
+    { header: 'ENDPOINTS', value: (e) => e.spec.addresses.map((a) => a.ip).slice(0, t.wide ? undefined : 3).join(',') + (!t.wide && e.spec.addresses.length > 3 ? ` + ${e.spec.addresses.length - 3} more` : '') || '<none>' },
+    { header: 'NETWORKS', value: (e) => e.spec.networks.join(',') },
+  ];
+  return withNamespace(cols, t);
+}
+
 export function columnsFor(plural: ResourcePlural, t: TableCtx): Column<ApiObject>[] {
   if (plural === 'services') return serviceColumns(t) as Column<ApiObject>[];
   if (plural === 'tasks') return taskColumns(t) as Column<ApiObject>[];
+  if (plural === 'networks') return networkColumns(t) as Column<ApiObject>[];
+  if (plural === 'endpoints') return endpointsColumns(t) as Column<ApiObject>[];
   return nodeColumns(t) as Column<ApiObject>[];
 }
 
