@@ -96,6 +96,8 @@ async function applyCommand(o: ApplyOpts, cmd: Command, ctx: CtlContext): Promis
   if (docs.length === 0) throw errors.invalidArgument(`no objects found in ${o.filename.join(', ')}`);
   let failed = 0;
   const toWait: { ns: string; name: string }[] = [];
+  // Networks first: a service that lists a network is refused until the network exists (stable sort).
+  docs.sort((a, b) => Number(b.object['kind'] === 'Network') - Number(a.object['kind'] === 'Network'));
   for (const doc of docs) {
     try {
       const r = await applyOne(c, doc, o.namespace);
