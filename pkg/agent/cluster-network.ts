@@ -22,6 +22,8 @@ export interface ClusterNetworkOptions {
   /** DNS port (53; tests pick another). */
   dnsPort?: number;
   onApplied?: (stats: DataplaneStats) => void;
+  /** The service (`<ns>/<name>`) of a local task container with this address, if any. */
+  serviceOfAddress?: (ip: string) => string | undefined;
 }
 
 export class ClusterNetwork {
@@ -45,7 +47,7 @@ export class ClusterNetwork {
       this.dns = await DnsServer.start({
         address: gateway,
         port: this.o.dnsPort ?? 53,
-        lookup: (name, asker) => this.records.lookup(name, asker),
+        lookup: (name, asker) => this.records.lookup(name, asker, this.o.serviceOfAddress?.(asker)),
         upstreams: upstreamNameservers(this.o.hostResolvConf()),
         ttlSeconds: CLUSTER_DNS_TTL_SECONDS,
         onError: (err) => this.o.log.warn({ err }, 'cluster dns'),

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
-import { CONTAINER_TASK_LABEL, ENGINE_API_VERSION, SHOAL_VERSION } from '../api/index.js';
+import { CONTAINER_SERVICE_LABEL, CONTAINER_TASK_LABEL, ENGINE_API_VERSION, SHOAL_VERSION } from '../api/index.js';
 import { ControllerEndpoints } from '../client/index.js';
 import { BridgeNetwork, bridgeNetworkHook, createClusterDataplane, RealNetHost } from '../network/index.js';
 import { ClusterNetwork } from './cluster-network.js';
@@ -100,6 +100,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
     }
     networks = new NodeNetworks(net, { hostResolvConf, onError: (err, what) => log.error({ err }, what) });
   }
+  let containersRef: ContainerManager | undefined;
   // In a cluster, the bridge on the node's podCIDR joins the cluster network (overlay, VIPs, mesh, DNS).
   const cluster =
     networks !== undefined && config.bridge !== undefined && config.bridgeSubnetFromNode && config.controller !== undefined
@@ -109,6 +110,8 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
           hostResolvConf,
           log: log.child({ component: 'cluster-network' }),
           ...(metrics ? { onApplied: (st) => metrics.observeDataplane(st) } : {}),
+          // Only asked for an address the cluster view does not know yet (a task just started).
+          serviceOfAddress: (ip) => (containersRef === undefined ? undefined : serviceOfAddress(containersRef, ip)),
         })
       : undefined;
 
@@ -124,6 +127,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
     ...(metrics ? { onStarted: metrics.observeStart } : {}),
   });
   images.setImageInUseHook((id) => containers.usesImage(id));
+  containersRef = containers;
   if (networks) {
     // Links, rules and addresses of containers that are gone (removed while the agent was down) go now.
     const running = containers.list({ all: true }).filter((c) => c.State === 'running' || c.State === 'paused').map((c) => c.Id);
@@ -206,4 +210,20 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
     })());
   opts.signal?.addEventListener('abort', () => void close().catch((err: unknown) => log.error({ err }, 'closing the engine API')), { once: true });
   return { socketPath: config.socket, images, containers, close };
+}
+
+/** `<ns>/<service>` of the local task container that has `ip`, if any. */
+function serviceOfAddress(containers: ContainerManager, ip: string): string | undefined {
+  for (const id of containers.idsWithLabel(CONTAINER_TASK_LABEL)) {
+    try {
+      const ins = containers.inspect(id);
+      if (!Object.values(ins.NetworkSettings.Networks).some((n) => n.IPAddress === ip)) continue;
+      const task = ins.Config.Labels[CONTAINER_TASK_LABEL] ?? '';
+      const svc = ins.Config.Labels[CONTAINER_SERVICE_LABEL];
+      return svc === undefined ? undefined : `${task.split('/')[0] ?? 'default'}/${svc}`;
+    } catch {
+      continue;
+    }
+  }
+  return undefined;
 }

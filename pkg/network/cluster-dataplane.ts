@@ -69,7 +69,7 @@ class RealClusterDataplane implements ClusterDataplane {
   private async applyNow(spec: ClusterNetworkSpec): Promise<void> {
     const { vx, prefix } = this.names;
     await this.ensureDevice(spec.self);
-    const links = planLinks(spec.peers, await this.readLinkState(), vx);
+    const links = planLinks(spec.peers, await this.readLinkState(), vx, this.names.bridge);
     if (links.ip.length > 0) await this.host.run('ip', ['-batch', '-'], links.ip.join('\n') + '\n');
     if (links.bridge.length > 0) await this.host.run('bridge', ['-batch', '-'], links.bridge.join('\n') + '\n');
     if (links.policy.length > 0) await this.host.run('ip', ['-batch', '-'], links.policy.join('\n') + '\n');
@@ -180,7 +180,7 @@ class RealClusterDataplane implements ClusterDataplane {
     }
     await this.host.run('iptables-restore', ['--noflush'], text);
     const state = await this.readLinkState();
-    const policy = planLinks([], state, vx).policy;
+    const policy = planLinks([], state, vx, this.names.bridge).policy;
     if (policy.length > 0) await this.host.run('ip', ['-batch', '-'], policy.join('\n') + '\n').catch(() => undefined);
     await this.host.run('ip', ['link', 'del', vx]).catch(() => undefined);
     const sets = (await this.ownSets()).filter((s) => s === `${prefix}-podnets` || s === `${prefix}-nodes` || /^.+-n[0-9a-f]{8}(-t)?$/.test(s));

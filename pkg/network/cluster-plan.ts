@@ -103,11 +103,13 @@ export function ipsetRestoreText(sets: Map<string, { type: string; members: stri
   return out.join('\n') + '\n';
 }
 
-function dnatSpread(chain: string, targets: string[]): string[] {
+/** DNAT rules that spread evenly over `targets`; `proto` is needed when a target names a port. */
+function dnatSpread(chain: string, targets: string[], proto?: string): string[] {
+  const p = proto !== undefined ? ` -p ${proto}` : '';
   return targets.map((to, i) => {
     const left = targets.length - i;
     const pick = left > 1 ? ` -m statistic --mode random --probability ${(1 / left).toFixed(10)}` : '';
-    return `-A ${chain}${pick} -j DNAT --to-destination ${to}`;
+    return `-A ${chain}${p}${pick} -j DNAT --to-destination ${to}`;
   });
 }
 
@@ -133,7 +135,7 @@ function natRules(spec: ClusterNetworkSpec, n: ClusterNames): { chains: string[]
     if (p.eps.length === 0) continue;
     const chain = `${P}-M-${h8(key)}`;
     chains.push(chain);
-    rules.push(`-A ${P}-MESH -p ${p.protocol} --dport ${p.port} -j ${chain}`, ...dnatSpread(chain, p.eps));
+    rules.push(`-A ${P}-MESH -p ${p.protocol} --dport ${p.port} -j ${chain}`, ...dnatSpread(chain, p.eps, p.protocol));
   }
   const pod = podnetsSet(P);
   for (const ip of localEndpoints(spec)) rules.push(`-A ${P}-OVL-POST -s ${ip}/32 -d ${ip}/32 -j MASQUERADE`);
@@ -271,7 +273,7 @@ export interface LinkPlan {
 }
 
 /** What to change on the device so it matches the peers. */
-export function planLinks(peers: readonly OverlayPeer[], cur: LinkState, vx: string): LinkPlan {
+export function planLinks(peers: readonly OverlayPeer[], cur: LinkState, vx: string, bridge: string): LinkPlan {
   const plan: LinkPlan = { ip: [], bridge: [], policy: [] };
   const want = { routes: new Map<string, string>(), neigh: new Map<string, string>(), fdb: new Map<string, string>(), rules: new Map<string, number>() };
   for (const p of peers) {
@@ -296,10 +298,11 @@ export function planLinks(peers: readonly OverlayPeer[], cur: LinkState, vx: str
     const table = MESH_TABLE_BASE + peerIndex(p.podCIDR);
     plan.policy.push(`route replace default via ${vtepAddressOf(p.podCIDR)} dev ${vx} onlink table ${table}`);
   }
-  for (const [mark, table] of want.rules) if (cur.rules.get(mark) !== table) plan.policy.push(`rule add fwmark ${mark} lookup ${table} pref ${MESH_RULE_PREF}`);
+  for (const [mark, table] of want.rules) if (cur.rules.get(mark) !== table) // iif: only replies coming from the tasks; the VXLAN packets that carry them keep the mark and must not loop back in.
+    plan.policy.push(`rule add fwmark ${mark} iif ${bridge} lookup ${table} pref ${MESH_RULE_PREF}`);
   for (const [mark, table] of cur.rules) {
     if (want.rules.get(mark) === table) continue;
-    plan.policy.push(`rule del fwmark ${mark} lookup ${table} pref ${MESH_RULE_PREF}`);
+    plan.policy.push(`rule del pref ${MESH_RULE_PREF} fwmark ${mark} lookup ${table}`);
     if (![...want.rules.values()].includes(table)) plan.policy.push(`route flush table ${table}`);
   }
   return plan;

@@ -16,10 +16,13 @@ export class ClusterRecords {
   private readonly networksOf = new Map<string, Set<string>>();
   /** Network key → name → addresses. */
   private readonly names = new Map<string, Map<string, string[]>>();
+  /** Service key → its networks (for an asker not yet among the endpoints: a task just started). */
+  private readonly serviceNetworks = new Map<string, string[]>();
 
   constructor(spec?: ClusterNetworkSpec) {
     if (spec === undefined) return;
     for (const s of spec.services) {
+      this.serviceNetworks.set(s.key, s.networks);
       const ips = s.endpoints.map((e) => e.ip);
       const records = new Map<string, string[]>();
       const front = s.endpointMode === 'vip' ? (s.virtualIP !== undefined ? [s.virtualIP] : []) : ips;
@@ -45,9 +48,13 @@ export class ClusterRecords {
     }
   }
 
-  /** The addresses of `name` as `asker` may see them; empty when none (or the asker is no endpoint). */
-  lookup(name: string, asker: string): string[] {
-    const nets = this.networksOf.get(asker);
+  /**
+   * The addresses of `name` as `asker` may see them; empty when none (or the asker is unknown).
+   * `askerService` names the asker's service (`<ns>/<name>`) when the node knows the address as
+   * one of its task containers: a task asks before its address is among the endpoints.
+   */
+  lookup(name: string, asker: string, askerService?: string): string[] {
+    const nets: Iterable<string> | undefined = this.networksOf.get(asker) ?? (askerService !== undefined ? this.serviceNetworks.get(askerService) : undefined);
     if (nets === undefined) return [];
     const key = name.toLowerCase().replace(/\.$/, '');
     let out: string[] | undefined;
