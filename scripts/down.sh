@@ -32,7 +32,7 @@ stop registry
 # The demo bridge and Shoal's iptables chains of the demo agent (make up uses its own).
 BRIDGE=${SHOAL_UP_BRIDGE:-shoalup0}
 CHAINS=SHOALUP
-for table in nat filter; do
+for table in nat filter mangle; do
   iptables -t "$table" -S 2>/dev/null | grep -- "-j $CHAINS-" | grep -v "^-A $CHAINS-" | sed 's/^-A /-D /' |
     while read -r rule; do
       # shellcheck disable=SC2086
@@ -44,6 +44,11 @@ for table in nat filter; do
   done
 done
 ip link show "$BRIDGE" >/dev/null 2>&1 && ip link del "$BRIDGE" && echo "removed bridge $BRIDGE"
+# The cluster network of the demo agent: its VXLAN device, ipsets and mesh policy rules.
+VX=$(echo "$CHAINS" | tr 'A-Z_' 'a-z-' | cut -c1-12)-vx
+ip link show "$VX" >/dev/null 2>&1 && ip link del "$VX" && echo "removed $VX"
+for set in $(ipset list -n 2>/dev/null | grep "^$CHAINS-"); do ipset destroy "$set" 2>/dev/null; done
+while ip rule del pref 5300 2>/dev/null; do :; done
 # The agent's parent cgroup (default --cgroup-parent shoal), once empty.
 for d in /sys/fs/cgroup/*/shoal /sys/fs/cgroup/shoal; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
 rm -rf "$STATE" "$RUN"

@@ -100,20 +100,8 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
     }
     networks = new NodeNetworks(net, { hostResolvConf, onError: (err, what) => log.error({ err }, what) });
   }
-  let containersRef: ContainerManager | undefined;
-  // In a cluster, the bridge on the node's podCIDR joins the cluster network (overlay, VIPs, mesh, DNS).
-  const cluster =
-    networks !== undefined && config.bridge !== undefined && config.bridgeSubnetFromNode && config.controller !== undefined
-      ? new ClusterNetwork({
-          bridge: config.bridge,
-          dataplane: createClusterDataplane({ host: new RealNetHost(), chainPrefix: config.bridgeChainPrefix, bridge: config.bridge }),
-          hostResolvConf,
-          log: log.child({ component: 'cluster-network' }),
-          ...(metrics ? { onApplied: (st) => metrics.observeDataplane(st) } : {}),
-          // Only asked for an address the cluster view does not know yet (a task just started).
-          serviceOfAddress: (ip) => (containersRef === undefined ? undefined : serviceOfAddress(containersRef, ip)),
-        })
-      : undefined;
+  const ref: { containers?: ContainerManager } = {};
+  const cluster = clusterNetworkOf(config, networks !== undefined, hostResolvConf, log, metrics, (ip) => (ref.containers === undefined ? undefined : serviceOfAddress(ref.containers, ip)));
 
   // Containers outlive the agent (each has its own monitor); the manager re-adopts them here.
   const containers = await ContainerManager.create({
@@ -127,7 +115,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
     ...(metrics ? { onStarted: metrics.observeStart } : {}),
   });
   images.setImageInUseHook((id) => containers.usesImage(id));
-  containersRef = containers;
+  ref.containers = containers;
   if (networks) {
     // Links, rules and addresses of containers that are gone (removed while the agent was down) go now.
     const running = containers.list({ all: true }).filter((c) => c.State === 'running' || c.State === 'paused').map((c) => c.Id);
@@ -210,6 +198,27 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
     })());
   opts.signal?.addEventListener('abort', () => void close().catch((err: unknown) => log.error({ err }, 'closing the engine API')), { once: true });
   return { socketPath: config.socket, images, containers, close };
+}
+
+/** In a cluster, the bridge on the node's podCIDR joins the cluster network (overlay, VIPs, mesh, DNS). */
+function clusterNetworkOf(
+  config: AgentConfig, bridged: boolean, hostResolvConf: () => string, log: FastifyBaseLogger, metrics: AgentMetrics | undefined,
+  serviceOf: (ip: string) => string | undefined,
+): ClusterNetwork | undefined {
+  if (!bridged || config.bridge === undefined || !config.bridgeSubnetFromNode || config.controller === undefined) return undefined;
+  return new ClusterNetwork({
+    bridge: config.bridge,
+    dataplane: createClusterDataplane({
+      host: new RealNetHost(), chainPrefix: config.bridgeChainPrefix, bridge: config.bridge,
+      // One VXLAN device per agent: agents on one host (make up beside a node) need their own chain prefix anyway.
+      vxlanDevice: `${config.bridgeChainPrefix.toLowerCase().replace(/_/g, '-').slice(0, 12)}-vx`,
+    }),
+    hostResolvConf,
+    log: log.child({ component: 'cluster-network' }),
+    ...(metrics ? { onApplied: (st) => metrics.observeDataplane(st) } : {}),
+    // Only asked for an address the cluster view does not know yet (a task just started).
+    serviceOfAddress: serviceOf,
+  });
 }
 
 /** `<ns>/<service>` of the local task container that has `ip`, if any. */

@@ -217,7 +217,7 @@ describe.skipIf(skip !== undefined)('overlay, VIPs, DNS, isolation and the routi
 
   it('keeps an open connection through the VIP alive across an agent restart on h1', async () => {
     await step(c, 'sink', 'agent restart', async () => {
-      await apply('sink', serviceYaml('sink', { replicas: 1, node: 'h2', command: 'exec busybox nc -l -p 9000' }));
+      await apply('sink', serviceYaml('sink', { replicas: 1, node: 'h2', command: 'sleep 100000 | busybox nc -l -p 9000' }));
       await apply('talker', serviceYaml('talker', {
         replicas: 1, node: 'h1',
         command: 'sleep 1; i=0; while [ $i -lt 100000 ]; do echo line$i; i=$((i+1)); sleep 0.1; done | busybox nc sink 9000; echo talker-ended; sleep 100000',

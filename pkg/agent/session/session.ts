@@ -99,7 +99,8 @@ export function startSession(opts: SessionOptions): AgentSession {
   if (cn !== undefined && identity.advertiseAddr !== undefined) {
     identity.overlay = { vtepMAC: vtepMacOf(nodeName), address: identity.advertiseAddr, port: cn.port };
   } else if (cn !== undefined) log.warn({}, 'no --advertise-addr: this node cannot join the overlay (containers reach only this node)');
-  const onIngress = cn !== undefined ? undefined : opts.onIngress;
+  // Without an overlay endpoint (no --advertise-addr) the node keeps its node-local ingress ports.
+  const onIngress = cn !== undefined && identity.overlay !== undefined ? undefined : opts.onIngress;
   const ingress = onIngress === undefined ? undefined : new IngressApplier({
     apply: onIngress,
     compute: () => (tasks.synced() ? localIngress(tasks.entries(), runtime.taskContainers()) : undefined),
