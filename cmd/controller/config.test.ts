@@ -12,10 +12,19 @@ describe('parseControllerConfig', () => {
       dataDir: '/var/lib/shoal/controller',
       etcd: undefined,
       clusterCIDR: '10.244.0.0/16',
+      serviceCIDR: '10.96.0.0/16',
       nodeTimeoutMs: 5000,
       leaderLeaseSeconds: 3,
       restore: undefined,
     });
+  });
+
+  it('takes --service-cidr and refuses one that overlaps the cluster CIDR or is too small', async () => {
+    expect((await parseControllerConfig(['--service-cidr', '10.100.0.0/20'], noFile)).serviceCIDR).toBe('10.100.0.0/20');
+    const overlap = await parseControllerConfig(['--service-cidr', '10.244.128.0/20'], noFile).catch((e: unknown) => e);
+    expect(String(overlap)).toMatch(/service-cidr: 10\.244\.128\.0\/20 overlaps the cluster CIDR/);
+    const small = await parseControllerConfig(['--service-cidr', '10.96.0.0/30'], noFile).catch((e: unknown) => e);
+    expect(String(small)).toMatch(/too small/);
   });
 
   it('reads flags', async () => {

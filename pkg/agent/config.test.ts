@@ -22,6 +22,13 @@ describe('parseAgentConfig', () => {
     expect(c.bridgeSubnet).toBe('10.88.0.0/16');
   });
 
+  it('takes --vxlan-port (default 4789) and refuses a port out of range', async () => {
+    expect((await parseAgentConfig([], noFile, defaults)).vxlanPort).toBe(4789);
+    expect((await parseAgentConfig(['--vxlan-port', '8472'], noFile, defaults)).vxlanPort).toBe(8472);
+    const err = await parseAgentConfig(['--vxlan-port', '70000'], noFile, defaults).catch((e: unknown) => e);
+    expect(String(err)).toMatch(/vxlanPort "70000" must be a port number/);
+  });
+
   it('takes the bridge subnet from the node podCIDR in a cluster unless --bridge-subnet is given', async () => {
     const ctl = ['--controller', 'http://10.0.0.1:6443'];
     expect((await parseAgentConfig([], noFile, defaults)).bridgeSubnetFromNode).toBe(false);
