@@ -131,7 +131,7 @@ describe.skipIf(!enabled || skip !== undefined)('cluster network speed (bench/ov
     spawnSync('ip', ['netns', 'add', ns]);
     const path = `/run/netns/${ns}`;
     try {
-      inNs(path, ['ip', 'link', 'add', 'eth0', 'type', 'dummy']);
+      inNs(path, ['ip', 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0p']);
       inNs(path, ['ip', 'addr', 'add', '192.168.77.1/24', 'dev', 'eth0']);
       inNs(path, ['ip', 'link', 'set', 'eth0', 'up']);
       inNs(path, ['ip', 'link', 'add', 'shoal0', 'type', 'bridge']);
