@@ -38,10 +38,10 @@ for table in nat filter mangle; do
       # shellcheck disable=SC2086
       iptables -t "$table" $rule 2>/dev/null
     done
-  for chain in $(iptables -t "$table" -S 2>/dev/null | awk -v p="-N $CHAINS-" 'index($0, p) == 1 {print $2}'); do
-    iptables -t "$table" -F "$chain" 2>/dev/null
-    iptables -t "$table" -X "$chain" 2>/dev/null
-  done
+  chains=$(iptables -t "$table" -S 2>/dev/null | awk -v p="-N $CHAINS-" 'index($0, p) == 1 {print $2}')
+  # Flush them all before deleting any: Shoal's chains jump to each other.
+  for chain in $chains; do iptables -t "$table" -F "$chain" 2>/dev/null; done
+  for chain in $chains; do iptables -t "$table" -X "$chain" 2>/dev/null; done
 done
 ip link show "$BRIDGE" >/dev/null 2>&1 && ip link del "$BRIDGE" && echo "removed bridge $BRIDGE"
 # The cluster network of the demo agent: its VXLAN device, ipsets and mesh policy rules.
