@@ -34,6 +34,11 @@ class RealClusterDataplane implements ClusterDataplane {
   private readonly names: ClusterNames;
   private readonly vni: number;
   private chain: Promise<unknown> = Promise.resolve();
+  /** self + peers of the last successful link programming: unchanged, the links are not read again. */
+  private linkKey: string | undefined;
+  /** What iptables-save would show of our chains after the last successful apply (saves three reads). */
+  private savedCache: Record<'nat' | 'filter' | 'mangle', string> | undefined;
+  private lastSets: string[] | undefined;
   private readonly st: DataplaneStats = { rules: 0, endpoints: 0, peers: 0, lastApplyMs: 0, applies: 0, failures: 0 };
 
   constructor(opts: ClusterDataplaneOptions) {
@@ -56,6 +61,10 @@ class RealClusterDataplane implements ClusterDataplane {
         this.st.peers = spec.peers.length;
         this.st.endpoints = spec.services.reduce((n, s) => n + s.endpoints.length, 0);
       } catch (err) {
+        // Unknown state after a failure: read everything back next time.
+        this.linkKey = undefined;
+        this.savedCache = undefined;
+        this.lastSets = undefined;
         this.st.failures++;
         throw isShoalError(err) ? err : errors.internal(`cluster dataplane: ${toShoalError(err).message}`, { cause: err });
       } finally {
@@ -68,20 +77,32 @@ class RealClusterDataplane implements ClusterDataplane {
 
   private async applyNow(spec: ClusterNetworkSpec): Promise<void> {
     const { vx, prefix } = this.names;
-    await this.ensureDevice(spec.self);
-    const links = planLinks(spec.peers, await this.readLinkState(), vx, this.names.bridge);
-    if (links.ip.length > 0) await this.host.run('ip', ['-batch', '-'], links.ip.join('\n') + '\n');
-    if (links.bridge.length > 0) await this.host.run('bridge', ['-batch', '-'], links.bridge.join('\n') + '\n');
-    if (links.policy.length > 0) await this.host.run('ip', ['-batch', '-'], links.policy.join('\n') + '\n');
+    // Peers change rarely, endpoints often: the device and the links are read and programmed
+    // only when self or the peers changed (always on the first apply of a process).
+    const linkKey = JSON.stringify([spec.self, spec.peers]);
+    if (linkKey !== this.linkKey) {
+      this.linkKey = undefined;
+      await this.ensureDevice(spec.self);
+      const links = planLinks(spec.peers, await this.readLinkState(), vx, this.names.bridge);
+      if (links.ip.length > 0) await this.host.run('ip', ['-batch', '-'], links.ip.join('\n') + '\n');
+      if (links.bridge.length > 0) await this.host.run('bridge', ['-batch', '-'], links.bridge.join('\n') + '\n');
+      if (links.policy.length > 0) await this.host.run('ip', ['-batch', '-'], links.policy.join('\n') + '\n');
+      this.linkKey = linkKey;
+    }
     const sets = planSets(spec, prefix);
     await this.host.run('ipset', ['restore'], ipsetRestoreText(sets));
-    const saved = await this.saved();
+    const saved = this.savedCache ?? (await this.saved());
+    this.savedCache = undefined;
     const { text, rules } = clusterRulesText(spec, this.names, saved);
     await this.host.run('iptables-restore', ['--noflush'], text);
+    this.savedCache = savedAfter(text, clusterJumps(this.names));
     this.st.rules = rules;
-    // Sets of networks no service uses any more go once no rule names them.
-    const stale = (await this.ownSets()).filter((s) => s.startsWith(`${prefix}-n`) && !sets.has(s) && !s.endsWith('-t'));
+    // Sets of networks no service uses any more go once no rule names them (the kernel's list on
+    // the first apply of a process, the last apply's afterwards).
+    const before = this.lastSets ?? (await this.ownSets());
+    const stale = before.filter((s) => s.startsWith(`${prefix}-n`) && !sets.has(s) && !s.endsWith('-t'));
     if (stale.length > 0) await this.host.run('ipset', ['restore'], stale.map((s) => `destroy ${s}`).join('\n') + '\n').catch(() => undefined);
+    this.lastSets = [...sets.keys()];
   }
 
   /** Creates the VXLAN device, or keeps it when its identity matches; address, MAC, MTU, up, sysctls. */
@@ -163,6 +184,9 @@ class RealClusterDataplane implements ClusterDataplane {
 
   async teardown(): Promise<void> {
     await this.chain;
+    this.linkKey = undefined;
+    this.savedCache = undefined;
+    this.lastSets = undefined;
     const { prefix, vx } = this.names;
     const saved = await this.saved();
     const jumps = clusterJumps(this.names);
@@ -186,6 +210,19 @@ class RealClusterDataplane implements ClusterDataplane {
     const sets = (await this.ownSets()).filter((s) => s === `${prefix}-podnets` || s === `${prefix}-nodes` || /^.+-n[0-9a-f]{8}(-t)?$/.test(s));
     if (sets.length > 0) await this.host.run('ipset', ['restore'], sets.map((s) => `destroy ${s}`).join('\n') + '\n');
   }
+}
+
+/** What `iptables-save` shows of our chains and jumps once `text` is applied (only what the planner reads). */
+function savedAfter(text: string, jumps: ReturnType<typeof clusterJumps>): Record<'nat' | 'filter' | 'mangle', string> {
+  const out = { nat: '', filter: '', mangle: '' };
+  for (const part of text.split('COMMIT')) {
+    const table = /^\s*\*(nat|filter|mangle)/.exec(part)?.[1] as 'nat' | 'filter' | 'mangle' | undefined;
+    if (table === undefined) continue;
+    const deleted = new Set(part.split('\n').filter((l) => l.startsWith('-X ')).map((l) => l.slice(3)));
+    const chains = part.split('\n').filter((l) => l.startsWith(':') && !deleted.has(l.slice(1).split(' ')[0] ?? ''));
+    out[table] = [...chains, ...jumps[table].map((j) => `-A ${j.chain} ${j.rule}`)].join('\n') + '\n';
+  }
+  return out;
 }
 
 /** The chains this dataplane owns (the bridge manager's DNAT/POSTROUTING/FORWARD are not). */

@@ -126,6 +126,50 @@ describe.skipIf(!enabled || skip !== undefined)('cluster network speed (bench/ov
     }
   }, 600_000);
 
+  it('rule updates on every node after a task enters or leaves running (p50/p99)', async () => {
+    const c = await startCluster({ tag: 'ovconv', nodeTimeoutMs: 5000, hosts: 3 });
+    const dir = await mkdtemp(join(tmpdir(), 'shoal-ovconv-'));
+    try {
+      const yaml = (n: number): string => [
+        'apiVersion: shoal/v1', 'kind: Service', 'metadata:', '  name: web', 'spec:', `  replicas: ${n}`,
+        '  template:', '    spec:', '      containers:', '        - name: main', `          image: ${c.image}`, '          command: ["sleep", "100000"]', '          init: true', '          stopGracePeriodSeconds: 1',
+      ].join('\n');
+      const file = join(dir, 'web.yaml');
+      await writeFile(file, yaml(1));
+      expect((await c.ctl(['apply', '-f', file, '--wait', '--timeout', '60s'])).code).toBe(0);
+      const natOf = (h: (typeof c.hosts)[number]): string => spawnSync('nsenter', [`--net=${h.host.netnsPath}`, 'iptables-save', '-t', 'nat'], { encoding: 'utf8' }).stdout;
+      /** ms from `since` until every node's rules do (or do not) name `ip`, polled every 10 ms. */
+      const until_ = async (ip: string, present: boolean, since: number): Promise<number> => {
+        for (;;) {
+          if (c.hosts.every((h) => natOf(h).includes(`--to-destination ${ip}`) === present)) return Date.now() - since;
+          if (Date.now() - since > 10_000) throw new Error(`rules never ${present ? 'gained' : 'lost'} ${ip}`);
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      };
+      const up: number[] = [];
+      const down: number[] = [];
+      for (let i = 0; i < 15; i++) {
+        const r = await c.ctl(['scale', 'web', '--replicas', '2']);
+        expect(r.code, r.stderr).toBe(0);
+        const t = await until('a second running task', async () => (await c.tasks('web')).find((x) => x.spec.desiredState === 'running' && x.status.state === 'running' && x.spec.slot === 2), 30_000, 10);
+        up.push(await until_(t.status.ip!, true, Date.parse(t.status.timestamp!)));
+        expect((await c.ctl(['scale', 'web', '--replicas', '1'])).code).toBe(0);
+        const gone = await until('the task to leave running', async () => {
+          const x = (await c.tasks('web')).find((y) => y.metadata.name === t.metadata.name);
+          return x === undefined || x.status.state !== 'running' ? x ?? t : undefined;
+        }, 30_000, 10);
+        down.push(await until_(t.status.ip!, false, gone === t ? Date.now() : Date.parse(gone.status.timestamp!)));
+      }
+      const q = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
+      console.log(`rule updates on all 3 nodes, 15 scale-ups and 15 scale-downs, from the task's state change (status.timestamp):`);
+      console.log(`  entering running: p50 ${q(up, 0.5)} ms, p99 ${q(up, 0.99)} ms, max ${Math.max(...up)} ms`);
+      console.log(`  leaving running:  p50 ${q(down, 0.5)} ms, p99 ${q(down, 0.99)} ms, max ${Math.max(...down)} ms`);
+    } finally {
+      await c.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 600_000);
+
   it('applies 1,000 services × 10 endpoints on one node', async () => {
     const ns = `shoal-ovb-${randomBytes(3).toString('hex')}`;
     spawnSync('ip', ['netns', 'add', ns]);
