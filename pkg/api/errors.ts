@@ -182,6 +182,7 @@ export const errors = {
   failedPrecondition: (m: string, o?: ShoalErrorOptions) => new ShoalError('FailedPrecondition', m, o),
   unavailable: (m: string, o?: ShoalErrorOptions) => new ShoalError('Unavailable', m, o),
   unauthorized: (m: string, o?: ShoalErrorOptions) => new ShoalError('Unauthorized', m, o),
+  permissionDenied: (m: string, o?: ShoalErrorOptions) => new ShoalError('PermissionDenied', m, o),
   methodNotAllowed: (m: string, o?: ShoalErrorOptions) => new ShoalError('MethodNotAllowed', m, o),
   tooLarge: (m: string, o?: ShoalErrorOptions) => new ShoalError('TooLarge', m, o),
   dataLoss: (m: string, o?: ShoalErrorOptions) => new ShoalError('DataLoss', m, o),
