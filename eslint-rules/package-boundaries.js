@@ -11,14 +11,15 @@ import path from 'node:path';
 export const PACKAGE_MAP = {
   api: [],
   util: ['api'],
+  pki: ['api'],
   store: ['api', 'util'],
   client: ['api', 'util'],
   httpserver: ['api', 'util'],
   runtime: ['api', 'util'],
   network: ['api', 'util', 'runtime'],
   scheduler: ['api', 'util', 'store'],
-  controller: ['api', 'util', 'store', 'scheduler', 'httpserver'],
-  agent: ['api', 'util', 'client', 'httpserver', 'runtime', 'network'],
+  controller: ['api', 'util', 'store', 'scheduler', 'httpserver', 'pki'],
+  agent: ['api', 'util', 'client', 'httpserver', 'runtime', 'network', 'pki'],
   ctl: ['api', 'util', 'client'],
 };
 

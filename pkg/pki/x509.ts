@@ -13,7 +13,7 @@ import { createHash, createPrivateKey, randomBytes, webcrypto, X509Certificate }
 import { isIP } from 'node:net';
 import { errors } from '../api/index.js';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const OID_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
@@ -43,13 +43,13 @@ function pemOfKey(der: ArrayBuffer): string {
   return `-----BEGIN PRIVATE KEY-----\n${b64}${b64.endsWith('\n') ? '' : '\n'}-----END PRIVATE KEY-----\n`;
 }
 
-async function newKeys(): Promise<CryptoKeyPair> {
-  return (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
+async function newKeys(): Promise<webcrypto.CryptoKeyPair> {
+  return (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
 }
 
-async function importSigningKey(keyPem: string): Promise<CryptoKey> {
+async function importSigningKey(keyPem: string): Promise<webcrypto.CryptoKey> {
   const der = createPrivateKey(keyPem).export({ type: 'pkcs8', format: 'der' });
-  return (await webcrypto.subtle.importKey('pkcs8', der, ALG, false, ['sign'])) as CryptoKey;
+  return (await webcrypto.subtle.importKey('pkcs8', der, ALG, false, ['sign'])) as webcrypto.CryptoKey;
 }
 
 /** Escapes a value for an RFC 4514 name (names are validated before, this is belt and braces). */
@@ -121,7 +121,7 @@ export async function parseCsr(pem: string): Promise<ParsedCsr> {
   } catch (err) {
     throw errors.invalidArgument(`csr: not a valid certificate request: ${(err as Error).message}`);
   }
-  const alg = csr.publicKey.algorithm as EcKeyAlgorithm;
+  const alg = csr.publicKey.algorithm as webcrypto.EcKeyAlgorithm;
   if (alg.name !== 'ECDSA' || alg.namedCurve !== 'P-256') throw errors.invalidArgument('csr: the key must be ECDSA P-256');
   let ok = false;
   try {
@@ -136,7 +136,7 @@ export async function parseCsr(pem: string): Promise<ParsedCsr> {
 export interface IssueOptions {
   ca: KeyPairPem;
   subject: Subject;
-  publicKey: x509.PublicKey | CryptoKey;
+  publicKey: x509.PublicKey | webcrypto.CryptoKey;
   ttlMs: number;
   /** client (default), server, or both. */
   usage?: 'client' | 'server' | 'both';
