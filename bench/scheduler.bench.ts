@@ -97,7 +97,7 @@ async function withEtcd(): Promise<void> {
     let conflicts = 0;
     let done: () => void = () => {};
     const finished = new Promise<void>((r) => (done = r));
-    const app = buildApiServer({ store, metrics: new ControllerMetrics() });
+    const app = buildApiServer({ security: 'off', store, metrics: new ControllerMetrics() });
     const address = await app.listen({ host: '127.0.0.1', port: 0 });
     const api = new Pool(address, { connections: 2 });
     const svcPath = '/apis/shoal/v1/namespaces/default/services/bench-probe';

@@ -12,6 +12,7 @@ try {
   config = await parseAgentConfig(process.argv.slice(2), (p) => readFile(p, 'utf8'), {
     hostname: hostname(),
     home: process.env['HOME'] ?? homedir(),
+    ...(process.env['SHOAL_JOIN_TOKEN'] !== undefined ? { joinToken: process.env['SHOAL_JOIN_TOKEN'] } : {}),
   });
 } catch (err) {
   process.stderr.write(`shoal-agent: ${toShoalError(err).message}\n`);

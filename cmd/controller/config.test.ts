@@ -16,7 +16,18 @@ describe('parseControllerConfig', () => {
       nodeTimeoutMs: 5000,
       leaderLeaseSeconds: 3,
       restore: undefined,
+      clusterKeyFile: undefined,
+      certExpiryMs: 90 * 86_400_000,
     });
+  });
+
+  it('takes --cluster-key-file and --cert-expiry (days or a duration) within bounds', async () => {
+    const c = await parseControllerConfig(['--cluster-key-file', '/k', '--cert-expiry', '30d'], noFile);
+    expect(c.clusterKeyFile).toBe('/k');
+    expect(c.certExpiryMs).toBe(30 * 86_400_000);
+    expect((await parseControllerConfig(['--cert-expiry', '2h'], noFile)).certExpiryMs).toBe(7_200_000);
+    await expect(parseControllerConfig(['--cert-expiry', '1m'], noFile)).rejects.toThrow(/cert-expiry: "1m" must be between 1h and 3650d/);
+    await expect(parseControllerConfig(['--cert-expiry', 'soon'], noFile)).rejects.toThrow(/cert-expiry/);
   });
 
   it('takes --service-cidr and refuses one that overlaps the cluster CIDR or is too small', async () => {

@@ -21,6 +21,10 @@ export interface ControllerConfig {
   leaderLeaseSeconds: number;
   /** An etcd snapshot to restore into the embedded etcd before it starts (flag only: a one-off, not a setting). */
   restore: string | undefined;
+  /** The key that seals the cluster's CA key and encryption keys; undefined: `<data-dir>/cluster.key` (made on first start). */
+  clusterKeyFile: string | undefined;
+  /** Lifetime of node certificates (`--cert-expiry`, default 90 days). */
+  certExpiryMs: number;
 }
 
 export const CONTROLLER_DEFAULTS = {
@@ -30,6 +34,7 @@ export const CONTROLLER_DEFAULTS = {
   serviceCIDR: '10.96.0.0/16',
   nodeTimeout: '5s',
   leaderLease: '3s',
+  certExpiry: '90d',
 } as const;
 
 interface Raw {
@@ -40,6 +45,8 @@ interface Raw {
   serviceCIDR?: unknown;
   nodeTimeout?: unknown;
   leaderLease?: unknown;
+  clusterKeyFile?: unknown;
+  certExpiry?: unknown;
 }
 
 const FILE_KEYS: Record<string, keyof Raw> = {
@@ -57,6 +64,10 @@ const FILE_KEYS: Record<string, keyof Raw> = {
   'node-timeout': 'nodeTimeout',
   leaderLease: 'leaderLease',
   'leader-lease': 'leaderLease',
+  clusterKeyFile: 'clusterKeyFile',
+  'cluster-key-file': 'clusterKeyFile',
+  certExpiry: 'certExpiry',
+  'cert-expiry': 'certExpiry',
 };
 
 export async function parseControllerConfig(argv: string[], readFile: (path: string) => Promise<string>): Promise<ControllerConfig> {
@@ -71,6 +82,8 @@ export async function parseControllerConfig(argv: string[], readFile: (path: str
     .option('--service-cidr <cidr>', `virtual IPs of services (default ${CONTROLLER_DEFAULTS.serviceCIDR})`)
     .option('--node-timeout <duration>', `missed-heartbeat period before a node is down (default ${CONTROLLER_DEFAULTS.nodeTimeout})`)
     .option('--leader-lease <duration>', `leader election lease (default ${CONTROLLER_DEFAULTS.leaderLease})`)
+    .option('--cluster-key-file <file>', 'the key (32 bytes, base64) that seals the cluster CA and encryption keys in etcd; every controller of a cluster needs the same one (default: <data-dir>/cluster.key, made on first start)')
+    .option('--cert-expiry <duration>', `lifetime of node certificates, e.g. 90d or 720h (default ${CONTROLLER_DEFAULTS.certExpiry})`)
     .option('--restore <snapshot>', 'restore the embedded etcd from a snapshot (shoalctl cluster backup) into a --data-dir that holds none; not with --etcd')
     .option('--config <file>', 'YAML or JSON file with the same settings; flags win');
   try {
@@ -79,7 +92,7 @@ export async function parseControllerConfig(argv: string[], readFile: (path: str
     if (err instanceof CommanderError) throw new ShoalError('InvalidArgument', err.message.replace(/^error: /, ''));
     throw err;
   }
-  const flags = cmd.opts<{ listen?: string; dataDir?: string; etcd?: string; clusterCidr?: string; serviceCidr?: string; nodeTimeout?: string; leaderLease?: string; config?: string; restore?: string }>();
+  const flags = cmd.opts<{ listen?: string; dataDir?: string; etcd?: string; clusterCidr?: string; serviceCidr?: string; nodeTimeout?: string; leaderLease?: string; config?: string; restore?: string; clusterKeyFile?: string; certExpiry?: string }>();
   let file: Raw = {};
   if (flags.config !== undefined) file = parseConfigFile(flags.config, await readConfig(flags.config, readFile));
   const raw: Raw = {
@@ -90,6 +103,8 @@ export async function parseControllerConfig(argv: string[], readFile: (path: str
     serviceCIDR: flags.serviceCidr ?? file.serviceCIDR ?? CONTROLLER_DEFAULTS.serviceCIDR,
     nodeTimeout: flags.nodeTimeout ?? file.nodeTimeout ?? CONTROLLER_DEFAULTS.nodeTimeout,
     leaderLease: flags.leaderLease ?? file.leaderLease ?? CONTROLLER_DEFAULTS.leaderLease,
+    clusterKeyFile: flags.clusterKeyFile ?? file.clusterKeyFile,
+    certExpiry: flags.certExpiry ?? file.certExpiry ?? CONTROLLER_DEFAULTS.certExpiry,
   };
   return validate(raw, flags.restore);
 }
@@ -161,6 +176,12 @@ function validate(raw: Raw, restore: string | undefined): ControllerConfig {
   if (restore !== undefined && etcd !== undefined) {
     problems.push('restore: restores the embedded etcd and cannot be used with --etcd (restore an external etcd cluster with etcdctl snapshot restore on each member; see docs/ha.md)');
   }
+  const clusterKeyFile = raw.clusterKeyFile === undefined || raw.clusterKeyFile === null ? undefined : String(raw.clusterKeyFile);
+  if (clusterKeyFile === '') problems.push('cluster-key-file: needs a path');
+  const certText = String(raw.certExpiry);
+  const days = /^(\d+)d$/.exec(certText);
+  const certExpiryMs = days ? Number(days[1]) * 86_400_000 : durationMs(certText, 'cert-expiry', problems);
+  if (certExpiryMs < 3_600_000 || certExpiryMs > 3650 * 86_400_000) problems.push(`cert-expiry: "${certText}" must be between 1h and 3650d`);
   if (problems.length > 0) throw new ShoalError('InvalidArgument', `invalid settings: ${problems.join('; ')}`);
   return {
     listenHost,
@@ -172,6 +193,8 @@ function validate(raw: Raw, restore: string | undefined): ControllerConfig {
     nodeTimeoutMs,
     leaderLeaseSeconds: Math.max(1, Math.ceil(leaderLeaseMs / 1000)),
     restore: restore === undefined || restore === '' ? undefined : restore,
+    clusterKeyFile,
+    certExpiryMs,
   };
 }
 

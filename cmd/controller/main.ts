@@ -7,7 +7,9 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { destination, pino } from 'pino';
 import { SHOAL_VERSION, toShoalError } from '../../pkg/api/index.js';
-import { buildApiServer, ControllerMetrics, EtcdSupervisor, HeartbeatService, runControlLoops } from '../../pkg/controller/index.js';
+import {
+  adminServerUrl, buildApiServer, ClusterSecurity, ControllerMetrics, controllerHosts, EtcdSupervisor, HeartbeatService, loadClusterKey, runControlLoops, writeAdminConfig,
+} from '../../pkg/controller/index.js';
 import { EtcdStore, type EtcdHealth } from '../../pkg/store/index.js';
 import { shutdownOnSignals } from '../shutdown.js';
 import { parseControllerConfig, type ControllerConfig } from './config.js';
@@ -116,7 +118,26 @@ async function runController(store: EtcdStore, cfg: ControllerConfig, signal: Ab
       else log.warn({ event: e.type }, msg);
     },
   });
+  // The cluster's PKI: loaded from etcd (or made on the cluster's first start), opened with
+  // the cluster key; the serving certificate is issued afresh at every start.
+  const clusterKey = await loadClusterKey(cfg.dataDir, cfg.clusterKeyFile);
+  if (clusterKey.created) log.info({ path: clusterKey.path }, 'made a new cluster key: every other controller of this cluster needs it (--cluster-key-file)');
+  const security = await ClusterSecurity.bootstrap({
+    store,
+    clusterKey: clusterKey.key,
+    certTtlMs: cfg.certExpiryMs,
+    onError: (err) => log.warn(`security records: ${toShoalError(err).message}`),
+  });
+  const securityStop = new AbortController();
+  const securityRun = security.run(securityStop.signal);
+  await security.waitForSync(signal);
+  const serving = await security.serverCertificate(controllerHosts(cfg.listenHost));
+  const admin = await writeAdminConfig(cfg.dataDir, security, adminServerUrl(cfg.listenHost, cfg.listenPort));
+  if (admin.written) log.info({ path: admin.path }, 'wrote the admin credentials (shoalctl context import FILE)');
+  log.info({ fingerprint: security.caFingerprint }, 'cluster CA');
   const app = buildApiServer({
+    security,
+    tls: { certPem: serving.certPem, keyPem: serving.keyPem, caPem: security.ca.certPem },
     store,
     metrics,
     heartbeat,
@@ -141,7 +162,9 @@ async function runController(store: EtcdStore, cfg: ControllerConfig, signal: Ab
     // them (nodes stay up while another controller takes their beats).
     await within(4_000, 'closing the API server', app.close());
     loopsStop.abort();
+    securityStop.abort();
     await within(4_000, 'stopping the control loops', loops.done);
+    await within(2_000, 'stopping the security watches', securityRun);
     heartbeat.close();
   }
 }

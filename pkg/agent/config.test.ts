@@ -30,7 +30,7 @@ describe('parseAgentConfig', () => {
   });
 
   it('takes the bridge subnet from the node podCIDR in a cluster unless --bridge-subnet is given', async () => {
-    const ctl = ['--controller', 'http://10.0.0.1:6443'];
+    const ctl = ['--controller', 'https://10.0.0.1:6443'];
     expect((await parseAgentConfig([], noFile, defaults)).bridgeSubnetFromNode).toBe(false);
     expect((await parseAgentConfig(ctl, noFile, defaults)).bridgeSubnetFromNode).toBe(true);
     expect((await parseAgentConfig([...ctl, '--bridge-subnet', '10.50.0.0/24'], noFile, defaults)).bridgeSubnetFromNode).toBe(false);
@@ -38,9 +38,9 @@ describe('parseAgentConfig', () => {
   });
 
   it('takes every controller of an HA cluster, comma-separated, and checks each', async () => {
-    const c = await parseAgentConfig(['--controller', 'http://c1:6443, http://c2:6443'], noFile, defaults);
-    expect(c.controller).toBe('http://c1:6443,http://c2:6443');
-    await expect(parseAgentConfig(['--controller', 'http://c1:6443,c2:6443'], noFile, defaults)).rejects.toThrow(/c2:6443.*http/);
+    const c = await parseAgentConfig(['--controller', 'https://c1:6443, https://c2:6443'], noFile, defaults);
+    expect(c.controller).toBe('https://c1:6443,https://c2:6443');
+    await expect(parseAgentConfig(['--controller', 'https://c1:6443,c2:6443'], noFile, defaults)).rejects.toThrow(/c2:6443.*https/);
   });
 
   it('turns bridge networking off with --bridge none, and checks bridge names', async () => {

@@ -43,12 +43,16 @@ export interface AgentConfig {
   bridgeSubnetFromNode: boolean;
   /** Prefix of Shoal's iptables chains (`--bridge-chain-prefix`, default SHOAL). */
   bridgeChainPrefix: string;
+  /** `--join-token` or $SHOAL_JOIN_TOKEN: joins the cluster when the node holds no certificate of it yet. */
+  joinToken?: string;
 }
 
 export interface AgentDefaults {
   hostname: string;
   /** Home of the user the agent runs as, for ~/.shoal/credentials.json. */
   home: string;
+  /** $SHOAL_JOIN_TOKEN (the flag wins). */
+  joinToken?: string;
 }
 
 export const DEFAULT_MAX_LAYER_SIZE = 16 * 1024 ** 3;
@@ -77,7 +81,7 @@ const camel = (k: string): string => k.replace(/-([a-z])/g, (_m, c: string) => c
 const KNOWN = new Set([
   'socket', 'dataDir', 'runDir', 'controller', 'nodeName', 'advertiseAddr', 'label', 'labels', 'insecureRegistry',
   'insecureRegistries', 'cgroupParent', 'metricsListen', 'maxLayerSize', 'credentials', 'logLevel',
-  'bridge', 'bridgeSubnet', 'bridgeChainPrefix', 'vxlanPort',
+  'bridge', 'bridgeSubnet', 'bridgeChainPrefix', 'vxlanPort', 'joinToken',
 ]);
 
 /** Parses agent arguments (without node and script) into a config; InvalidArgument/Invalid on bad input. */
@@ -100,6 +104,7 @@ export async function parseAgentConfig(
     .option('--cgroup-parent <name>', 'cgroup parent (default shoal)')
     .option('--metrics-listen <host:port>', 'Prometheus metrics address (off when absent)')
     .option('--vxlan-port <port>', 'UDP port of the cluster overlay (default 4789)')
+    .option('--join-token <token>', 'join the cluster with this token (shoalctl cluster join-token worker); also $SHOAL_JOIN_TOKEN')
     .option('--max-layer-size <size>', 'cap on the decompressed size of one layer (default 16g)')
     .option('--credentials <file>', 'registry credentials file (default ~/.shoal/credentials.json)')
     .option('--log-level <level>', 'log level (default info)')
@@ -216,8 +221,14 @@ export async function parseAgentConfig(
   if (controller !== undefined) {
     const urls = controller.split(',').map((u) => u.trim()).filter((u) => u !== '');
     if (urls.length === 0) causes.push({ field: 'controller', reason: 'FieldValueRequired', message: 'at least one controller URL is needed' });
-    for (const u of urls) if (!/^https?:\/\/[^\s/]+/.test(u)) causes.push({ field: 'controller', reason: 'FieldValueInvalid', message: `controller "${u}" must be an http(s) URL` });
+    for (const u of urls) if (!/^https:\/\/[^\s/]+/.test(u)) causes.push({ field: 'controller', reason: 'FieldValueInvalid', message: `controller "${u}" must be an https:// URL (the controller serves HTTPS only)` });
     cfg.controller = urls.join(',');
+  }
+  const joinToken = str('joinToken') ?? (defaults.joinToken !== undefined && defaults.joinToken !== '' ? defaults.joinToken : undefined);
+  if (joinToken !== undefined) {
+    if (controller === undefined) causes.push({ field: 'joinToken', reason: 'FieldValueInvalid', message: 'a join token needs --controller' });
+    else if (!/^SHOAL-1-[0-9a-f]{64}-[0-9a-z]{25}$/.test(joinToken)) causes.push({ field: 'joinToken', reason: 'FieldValueInvalid', message: 'not a join token: want SHOAL-1-<CA fingerprint>-<secret> from "shoalctl cluster join-token worker"' });
+    else cfg.joinToken = joinToken;
   }
   const adv = str('advertiseAddr');
   if (adv !== undefined) cfg.advertiseAddr = adv;

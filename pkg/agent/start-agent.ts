@@ -10,9 +10,10 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import { CONTAINER_SERVICE_LABEL, CONTAINER_TASK_LABEL, ENGINE_API_VERSION, SHOAL_VERSION } from '../api/index.js';
-import { ControllerEndpoints } from '../client/index.js';
+import { ControllerEndpoints, type ClientCredentials } from '../client/index.js';
 import { BridgeNetwork, bridgeNetworkHook, createClusterDataplane, RealNetHost } from '../network/index.js';
 import { ClusterNetwork } from './cluster-network.js';
+import { NodeCredentials } from './node-credentials.js';
 import {
   applyLayer, ContainerManager, createCgroupManager, FileContentStore, FileCredentialStore, ImageService, NativeDriver, RegistryClient, type LayerApplier,
 } from '../runtime/index.js';
@@ -153,11 +154,18 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
   // In a cluster: register the node, heartbeat, and run the tasks assigned to it.
   let session: AgentSession | undefined;
   let tunnel: AgentTunnel | undefined;
+  const credsStop = abortWith(opts.signal);
   if (config.controller !== undefined) {
     // One list of controllers for the session and the tunnel: both move on together when the current one is unreachable.
     const controllers = ControllerEndpoints.parse(config.controller);
+    // The node's certificate: from its data dir, or by joining with the token.
+    const nodeCreds = await nodeCredentialsOf(config, controllers, log, credsStop.signal).catch(async (err: unknown) => {
+      await Promise.all([metricsServer?.close(), server.close(), containers.close()]);
+      throw err;
+    });
+    const credentials = (): ClientCredentials => nodeCreds.current();
     session = startSession({
-      api: httpControllerApi(controllers),
+      api: httpControllerApi(controllers, undefined, credentials),
       runtime: containerRuntime(containers, images),
       ...(networks !== undefined && config.bridge !== undefined && config.bridgeSubnetFromNode
         ? { onPodCIDR: bridgeOnPodCIDR(networks, config.bridge, log, cluster) }
@@ -173,6 +181,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
       controller: controllers,
       nodeName: config.nodeName,
       engineSocket: config.socket,
+      credentials,
       log: log.child({ component: 'tunnel' }),
       isTaskContainer: (id, task) => {
         try {
@@ -187,6 +196,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
+      credsStop.abort();
       await tunnel?.close();
       await session?.close();
       await cluster?.close();
@@ -198,6 +208,26 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
     })());
   opts.signal?.addEventListener('abort', () => void close().catch((err: unknown) => log.error({ err }, 'closing the engine API')), { once: true });
   return { socketPath: config.socket, images, containers, close };
+}
+
+function abortWith(signal: AbortSignal | undefined): AbortController {
+  const ac = new AbortController();
+  signal?.addEventListener('abort', () => ac.abort(), { once: true });
+  return ac;
+}
+
+/** The node's certificate (from its data dir, or by joining), renewed from now on. */
+async function nodeCredentialsOf(config: AgentConfig, controllers: ControllerEndpoints, log: FastifyBaseLogger, signal: AbortSignal): Promise<NodeCredentials> {
+  const creds = await NodeCredentials.obtain({
+    dataDir: config.dataDir,
+    nodeName: config.nodeName,
+    controllers,
+    ...(config.joinToken !== undefined ? { joinToken: config.joinToken } : {}),
+    log: log.child({ component: 'credentials' }),
+    signal,
+  });
+  creds.startRenewal();
+  return creds;
 }
 
 /** In a cluster, the bridge on the node's podCIDR joins the cluster network (overlay, VIPs, mesh, DNS). */

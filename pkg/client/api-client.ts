@@ -5,6 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import { ndjsonLines, parseJsonLine, readText } from '../util/index.js';
+import { authHeaders, currentCredentials, tlsOf, type CredentialSource } from './credentials.js';
 import { send } from './http.js';
 import { SnapshotChecksum } from './snapshot-check.js';
 import {
@@ -51,7 +52,16 @@ export class ApiClient {
     private readonly signal?: AbortSignal,
     /** Told when the server could not be reached at all (not when it answered with an error). */
     private readonly onUnreachable?: (server: string) => void,
+    /** The CA, client certificate or token this client presents (issue 13). */
+    readonly credentials?: CredentialSource,
   ) {}
+
+  /** TLS options and auth headers of the current credentials, for one request. */
+  private auth(): { tls?: ReturnType<typeof tlsOf>; headers: Record<string, string> } {
+    const c = currentCredentials(this.credentials);
+    const tls = tlsOf(c);
+    return { ...(tls ? { tls } : {}), headers: authHeaders(c) };
+  }
 
   /** Path of a collection or object; cluster-scoped kinds ignore the namespace. */
   path(plural: ResourcePlural, namespace: string | undefined, name?: string, sub?: string): string {
@@ -65,10 +75,12 @@ export class ApiClient {
   async call<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
     let res;
     try {
+      const a = this.auth();
       res = await send({
         url: `${this.server}${path}`,
         method,
-        headers: { accept: 'application/json', ...(body !== undefined ? { 'content-type': contentType } : {}) },
+        ...(a.tls ? { tls: a.tls } : {}),
+        headers: { accept: 'application/json', ...a.headers, ...(body !== undefined ? { 'content-type': contentType } : {}) },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
         ...(this.signal ? { signal: this.signal } : {}),
       });
@@ -157,7 +169,8 @@ export class ApiClient {
     const path = `${API_GROUP_PATH}/cluster/backup`;
     let res;
     try {
-      res = await send({ url: `${this.server}${path}`, method: 'GET', headers: { accept: 'application/octet-stream' }, ...(sig ? { signal: sig } : {}) });
+      const a = this.auth();
+      res = await send({ url: `${this.server}${path}`, method: 'GET', ...(a.tls ? { tls: a.tls } : {}), headers: { accept: 'application/octet-stream', ...a.headers }, ...(sig ? { signal: sig } : {}) });
     } catch (err) {
       throw this.unreachable(err);
     }
@@ -193,10 +206,12 @@ export class ApiClient {
     const signal = opts.signal ?? this.signal;
     let res;
     try {
+      const a = this.auth();
       res = await send({
         url: `${this.server}${path}${this.qs(q)}`,
         method,
-        headers: { accept: 'application/x-ndjson', ...(opts.body ? { 'content-type': STREAM_CONTENT_TYPE } : {}) },
+        ...(a.tls ? { tls: a.tls } : {}),
+        headers: { accept: 'application/x-ndjson', ...a.headers, ...(opts.body ? { 'content-type': STREAM_CONTENT_TYPE } : {}) },
         ...(opts.body ? { body: opts.body } : {}),
         ...(signal ? { signal } : {}),
       });

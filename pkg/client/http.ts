@@ -17,6 +17,14 @@ export interface HttpRequest {
   body?: Readable | Uint8Array | string;
   signal?: AbortSignal;
   agent?: HttpAgent;
+  /** HTTPS: the CA to trust (PEM; absent: the system's) and a client certificate and key. */
+  tls?: TlsClientOptions;
+}
+
+export interface TlsClientOptions {
+  ca?: string;
+  cert?: string;
+  key?: string;
 }
 
 export interface HttpResponse {
@@ -36,6 +44,7 @@ export function send(req: HttpRequest): Promise<HttpResponse> {
       headers: { ...(req.headers ?? {}) },
       ...(req.signal ? { signal: req.signal } : {}),
       ...(req.agent ? { agent: req.agent } : {}),
+      ...(secure && req.tls ? { ...(req.tls.ca ? { ca: req.tls.ca } : {}), ...(req.tls.cert ? { cert: req.tls.cert } : {}), ...(req.tls.key ? { key: req.tls.key } : {}) } : {}),
     };
     const onResponse = (res: IncomingMessage): void => {
       resolve({ statusCode: res.statusCode ?? 0, body: res, text: () => readText(res) });

@@ -8,3 +8,4 @@ export * from './orchestrator/index.js';
 export * from './api/index.js';
 export * from './registry/index.js';
 export * from './metrics.js';
+export * from './security/index.js';

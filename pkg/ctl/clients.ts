@@ -6,13 +6,14 @@
  */
 import type { Command } from 'commander';
 import { ApiClient, engineClientFor, type EngineClient } from '../client/index.js';
-import { resolveServer } from './config.js';
+import { configWhere, resolveTarget, type ConfigWhere } from './config.js';
 import type { CtlContext } from './context.js';
 
 /** The options of the root command, wherever on the command line they were given. */
 export interface GlobalOptions {
   host?: string;
   server?: string;
+  config?: string;
 }
 
 export function globalOptions(cmd: Command): GlobalOptions {
@@ -36,5 +37,11 @@ export async function withEngine<T>(cmd: Command, ctx: CtlContext, fn: (c: Engin
 
 /** The controller client; requests end when the command is interrupted. */
 export async function apiClient(cmd: Command, ctx: CtlContext): Promise<ApiClient> {
-  return new ApiClient(await resolveServer(globalOptions(cmd).server, ctx.env, ctx.home), ctx.signal);
+  const t = await resolveTarget(globalOptions(cmd).server, ctx.env, configOf(cmd, ctx));
+  return new ApiClient(t.server, ctx.signal, undefined, t.credentials);
+}
+
+/** Where this command's contexts file is (`--config`, $SHOAL_CONFIG, ~/.shoal/config). */
+export function configOf(cmd: Command, ctx: CtlContext): ConfigWhere {
+  return configWhere(globalOptions(cmd).config, ctx.env, ctx.home);
 }

@@ -1,22 +1,32 @@
 /**
- * The shoalctl contexts file, `~/.shoal/config` (YAML):
+ * The shoalctl contexts file (YAML), `--config FILE`, else $SHOAL_CONFIG, else `~/.shoal/config`:
  *
- *   currentContext: local
+ *   currentContext: admin@shoal-1a2b3c4d
  *   contexts:
- *     - name: local
- *       server: http://127.0.0.1:6443
+ *     - name: admin@shoal-1a2b3c4d
+ *       server: https://127.0.0.1:6443
+ *       certificateAuthority: |        # PEM of the cluster CA
+ *       clientCertificate: |           # PEM; with clientKey, or instead:
+ *       clientKey: |
+ *       token: shoal-...               # a bearer token (shoalctl token create)
  *
- * The controller URL is `--server`, else `$SHOAL_SERVER`, else the current context's server.
+ * The controller URL is `--server`, else `$SHOAL_SERVER`, else the current context's server;
+ * the credentials are the current context's ($SHOAL_TOKEN replaces its token).
  */
 import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { errors } from '../api/index.js';
+import type { ClientCredentials } from '../client/index.js';
 import { writeFileAtomic } from '../util/index.js';
 
 export interface CtlContextEntry {
   name: string;
   server: string;
+  certificateAuthority?: string;
+  clientCertificate?: string;
+  clientKey?: string;
+  token?: string;
 }
 
 export interface CtlConfig {
@@ -24,19 +34,23 @@ export interface CtlConfig {
   contexts: CtlContextEntry[];
 }
 
-export function configPath(home: string): string {
-  return join(home, '.shoal', 'config');
+/** Where the contexts file is: a home (its ~/.shoal/config) or an explicit file. */
+export type ConfigWhere = string | { home: string; file?: string };
+
+export function configPath(where: ConfigWhere): string {
+  if (typeof where === 'string') return join(where, '.shoal', 'config');
+  return where.file !== undefined && where.file !== '' ? where.file : join(where.home, '.shoal', 'config');
 }
 
-export async function loadConfig(home: string): Promise<CtlConfig> {
-  const path = configPath(home);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { contexts: [] };
-    throw errors.invalidArgument(`cannot read ${path}: ${(err as Error).message}`);
-  }
+/** `--config` wins, then $SHOAL_CONFIG, then ~/.shoal/config. */
+export function configWhere(flag: string | undefined, env: Readonly<Record<string, string | undefined>>, home: string): ConfigWhere {
+  const file = flag !== undefined && flag !== '' ? flag : env['SHOAL_CONFIG'];
+  return file !== undefined && file !== '' ? { home, file } : { home };
+}
+
+const PEM_FIELDS = ['certificateAuthority', 'clientCertificate', 'clientKey', 'token'] as const;
+
+export function parseConfigText(text: string, path: string): CtlConfig {
   let raw: unknown;
   try {
     raw = parse(text, { maxAliasCount: 10 });
@@ -49,19 +63,41 @@ export async function loadConfig(home: string): Promise<CtlConfig> {
   const contexts: CtlContextEntry[] = [];
   if (r.contexts !== undefined && !Array.isArray(r.contexts)) throw errors.invalidArgument(`${path}: contexts must be a list`);
   for (const [i, c] of ((r.contexts as unknown[] | undefined) ?? []).entries()) {
-    const e = c as { name?: unknown; server?: unknown } | null;
-    if (!e || typeof e.name !== 'string' || typeof e.server !== 'string') throw errors.invalidArgument(`${path}: contexts[${i}] needs a name and a server`);
-    contexts.push({ name: e.name, server: e.server });
+    const e = c as Record<string, unknown> | null;
+    if (!e || typeof e['name'] !== 'string' || typeof e['server'] !== 'string') throw errors.invalidArgument(`${path}: contexts[${i}] needs a name and a server`);
+    const entry: CtlContextEntry = { name: e['name'], server: e['server'] };
+    for (const f of PEM_FIELDS) {
+      const v = e[f];
+      if (v === undefined || v === null) continue;
+      if (typeof v !== 'string') throw errors.invalidArgument(`${path}: contexts[${i}].${f} must be a string`);
+      entry[f] = v;
+    }
+    if ((entry.clientCertificate === undefined) !== (entry.clientKey === undefined)) {
+      throw errors.invalidArgument(`${path}: contexts[${i}] needs both clientCertificate and clientKey, or neither`);
+    }
+    contexts.push(entry);
   }
   const cfg: CtlConfig = { contexts };
   if (typeof r.currentContext === 'string') cfg.currentContext = r.currentContext;
   return cfg;
 }
 
-/** Writes atomically (temp file + rename), mode 0600. */
-export async function saveConfig(home: string, cfg: CtlConfig): Promise<void> {
-  const path = configPath(home);
-  await mkdir(join(home, '.shoal'), { recursive: true, mode: 0o700 });
+export async function loadConfig(where: ConfigWhere): Promise<CtlConfig> {
+  const path = configPath(where);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { contexts: [] };
+    throw errors.invalidArgument(`cannot read ${path}: ${(err as Error).message}`);
+  }
+  return parseConfigText(text, path);
+}
+
+/** Writes atomically (temp file + rename), mode 0600: it holds keys and tokens. */
+export async function saveConfig(where: ConfigWhere, cfg: CtlConfig): Promise<void> {
+  const path = configPath(where);
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   await writeFileAtomic(path, stringify(cfg), 0o600);
 }
 
@@ -70,23 +106,48 @@ export function normalizeServer(url: string): string {
   try {
     u = new URL(url);
   } catch {
-    throw errors.invalidArgument(`invalid server URL "${url}": want e.g. http://127.0.0.1:6443`);
+    throw errors.invalidArgument(`invalid server URL "${url}": want e.g. https://127.0.0.1:6443`);
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw errors.invalidArgument(`invalid server URL "${url}": use http:// or https://`);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw errors.invalidArgument(`invalid server URL "${url}": use https://`);
   return url.replace(/\/+$/, '');
 }
 
-/** `--server` wins, then SHOAL_SERVER, then the current context. */
-export async function resolveServer(flag: string | undefined, env: Readonly<Record<string, string | undefined>>, home: string): Promise<string> {
-  if (flag !== undefined && flag !== '') return normalizeServer(flag);
-  const fromEnv = env['SHOAL_SERVER'];
-  if (fromEnv !== undefined && fromEnv !== '') return normalizeServer(fromEnv);
-  const cfg = await loadConfig(home);
+export interface Target {
+  server: string;
+  credentials: ClientCredentials;
+  /** The context the credentials came from, if any. */
+  context?: string;
+}
+
+/** `--server` wins, then SHOAL_SERVER, then the current context; credentials from the current context (and $SHOAL_TOKEN). */
+export async function resolveTarget(flag: string | undefined, env: Readonly<Record<string, string | undefined>>, where: ConfigWhere): Promise<Target> {
+  const cfg = await loadConfig(where);
   const cur = cfg.contexts.find((c) => c.name === cfg.currentContext);
+  const credentials: ClientCredentials = {
+    ...(cur?.certificateAuthority ? { ca: cur.certificateAuthority } : {}),
+    ...(cur?.clientCertificate ? { cert: cur.clientCertificate } : {}),
+    ...(cur?.clientKey ? { key: cur.clientKey } : {}),
+    ...(cur?.token ? { token: cur.token } : {}),
+  };
+  const envToken = env['SHOAL_TOKEN'];
+  if (envToken !== undefined && envToken !== '') {
+    credentials.token = envToken;
+    delete credentials.cert;
+    delete credentials.key;
+  }
+  const ctxName = cur ? { context: cur.name } : {};
+  if (flag !== undefined && flag !== '') return { server: normalizeServer(flag), credentials, ...ctxName };
+  const fromEnv = env['SHOAL_SERVER'];
+  if (fromEnv !== undefined && fromEnv !== '') return { server: normalizeServer(fromEnv), credentials, ...ctxName };
   if (!cur) {
     throw errors.invalidArgument(
-      `no controller given: use --server URL, set SHOAL_SERVER, or run "shoalctl config set-context NAME --server URL" then "shoalctl config use-context NAME"`,
+      `no controller given: use --server URL, set SHOAL_SERVER, or import the cluster's admin.config ("shoalctl context import FILE")`,
     );
   }
-  return normalizeServer(cur.server);
+  return { server: normalizeServer(cur.server), credentials, context: cur.name };
+}
+
+/** The controller URL alone (older callers). */
+export async function resolveServer(flag: string | undefined, env: Readonly<Record<string, string | undefined>>, where: ConfigWhere): Promise<string> {
+  return (await resolveTarget(flag, env, where)).server;
 }

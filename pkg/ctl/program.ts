@@ -23,6 +23,7 @@ const groups: Register[] = [registerImagesCommands, registerRunCommands, registe
 const GLOBAL_OPTIONS: ReadonlyArray<readonly [flags: string, description: string]> = [
   ['-H, --host <url>', 'engine socket (unix://PATH); default $SHOAL_HOST or unix:///run/shoal/agent.sock'],
   ['--server <url>', 'controller URL; default $SHOAL_SERVER or the current context of ~/.shoal/config'],
+  ['--config <file>', 'contexts file; default $SHOAL_CONFIG or ~/.shoal/config'],
 ];
 
 /**

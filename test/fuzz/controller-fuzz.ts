@@ -18,7 +18,7 @@ export interface ControllerTarget extends FuzzTarget {
 
 export async function controllerTarget(): Promise<ControllerTarget> {
   const store = new MemoryStore();
-  const app = buildApiServer({ store, heartbeat: { beat: async () => undefined } });
+  const app = buildApiServer({ security: 'off', store, heartbeat: { beat: async () => undefined } });
   await app.ready();
   const reseed = async (): Promise<void> => {
     for (const o of SEED_OBJECTS) await app.inject({ method: 'POST', url: o.url, payload: o.body as object });

@@ -11,7 +11,7 @@
  * Unavailable. A watch has none (it lasts); the session relists when a beat gets through again.
  */
 import { errors, isShoalError, type ApiObject, type List, type Node, type ResourcePlural, type Task, type WatchEvent } from '../../api/index.js';
-import { ApiClient, ControllerEndpoints } from '../../client/index.js';
+import { ApiClient, ControllerEndpoints, type CredentialSource } from '../../client/index.js';
 
 /** Deadline of a unary call to the controller. */
 export const UNARY_DEADLINE_MS = 10_000;
@@ -41,7 +41,7 @@ export interface ControllerApi {
   watchAll<T extends ApiObject>(plural: ResourcePlural, resourceVersion: string, signal: AbortSignal): AsyncIterable<WatchEvent<T>>;
 }
 
-export function httpControllerApi(controllers: string | ControllerEndpoints, signal?: AbortSignal): ControllerApi {
+export function httpControllerApi(controllers: string | ControllerEndpoints, signal?: AbortSignal, credentials?: CredentialSource): ControllerApi {
   const endpoints = typeof controllers === 'string' ? ControllerEndpoints.parse(controllers) : controllers;
   const moveOn = (url: string): void => endpoints.unreachable(url);
   /** Runs one unary call with a client bound to its deadline and to the call's and the session's signals. */
@@ -51,7 +51,7 @@ export function httpControllerApi(controllers: string | ControllerEndpoints, sig
     const all = AbortSignal.any([deadline, ...(signal ? [signal] : []), ...(o.signal ? [o.signal] : [])]);
     const base = endpoints.current;
     try {
-      return await fn(new ApiClient(base, all, moveOn));
+      return await fn(new ApiClient(base, all, moveOn, credentials));
     } catch (err) {
       if (deadline.aborted && isShoalError(err, 'Canceled')) {
         moveOn(base);
@@ -78,11 +78,11 @@ export function httpControllerApi(controllers: string | ControllerEndpoints, sig
         await c.call<unknown>('POST', c.path('nodes', undefined, name, 'heartbeat'));
       }, o),
     listTasks: (fieldSelector, o) => unary((c) => c.list<Task>('tasks', { all: true, fieldSelector }), o),
-    watchTasks: (fieldSelector, resourceVersion, sig) => new ApiClient(endpoints.current, signal, moveOn).watch<Task>('tasks', { all: true, fieldSelector, resourceVersion }, sig),
+    watchTasks: (fieldSelector, resourceVersion, sig) => new ApiClient(endpoints.current, signal, moveOn, credentials).watch<Task>('tasks', { all: true, fieldSelector, resourceVersion }, sig),
     getTask: (ns, name) => orUndefined(unary((c) => c.get<Task>('tasks', ns, name))),
     listAll: <T extends ApiObject>(plural: ResourcePlural, o?: CallOptions) => unary((c) => c.list<T>(plural, { all: true }), o),
     watchAll: <T extends ApiObject>(plural: ResourcePlural, resourceVersion: string, sig: AbortSignal) =>
-      new ApiClient(endpoints.current, signal, moveOn).watch<T>(plural, { all: true, resourceVersion }, sig),
+      new ApiClient(endpoints.current, signal, moveOn, credentials).watch<T>(plural, { all: true, resourceVersion }, sig),
     replaceTaskStatus: (task) => unary((c) => c.call<Task>('PUT', c.path('tasks', task.metadata.namespace ?? 'default', task.metadata.name, 'status'), task)),
   };
 }

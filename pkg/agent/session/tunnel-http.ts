@@ -9,7 +9,7 @@
 import { Agent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { STREAM_CONTENT_TYPE, TUNNEL_STATUS_HEADER } from '../../api/index.js';
-import type { ControllerEndpoints } from '../../client/index.js';
+import type { ClientCredentials, ControllerEndpoints } from '../../client/index.js';
 
 /** A request under way: write its body to `req`; `response` resolves with the headers. */
 export interface Sent {
@@ -26,9 +26,15 @@ export class TunnelHttp {
   /** `/apis/shoal/v1/nodes/{node}/tunnel`: the tunnel (GET) and, under it, the answers (POST). */
   readonly tunnelPath: string;
   private readonly agent = new Agent({ keepAlive: true });
-  private readonly tlsAgent = new HttpsAgent({ keepAlive: true });
+  private tlsAgent = new HttpsAgent({ keepAlive: true });
+  /** The credentials the TLS agent was made with: a renewed certificate makes a new agent. */
+  private tlsCreds: ClientCredentials | undefined;
 
-  constructor(endpoints: ControllerEndpoints, nodeName: string) {
+  constructor(
+    endpoints: ControllerEndpoints,
+    nodeName: string,
+    private readonly credentials?: () => ClientCredentials,
+  ) {
     this.endpoints = endpoints;
     this.controller = endpoints.current;
     this.tunnelPath = `/apis/shoal/v1/nodes/${encodeURIComponent(nodeName)}/tunnel`;
@@ -38,7 +44,19 @@ export class TunnelHttp {
   toController(method: string, path: string, headers: Record<string, string>, signal: AbortSignal): Sent {
     const url = new URL(this.controller + path);
     const secure = url.protocol === 'https:';
-    return sent((secure ? httpsRequest : httpRequest)(url, { method, headers, agent: secure ? this.tlsAgent : this.agent, signal }));
+    return sent((secure ? httpsRequest : httpRequest)(url, { method, headers, agent: secure ? this.tls() : this.agent, signal }));
+  }
+
+  private tls(): HttpsAgent {
+    const c = this.credentials?.();
+    if (c !== this.tlsCreds) {
+      // Old connections finish on the old agent; new ones present the current certificate.
+      const old = this.tlsAgent;
+      setTimeout(() => old.destroy(), 60_000).unref();
+      this.tlsAgent = new HttpsAgent({ keepAlive: true, ...(c?.ca ? { ca: c.ca } : {}), ...(c?.cert ? { cert: c.cert } : {}), ...(c?.key ? { key: c.key } : {}) });
+      this.tlsCreds = c;
+    }
+    return this.tlsAgent;
   }
 
   /** Starts a request to the engine API on its UNIX socket. */

@@ -21,7 +21,7 @@ import { heartbeatBackoff, TUNNEL_RETRY_CAP_MS, type PacingOptions } from './pac
 import { TunnelConnection } from './tunnel-connection.js';
 import { TunnelDispatcher } from './tunnel-dispatcher.js';
 import { TunnelHttp } from './tunnel-http.js';
-import { ControllerEndpoints } from '../../client/index.js';
+import { ControllerEndpoints, type ClientCredentials } from '../../client/index.js';
 import { serveTunnelRequest, type RelayContext } from './tunnel-relay.js';
 
 
@@ -34,6 +34,8 @@ export interface TunnelOptions extends PacingOptions {
   log: SessionLogger;
   /** True when the container exists and is labelled as the given task (`shoal.task=<ns>/<name>`). */
   isTaskContainer(containerId: string, taskRef: string): boolean;
+  /** The node's certificate (and the CA) for the controller; asked at every new connection. */
+  credentials?: () => ClientCredentials;
   signal?: AbortSignal;
   /** No line (not even a ping) for this long: the connection is dead and re-opened. Default 45 s. */
   idleTimeoutMs?: number;
@@ -62,7 +64,7 @@ export function startTunnel(opts: TunnelOptions): AgentTunnel {
   opts.signal?.addEventListener('abort', stop, { once: true });
   if (opts.signal?.aborted) ac.abort();
 
-  const http = new TunnelHttp(typeof opts.controller === 'string' ? ControllerEndpoints.parse(opts.controller) : opts.controller, nodeName);
+  const http = new TunnelHttp(typeof opts.controller === 'string' ? ControllerEndpoints.parse(opts.controller) : opts.controller, nodeName, opts.credentials);
   const relay: RelayContext = { http, nodeName, engineSocket: opts.engineSocket, graceMs: opts.statusGraceMs ?? 250, isTaskContainer: (id, task) => opts.isTaskContainer(id, task) };
   const busy = JSON.stringify(toStatus(errors.unavailable(`node ${nodeName} is serving ${maxStreams} log and exec streams already`, { retryAfterSeconds: 1 })));
   const dispatcher = new TunnelDispatcher({

@@ -11,7 +11,7 @@ let store: MemoryStore | undefined;
 
 async function serve(opts: Partial<ApiServerOptions>): Promise<FastifyInstance> {
   store = new MemoryStore();
-  app = buildApiServer({ store, ...opts });
+  app = buildApiServer({ security: 'off', store, ...opts });
   await app.ready();
   return app;
 }

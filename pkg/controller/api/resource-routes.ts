@@ -13,6 +13,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { API_GROUP_PATH, errors, type ApiObject } from '../../api/index.js';
 import type { ResourceRegistry } from '../registry/index.js';
+import { nodeCertsKey } from '../security/records.js';
 import type { RouteDeps } from './deps.js';
 import { deletePrecondition, listOrWatch, namespaceParam, param } from './request.js';
 
@@ -24,8 +25,9 @@ export function resourceRoutes<T extends ApiObject>(app: FastifyInstance, deps: 
   const name = (req: FastifyRequest): string => param(req, 'name');
   if (namespaced) app.get(`${API_GROUP_PATH}/${plural}`, (req, reply) => listOrWatch(req, reply, rr, undefined, deps.metrics));
   app.get(base, (req, reply) => listOrWatch(req, reply, rr, ns(req), deps.metrics));
-  app.get(`${base}/:name`, (req) => rr.get(ns(req), name(req)));
-  app.get(`${base}/:name/status`, (req) => rr.get(ns(req), name(req)));
+  const checks = (req: FastifyRequest) => deps.checks<T>(req);
+  app.get(`${base}/:name`, (req) => rr.get(ns(req), name(req), checks(req)));
+  app.get(`${base}/:name/status`, (req) => rr.get(ns(req), name(req), checks(req)));
   if (rr.strategy.clientWritable === false) {
     const refuse = (): never => {
       throw errors.methodNotAllowed(`${plural} are written by the controller; clients can only get, list and watch them`);
@@ -33,11 +35,14 @@ export function resourceRoutes<T extends ApiObject>(app: FastifyInstance, deps: 
     for (const path of [base, `${base}/:name`, `${base}/:name/status`]) app.route({ method: ['POST', 'PUT', 'PATCH', 'DELETE'], url: path, handler: refuse });
     return base;
   }
-  app.post(base, async (req, reply) => reply.code(201).send(await rr.create(ns(req), req.body)));
-  app.put(`${base}/:name`, (req) => rr.replace(ns(req), name(req), req.body));
-  app.patch(`${base}/:name`, (req) => rr.patch(ns(req), name(req), req.body));
-  app.delete(`${base}/:name`, (req) => rr.delete(ns(req), name(req), deletePrecondition(req)));
-  app.put(`${base}/:name/status`, (req) => rr.replaceStatus(ns(req), name(req), req.body));
-  app.patch(`${base}/:name/status`, (req) => rr.patchStatus(ns(req), name(req), req.body));
+  app.post(base, async (req, reply) => reply.code(201).send(await rr.create(ns(req), req.body, checks(req))));
+  app.put(`${base}/:name`, (req) => rr.replace(ns(req), name(req), req.body, checks(req)));
+  app.patch(`${base}/:name`, (req) => rr.patch(ns(req), name(req), req.body, checks(req)));
+  app.delete(`${base}/:name`, (req) => {
+    const alsoDelete = plural === 'nodes' ? [nodeCertsKey(name(req))] : [];
+    return rr.delete(ns(req), name(req), { ...deletePrecondition(req), alsoDelete });
+  });
+  app.put(`${base}/:name/status`, (req) => rr.replaceStatus(ns(req), name(req), req.body, checks(req)));
+  app.patch(`${base}/:name/status`, (req) => rr.patchStatus(ns(req), name(req), req.body, checks(req)));
   return base;
 }

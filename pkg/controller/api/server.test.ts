@@ -18,7 +18,7 @@ let beats: string[];
 beforeEach(async () => {
   store = new MemoryStore();
   beats = [];
-  app = buildApiServer({
+  app = buildApiServer({ security: 'off',
     store,
     metrics: new ControllerMetrics(),
     heartbeat: { beat: async (n) => void beats.push(n) },

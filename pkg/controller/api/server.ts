@@ -19,6 +19,9 @@ import { backupRoutes } from './backup-routes.js';
 import { tasksRoutes } from './tasks-routes.js';
 import { TunnelHub } from './tunnel.js';
 import { tunnelRoutes } from './tunnel-routes.js';
+import { installAuth, identityOf, type PrivilegedFeatures } from './auth.js';
+import { securityRoutes } from './security-routes.js';
+import type { ClusterSecurity } from '../security/cluster-security.js';
 
 export { TunnelHub, type TunnelHubOptions } from './tunnel.js';
 
@@ -40,6 +43,15 @@ export interface ApiServerOptions {
   snapshot?: (signal: AbortSignal) => AsyncIterable<Uint8Array>;
   /** The etcd cluster's health for cluster info. */
   storeHealth?: () => EtcdHealth;
+  /**
+   * Who may call the API (issue 13): the cluster's security, which authenticates every request
+   * but /healthz, /readyz, /version, the CA and join; `'off'` only in unit tests through inject.
+   */
+  security: ClusterSecurity | 'off';
+  /** Serve HTTPS with this certificate, asking clients for theirs (verified against `ca`). */
+  tls?: { certPem: string; keyPem: string; caPem: string };
+  /** Features of a service only admins may ask for (admission). */
+  privileged?: PrivilegedFeatures;
 }
 
 export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
@@ -53,10 +65,27 @@ export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
     ...(opts.leaderInfo ? { leaderInfo: opts.leaderInfo } : {}),
     ...(opts.snapshot ? { snapshot: opts.snapshot } : {}),
     ...(opts.storeHealth ? { storeHealth: opts.storeHealth } : {}),
+    checks: () => undefined,
+    who: () => 'anonymous',
   };
+  let checks: RouteDeps['checks'] = () => undefined;
+  deps.checks = (req) => checks(req);
+  deps.who = (req) => {
+    const id = identityOf(req);
+    return id === undefined ? 'anonymous' : id.kind === 'node' ? `node:${id.name}` : id.name;
+  };
+  if (opts.security !== 'off') deps.security = opts.security;
   const bodyLimit = opts.bodyLimit ?? MAX_BODY_BYTES;
   const mapping = { bodyLimit, contentTypes: [...JSON_TYPES, ...YAML_TYPES] };
+  const tls = opts.tls;
   const app = Fastify({
+    ...(tls
+      ? {
+          // Clients are asked for a certificate but not refused without one: a bearer token or
+          // a public path may follow. An unverified certificate is refused by auth.ts.
+          https: { cert: tls.certPem, key: tls.keyPem, ca: [tls.caPem], requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' as const },
+        }
+      : {}),
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     bodyLimit,
     routerOptions: { maxParamLength: 512 },
@@ -83,6 +112,7 @@ export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
   });
 
   installErrorHandling(app, mapping);
+  checks = installAuth(app, { security: opts.security, ...(opts.privileged ? { privileged: opts.privileged } : {}) });
 
   app.addHook('onResponse', async (req, reply) => {
     metrics.requestDuration.observe(
@@ -100,6 +130,7 @@ export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
     resourceRoutes(a, deps, deps.registry.networks);
     resourceRoutes(a, deps, deps.registry.endpoints);
   });
+  void app.register(securityRoutes(deps));
   void app.register(tunnelRoutes(deps, { hub: opts.tunnels ?? new TunnelHub() }));
-  return app;
+  return app as unknown as FastifyInstance;
 }

@@ -17,7 +17,7 @@ let metrics: ControllerMetrics;
 beforeEach(async () => {
   store = new MemoryStore();
   metrics = new ControllerMetrics();
-  app = buildApiServer({ store, metrics });
+  app = buildApiServer({ security: 'off', store, metrics });
   base = await app.listen({ host: '127.0.0.1', port: 0 });
 });
 afterEach(async () => {

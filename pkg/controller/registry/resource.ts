@@ -50,6 +50,17 @@ export interface ResourceStrategy<T extends ApiObject> {
   clientWritable?: boolean;
 }
 
+/**
+ * What a request's authorization still has to check on the objects themselves (issue 13):
+ * `onCurrent` sees the stored object before anything is returned or changed (a node reads
+ * and writes only its own tasks), `onNext` the object about to be admitted (what only an
+ * admin may create). Either throws a ShoalError (PermissionDenied) to refuse.
+ */
+export interface RequestChecks<T> {
+  onCurrent?: (cur: T) => void;
+  onNext?: (next: T) => void;
+}
+
 export interface ListQuery {
   /** Absent: all namespaces (namespaced kinds) or the whole cluster. */
   namespace?: string;
@@ -130,11 +141,13 @@ export class ResourceRegistry<T extends ApiObject> {
     if (name === '' || name.length > 253 || /[/\s]/.test(name)) throw errors.invalidArgument(`invalid ${this.kind} name ${JSON.stringify(name)}`);
   }
 
-  async get(namespace: string | undefined, name: string): Promise<T> {
+  async get(namespace: string | undefined, name: string, checks?: RequestChecks<T>): Promise<T> {
     this.checkName(name);
     const kv = await this.store.get(this.key(namespace, name));
     if (!kv) throw this.notFound(namespace, name);
-    return decodeObject<T>(kv);
+    const obj = decodeObject<T>(kv);
+    checks?.onCurrent?.(obj);
+    return obj;
   }
 
   compileSelectors(q: ListQuery): Compiled {
@@ -202,7 +215,7 @@ export class ResourceRegistry<T extends ApiObject> {
     if (causes.length > 0) throw invalidError(this.kind, name, causes);
   }
 
-  async create(namespace: string | undefined, body: unknown): Promise<T> {
+  async create(namespace: string | undefined, body: unknown, checks?: RequestChecks<T>): Promise<T> {
     const b = clone(this.checkBody(namespace, undefined, body));
     if (isJsonObject(b['metadata'])) {
       delete b['metadata']['resourceVersion'];
@@ -220,6 +233,7 @@ export class ResourceRegistry<T extends ApiObject> {
     const meta = obj.metadata;
     if (this.strategy.namespaced) meta.namespace = namespace ?? 'default';
     else delete meta.namespace;
+    checks?.onNext?.(obj);
     await this.admit(obj);
     meta.uid = this.uid();
     meta.creationTimestamp = this.clock.now().toISOString();
@@ -242,9 +256,9 @@ export class ResourceRegistry<T extends ApiObject> {
    * one (or undefined for "no change"). With `expectRv` a stale object is a Conflict; without,
    * conflicts are retried.
    */
-  async update(namespace: string | undefined, name: string, mutate: (cur: T) => T | undefined, expectRv?: number): Promise<T> {
+  async update(namespace: string | undefined, name: string, mutate: (cur: T) => T | undefined, expectRv?: number, checks?: RequestChecks<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
-      const cur = await this.get(namespace, name);
+      const cur = await this.get(namespace, name, checks);
       const curRv = Number(cur.metadata.resourceVersion);
       if (expectRv !== undefined && expectRv !== curRv) {
         throw errors.conflict(
@@ -254,7 +268,10 @@ export class ResourceRegistry<T extends ApiObject> {
       }
       const next = mutate(clone(cur));
       if (next === undefined || deepEqual(next, cur)) return cur;
-      if (!deepEqual(next.spec, cur.spec)) await this.admit(next);
+      if (!deepEqual(next.spec, cur.spec)) {
+        checks?.onNext?.(next);
+        await this.admit(next);
+      }
       next.metadata.resourceVersion = undefined;
       try {
         const kv = await this.store.update(this.key(namespace, name), encodeObject(next), curRv);
@@ -292,7 +309,7 @@ export class ResourceRegistry<T extends ApiObject> {
     return next;
   }
 
-  async replace(namespace: string | undefined, name: string, body: unknown): Promise<T> {
+  async replace(namespace: string | undefined, name: string, body: unknown, checks?: RequestChecks<T>): Promise<T> {
     this.checkName(name);
     const b = clone(this.checkBody(namespace, name, body));
     const meta = isJsonObject(b['metadata']) ? b['metadata'] : undefined;
@@ -300,11 +317,11 @@ export class ResourceRegistry<T extends ApiObject> {
     const rv = parseRv(meta?.['resourceVersion']);
     if (meta) delete meta['resourceVersion'];
     this.validate(b, name);
-    return this.update(namespace, name, (cur) => this.specWrite(cur, clone(b)), rv);
+    return this.update(namespace, name, (cur) => this.specWrite(cur, clone(b)), rv, checks);
   }
 
   /** Merge patch of the object; status changes in the patch are ignored (use the status subresource). */
-  async patch(namespace: string | undefined, name: string, patch: unknown): Promise<T> {
+  async patch(namespace: string | undefined, name: string, patch: unknown, checks?: RequestChecks<T>): Promise<T> {
     this.checkName(name);
     if (!isJsonObject(patch)) throw errors.invalidArgument('a merge patch must be a JSON object');
     const pmeta = isJsonObject(patch['metadata']) ? patch['metadata'] : undefined;
@@ -320,6 +337,7 @@ export class ResourceRegistry<T extends ApiObject> {
         return this.specWrite(cur, merged);
       },
       rv,
+      checks,
     );
   }
 
@@ -333,7 +351,7 @@ export class ResourceRegistry<T extends ApiObject> {
   }
 
   /** PUT of the status subresource: body is the object (only its status is used) or `{status}`. */
-  async replaceStatus(namespace: string | undefined, name: string, body: unknown): Promise<T> {
+  async replaceStatus(namespace: string | undefined, name: string, body: unknown, checks?: RequestChecks<T>): Promise<T> {
     this.checkName(name);
     if (!isJsonObject(body)) throw errors.invalidArgument(`the body must be a ${this.kind} object with a status`);
     if (body['status'] === undefined) throw errors.invalid(`${this.kind} "${name}" is invalid: status is required`, [{ field: 'status', reason: 'FieldValueRequired', message: 'status is required' }]);
@@ -343,20 +361,33 @@ export class ResourceRegistry<T extends ApiObject> {
     }
     const rv = parseRv(meta?.['resourceVersion']);
     const status = clone(body['status']);
-    return this.update(namespace, name, (cur) => this.statusWrite(cur, status), rv);
+    return this.update(namespace, name, (cur) => this.statusWrite(cur, status), rv, checks);
   }
 
   /** Merge patch of the status subresource (only `status` of the patch is applied). */
-  async patchStatus(namespace: string | undefined, name: string, patch: unknown): Promise<T> {
+  async patchStatus(namespace: string | undefined, name: string, patch: unknown, checks?: RequestChecks<T>): Promise<T> {
     this.checkName(name);
     if (!isJsonObject(patch)) throw errors.invalidArgument('a merge patch must be a JSON object');
     const rv = parseRv(isJsonObject(patch['metadata']) ? patch['metadata']['resourceVersion'] : undefined);
-    return this.update(namespace, name, (cur) => this.statusWrite(cur, applyMergePatch(cur.status, patch['status'] ?? {})), rv);
+    return this.update(namespace, name, (cur) => this.statusWrite(cur, applyMergePatch(cur.status, patch['status'] ?? {})), rv, checks);
   }
 
-  async delete(namespace: string | undefined, name: string, opts: { resourceVersion?: string } = {}): Promise<T> {
+  /**
+   * Deletes the object; `alsoDelete` keys go in the same transaction (a Node's certificate
+   * record: a removed node's certificate stops working in the same commit).
+   */
+  async delete(namespace: string | undefined, name: string, opts: { resourceVersion?: string; alsoDelete?: string[] } = {}): Promise<T> {
     this.checkName(name);
     let rv = parseRv(opts.resourceVersion, 'preconditions.resourceVersion');
+    if (opts.alsoDelete !== undefined && opts.alsoDelete.length > 0) {
+      const cur = await this.get(namespace, name);
+      if (this.strategy.checkDelete !== undefined) await this.strategy.checkDelete(cur);
+      const curRv = Number(cur.metadata.resourceVersion);
+      if (rv !== undefined && rv !== curRv) throw errors.conflict(`Operation cannot be fulfilled on ${this.strategy.plural} "${name}": the object has been modified; read it again and retry`, { kind: this.strategy.plural, name });
+      const r = await this.store.txn([{ op: 'delete', key: this.key(namespace, name), expectModRevision: curRv }, ...opts.alsoDelete.map((key) => ({ op: 'delete' as const, key }))]);
+      if (!r.succeeded) throw errors.conflict(`Operation cannot be fulfilled on ${this.strategy.plural} "${name}": the object has been modified; read it again and retry`, { kind: this.strategy.plural, name });
+      return cur;
+    }
     if (this.strategy.checkDelete !== undefined) {
       const cur = await this.get(namespace, name);
       await this.strategy.checkDelete(cur);

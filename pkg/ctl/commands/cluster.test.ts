@@ -16,7 +16,7 @@ let registry: Registry;
 beforeEach(async () => {
   store = new MemoryStore();
   registry = new Registry(store);
-  app = buildApiServer({ store, registry, metrics: new ControllerMetrics(), leaderInfo: () => ({ id: 'ctl-1', isLeader: true, leader: 'ctl-1' }) });
+  app = buildApiServer({ security: 'off', store, registry, metrics: new ControllerMetrics(), leaderInfo: () => ({ id: 'ctl-1', isLeader: true, leader: 'ctl-1' }) });
   server = await app.listen({ host: '127.0.0.1', port: 0 });
   home = await mkdtemp(join(tmpdir(), 'shoalctl-'));
 });

@@ -12,6 +12,7 @@ import { registerContextsCommands } from './contexts.js';
 import { registerDeleteCommand } from './delete.js';
 import { registerDescribeCommand } from './describe.js';
 import { registerGetCommand } from './get.js';
+import { registerSecurityCommands } from './security.js';
 
 export function registerClusterCommands(program: Command, ctx: CtlContext): void {
   registerApplyCommand(program, ctx);
@@ -20,4 +21,5 @@ export function registerClusterCommands(program: Command, ctx: CtlContext): void
   registerDeleteCommand(program, ctx);
   registerClusterOpsCommands(program, ctx);
   registerContextsCommands(program, ctx);
+  registerSecurityCommands(program, ctx);
 }

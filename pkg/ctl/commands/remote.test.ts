@@ -69,7 +69,7 @@ describe('shoalctl logs/exec of tasks and services, through a controller and an 
     store = new MemoryStore();
     const registry = new Registry(store);
     hub = new TunnelHub();
-    app = buildApiServer({ store, registry, metrics: new ControllerMetrics(), tunnels: hub });
+    app = buildApiServer({ security: 'off', store, registry, metrics: new ControllerMetrics(), tunnels: hub });
     server = await app.listen({ host: '127.0.0.1', port: 0 });
     engine = await FakeEngine.start();
     home = await mkdtemp(join(tmpdir(), 'shoalctl-remote-'));
