@@ -56,12 +56,17 @@ wait_for "the registry" curl -sf "http://$ADDR:$REG_PORT/v2/"
 echo "== controller on $ADDR:$API_PORT (embedded etcd under $STATE/controller)"
 start controller "$STATE/controller.log" node "$ROOT/dist/shoal-controller.js" \
   --listen "$ADDR:$API_PORT" --data-dir "$STATE/controller" --cluster-cidr "$CLUSTER_CIDR"
-wait_for "the controller" curl -sf "http://$ADDR:$API_PORT/readyz"
+# Its first start makes the cluster's CA and writes admin.config (CA + an admin certificate).
+wait_for "the controller's admin.config" test -s "$STATE/controller/admin.config"
+wait_for "the controller" env SHOAL_CONFIG="$STATE/controller/admin.config" $CTL cluster info
+# Everything below (and the README's commands) use it as the current context.
+$CTL context import "$STATE/controller/admin.config"
+TOKEN=$($CTL cluster join-token worker -q)
 
 echo "== agent (socket $SOCK)"
 start agent "$STATE/agent.log" node "$ROOT/dist/shoal-agent.js" \
   --socket "$SOCK" --data-dir "$STATE/agent" --run-dir "$RUN/agent" \
-  --controller "http://$ADDR:$API_PORT" --node-name "$(hostname)" \
+  --controller "https://$ADDR:$API_PORT" --join-token "$TOKEN" --node-name "$(hostname)" \
   --advertise-addr "$ADDR" --insecure-registry "$ADDR:$REG_PORT" \
   --bridge "$BRIDGE" --bridge-chain-prefix "$CHAINS"
 wait_for "the agent" env SHOAL_HOST="unix://$SOCK" $CTL images -q
@@ -70,14 +75,6 @@ echo "== demo image $ADDR:$REG_PORT/demo/web:1"
 bash "$ROOT/scripts/make-demo-image.sh" "$STATE/demo-rootfs.tar"
 SHOAL_HOST=unix://$SOCK $CTL import "$STATE/demo-rootfs.tar" "$ADDR:$REG_PORT/demo/web:1" >/dev/null
 SHOAL_HOST=unix://$SOCK $CTL push "$ADDR:$REG_PORT/demo/web:1"
-
-mkdir -p "$HOME/.shoal"
-cat >"$HOME/.shoal/config" <<YML
-currentContext: local
-contexts:
-  - name: local
-    server: http://$ADDR:$API_PORT
-YML
 
 echo "== demo service (manifests/web.yaml)"
 sed "s#REGISTRY#$ADDR:$REG_PORT#" "$ROOT/manifests/web.yaml" | $CTL apply -f - --wait || {
@@ -96,5 +93,8 @@ Shoal is up.
   SHOAL_HOST=unix://$SOCK shoalctl ps     # the containers on this node (engine level)
   make down                          # stop and clean up
 Another machine joins as an agent (see README, "A second machine"):
-  shoal-agent --controller http://$ADDR:$API_PORT --node-name NAME --advertise-addr ITS_IP --insecure-registry $ADDR:$REG_PORT
+  shoal-agent --controller https://$ADDR:$API_PORT --join-token \$(shoalctl cluster join-token worker -q) \\
+    --node-name NAME --advertise-addr ITS_IP --insecure-registry $ADDR:$REG_PORT
+Your credentials: $STATE/controller/admin.config (imported into ~/.shoal/config;
+  "shoalctl context import FILE" on a laptop; "shoalctl token create --role viewer" for others)
 TXT

@@ -14,7 +14,7 @@ import { rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  CONTROLLER_JS, CTL_JS, ensureBuilt, etcdAvailable, freeLoopbackPort, run, stopProc, TempDirs, until, type Proc,
+  adminEnv, CONTROLLER_JS, CTL_JS, ensureBuilt, etcdAvailable, freeLoopbackPort, run, stopProc, TempDirs, until, type Proc,
 } from './harness/index.js';
 import { Api, HostAgent, sleepService, startController, type ServiceContainer } from './ha-helpers.js';
 
@@ -35,14 +35,14 @@ describe.skipIf(!canRun)('cluster backup and restore of the embedded etcd', () =
   let api: Api;
   const node = `e2e-backup-${process.pid}`;
 
-  const ctl = (args: string[]): ReturnType<typeof run> => run(process.execPath, [CTL_JS, '--server', api.server, ...args], { env: { ...process.env, HOME: base } });
+  const ctl = (args: string[]): ReturnType<typeof run> => run(process.execPath, [CTL_JS, '--server', api.server, ...args], { env: { ...process.env, HOME: base, ...adminEnv() } });
   const controllerArgs = (dataDir: string, extra: string[] = []): string[] => ['--data-dir', dataDir, '--node-timeout', `${NODE_TIMEOUT_MS}ms`, ...extra];
 
   beforeAll(async () => {
     ensureBuilt();
     base = await tmp.make('shoal-backup-');
     port = await freeLoopbackPort();
-    api = new Api(`http://127.0.0.1:${port}`);
+    api = new Api(`https://127.0.0.1:${port}`);
     controller = await startController(port, controllerArgs(join(base, 'c1')));
     agent = new HostAgent(join(base, 'agent'), node, api.server, `shoal-e2e-backup-${process.pid}`);
     await agent.start();

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  AGENT_JS, CONTROLLER_JS, CTL_JS, ensureBuilt, etcdAvailable, freeLoopbackPort, registryAvailable, run, startEtcd, startNode, startRegistry, startTestAgent, stopProc, TempDirs, until, type Proc, type TestEtcd, type TestRegistry,
+  adminEnv, AGENT_JS, clusterKeyFile, CONTROLLER_JS, CTL_JS, ensureBuilt, joinToken, trustCluster, etcdAvailable, freeLoopbackPort, registryAvailable, run, startEtcd, startNode, startRegistry, startTestAgent, stopProc, TempDirs, until, type Proc, type TestEtcd, type TestRegistry,
 } from './harness/index.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -37,13 +37,14 @@ describe.skipIf(!canRun)('an agent in a cluster', () => {
   let image = '';
   let manifest = '';
 
+  let token = '';
   const agentArgs = (): string[] => [
-    AGENT_JS, '--bridge', 'none', '--socket', join(base, 'run/agent.sock'), '--data-dir', join(base, 'data'), '--run-dir', join(base, 'run'),
+    AGENT_JS, '--join-token', token, '--bridge', 'none', '--socket', join(base, 'run/agent.sock'), '--data-dir', join(base, 'data'), '--run-dir', join(base, 'run'),
     '--credentials', join(base, 'credentials.json'), '--cgroup-parent', cgroupParent, '--controller', server, '--node-name', node,
     '--advertise-addr', '127.0.0.1', '--label', 'zone=e2e', '--insecure-registry', reg?.host ?? '',
   ];
   const ctl = (args: string[]): ReturnType<typeof run> =>
-    run(process.execPath, [CTL_JS, '--server', server, ...args], { env: { ...process.env, HOME: base } });
+    run(process.execPath, [CTL_JS, '--server', server, ...args], { env: { ...process.env, HOME: base, ...adminEnv() } });
   const ps = async (): Promise<{ Id: string; State: string; Labels: Record<string, string> }[]> => {
     const r = await run(process.execPath, [CTL_JS, '--host', `unix://${join(base, 'run/agent.sock')}`, 'ps', '-a', '-o', 'json'], { env: { ...process.env, HOME: base } });
     if (r.code !== 0) throw new Error(r.stderr);
@@ -91,9 +92,15 @@ describe.skipIf(!canRun)('an agent in a cluster', () => {
     }
 
     const port = await freeLoopbackPort();
-    server = `http://127.0.0.1:${port}`;
-    controller = startNode('controller', [CONTROLLER_JS, '--listen', `127.0.0.1:${port}`, '--data-dir', join(base, 'controller'), '--etcd', etcd.endpoints.join(','), '--node-timeout', '5s']);
+    server = `https://127.0.0.1:${port}`;
+    controller = startNode('controller', [
+      CONTROLLER_JS, '--listen', `127.0.0.1:${port}`, '--data-dir', join(base, 'controller'), '--etcd', etcd.endpoints.join(','), '--node-timeout', '5s',
+      '--cluster-key-file', await clusterKeyFile(base),
+    ]);
+    const c = controller;
+    await trustCluster(join(base, 'controller'), () => c.alive());
     await until('the controller', async () => (await fetch(`${server}/readyz`)).ok);
+    token = await joinToken(server);
     await startAgentProc();
 
     manifest = join(base, 'web.yaml');

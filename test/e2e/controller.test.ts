@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdStore } from '../../pkg/store/index.js';
 import { etcdAvailable, startEtcd, type TestEtcd } from './harness/etcd.js';
-import { CONTROLLER_JS, CTL_JS, ensureBuilt, freeLoopbackPort, startController, stopController, until, type ControllerProc } from './harness/index.js';
+import { adminEnv, CONTROLLER_JS, CTL_JS, ensureBuilt, freeLoopbackPort, startController, stopController, until, type ControllerProc } from './harness/index.js';
 
 const CTL = CTL_JS;
 const hasEtcd = etcdAvailable();
@@ -289,7 +289,7 @@ describe.skipIf(!hasEtcd)('control plane over the API', () => {
     const { api, dataDir } = await setup(tag, [`s-${tag}-1`, `s-${tag}-2`]);
     const server = api.urls[0] as string;
     const ctl = (...args: string[]): { status: number | null; stdout: string; stderr: string } => {
-      const r = spawnSync(process.execPath, [CTL, '--server', server, ...args], { encoding: 'utf8', env: { ...process.env, HOME: dataDir, SHOAL_SERVER: server }, timeout: 30_000 });
+      const r = spawnSync(process.execPath, [CTL, '--server', server, ...args], { encoding: 'utf8', env: { ...process.env, HOME: dataDir, SHOAL_SERVER: server, ...adminEnv() }, timeout: 30_000 });
       return { status: r.status, stdout: r.stdout, stderr: r.stderr };
     };
     const name = `cli-${tag}`;

@@ -107,7 +107,7 @@ describe.skipIf(!canRun)('a controller on a 3-member etcd cluster', () => {
     const base = await tmp.make('shoal-ha-etcd-');
     cluster = await startEtcdCluster(3);
     const port = await freeLoopbackPort();
-    api = new Api(`http://127.0.0.1:${port}`);
+    api = new Api(`https://127.0.0.1:${port}`);
     controller = await startController(port, ['--data-dir', join(base, 'controller'), '--etcd', cluster.endpoints.join(','), '--node-timeout', `${NODE_TIMEOUT_MS}ms`]);
     agent = new HostAgent(join(base, 'agent'), `e2e-ha-${process.pid}`, api.server, `shoal-e2e-ha-${process.pid}`);
     await agent.start();

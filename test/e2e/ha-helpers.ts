@@ -9,15 +9,20 @@ import { createReadStream, existsSync } from 'node:fs';
 import { readdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EngineClient } from '../../pkg/client/index.js';
-import { AGENT_JS, CONTROLLER_JS, startNode, stopProc, until, type Proc } from './harness/index.js';
+import { AGENT_JS, CONTROLLER_JS, joinToken, sharedClusterKeyFile, startNode, stopProc, trustCluster, until, type Proc } from './harness/index.js';
 import { makeBusyboxRootfs } from './helpers-rootfs.js';
 
 /** `shoal-controller` on `port` with `args`; resolves once /readyz answers ok. */
 export async function startController(port: number, args: string[]): Promise<Proc> {
-  const p = startNode('controller', [CONTROLLER_JS, '--listen', `127.0.0.1:${port}`, ...args]);
+  const p = startNode('controller', [CONTROLLER_JS, '--listen', `127.0.0.1:${port}`, '--cluster-key-file', sharedClusterKeyFile(), ...args]);
+  const dataDir = args[args.indexOf('--data-dir') + 1];
+  if (dataDir === undefined || !args.includes('--data-dir')) throw new Error('startController needs --data-dir');
+  await trustCluster(dataDir, () => p.alive()).catch((err: unknown) => {
+    throw new Error(`${String(err)}\n${p.logs()}`);
+  });
   await until('the controller to be ready', async () => {
     if (!p.alive()) throw new Error(`the controller exited: ${p.logs()}`);
-    return (await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) })).ok;
+    return (await fetch(`https://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) })).ok;
   }, 30_000, 200).catch((err: unknown) => {
     throw new Error(`${String(err)}\n${p.logs()}`);
   });
@@ -47,8 +52,9 @@ export class HostAgent {
   }
 
   async start(): Promise<void> {
+    const token = existsSync(join(this.base, 'data', 'pki', 'node.crt')) ? [] : ['--join-token', await joinToken(this.server)];
     this.proc = startNode('agent', [
-      AGENT_JS, '--bridge', 'none', '--socket', this.socket, '--data-dir', join(this.base, 'data'), '--run-dir', join(this.base, 'run'),
+      AGENT_JS, ...token, '--bridge', 'none', '--socket', this.socket, '--data-dir', join(this.base, 'data'), '--run-dir', join(this.base, 'run'),
       '--credentials', join(this.base, 'credentials.json'), '--cgroup-parent', this.cgroupParent, '--controller', this.server,
       '--node-name', this.node, '--advertise-addr', '127.0.0.1',
     ]);

@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TERMINAL_TASK_STATES, type TaskState } from '../../pkg/api/index.js';
 import {
-  AGENT_JS, CONTROLLER_JS, CTL_JS, ensureBuilt, TempDirs, createNetnsLan, etcdAvailable, freeLoopbackPort, ipInCidr, killIfItIs, netnsToolsAvailable,
+  adminEnv, AGENT_JS, clusterKeyFile, CONTROLLER_JS, CTL_JS, ensureBuilt, joinToken, trustCluster, TempDirs, createNetnsLan, etcdAvailable, freeLoopbackPort, ipInCidr, killIfItIs, netnsToolsAvailable,
   registryAvailable, run, startEtcd, startProc, startRegistry, stopProc, sweepCgroupParent, tail, unmountUnder, until,
   type NetnsHost, type NetnsLan, type Proc, type RunResult, type TestEtcd, type TestRegistry,
 } from './harness/index.js';
@@ -91,7 +91,8 @@ describe.skipIf(why !== undefined)('a cluster of three network-namespace hosts',
   let base = '';
   let image = '';
 
-  const env = (): NodeJS.ProcessEnv => ({ HOME: base });
+  const env = (): NodeJS.ProcessEnv => ({ HOME: base, ...(base && existsSync(join(base, 'controller', 'admin.config')) ? adminEnv() : {}) });
+  let token: string | undefined;
   const ctl = (args: readonly string[]): Promise<RunResult> =>
     run(process.execPath, [CTL_JS, '--server', server, ...args], { env: { ...process.env, ...env() }, timeoutMs: 90_000 });
   const engine = (a: Agent, args: readonly string[]): Promise<RunResult> =>
@@ -157,14 +158,17 @@ describe.skipIf(why !== undefined)('a cluster of three network-namespace hosts',
   const startController = async (): Promise<void> => {
     controller = startProc('controller', process.execPath, controllerArgs, env());
     started.push(controller);
+    const c = controller;
+    await trustCluster(join(base, 'controller'), () => c.alive());
     await until('the controller to answer /readyz', async () => {
       if (!controller?.alive()) throw new Error(`controller exited: ${tail(controller?.logs() ?? '')}`);
       return (await fetch(`${server}/readyz`, { signal: AbortSignal.timeout(2000) })).ok;
     }, 30_000, 200);
   };
   const startAgent = async (a: Agent): Promise<void> => {
+    token ??= await joinToken(server);
     const [cmd, args] = a.host.command(process.execPath, [
-      AGENT_JS, '--controller', server, '--node-name', a.node, '--advertise-addr', a.host.address, '--insecure-registry', reg?.host ?? '',
+      AGENT_JS, '--controller', server, '--join-token', token, '--node-name', a.node, '--advertise-addr', a.host.address, '--insecure-registry', reg?.host ?? '',
       '--data-dir', a.dataDir, '--run-dir', join(a.base, 'run'), '--socket', a.socket, '--credentials', join(a.base, 'credentials.json'),
       '--cgroup-parent', a.cgroupParent, '--bridge', 'shoal0',
     ]);
@@ -229,10 +233,10 @@ describe.skipIf(why !== undefined)('a cluster of three network-namespace hosts',
     image = `${reg.host}/e2e/busybox:1`;
 
     const port = await freeLoopbackPort();
-    server = `http://${lan.hostAddress}:${port}`;
+    server = `https://${lan.hostAddress}:${port}`;
     controllerArgs = [
       CONTROLLER_JS, '--listen', `${lan.hostAddress}:${port}`, '--data-dir', join(base, 'controller'), '--etcd', etcd.endpoints.join(','),
-      '--node-timeout', `${NODE_TIMEOUT_MS}ms`,
+      '--node-timeout', `${NODE_TIMEOUT_MS}ms`, '--cluster-key-file', await clusterKeyFile(base),
     ];
     await startController();
     for (const a of agents) await startAgent(a);

@@ -40,7 +40,9 @@ export interface RequestAttrs {
   fieldSelector?: string;
 }
 
-const PUBLIC_PATHS = new Set(['/healthz', '/readyz', '/version', `${API_GROUP_PATH}/cluster/ca`, `${API_GROUP_PATH}/cluster/join`]);
+/** Paths anyone may read, and the one anyone may post to (joining is checked by its token). */
+const PUBLIC_READS = new Set(['/healthz', '/readyz', '/version', `${API_GROUP_PATH}/cluster/ca`]);
+const JOIN_PATH = `${API_GROUP_PATH}/cluster/join`;
 
 function safeDecode(s: string): string {
   try {
@@ -56,7 +58,7 @@ export function requestAttributes(method: string, url: string): RequestAttrs {
   const path = (q < 0 ? url : url.slice(0, q)).replace(/\/+$/, '') || '/';
   const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
   const m = method.toUpperCase();
-  const isPublic = PUBLIC_PATHS.has(path) && (m === 'GET' || m === 'HEAD' || path.endsWith('/cluster/join'));
+  const isPublic = (PUBLIC_READS.has(path) && (m === 'GET' || m === 'HEAD')) || (path === JOIN_PATH && m === 'POST');
   const base = { public: isPublic, allNamespaces: false };
   if (path === '/metrics') return { ...base, verb: 'get', resource: 'metrics' };
   if (!path.startsWith(`${API_GROUP_PATH}/`)) return { ...base, verb: verbOf(m, true, query), resource: 'other' };

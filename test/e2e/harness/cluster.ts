@@ -31,6 +31,7 @@ import { freeLoopbackPort } from './ports.js';
 import { registryAvailable, startRegistry, type TestRegistry } from './registry.js';
 import { startProc, stopProc, tail, type Proc } from './proc.js';
 import { TempDirs } from './tmp.js';
+import { adminEnv, clusterKeyFile, joinToken, trustCluster } from './tls.js';
 import { until } from './wait.js';
 
 /** Why a cluster test cannot run here, or undefined. */
@@ -289,20 +290,22 @@ export async function startCluster(opts: ClusterOptions): Promise<TestCluster> {
     } else etcd = await startEtcd();
     const etcdEndpoints = etcdCluster?.endpoints ?? etcd!.endpoints;
     reg = await startRegistry({ bindAddress: lan.hostAddress });
+    const keyFile = await clusterKeyFile(base);
     for (let i = 0; i < (opts.controllers ?? 1); i++) {
       const port = await freeLoopbackPort();
       controllers.push({
-        index: i, url: `http://${lan.hostAddress}:${port}`, proc: undefined,
+        index: i, url: `https://${lan.hostAddress}:${port}`, proc: undefined,
         args: [
           CONTROLLER_JS, '--listen', `${lan.hostAddress}:${port}`, '--data-dir', join(base, `controller-${i}`), '--etcd', etcdEndpoints.join(','),
-          '--node-timeout', `${opts.nodeTimeoutMs}ms`,
+          '--node-timeout', `${opts.nodeTimeoutMs}ms`, '--cluster-key-file', keyFile,
         ],
       });
     }
+    let token: string | undefined;
     const server = controllers[0]!.url;
     const regHost = reg.host;
     const ctlOn = (i: number, args: readonly string[]): Promise<RunResult> =>
-      run(process.execPath, [CTL_JS, '--server', controllers[i]!.url, ...args], { env: { ...process.env, ...env }, timeoutMs: 90_000 });
+      run(process.execPath, [CTL_JS, '--server', controllers[i]!.url, ...args], { env: { ...process.env, ...env, ...adminEnv() }, timeoutMs: 90_000 });
     const ctl = (args: readonly string[]): Promise<RunResult> => ctlOn(0, args);
     const agentControllers = opts.agentsKnowAllControllers ? controllers.map((c) => c.url).join(',') : server;
     const engineCtl = (h: ClusterHost, args: readonly string[]): Promise<RunResult> =>
@@ -318,14 +321,16 @@ export async function startCluster(opts: ClusterOptions): Promise<TestCluster> {
       const p = startProc(`controller-${i}`, process.execPath, c.args, env);
       c.proc = p;
       started.push(p);
+      await trustCluster(join(base, `controller-${i}`), () => p.alive());
       await until(`controller ${i} to answer /readyz`, async () => {
         if (!p.alive()) throw new Error(`controller ${i} exited: ${tail(p.logs())}`);
         return (await fetch(`${c.url}/readyz`, { signal: AbortSignal.timeout(2000) })).ok;
       }, 30_000, 100);
     };
     const startAgent = async (h: ClusterHost): Promise<void> => {
+      token ??= await joinToken(server);
       const [cmd, args] = h.host.command(process.execPath, [
-        AGENT_JS, '--controller', agentControllers, '--node-name', h.node, '--advertise-addr', h.host.address, '--insecure-registry', regHost,
+        AGENT_JS, '--controller', agentControllers, '--join-token', token, '--node-name', h.node, '--advertise-addr', h.host.address, '--insecure-registry', regHost,
         '--data-dir', h.dataDir, '--run-dir', join(h.base, 'run'), '--socket', h.socket, '--credentials', join(h.base, 'credentials.json'),
         '--cgroup-parent', h.cgroupParent, '--bridge', 'shoal0',
       ]);

@@ -9,7 +9,23 @@ import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CONTROLLER_JS } from './build.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import { freeLoopbackPort } from './ports.js';
+import { trustCluster } from './tls.js';
+
+let sharedKey: string | undefined;
+/** One cluster key for every controller this test process starts (they may share an etcd). */
+export function sharedClusterKeyFile(): string {
+  if (sharedKey === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'shoal-e2e-key-'));
+    sharedKey = join(dir, 'cluster.key');
+    writeFileSync(sharedKey, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return sharedKey;
+}
 
 export interface ControllerProc {
   child: ChildProcess;
@@ -25,11 +41,16 @@ export interface ControllerOptions {
   dataDir: string;
   port?: number;
   args?: string[];
+  /** Wait for its admin.config and trust it for this process's fetch (default true). */
+  trust?: boolean;
 }
 
 export async function startController(opts: ControllerOptions): Promise<ControllerProc> {
   const port = opts.port ?? (await freeLoopbackPort());
-  const args = [CONTROLLER_JS, '--listen', `127.0.0.1:${port}`, '--data-dir', opts.dataDir, '--node-timeout', '2s', '--leader-lease', '2s', ...(opts.args ?? [])];
+  const args = [
+    CONTROLLER_JS, '--listen', `127.0.0.1:${port}`, '--data-dir', opts.dataDir, '--node-timeout', '2s', '--leader-lease', '2s', '--cluster-key-file', sharedClusterKeyFile(),
+    ...(opts.args ?? []),
+  ];
   if (opts.etcd) args.push('--etcd', opts.etcd.join(','));
   await mkdir(opts.dataDir, { recursive: true });
   const logPath = join(opts.dataDir, `controller-${port}-${Date.now()}.log`);
@@ -38,7 +59,14 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { child, url: `http://127.0.0.1:${port}`, dataDir: opts.dataDir, logPath, exited };
+  let done = false;
+  void exited.then(() => (done = true));
+  if (opts.trust !== false) {
+    await trustCluster(opts.dataDir, () => !done).catch((err: unknown) => {
+      throw new Error(`${String(err)} (log: ${logPath})`);
+    });
+  }
+  return { child, url: `https://127.0.0.1:${port}`, dataDir: opts.dataDir, logPath, exited };
 }
 
 export async function stopController(c: ControllerProc, signal: NodeJS.Signals = 'SIGTERM', ms = 15_000): Promise<number | null> {

@@ -10,9 +10,10 @@ export {
   type NetnsHost, type NetnsLan, type NetnsLanOptions,
 } from './netns.js';
 export { ensureBuilt, CONTROLLER_JS } from './build.js';
-export { startController, stopController, controllerInfo, type ControllerProc, type ControllerOptions, type ControllerInfo } from './controller.js';
+export { sharedClusterKeyFile, startController, stopController, controllerInfo, type ControllerProc, type ControllerOptions, type ControllerInfo } from './controller.js';
 export {
   clusterSkipReason, liveTasks, sleepMs, startCluster, step, ClusterRecorder,
   type ClusterController, type ClusterHost, type ClusterOptions, type HostContainer, type Recorded, type TestCluster,
 } from './cluster.js';
 export { startProc, startNode, stopProc, tail, type Proc } from './proc.js';
+export { adminEnv, clusterKeyFile, joinToken, readAdminConfig, trustCluster, trustedAdmin, type AdminCredentials } from './tls.js';
