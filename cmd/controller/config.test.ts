@@ -18,7 +18,15 @@ describe('parseControllerConfig', () => {
       restore: undefined,
       clusterKeyFile: undefined,
       certExpiryMs: 90 * 86_400_000,
+      allowedHostPorts: expect.anything(),
     });
+  });
+
+  it('takes --allowed-host-ports as ports and ranges, and names a bad one', async () => {
+    const c = await parseControllerConfig(['--allowed-host-ports', '22, 2379-2380'], noFile);
+    expect([22, 2379, 2380, 2381].map((p) => c.allowedHostPorts.has(p))).toEqual([true, true, true, false]);
+    expect((await parseControllerConfig([], noFile)).allowedHostPorts.has(22)).toBe(false);
+    await expect(parseControllerConfig(['--allowed-host-ports', '80,90-70'], noFile)).rejects.toThrow(/allowed-host-ports: "90-70" is not a port/);
   });
 
   it('takes --cluster-key-file and --cert-expiry (days or a duration) within bounds', async () => {

@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { cidrsOverlap, isCidr, parseCidr, parseDurationMs, ShoalError } from '../../pkg/api/index.js';
+import { cidrsOverlap, isCidr, parseCidr, parseDurationMs, PortSet, ShoalError } from '../../pkg/api/index.js';
 
 export interface ControllerConfig {
   listenHost: string;
@@ -25,6 +25,8 @@ export interface ControllerConfig {
   clusterKeyFile: string | undefined;
   /** Lifetime of node certificates (`--cert-expiry`, default 90 days). */
   certExpiryMs: number;
+  /** `--allowed-host-ports`: the cluster's own ports that services may publish anyway. */
+  allowedHostPorts: PortSet;
 }
 
 export const CONTROLLER_DEFAULTS = {
@@ -47,6 +49,7 @@ interface Raw {
   leaderLease?: unknown;
   clusterKeyFile?: unknown;
   certExpiry?: unknown;
+  allowedHostPorts?: unknown;
 }
 
 const FILE_KEYS: Record<string, keyof Raw> = {
@@ -68,6 +71,8 @@ const FILE_KEYS: Record<string, keyof Raw> = {
   'cluster-key-file': 'clusterKeyFile',
   certExpiry: 'certExpiry',
   'cert-expiry': 'certExpiry',
+  allowedHostPorts: 'allowedHostPorts',
+  'allowed-host-ports': 'allowedHostPorts',
 };
 
 export async function parseControllerConfig(argv: string[], readFile: (path: string) => Promise<string>): Promise<ControllerConfig> {
@@ -84,6 +89,7 @@ export async function parseControllerConfig(argv: string[], readFile: (path: str
     .option('--leader-lease <duration>', `leader election lease (default ${CONTROLLER_DEFAULTS.leaderLease})`)
     .option('--cluster-key-file <file>', 'the key (32 bytes, base64) that seals the cluster CA and encryption keys in etcd; every controller of a cluster needs the same one (default: <data-dir>/cluster.key, made on first start)')
     .option('--cert-expiry <duration>', `lifetime of node certificates, e.g. 90d or 720h (default ${CONTROLLER_DEFAULTS.certExpiry})`)
+    .option('--allowed-host-ports <ports>', "the cluster's own ports (22, 2379, 2380, 4789, the API's) that services may publish anyway, e.g. 22,2379-2380 (default none)")
     .option('--restore <snapshot>', 'restore the embedded etcd from a snapshot (shoalctl cluster backup) into a --data-dir that holds none; not with --etcd')
     .option('--config <file>', 'YAML or JSON file with the same settings; flags win');
   try {
@@ -92,7 +98,7 @@ export async function parseControllerConfig(argv: string[], readFile: (path: str
     if (err instanceof CommanderError) throw new ShoalError('InvalidArgument', err.message.replace(/^error: /, ''));
     throw err;
   }
-  const flags = cmd.opts<{ listen?: string; dataDir?: string; etcd?: string; clusterCidr?: string; serviceCidr?: string; nodeTimeout?: string; leaderLease?: string; config?: string; restore?: string; clusterKeyFile?: string; certExpiry?: string }>();
+  const flags = cmd.opts<{ listen?: string; dataDir?: string; etcd?: string; clusterCidr?: string; serviceCidr?: string; nodeTimeout?: string; leaderLease?: string; config?: string; restore?: string; clusterKeyFile?: string; certExpiry?: string; allowedHostPorts?: string }>();
   let file: Raw = {};
   if (flags.config !== undefined) file = parseConfigFile(flags.config, await readConfig(flags.config, readFile));
   const raw: Raw = {
@@ -105,6 +111,7 @@ export async function parseControllerConfig(argv: string[], readFile: (path: str
     leaderLease: flags.leaderLease ?? file.leaderLease ?? CONTROLLER_DEFAULTS.leaderLease,
     clusterKeyFile: flags.clusterKeyFile ?? file.clusterKeyFile,
     certExpiry: flags.certExpiry ?? file.certExpiry ?? CONTROLLER_DEFAULTS.certExpiry,
+    allowedHostPorts: flags.allowedHostPorts ?? file.allowedHostPorts,
   };
   return validate(raw, flags.restore);
 }
@@ -182,8 +189,17 @@ function validate(raw: Raw, restore: string | undefined): ControllerConfig {
   const days = /^(\d+)d$/.exec(certText);
   const certExpiryMs = days ? Number(days[1]) * 86_400_000 : durationMs(certText, 'cert-expiry', problems);
   if (certExpiryMs < 3_600_000 || certExpiryMs > 3650 * 86_400_000) problems.push(`cert-expiry: "${certText}" must be between 1h and 3650d`);
+  let allowedHostPorts = PortSet.EMPTY;
+  if (raw.allowedHostPorts !== undefined && raw.allowedHostPorts !== null) {
+    try {
+      allowedHostPorts = PortSet.parse(Array.isArray(raw.allowedHostPorts) ? raw.allowedHostPorts.join(',') : String(raw.allowedHostPorts));
+    } catch (err) {
+      problems.push(`allowed-host-ports: ${(err as Error).message}`);
+    }
+  }
   if (problems.length > 0) throw new ShoalError('InvalidArgument', `invalid settings: ${problems.join('; ')}`);
   return {
+    allowedHostPorts,
     listenHost,
     listenPort,
     dataDir: dataDir as string,

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { destination, pino } from 'pino';
-import { SHOAL_VERSION, toShoalError } from '../../pkg/api/index.js';
+import { clusterReservedPorts, privilegedServiceFeatures, SHOAL_VERSION, toShoalError } from '../../pkg/api/index.js';
 import {
   adminServerUrl, buildApiServer, ClusterSecurity, ControllerMetrics, controllerHosts, EtcdSupervisor, HeartbeatService, loadClusterKey, runControlLoops, writeAdminConfig,
 } from '../../pkg/controller/index.js';
@@ -138,6 +138,8 @@ async function runController(store: EtcdStore, cfg: ControllerConfig, signal: Ab
   const app = buildApiServer({
     security,
     tls: { certPem: serving.certPem, keyPem: serving.keyPem, caPem: security.ca.certPem },
+    privileged: privilegedServiceFeatures,
+    hostPorts: { reserved: clusterReservedPorts(cfg.listenPort), allowed: cfg.allowedHostPorts },
     store,
     metrics,
     heartbeat,

@@ -10,3 +10,4 @@ export * from './version.js';
 export * from './cidr.js';
 export * from './labels.js';
 export * from './engine.js';
+export * from './admission.js';

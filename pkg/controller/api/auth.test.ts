@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { isShoalError, type ShoalError } from '../../api/index.js';
+import { clusterReservedPorts, isShoalError, PortSet, privilegedServiceFeatures, type ShoalError } from '../../api/index.js';
 import { ApiClient, type ClientCredentials } from '../../client/index.js';
 import { createCA, createCsr, issueKeyPair, newKey } from '../../pki/index.js';
 import { MemoryStore } from '../../store/index.js';
@@ -54,6 +54,8 @@ beforeEach(async () => {
   app = buildApiServer({
     store, metrics: new ControllerMetrics(), security, heartbeat: { beat: async () => undefined },
     tls: { certPem: serving.certPem, keyPem: serving.keyPem, caPem: security.ca.certPem },
+    privileged: privilegedServiceFeatures,
+    hostPorts: { reserved: clusterReservedPorts(6443), allowed: PortSet.EMPTY },
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.address();
@@ -96,6 +98,26 @@ describe('authentication', () => {
     const d = await adm.call<{ token: string }>('POST', '/apis/shoal/v1/cluster/tokens', { role: 'deployer', ttl: '1ms' });
     await new Promise((r) => setTimeout(r, 20));
     expect(await code(new ApiClient(url, undefined, undefined, { ca: security.ca.certPem, token: d.token }).call('GET', `${NS}/services`))).toBe('Unauthorized');
+  });
+});
+
+describe('admission', () => {
+  it('only an admin creates what reaches the host; the cluster\'s own ports are refused for everyone', async () => {
+    const adm = new ApiClient(url, undefined, undefined, admin);
+    const d = await adm.call<{ token: string }>('POST', '/apis/shoal/v1/cluster/tokens', { role: 'deployer' });
+    const dep = new ApiClient(url, undefined, undefined, { ca: security.ca.certPem, token: d.token });
+    const hostNet = { ...svc, metadata: { name: 'h' }, spec: { ...svc.spec, template: { spec: { network: 'host', containers: [{ name: 'm', image: 'busybox' }] } } } };
+    let err = await dep.call('POST', `${NS}/services`, hostNet).catch((e: unknown) => e as ShoalError);
+    expect((err as ShoalError).code).toBe('PermissionDenied');
+    expect((err as ShoalError).message).toMatch(/spec.template.spec.network/);
+    expect(await code(dep.call('POST', `${NS}/services`, svc))).toBe('ok');
+    // A patch that turns it on later is refused the same way.
+    const patch = dep.call('PATCH', `${NS}/services/web`, { spec: { ports: [{ port: 80, targetPort: 80 }] } }, 'application/merge-patch+json');
+    expect(await code(patch)).toBe('PermissionDenied');
+    expect(await code(adm.call('POST', `${NS}/services`, hostNet))).toBe('ok');
+    err = await adm.call('POST', `${NS}/services`, { ...svc, metadata: { name: 'api' }, spec: { ...svc.spec, ports: [{ port: 6443, targetPort: 80 }] } }).catch((e: unknown) => e as ShoalError);
+    expect((err as ShoalError).code).toBe('Invalid');
+    expect((err as ShoalError).causes.map((c) => c.field)).toEqual(['spec.ports[0].port']);
   });
 });
 

@@ -4,7 +4,7 @@
  * error handler turns every failure into a V1Status; no client input yields a 500.
  */
 import Fastify, { type FastifyInstance, type FastifyBaseLogger } from 'fastify';
-import { SHOAL_VERSION } from '../../api/index.js';
+import { SHOAL_VERSION, type HostPortPolicy } from '../../api/index.js';
 import { frameworkErrorHandler, installErrorHandling } from '../../httpserver/index.js';
 import type { EtcdHealth, Store } from '../../store/index.js';
 import { Registry } from '../registry/index.js';
@@ -52,13 +52,15 @@ export interface ApiServerOptions {
   tls?: { certPem: string; keyPem: string; caPem: string };
   /** Features of a service only admins may ask for (admission). */
   privileged?: PrivilegedFeatures;
+  /** Published ports refused unless allowed (the cluster's own); used when `registry` is not given. */
+  hostPorts?: HostPortPolicy;
 }
 
 export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
   const metrics = opts.metrics ?? new ControllerMetrics();
   const deps: RouteDeps = {
     store: opts.store,
-    registry: opts.registry ?? new Registry(opts.store),
+    registry: opts.registry ?? new Registry(opts.store, opts.hostPorts ? { hostPorts: opts.hostPorts } : {}),
     metrics,
     version: opts.version ?? SHOAL_VERSION,
     ...(opts.heartbeat ? { heartbeat: opts.heartbeat } : {}),

@@ -1,5 +1,8 @@
 /** The typed object registry of the controller: one ResourceRegistry per kind plus the scale subresource. */
-import { API_VERSION, errors, isShoalError, MAX_REPLICAS, type Endpoints, type Network, type Node, type Service, type Task } from '../../api/index.js';
+import {
+  API_VERSION, errors, isShoalError, MAX_REPLICAS, reservedPortCauses, unsupportedServiceFields,
+  type Endpoints, type HostPortPolicy, type Network, type Node, type Service, type Task,
+} from '../../api/index.js';
 import type { Store } from '../../store/index.js';
 import { ResourceRegistry, type ResourceRegistryOptions } from './resource.js';
 import { endpointsStrategy, missingNetworks, networkInUse, networkStrategy, nodeStrategy, serviceStrategy, taskStrategy } from './strategies.js';
@@ -20,7 +23,8 @@ export class Registry {
   readonly networks: ResourceRegistry<Network>;
   readonly endpoints: ResourceRegistry<Endpoints>;
 
-  constructor(readonly store: Store, opts: ResourceRegistryOptions = {}) {
+  constructor(readonly store: Store, opts: ResourceRegistryOptions & { hostPorts?: HostPortPolicy } = {}) {
+    const hostPorts = opts.hostPorts;
     const exists = async (ns: string, name: string): Promise<boolean> => {
       try {
         await this.networks.get(ns, name);
@@ -32,7 +36,16 @@ export class Registry {
     };
     this.services = new ResourceRegistry(store, {
       ...serviceStrategy,
-      admit: async (next, others) => [...(await serviceStrategy.admit!(next, others)), ...(await missingNetworks(next, exists))],
+      // Well-formed is not enough: what this version cannot honour is refused, not ignored.
+      validate: (o) => {
+        const causes = serviceStrategy.validate(o);
+        return causes.length > 0 ? causes : unsupportedServiceFields(o);
+      },
+      admit: async (next, others) => [
+        ...(hostPorts ? reservedPortCauses(next.spec, hostPorts) : []),
+        ...(await serviceStrategy.admit!(next, others)),
+        ...(await missingNetworks(next, exists)),
+      ],
     }, opts);
     this.networks = new ResourceRegistry(store, {
       ...networkStrategy,
