@@ -61,10 +61,32 @@ export interface Volume {
   emptyDir?: Record<string, never>;
 }
 
+/** A secret a task gets as a file on tmpfs at `/run/secrets/<target or source>` (Swarm's shape). */
+export interface SecretReference {
+  source: string;
+  /** File name under /run/secrets (default: the source's name). */
+  target?: string;
+  /** File mode (default 0400). */
+  mode?: number;
+  /** Owner (default: the task's user). */
+  uid?: number;
+  gid?: number;
+}
+
+/** A config a task gets as a read-only file at an absolute path. */
+export interface ConfigReference {
+  source: string;
+  target: string;
+  /** File mode (default 0444). */
+  mode?: number;
+}
+
 export interface PodTemplate {
   metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
   spec: {
     containers: ContainerSpec[];
+    secrets?: SecretReference[];
+    configs?: ConfigReference[];
     volumes?: Volume[];
     restartPolicy?: 'Always' | 'OnFailure' | 'Never';
     /** `bridge` (default), `host`, `none`, or a network name. */
@@ -269,6 +291,30 @@ export interface Network {
   status?: Record<string, never>;
 }
 
+/**
+ * A secret value (namespaced): `data` is base64 (at most 500 KB decoded), stored encrypted
+ * with the cluster's key, never returned but to an admin asking `?reveal=1`, and sent only to
+ * a node that runs a task referencing it. A change rolls the services that use it.
+ */
+export interface Secret {
+  apiVersion: typeof API_VERSION;
+  kind: 'Secret';
+  metadata: ObjectMeta;
+  data?: string;
+  spec?: undefined;
+  status?: Record<string, never>;
+}
+
+/** A configuration file (namespaced): `data` is base64, not secret. A change rolls its services. */
+export interface Config {
+  apiVersion: typeof API_VERSION;
+  kind: 'Config';
+  metadata: ObjectMeta;
+  data?: string;
+  spec?: undefined;
+  status?: Record<string, never>;
+}
+
 /** One running task behind a service. */
 export interface EndpointAddress {
   ip: string;
@@ -301,7 +347,7 @@ export interface Endpoints {
   status?: Record<string, never>;
 }
 
-export type ApiObject = Service | Task | Node | Network | Endpoints;
+export type ApiObject = Service | Task | Node | Network | Endpoints | Secret | Config;
 export type Kind = ApiObject['kind'];
 
 export interface List<T> {
@@ -323,5 +369,7 @@ export const RESOURCES = {
   nodes: { kind: 'Node', plural: 'nodes', namespaced: false },
   networks: { kind: 'Network', plural: 'networks', namespaced: true },
   endpoints: { kind: 'Endpoints', plural: 'endpoints', namespaced: true },
+  secrets: { kind: 'Secret', plural: 'secrets', namespaced: true },
+  configs: { kind: 'Config', plural: 'configs', namespaced: true },
 } as const;
 export type ResourcePlural = keyof typeof RESOURCES;

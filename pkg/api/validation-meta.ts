@@ -12,7 +12,7 @@ export interface MetaOptions {
   namespaced: boolean;
 }
 
-function validateObjectMeta(c: Causes, meta: unknown, opts: MetaOptions, path = 'metadata'): void {
+export function validateObjectMeta(c: Causes, meta: unknown, opts: MetaOptions, path = 'metadata'): void {
   if (meta === undefined || meta === null) {
     c.required(path, 'metadata');
     c.required(`${path}.name`, 'name');

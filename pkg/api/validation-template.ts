@@ -4,6 +4,7 @@
  * A volume mount must name a volume of the same template.
  */
 import { isQuantity, parseQuantity } from './quantity.js';
+import { validateSecretRefs } from './validation-secret.js';
 import {
   checkKeys, fieldPath, isDnsLabel, isObj, labelMap, optArray, optEnum, optInt, optObj, optString, REASON, stringList, type Causes, type Obj,
 } from './validation-fields.js';
@@ -196,7 +197,8 @@ export function validateTemplate(c: Causes, tpl: unknown, path: string): void {
   }
   if (!isObj(spec)) return c.invalid(`${path}.spec`, spec, 'must be an object');
   const sp = `${path}.spec`;
-  checkKeys(c, spec, sp, ['containers', 'volumes', 'restartPolicy', 'network']);
+  checkKeys(c, spec, sp, ['containers', 'volumes', 'restartPolicy', 'network', 'secrets', 'configs']);
+  validateSecretRefs(c, spec, sp);
   optEnum(c, spec, 'restartPolicy', `${sp}.restartPolicy`, ['Always', 'OnFailure', 'Never']);
   const net = optString(c, spec, 'network', `${sp}.network`, 63);
   if (net !== undefined && !isDnsLabel(net)) c.invalid(`${sp}.network`, net, 'must be bridge, host, none or a network name (DNS-1123 label)');

@@ -35,3 +35,4 @@ export function invalidError(kind: string, name: string | undefined, causes: Fie
   return errors.invalid(`${kind} "${name ?? ''}" is invalid: ${summary}`, causes, opts);
 }
 export { DEFAULT_NETWORK, validateNetwork } from './validation-network.js';
+export { MAX_SECRET_BYTES, validateSecretLike } from './validation-secret.js';

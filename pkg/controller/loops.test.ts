@@ -34,7 +34,7 @@ function fakeAgents(store: Store, alive: Set<string>): () => void {
         if (!alive.has(task.spec.nodeName ?? '') || isTerminal(task.status.state)) continue;
         const state = task.spec.desiredState === 'shutdown' ? 'shutdown' : task.status.state === 'assigned' ? 'running' : undefined;
         if (state === undefined) continue;
-        await store.update(kv.key, encodeObject({ ...task, status: { ...task.status, state } }), kv.modRevision).catch(() => undefined);
+        await store.update(kv.key, encodeObject({ ...task, status: { ...task.status, state } } as Task), kv.modRevision).catch(() => undefined);
       }
     })();
   }, 50);

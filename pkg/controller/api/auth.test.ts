@@ -101,6 +101,49 @@ describe('authentication', () => {
   });
 });
 
+describe('secrets', () => {
+  it('are sealed in the store, hidden from everyone but an admin who reveals, and sent only to the node of a task that uses them', async () => {
+    const adm = new ApiClient(url, undefined, undefined, admin);
+    const value = 'hunter2-very-secret';
+    const secret = { apiVersion: 'shoal/v1', kind: 'Secret', metadata: { name: 'db-pass' }, data: Buffer.from(value).toString('base64') };
+    const created = await adm.call<Record<string, unknown>>('POST', `${NS}/secrets`, secret);
+    expect(created['data']).toBeUndefined();
+    const raw = await store.get('/shoal/v1/secrets/default/db-pass');
+    expect(raw?.value).not.toContain(value);
+    expect(raw?.value).not.toContain(secret.data);
+    const shown = await adm.call<{ data?: string }>('GET', `${NS}/secrets/db-pass?reveal=1`);
+    expect(Buffer.from(shown.data ?? '', 'base64').toString()).toBe(value);
+    expect((await adm.call<{ data?: string }>('GET', `${NS}/secrets/db-pass`)).data).toBeUndefined();
+    const list = await adm.call<{ items: { data?: string }[] }>('GET', `${NS}/secrets`);
+    expect(list.items.map((i) => i.data)).toEqual([undefined]);
+    const d = await adm.call<{ token: string }>('POST', '/apis/shoal/v1/cluster/tokens', { role: 'deployer' });
+    const dep = new ApiClient(url, undefined, undefined, { ca: security.ca.certPem, token: d.token });
+    expect(await code(dep.call('GET', `${NS}/secrets/db-pass?reveal=1`))).toBe('PermissionDenied');
+    expect(await code(dep.call('GET', `${NS}/secrets/db-pass`))).toBe('ok');
+    // A service that names a missing secret is refused with the field.
+    const withRef = (src: string): Record<string, unknown> => ({ ...svc, metadata: { name: `uses-${src}` }, spec: { ...svc.spec, template: { spec: { secrets: [{ source: src }], containers: [{ name: 'm', image: 'busybox' }] } } } });
+    const missing = await dep.call('POST', `${NS}/services`, withRef('nope')).catch((e: unknown) => e as ShoalError);
+    expect((missing as ShoalError).causes.map((c) => c.field)).toEqual(['spec.template.spec.secrets[0].source']);
+    expect(await code(dep.call('POST', `${NS}/services`, withRef('db-pass')))).toBe('ok');
+    expect(await code(dep.call('DELETE', `${NS}/secrets/db-pass`))).toBe('FailedPrecondition');
+    // The task's node gets the value; another node and users do not.
+    const n1 = new ApiClient(url, undefined, undefined, await joinAs('n1'));
+    const n2 = new ApiClient(url, undefined, undefined, await joinAs('n2'));
+    await adm.call('POST', `${NS}/tasks`, { ...task('uses.1.a', 'n1'), spec: { ...(task('uses.1.a', 'n1')['spec'] as object), template: { spec: { secrets: [{ source: 'db-pass' }], containers: [{ name: 'm', image: 'busybox' }] } } } });
+    const got = await n1.call<{ data: string }>('GET', `${NS}/tasks/uses.1.a/secrets/db-pass`);
+    expect(Buffer.from(got.data, 'base64').toString()).toBe(value);
+    expect(await code(n2.call('GET', `${NS}/tasks/uses.1.a/secrets/db-pass`))).toBe('PermissionDenied');
+    expect(await code(dep.call('GET', `${NS}/tasks/uses.1.a/secrets/db-pass`))).toBe('PermissionDenied');
+    expect(await code(n1.call('GET', `${NS}/secrets/db-pass`))).toBe('PermissionDenied');
+    await adm.call('POST', `${NS}/secrets`, { ...secret, metadata: { name: 'other' } });
+    expect(await code(n1.call('GET', `${NS}/tasks/uses.1.a/secrets/other`))).toBe('PermissionDenied');
+    // A change rolls the services that use it: their template gets the new generation.
+    await adm.call('PUT', `${NS}/secrets/db-pass`, { ...secret, data: Buffer.from('new').toString('base64') });
+    const user = await adm.call<{ spec: { template: { metadata?: { annotations?: Record<string, string> } } } }>('GET', `${NS}/services/uses-db-pass`);
+    expect(user.spec.template.metadata?.annotations?.['shoal.io/secret.db-pass']).toBe('2');
+  });
+});
+
 describe('admission', () => {
   it('only an admin creates what reaches the host; the cluster\'s own ports are refused for everyone', async () => {
     const adm = new ApiClient(url, undefined, undefined, admin);

@@ -1,6 +1,6 @@
 /** Small helpers shared by the resource plugins: parameters, query strings, list-or-watch. */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { errors, isDnsLabel, type ApiObject } from '../../api/index.js';
+import { errors, isDnsLabel, type ApiObject, type WatchEvent } from '../../api/index.js';
 import { parseBoolParam } from '../../httpserver/index.js';
 import type { ResourceRegistry } from '../registry/index.js';
 import type { ControllerMetrics } from '../metrics.js';
@@ -38,6 +38,7 @@ export async function listOrWatch<T extends ApiObject>(
   rr: ResourceRegistry<T>,
   namespace: string | undefined,
   metrics: ControllerMetrics,
+  present: (obj: T) => T = (o) => o,
 ): Promise<unknown> {
   const q: { namespace?: string; labelSelector?: string; fieldSelector?: string } = {};
   if (namespace !== undefined) q.namespace = namespace;
@@ -48,10 +49,11 @@ export async function listOrWatch<T extends ApiObject>(
   if (boolQuery(req, 'watch')) {
     rr.compileSelectors(q); // a bad selector is a 400 before the stream starts
     const rv = query(req, 'resourceVersion');
-    await streamWatch(req, reply, metrics, (signal) => rr.watch({ ...q, signal, ...(rv !== undefined ? { resourceVersion: rv } : {}) }));
+    await streamWatch(req, reply, metrics, (signal) => presentEvents(rr.watch({ ...q, signal, ...(rv !== undefined ? { resourceVersion: rv } : {}) }), present));
     return reply;
   }
-  return rr.list(q);
+  const list = await rr.list(q);
+  return { ...list, items: list.items.map(present) };
 }
 
 /** `?resourceVersion=` or DeleteOptions `{preconditions: {resourceVersion}}` of a DELETE. */
@@ -63,4 +65,8 @@ export function deletePrecondition(req: FastifyRequest): { resourceVersion?: str
   if (p === undefined || p === null) return {};
   if (typeof p !== 'string') throw errors.invalidArgument('preconditions.resourceVersion must be a string');
   return { resourceVersion: p };
+}
+
+async function* presentEvents<T>(events: AsyncIterable<WatchEvent<T>>, present: (obj: T) => T): AsyncGenerator<WatchEvent<T>> {
+  for await (const ev of events) yield { ...ev, object: present(ev.object) };
 }

@@ -18,16 +18,22 @@ import type { RouteDeps } from './deps.js';
 import { deletePrecondition, listOrWatch, namespaceParam, param } from './request.js';
 
 /** Registers the collection, object and status routes of `rr`'s kind; returns the collection path. */
-export function resourceRoutes<T extends ApiObject>(app: FastifyInstance, deps: RouteDeps, rr: ResourceRegistry<T>): string {
+export function resourceRoutes<T extends ApiObject>(
+  app: FastifyInstance,
+  deps: RouteDeps,
+  rr: ResourceRegistry<T>,
+  /** What a request may see of an object (a secret's value only for an admin who asks). */
+  presenter: (req: FastifyRequest) => (obj: T) => T = () => (o) => o,
+): string {
   const { plural, namespaced } = rr.strategy;
   const ns = namespaced ? namespaceParam : (): undefined => undefined;
   const base = namespaced ? `${API_GROUP_PATH}/namespaces/:ns/${plural}` : `${API_GROUP_PATH}/${plural}`;
   const name = (req: FastifyRequest): string => param(req, 'name');
-  if (namespaced) app.get(`${API_GROUP_PATH}/${plural}`, (req, reply) => listOrWatch(req, reply, rr, undefined, deps.metrics));
-  app.get(base, (req, reply) => listOrWatch(req, reply, rr, ns(req), deps.metrics));
+  if (namespaced) app.get(`${API_GROUP_PATH}/${plural}`, (req, reply) => listOrWatch(req, reply, rr, undefined, deps.metrics, presenter(req)));
+  app.get(base, (req, reply) => listOrWatch(req, reply, rr, ns(req), deps.metrics, presenter(req)));
   const checks = (req: FastifyRequest) => deps.checks<T>(req);
-  app.get(`${base}/:name`, (req) => rr.get(ns(req), name(req), checks(req)));
-  app.get(`${base}/:name/status`, (req) => rr.get(ns(req), name(req), checks(req)));
+  app.get(`${base}/:name`, async (req) => presenter(req)(await rr.get(ns(req), name(req), checks(req))));
+  app.get(`${base}/:name/status`, async (req) => presenter(req)(await rr.get(ns(req), name(req), checks(req))));
   if (rr.strategy.clientWritable === false) {
     const refuse = (): never => {
       throw errors.methodNotAllowed(`${plural} are written by the controller; clients can only get, list and watch them`);
@@ -35,14 +41,14 @@ export function resourceRoutes<T extends ApiObject>(app: FastifyInstance, deps: 
     for (const path of [base, `${base}/:name`, `${base}/:name/status`]) app.route({ method: ['POST', 'PUT', 'PATCH', 'DELETE'], url: path, handler: refuse });
     return base;
   }
-  app.post(base, async (req, reply) => reply.code(201).send(await rr.create(ns(req), req.body, checks(req))));
-  app.put(`${base}/:name`, (req) => rr.replace(ns(req), name(req), req.body, checks(req)));
-  app.patch(`${base}/:name`, (req) => rr.patch(ns(req), name(req), req.body, checks(req)));
-  app.delete(`${base}/:name`, (req) => {
+  app.post(base, async (req, reply) => reply.code(201).send(presenter(req)(await rr.create(ns(req), req.body, checks(req)))));
+  app.put(`${base}/:name`, async (req) => presenter(req)(await rr.replace(ns(req), name(req), req.body, checks(req))));
+  app.patch(`${base}/:name`, async (req) => presenter(req)(await rr.patch(ns(req), name(req), req.body, checks(req))));
+  app.delete(`${base}/:name`, async (req) => {
     const alsoDelete = plural === 'nodes' ? [nodeCertsKey(name(req))] : [];
-    return rr.delete(ns(req), name(req), { ...deletePrecondition(req), alsoDelete });
+    return presenter(req)(await rr.delete(ns(req), name(req), { ...deletePrecondition(req), alsoDelete }));
   });
-  app.put(`${base}/:name/status`, (req) => rr.replaceStatus(ns(req), name(req), req.body, checks(req)));
-  app.patch(`${base}/:name/status`, (req) => rr.patchStatus(ns(req), name(req), req.body, checks(req)));
+  app.put(`${base}/:name/status`, async (req) => presenter(req)(await rr.replaceStatus(ns(req), name(req), req.body, checks(req))));
+  app.patch(`${base}/:name/status`, async (req) => presenter(req)(await rr.patchStatus(ns(req), name(req), req.body, checks(req))));
   return base;
 }

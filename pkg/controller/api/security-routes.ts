@@ -11,13 +11,15 @@
  *   DELETE /apis/shoal/v1/cluster/tokens/{id}                 admin: revoke
  */
 import type { TLSSocket } from 'node:tls';
-import type { FastifyInstance } from 'fastify';
-import { API_GROUP_PATH, errors, isDnsLabel, isShoalError, parseDurationMs, type FieldCause } from '../../api/index.js';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { API_GROUP_PATH, errors, isDnsLabel, isShoalError, parseDurationMs, type FieldCause, type Secret } from '../../api/index.js';
+import { parseBoolParam } from '../../httpserver/index.js';
+import { redactSecret } from '../registry/index.js';
 import { ROLES, type Role } from '../security/authz.js';
 import type { TokenRecord } from '../security/records.js';
 import { identityOf } from './auth.js';
 import type { RouteDeps } from './deps.js';
-import { param } from './request.js';
+import { namespaceParam, param, query } from './request.js';
 
 function tokenView(r: TokenRecord): Omit<TokenRecord, 'secretHash'> {
   const { secretHash: _hash, ...rest } = r;
@@ -101,5 +103,43 @@ export function securityRoutes(deps: RouteDeps) {
       await security().deleteToken(id);
       return { apiVersion: 'v1', kind: 'Status', metadata: {}, status: 'Success', code: 200, message: `token ${id} revoked` };
     });
+  };
+}
+
+/**
+ * What a request sees of a Secret: never its value, but for an admin asking `?reveal=1`
+ * (a non-admin asking is refused, not quietly given less).
+ */
+export function secretPresenter(req: FastifyRequest, authOff: boolean): (obj: Secret) => Secret {
+  const reveal = parseBoolParam(query(req, 'reveal'), 'reveal');
+  if (reveal && !authOff) {
+    const id = identityOf(req);
+    if (!(id?.kind === 'user' && id.role === 'admin')) throw errors.permissionDenied(`${id?.kind === 'user' ? `role ${id.role}` : id?.kind === 'node' ? `node "${id.name}"` : 'anonymous'} may not reveal secret values: only an admin may`);
+  }
+  return (o) => redactSecret(o, reveal);
+}
+
+/**
+ * The value of a secret or config for the node that runs a task referencing it:
+ *
+ *   GET /apis/shoal/v1/namespaces/{ns}/tasks/{task}/secrets/{name}  → {kind: SecretValue, data}
+ *   GET /apis/shoal/v1/namespaces/{ns}/tasks/{task}/configs/{name}  → {kind: ConfigValue, data}
+ *
+ * The authorizer lets only the task's node (and admins) ask; the task must name the secret.
+ */
+export function taskReferenceRoutes(deps: RouteDeps) {
+  return async (app: FastifyInstance): Promise<void> => {
+    const base = `${API_GROUP_PATH}/namespaces/:ns/tasks/:name`;
+    for (const kind of ['secrets', 'configs'] as const) {
+      app.get(`${base}/${kind}/:ref`, async (req) => {
+        const ns = namespaceParam(req);
+        const task = await deps.registry.tasks.get(ns, param(req, 'name'), deps.checks(req));
+        const ref = param(req, 'ref');
+        const refs = task.spec.template.spec[kind] ?? [];
+        if (!refs.some((r) => r.source === ref)) throw errors.permissionDenied(`task ${task.metadata.name} does not use ${kind === 'secrets' ? 'secret' : 'config'} ${ref}`);
+        const obj = await (kind === 'secrets' ? deps.registry.secrets : deps.registry.configs).get(ns, ref);
+        return { kind: kind === 'secrets' ? 'SecretValue' : 'ConfigValue', name: ref, generation: obj.metadata.generation ?? 1, data: obj.data ?? '' };
+      });
+    }
   };
 }

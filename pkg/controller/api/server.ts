@@ -20,7 +20,7 @@ import { tasksRoutes } from './tasks-routes.js';
 import { TunnelHub } from './tunnel.js';
 import { tunnelRoutes } from './tunnel-routes.js';
 import { installAuth, identityOf, type PrivilegedFeatures } from './auth.js';
-import { securityRoutes } from './security-routes.js';
+import { secretPresenter, securityRoutes, taskReferenceRoutes } from './security-routes.js';
 import type { ClusterSecurity } from '../security/cluster-security.js';
 
 export { TunnelHub, type TunnelHubOptions } from './tunnel.js';
@@ -60,7 +60,10 @@ export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
   const metrics = opts.metrics ?? new ControllerMetrics();
   const deps: RouteDeps = {
     store: opts.store,
-    registry: opts.registry ?? new Registry(opts.store, opts.hostPorts ? { hostPorts: opts.hostPorts } : {}),
+    registry: opts.registry ?? new Registry(opts.store, {
+      ...(opts.hostPorts ? { hostPorts: opts.hostPorts } : {}),
+      ...(opts.security !== 'off' ? { atRest: opts.security.atRest() } : {}),
+    }),
     metrics,
     version: opts.version ?? SHOAL_VERSION,
     ...(opts.heartbeat ? { heartbeat: opts.heartbeat } : {}),
@@ -131,7 +134,10 @@ export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
   void app.register(async (a) => {
     resourceRoutes(a, deps, deps.registry.networks);
     resourceRoutes(a, deps, deps.registry.endpoints);
+    resourceRoutes(a, deps, deps.registry.secrets, (req) => secretPresenter(req, opts.security === 'off'));
+    resourceRoutes(a, deps, deps.registry.configs);
   });
+  void app.register(taskReferenceRoutes(deps));
   void app.register(securityRoutes(deps));
   void app.register(tunnelRoutes(deps, { hub: opts.tunnels ?? new TunnelHub() }));
   return app as unknown as FastifyInstance;

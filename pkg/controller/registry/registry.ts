@@ -1,10 +1,11 @@
 /** The typed object registry of the controller: one ResourceRegistry per kind plus the scale subresource. */
 import {
   API_VERSION, errors, isShoalError, MAX_REPLICAS, reservedPortCauses, unsupportedServiceFields,
-  type Endpoints, type HostPortPolicy, type Network, type Node, type Service, type Task,
+  type Config, type Endpoints, type HostPortPolicy, type Network, type Node, type Secret, type Service, type Task,
 } from '../../api/index.js';
 import type { Store } from '../../store/index.js';
 import { ResourceRegistry, type ResourceRegistryOptions } from './resource.js';
+import { configStrategy, missingReferences, refAnnotation, referenceInUse, referencesOf, secretStrategy, type AtRest } from './secrets.js';
 import { endpointsStrategy, missingNetworks, networkInUse, networkStrategy, nodeStrategy, serviceStrategy, taskStrategy } from './strategies.js';
 
 /** The scale subresource (`services/{name}/scale`). */
@@ -22,9 +23,20 @@ export class Registry {
   readonly nodes: ResourceRegistry<Node>;
   readonly networks: ResourceRegistry<Network>;
   readonly endpoints: ResourceRegistry<Endpoints>;
+  readonly secrets: ResourceRegistry<Secret>;
+  readonly configs: ResourceRegistry<Config>;
 
-  constructor(readonly store: Store, opts: ResourceRegistryOptions & { hostPorts?: HostPortPolicy } = {}) {
+  constructor(readonly store: Store, opts: ResourceRegistryOptions & { hostPorts?: HostPortPolicy; atRest?: AtRest } = {}) {
     const hostPorts = opts.hostPorts;
+    const refExists = async (kind: 'secrets' | 'configs', ns: string, name: string): Promise<boolean> => {
+      try {
+        await (kind === 'secrets' ? this.secrets : this.configs).get(ns, name);
+        return true;
+      } catch (err) {
+        if (isShoalError(err, 'NotFound')) return false;
+        throw err;
+      }
+    };
     const exists = async (ns: string, name: string): Promise<boolean> => {
       try {
         await this.networks.get(ns, name);
@@ -45,7 +57,20 @@ export class Registry {
         ...(hostPorts ? reservedPortCauses(next.spec, hostPorts) : []),
         ...(await serviceStrategy.admit!(next, others)),
         ...(await missingNetworks(next, exists)),
+        ...(await missingReferences(next, refExists)),
       ],
+    }, opts);
+    const inUse = async (kind: 'secret' | 'config', obj: Secret | Config): Promise<void> =>
+      referenceInUse(kind, obj, (await this.services.list({ namespace: obj.metadata.namespace ?? 'default' })).items);
+    this.secrets = new ResourceRegistry<Secret>(store, {
+      ...secretStrategy(opts.atRest),
+      checkDelete: (o) => inUse('secret', o),
+      afterChange: (_prev, next) => this.rollUsersOf('secret', next),
+    }, opts);
+    this.configs = new ResourceRegistry<Config>(store, {
+      ...configStrategy,
+      checkDelete: (o) => inUse('config', o),
+      afterChange: (_prev, next) => this.rollUsersOf('config', next),
     }, opts);
     this.networks = new ResourceRegistry(store, {
       ...networkStrategy,
@@ -62,6 +87,25 @@ export class Registry {
     if (s.metadata.uid !== undefined) meta.uid = s.metadata.uid;
     if (s.metadata.creationTimestamp !== undefined) meta.creationTimestamp = s.metadata.creationTimestamp;
     return { apiVersion: API_VERSION, kind: 'Scale', metadata: meta, spec: { replicas: s.spec.replicas ?? 1 }, status: { replicas: s.status?.replicas ?? 0 } };
+  }
+
+  /**
+   * A secret or config changed: every service of its namespace that uses it gets the new
+   * generation in a template annotation, which is a template change like any other: the
+   * orchestrator replaces its tasks as a rolling update, and the new tasks get the new value.
+   */
+  private async rollUsersOf(kind: 'secret' | 'config', obj: Secret | Config): Promise<void> {
+    const ns = obj.metadata.namespace ?? 'default';
+    const key = refAnnotation(kind, obj.metadata.name);
+    const version = String(obj.metadata.generation ?? 1);
+    for (const svc of (await this.services.list({ namespace: ns })).items) {
+      if (!referencesOf(svc)[kind === 'secret' ? 'secrets' : 'configs'].includes(obj.metadata.name)) continue;
+      await this.services.update(ns, svc.metadata.name, (cur) => {
+        if (cur.spec.template.metadata?.annotations?.[key] === version) return undefined;
+        const template = { ...cur.spec.template, metadata: { ...cur.spec.template.metadata, annotations: { ...cur.spec.template.metadata?.annotations, [key]: version } } };
+        return { ...cur, spec: { ...cur.spec, template } };
+      });
+    }
   }
 
   async getScale(namespace: string, name: string): Promise<Scale> {

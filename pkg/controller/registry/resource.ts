@@ -48,6 +48,15 @@ export interface ResourceStrategy<T extends ApiObject> {
   checkDelete?(current: T): Promise<void>;
   /** False: clients only read (the controller writes the objects straight to the store). Default true. */
   clientWritable?: boolean;
+  /** How objects are stored (default JSON); secrets are sealed with the cluster key. */
+  codec?: { encode(obj: T, key: string): string; decode(kv: KeyValue): T };
+  /** After a change of what users ask for (spec or data) was stored: secrets and configs roll their services. */
+  afterChange?(prev: T, next: T): Promise<void>;
+}
+
+/** What a user asks for: the spec, or the data of a Secret or Config. */
+function desired(o: ApiObject): unknown {
+  return [o.spec, (o as { data?: unknown }).data];
 }
 
 /**
@@ -137,6 +146,15 @@ export class ResourceRegistry<T extends ApiObject> {
     return errors.notFound(`${this.strategy.plural} "${name}" not found${where}`, { kind: this.strategy.plural, name });
   }
 
+  /** Decodes a stored value (through the kind's codec: secrets are sealed at rest). */
+  private decode(kv: KeyValue): T {
+    return this.strategy.codec ? this.strategy.codec.decode(kv) : decodeObject<T>(kv);
+  }
+
+  private encode(obj: T, key: string): string {
+    return this.strategy.codec ? this.strategy.codec.encode(obj, key) : encodeObject(obj);
+  }
+
   private checkName(name: string): void {
     if (name === '' || name.length > 253 || /[/\s]/.test(name)) throw errors.invalidArgument(`invalid ${this.kind} name ${JSON.stringify(name)}`);
   }
@@ -145,7 +163,7 @@ export class ResourceRegistry<T extends ApiObject> {
     this.checkName(name);
     const kv = await this.store.get(this.key(namespace, name));
     if (!kv) throw this.notFound(namespace, name);
-    const obj = decodeObject<T>(kv);
+    const obj = this.decode(kv);
     checks?.onCurrent?.(obj);
     return obj;
   }
@@ -167,7 +185,7 @@ export class ResourceRegistry<T extends ApiObject> {
     const out: T[] = [];
     for (const kv of items) {
       try {
-        out.push(decodeObject<T>(kv));
+        out.push(this.decode(kv));
       } catch {
         // A corrupt value is skipped rather than failing every list of the kind.
       }
@@ -240,7 +258,8 @@ export class ResourceRegistry<T extends ApiObject> {
     meta.generation = 1;
     delete meta.deletionTimestamp;
     try {
-      const kv = await this.store.create(this.key(namespace, meta.name), encodeObject(obj));
+      const key = this.key(namespace, meta.name);
+      const kv = await this.store.create(key, this.encode(obj, key));
       meta.resourceVersion = String(kv.modRevision);
       return obj;
     } catch (err) {
@@ -268,14 +287,16 @@ export class ResourceRegistry<T extends ApiObject> {
       }
       const next = mutate(clone(cur));
       if (next === undefined || deepEqual(next, cur)) return cur;
-      if (!deepEqual(next.spec, cur.spec)) {
+      if (!deepEqual(desired(next), desired(cur))) {
         checks?.onNext?.(next);
         await this.admit(next);
       }
       next.metadata.resourceVersion = undefined;
       try {
-        const kv = await this.store.update(this.key(namespace, name), encodeObject(next), curRv);
+        const key = this.key(namespace, name);
+        const kv = await this.store.update(key, this.encode(next, key), curRv);
         next.metadata.resourceVersion = String(kv.modRevision);
+        if (this.strategy.afterChange !== undefined && !deepEqual(desired(next), desired(cur))) await this.strategy.afterChange(cur, next);
         return next;
       } catch (err) {
         if (isShoalError(err, 'NotFound')) throw this.notFound(namespace, name);
@@ -304,7 +325,7 @@ export class ResourceRegistry<T extends ApiObject> {
     if (cur.metadata.deletionTimestamp !== undefined) meta.deletionTimestamp = cur.metadata.deletionTimestamp;
     else delete meta.deletionTimestamp;
     const gen = cur.metadata.generation ?? 1;
-    meta.generation = deepEqual(cur.spec, next.spec) ? gen : gen + 1;
+    meta.generation = deepEqual(desired(cur), desired(next)) ? gen : gen + 1;
     (next as { status?: unknown }).status = cur.status;
     return next;
   }
@@ -396,7 +417,7 @@ export class ResourceRegistry<T extends ApiObject> {
     }
     try {
       const kv = await this.store.delete(this.key(namespace, name), rv === undefined ? {} : { expectModRevision: rv });
-      return decodeObject<T>(kv);
+      return this.decode(kv);
     } catch (err) {
       if (isShoalError(err, 'NotFound')) throw this.notFound(namespace, name);
       throw err;
@@ -428,7 +449,7 @@ export class ResourceRegistry<T extends ApiObject> {
   private tryDecode(kv: KeyValue | undefined): T | undefined {
     if (!kv) return undefined;
     try {
-      return decodeObject<T>(kv);
+      return this.decode(kv);
     } catch {
       return undefined;
     }

@@ -152,6 +152,8 @@ export function authorize(id: Identity, a: RequestAttrs): Decision {
     return deny(who, a, 'cluster operations need the admin role');
   }
   if (a.resource === 'other' || !(a.resource in RESOURCES)) return deny(who, a);
+  // A task's secret and config values are for its node (and admins, above).
+  if (a.resource === 'tasks' && (a.sub?.startsWith('secrets/') || a.sub?.startsWith('configs/'))) return deny(who, a, "a task's secrets are sent only to its node");
   if (READ_VERBS.has(a.verb) && a.sub !== 'tunnel') return { allowed: true };
   if (id.role === 'viewer') return deny(who, a, a.verb === 'logs' || a.verb === 'exec' ? 'logs and exec need the deployer role' : 'viewers only read');
   // deployer

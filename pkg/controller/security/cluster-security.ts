@@ -269,6 +269,14 @@ export class ClusterSecurity {
     }
   }
 
+  /** Sealing of values at rest (secrets) with the newest encryption key; opening with any. */
+  atRest(): { seal(plain: Buffer, aad: string): string; open(sealed: string, aad: string): Buffer } {
+    return {
+      seal: (plain, aad) => seal(this.encKey(), plain, aad),
+      open: (sealed, aad) => open(this.encKeys, sealed, aad),
+    };
+  }
+
   // --- certificates the controller makes for itself ------------------------------------
 
   /** A serving certificate for the controller's names and addresses (and a client use, for tests' own calls). */

@@ -78,7 +78,7 @@ describe('service-network loop', () => {
     ]), poll);
     // A task that stops running leaves at once.
     const kv = (await store.get(storeKeyOf(t1)))!;
-    await store.update(kv.key, encodeObject({ ...t1, status: { ...t1.status, state: 'failed' } }), kv.modRevision);
+    await store.update(kv.key, encodeObject({ ...t1, status: { ...t1.status, state: 'failed' } } as Task), kv.modRevision);
     await vi.waitFor(async () => expect((await epOf(store, 'web'))?.spec.addresses.map((a) => a.ip)).toEqual(['10.244.0.9']), poll);
     expect((await svcOf(store, 'web'))?.status?.virtualIP).toBe(vip);
     // dnsrr: no VIP.

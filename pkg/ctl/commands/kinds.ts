@@ -11,14 +11,18 @@ const KINDS: Record<string, ResourcePlural> = {
   node: 'nodes', nodes: 'nodes', no: 'nodes',
   network: 'networks', networks: 'networks', net: 'networks',
   endpoints: 'endpoints', ep: 'endpoints',
+  secret: 'secrets', secrets: 'secrets',
+  config: 'configs', configs: 'configs', cm: 'configs',
 };
-const SINGULAR: Record<ResourcePlural, string> = { services: 'service', tasks: 'task', nodes: 'node', networks: 'network', endpoints: 'endpoints' };
-const PLURAL_OF_KIND: Record<string, ResourcePlural> = { Service: 'services', Task: 'tasks', Node: 'nodes', Network: 'networks', Endpoints: 'endpoints' };
+const SINGULAR: Record<ResourcePlural, string> = { services: 'service', tasks: 'task', nodes: 'node', networks: 'network', endpoints: 'endpoints', secrets: 'secret', configs: 'config' };
+const PLURAL_OF_KIND: Record<string, ResourcePlural> = {
+  Service: 'services', Task: 'tasks', Node: 'nodes', Network: 'networks', Endpoints: 'endpoints', Secret: 'secrets', Config: 'configs',
+};
 
 /** The resource a command-line kind names; InvalidArgument for anything else. */
 export function pluralOf(kind: string): ResourcePlural {
   const p = KINDS[kind.toLowerCase()];
-  if (!p) throw errors.invalidArgument(`unknown resource type "${kind}": use services, tasks, nodes, networks or endpoints`);
+  if (!p) throw errors.invalidArgument(`unknown resource type "${kind}": use services, tasks, nodes, networks, endpoints, secrets or configs`);
   return p;
 }
 
