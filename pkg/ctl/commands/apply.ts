@@ -63,7 +63,9 @@ async function applyOne(c: ApiClient, doc: ManifestDoc, defaultNs: string | unde
     }
     const labels = meta['labels'] ?? cur.metadata.labels;
     const annotations = meta['annotations'] ?? cur.metadata.annotations;
-    if (sameJson(obj['spec'], cur.spec) && sameJson(labels, cur.metadata.labels) && sameJson(annotations, cur.metadata.annotations)) {
+    // A secret's value is never read back: it is sent every time (the server keeps it when unchanged).
+    const sameData = plural !== 'secrets' && sameJson(obj['data'], (cur as { data?: unknown }).data);
+    if (sameJson(obj['spec'], cur.spec) && (sameData || (plural !== 'secrets' && obj['data'] === undefined)) && sameJson(labels, cur.metadata.labels) && sameJson(annotations, cur.metadata.annotations)) {
       return { ref, result: 'unchanged', object: cur };
     }
     const body = { ...obj, metadata: { ...meta, resourceVersion: cur.metadata.resourceVersion } };
@@ -96,8 +98,9 @@ async function applyCommand(o: ApplyOpts, cmd: Command, ctx: CtlContext): Promis
   if (docs.length === 0) throw errors.invalidArgument(`no objects found in ${o.filename.join(', ')}`);
   let failed = 0;
   const toWait: { ns: string; name: string }[] = [];
-  // Networks first: a service that lists a network is refused until the network exists (stable sort).
-  docs.sort((a, b) => Number(b.object['kind'] === 'Network') - Number(a.object['kind'] === 'Network'));
+  // Networks, secrets and configs first: a service that names one is refused until it exists (stable sort).
+  const first = (d: (typeof docs)[number]): number => Number(['Network', 'Secret', 'Config'].includes(String(d.object['kind'])));
+  docs.sort((a, b) => first(b) - first(a));
   for (const doc of docs) {
     try {
       const r = await applyOne(c, doc, o.namespace);

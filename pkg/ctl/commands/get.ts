@@ -5,7 +5,7 @@
  * json/yaml, until interrupted.
  */
 import type { Command } from 'commander';
-import type { ApiObject, List, ResourcePlural } from '../../api/index.js';
+import { errors, type ApiObject, type List, type ResourcePlural } from '../../api/index.js';
 import type { ApiClient, ListOptions } from '../../client/index.js';
 import { apiClient } from '../clients.js';
 import type { CtlContext } from '../context.js';
@@ -20,6 +20,7 @@ interface GetOpts {
   fieldSelector?: string;
   namespace?: string;
   allNamespaces?: boolean;
+  reveal?: boolean;
 }
 
 function listOptions(o: GetOpts, name: string | undefined, all: boolean): ListOptions {
@@ -44,7 +45,9 @@ async function getCommand(kind: string, name: string | undefined, o: GetOpts, cm
 
   let list: List<ApiObject>;
   if (name !== undefined && !o.watch) {
-    const obj = await c.get<ApiObject>(plural, o.namespace, name);
+    const obj = o.reveal
+      ? await c.call<ApiObject>('GET', `${c.path(plural, o.namespace ?? 'default', name)}?reveal=1`)
+      : await c.get<ApiObject>(plural, o.namespace, name);
     if (fmt === 'json' || fmt === 'yaml') return printStructured(ctx.stdout, fmt, obj);
     list = { apiVersion: 'shoal/v1', kind: `${obj.kind}List`, metadata: { resourceVersion: obj.metadata.resourceVersion ?? '' }, items: [obj] };
   } else {
@@ -93,7 +96,7 @@ export function registerGetCommand(program: Command, ctx: CtlContext): void {
   program
     .command('get')
     .description('List services, tasks or nodes (or show one)')
-    .argument('<kind>', 'services|tasks|nodes')
+    .argument('<kind>', 'services|tasks|nodes|networks|endpoints|secrets|configs')
     .argument('[name]')
     .option('-o, --output <format>', 'table, wide, json or yaml', 'table')
     .option('-w, --watch', 'after listing, watch for changes')
@@ -101,5 +104,9 @@ export function registerGetCommand(program: Command, ctx: CtlContext): void {
     .option('--field-selector <selector>', 'field selector, e.g. spec.nodeName=n1')
     .option('-n, --namespace <ns>', 'namespace (default "default")')
     .option('-A, --all-namespaces', 'every namespace')
-    .action(async (kind: string, name: string | undefined, o: GetOpts, cmd: Command) => getCommand(kind, name, o, cmd, ctx));
+    .option('--reveal', "a secret's value too (admin only; with NAME)")
+    .action(async (kind: string, name: string | undefined, o: GetOpts, cmd: Command) => {
+      if (o.reveal && name === undefined) throw errors.invalidArgument('--reveal shows one secret: give its NAME');
+      return getCommand(kind, name, o, cmd, ctx);
+    });
 }

@@ -12,7 +12,7 @@ import type { CtlContext } from '../context.js';
 import { printExecFrames, writeLogEntries } from '../output.js';
 import { containerCreateRequest, declareExecOptions, declareRunOptions, execSpec, type ExecOptions, type RunOptions } from './docker-options.js';
 import { parseRemoteRef, remoteExec } from './remote.js';
-import { createClusterNetwork } from './cluster-networks.js';
+import { createClusterNetwork, createSecretLike } from './cluster-networks.js';
 
 async function pull(c: EngineClient, ctx: CtlContext, ref: string): Promise<void> {
   ctx.stderr.write(`Unable to find image '${ref}' locally\n`);
@@ -64,6 +64,7 @@ async function attach(c: EngineClient, id: string, interactive: boolean, cmd: Co
 async function runCommand(image: string | undefined, args: string[], o: RunOptions, cmd: Command, ctx: CtlContext, createOnly: boolean): Promise<void> {
   // `create network NAME`: a cluster Network, not a container of an image named "network".
   if (createOnly && image === 'network') return createClusterNetwork(args, cmd, ctx);
+  if (createOnly && (image === 'secret' || image === 'config')) return createSecretLike(image, args, cmd, ctx);
   const body = containerCreateRequest(o, image, args, ctx);
   const detach = createOnly || o.detach === true;
   if (o.rm && detach) body.autoRemove = true;

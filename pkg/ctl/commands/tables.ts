@@ -5,7 +5,7 @@
  */
 import {
   formatCpuMillis, humanMemory, isTerminal, parseCpuMillis, parseMemoryBytes,
-  type ApiObject, type Endpoints, type Network, type Node, type ResourcePlural, type Service, type Task,
+  type ApiObject, type Config, type Endpoints, type Secret, type Network, type Node, type ResourcePlural, type Service, type Task,
 } from '../../api/index.js';
 import type { ApiClient } from '../../client/index.js';
 import { shortId, type Column } from '../format.js';
@@ -123,7 +123,17 @@ function endpointsColumns(t: TableCtx): Column<Endpoints>[] {
   return withNamespace(cols, t);
 }
 
+function secretLikeColumns(t: TableCtx): Column<Secret | Config>[] {
+  const cols: Column<Secret | Config>[] = [
+    { header: 'NAME', value: (s) => s.metadata.name },
+    { header: 'VERSION', value: (s) => String(s.metadata.generation ?? 1) },
+    { header: 'AGE', value: (s) => shortAge(s.metadata.creationTimestamp) },
+  ];
+  return withNamespace(cols, t);
+}
+
 export function columnsFor(plural: ResourcePlural, t: TableCtx): Column<ApiObject>[] {
+  if (plural === 'secrets' || plural === 'configs') return secretLikeColumns(t) as Column<ApiObject>[];
   if (plural === 'services') return serviceColumns(t) as Column<ApiObject>[];
   if (plural === 'tasks') return taskColumns(t) as Column<ApiObject>[];
   if (plural === 'networks') return networkColumns(t) as Column<ApiObject>[];
