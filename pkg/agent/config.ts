@@ -218,18 +218,9 @@ export async function parseAgentConfig(
   if (!/^[A-Z][A-Z0-9_]{0,15}$/.test(cfg.bridgeChainPrefix)) causes.push({ field: 'bridgeChainPrefix', reason: 'FieldValueInvalid', message: 'must be A-Z, 0-9, _ (at most 16)' });
   const controller = str('controller');
   cfg.bridgeSubnetFromNode = controller !== undefined && cfg.bridge !== undefined && str('bridgeSubnet') === undefined;
-  if (controller !== undefined) {
-    const urls = controller.split(',').map((u) => u.trim()).filter((u) => u !== '');
-    if (urls.length === 0) causes.push({ field: 'controller', reason: 'FieldValueRequired', message: 'at least one controller URL is needed' });
-    for (const u of urls) if (!/^https:\/\/[^\s/]+/.test(u)) causes.push({ field: 'controller', reason: 'FieldValueInvalid', message: `controller "${u}" must be an https:// URL (the controller serves HTTPS only)` });
-    cfg.controller = urls.join(',');
-  }
-  const joinToken = str('joinToken') ?? (defaults.joinToken !== undefined && defaults.joinToken !== '' ? defaults.joinToken : undefined);
-  if (joinToken !== undefined) {
-    if (controller === undefined) causes.push({ field: 'joinToken', reason: 'FieldValueInvalid', message: 'a join token needs --controller' });
-    else if (!/^SHOAL-1-[0-9a-f]{64}-[0-9a-z]{25}$/.test(joinToken)) causes.push({ field: 'joinToken', reason: 'FieldValueInvalid', message: 'not a join token: want SHOAL-1-<CA fingerprint>-<secret> from "shoalctl cluster join-token worker"' });
-    else cfg.joinToken = joinToken;
-  }
+  if (controller !== undefined) cfg.controller = controllerSetting(controller, causes);
+  const joinToken = joinTokenSetting(str('joinToken') ?? defaults.joinToken, controller, causes);
+  if (joinToken !== undefined) cfg.joinToken = joinToken;
   const adv = str('advertiseAddr');
   if (adv !== undefined) cfg.advertiseAddr = adv;
   const metrics = str('metricsListen');
@@ -240,6 +231,23 @@ export async function parseAgentConfig(
   }
   if (causes.length > 0) throw errors.invalid(`invalid agent configuration: ${causes.map((c) => `${c.field}: ${c.message}`).join('; ')}`, causes);
   return cfg;
+}
+
+/** `--controller URL[,URL...]`: https only (the controller serves HTTPS only). */
+function controllerSetting(controller: string, causes: FieldCause[]): string {
+  const urls = controller.split(',').map((u) => u.trim()).filter((u) => u !== '');
+  if (urls.length === 0) causes.push({ field: 'controller', reason: 'FieldValueRequired', message: 'at least one controller URL is needed' });
+  for (const u of urls) if (!/^https:\/\/[^\s/]+/.test(u)) causes.push({ field: 'controller', reason: 'FieldValueInvalid', message: `controller "${u}" must be an https:// URL (the controller serves HTTPS only)` });
+  return urls.join(',');
+}
+
+/** `--join-token` (or $SHOAL_JOIN_TOKEN): Swarm's shape, and only with --controller. */
+function joinTokenSetting(token: string | undefined, controller: string | undefined, causes: FieldCause[]): string | undefined {
+  if (token === undefined || token === '') return undefined;
+  if (controller === undefined) causes.push({ field: 'joinToken', reason: 'FieldValueInvalid', message: 'a join token needs --controller' });
+  else if (!/^SHOAL-1-[0-9a-f]{64}-[0-9a-z]{25}$/.test(token)) causes.push({ field: 'joinToken', reason: 'FieldValueInvalid', message: 'not a join token: want SHOAL-1-<CA fingerprint>-<secret> from "shoalctl cluster join-token worker"' });
+  else return token;
+  return undefined;
 }
 
 /** A port setting: a flag's string or a config file's number; the default when absent. */

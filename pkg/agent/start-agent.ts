@@ -10,18 +10,20 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import { CONTAINER_SERVICE_LABEL, CONTAINER_TASK_LABEL, ENGINE_API_VERSION, SHOAL_VERSION } from '../api/index.js';
-import { ControllerEndpoints, type ClientCredentials } from '../client/index.js';
+import { ControllerEndpoints } from '../client/index.js';
 import { BridgeNetwork, bridgeNetworkHook, createClusterDataplane, RealNetHost } from '../network/index.js';
 import { ClusterNetwork } from './cluster-network.js';
 import { NodeCredentials } from './node-credentials.js';
 import {
-  applyLayer, ContainerManager, createCgroupManager, FileContentStore, FileCredentialStore, ImageService, NativeDriver, RegistryClient, type LayerApplier,
+  applyLayer, ContainerManager, resolveImageUser, createCgroupManager, FileContentStore, FileCredentialStore, ImageService, NativeDriver, RegistryClient, type LayerApplier,
 } from '../runtime/index.js';
 import type { AgentConfig } from './config.js';
 import { buildEngineApp, listenOnSocket, NodeNetworks, type EngineDeps } from './engine/index.js';
 import { AgentMetrics } from './metrics.js';
 import { startMetricsServer, type MetricsServer } from './metrics-server.js';
-import { containerRuntime, httpControllerApi, probeMachine, startSession, startTunnel, type AgentSession, type AgentTunnel } from './session/index.js';
+import {
+  containerRuntime, httpControllerApi, probeMachine, startSession, startTunnel, TmpfsTaskFiles, type AgentSession, type AgentTunnel, type ControllerApi,
+} from './session/index.js';
 
 export interface StartAgentOptions {
   signal?: AbortSignal;
@@ -163,9 +165,9 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
       await Promise.all([metricsServer?.close(), server.close(), containers.close()]);
       throw err;
     });
-    const credentials = (): ClientCredentials => nodeCreds.current();
+    const api = httpControllerApi(controllers, undefined, () => nodeCreds.current());
     session = startSession({
-      api: httpControllerApi(controllers, undefined, credentials),
+      api, files: await taskFilesOf(config, api, images, containers),
       runtime: containerRuntime(containers, images),
       ...(networks !== undefined && config.bridge !== undefined && config.bridgeSubnetFromNode
         ? { onPodCIDR: bridgeOnPodCIDR(networks, config.bridge, log, cluster) }
@@ -181,7 +183,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
       controller: controllers,
       nodeName: config.nodeName,
       engineSocket: config.socket,
-      credentials,
+      credentials: () => nodeCreds.current(),
       log: log.child({ component: 'tunnel' }),
       isTaskContainer: (id, task) => {
         try {
@@ -208,6 +210,23 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
     })());
   opts.signal?.addEventListener('abort', () => void close().catch((err: unknown) => log.error({ err }, 'closing the engine API')), { once: true });
   return { socketPath: config.socket, images, containers, close };
+}
+
+/** Secrets and configs of tasks: files on the agent's tmpfs, values from the controller; those of containers that are gone go. */
+async function taskFilesOf(config: AgentConfig, api: ControllerApi, images: ImageService, containers: ContainerManager): Promise<TmpfsTaskFiles> {
+  const files = new TmpfsTaskFiles(
+    join(config.runDir, 'task-files'),
+    (kind, task, name, signal) => api.taskReference(kind, task, name, { signal }),
+    async (task) => {
+      const c = task.spec.template.spec.containers[0];
+      if (c === undefined) return { uid: 0, gid: 0 };
+      const img = await images.resolveForRun(c.image);
+      const u = await resolveImageUser(c.user || img.config.User || '', img.lowerDirs);
+      return { uid: u.uid, gid: u.gid };
+    },
+  );
+  await files.sweep(new Set(containers.list({ all: true }).map((c) => (c.Names[0] ?? '').replace(/^\//, ''))));
+  return files;
 }
 
 function abortWith(signal: AbortSignal | undefined): AbortController {

@@ -39,6 +39,8 @@ export interface ControllerApi {
   /** Every object of a kind, all namespaces (the cluster view: nodes, endpoints). */
   listAll<T extends ApiObject>(plural: ResourcePlural, opts?: CallOptions): Promise<List<T>>;
   watchAll<T extends ApiObject>(plural: ResourcePlural, resourceVersion: string, signal: AbortSignal): AsyncIterable<WatchEvent<T>>;
+  /** The value (base64) of a secret or config that `task`, assigned to this node, uses. */
+  taskReference(kind: 'secrets' | 'configs', task: Task, name: string, opts?: CallOptions): Promise<string>;
 }
 
 export function httpControllerApi(controllers: string | ControllerEndpoints, signal?: AbortSignal, credentials?: CredentialSource): ControllerApi {
@@ -83,6 +85,11 @@ export function httpControllerApi(controllers: string | ControllerEndpoints, sig
     listAll: <T extends ApiObject>(plural: ResourcePlural, o?: CallOptions) => unary((c) => c.list<T>(plural, { all: true }), o),
     watchAll: <T extends ApiObject>(plural: ResourcePlural, resourceVersion: string, sig: AbortSignal) =>
       new ApiClient(endpoints.current, signal, moveOn, credentials).watch<T>(plural, { all: true, resourceVersion }, sig),
+    taskReference: (kind, task, name, o) =>
+      unary(async (c) => {
+        const path = `${c.path('tasks', task.metadata.namespace ?? 'default', task.metadata.name)}/${kind}/${encodeURIComponent(name)}`;
+        return (await c.call<{ data: string }>('GET', path)).data;
+      }, o),
     replaceTaskStatus: (task) => unary((c) => c.call<Task>('PUT', c.path('tasks', task.metadata.namespace ?? 'default', task.metadata.name, 'status'), task)),
   };
 }

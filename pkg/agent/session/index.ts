@@ -6,3 +6,4 @@ export { containerRuntime, type TaskRuntime, type TaskContainer } from './task-r
 export { probeMachine, type MachineInfo, type NodeIdentity } from './node-info.js';
 export { startTunnel, type AgentTunnel, type TunnelOptions } from './tunnel.js';
 export { FakeEngine } from './tunnel-fake-engine.js';
+export * from './task-files.js';

@@ -59,6 +59,15 @@ class FakeController implements ControllerApi {
     while (!signal.aborted && this.up) await new Promise((r) => setTimeout(r, 50));
     yield* [];
   }
+  /** Secret and config values by name (base64), for tasks assigned here. */
+  values = new Map<string, string>();
+  taskReference = async (_kind: 'secrets' | 'configs', task: Task, name: string): Promise<string> => {
+    this.check();
+    if (task.spec.nodeName !== 'n1') throw errors.permissionDenied('not this node');
+    const v = this.values.get(name);
+    if (v === undefined) throw errors.notFound(name);
+    return v;
+  };
   replaceTaskStatus = async (t: Task): Promise<Task> => {
     this.check();
     const cur = this.tasks.get(t.metadata.name);

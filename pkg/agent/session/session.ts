@@ -24,6 +24,7 @@ import type { Endpoints, Node } from '../../api/index.js';
 import { vtepMacOf, type ClusterNetworkSpec } from '../../network/index.js';
 import type { Backoff } from '../../util/index.js';
 import { ClusterInformer } from './cluster-informer.js';
+import type { TaskFiles } from './task-files.js';
 import { ClusterNetworkApplier, clusterNetworkSpec } from './cluster-view.js';
 import type { ControllerApi } from './controller-api.js';
 import { IngressApplier, localIngress, type LocalIngressPort } from './ingress.js';
@@ -72,6 +73,8 @@ export interface SessionOptions extends PacingOptions {
    * owns published ingress ports.
    */
   clusterNetwork?: { port: number; apply(spec: ClusterNetworkSpec): Promise<void> };
+  /** Where tasks' secrets and configs become files (absent: tasks that name any are rejected). */
+  files?: TaskFiles;
 }
 
 export interface AgentSession {
@@ -157,6 +160,7 @@ export function startSession(opts: SessionOptions): AgentSession {
     progressIntervalMs: opts.progressIntervalMs ?? 1000,
     networkReady: () => registration.networkReady(),
     watchExit: (key, c) => worker.watchExit(key, c),
+    ...(opts.files ? { files: opts.files } : {}),
   });
   tasks.addHandlers({ onSync: () => worker.resyncAll(), onChange: (key) => worker.kick(key) });
 

@@ -20,6 +20,7 @@ import { exitOutcome, nextAction, type TaskAction } from './next-action.js';
 import { ProgressWriter, type SharedPulls } from './pulls.js';
 import type { StatusReporter } from './reporter.js';
 import type { TaskInformer } from './task-informer.js';
+import type { TaskFiles } from './task-files.js';
 import type { TaskContainer, TaskRuntime } from './task-runtime.js';
 
 /** Steps per pass at most (a task goes assigned → running in five). */
@@ -41,6 +42,8 @@ export interface TaskExecutorOptions {
   networkReady(): boolean;
   /** Watch a running container for its exit (Worker.watchExit). */
   watchExit(key: string, c: TaskContainer): void;
+  /** The task's secrets and configs as files for its container (absent: tasks that use them are rejected). */
+  files?: TaskFiles;
 }
 
 export class TaskExecutor {
@@ -81,6 +84,7 @@ export class TaskExecutor {
     log.info({ task: key, container: c.id.slice(0, 12) }, 'removing the container of a task that is gone');
     if (c.status === 'running' || c.status === 'paused') await runtime.stop(c.id, GONE_STOP_SECONDS);
     await runtime.remove(c.id);
+    await this.opts.files?.release(c.name);
   }
 
   private async perform(key: string, task: Task, c: TaskContainer | undefined, action: TaskAction): Promise<void> {
@@ -93,7 +97,10 @@ export class TaskExecutor {
       case 'run':
         return this.run(key, task);
       case 'discard':
-        if (c !== undefined) await runtime.remove(c.id);
+        if (c !== undefined) {
+          await runtime.remove(c.id);
+          await this.opts.files?.release(c.name);
+        }
         return;
       case 'report-running':
         if (c === undefined) return;
@@ -139,6 +146,17 @@ export class TaskExecutor {
     }
     const latest = tasks.get(key);
     if (latest === undefined || latest.spec.desiredState !== 'running' || isTerminal(latest.status.state)) return;
+    const refs = (task.spec.template.spec.secrets?.length ?? 0) + (task.spec.template.spec.configs?.length ?? 0);
+    if (refs > 0) {
+      if (this.opts.files === undefined) return reporter.reject(key, errors.unimplemented('this agent cannot mount secrets and configs'));
+      try {
+        create.binds = [...(create.binds ?? []), ...(await this.opts.files.prepare(task, this.opts.signal))];
+      } catch (err) {
+        if (this.opts.signal.aborted) return;
+        await this.opts.files.release(create.name ?? task.metadata.name);
+        return reporter.reject(key, errors.unavailable(`getting the task's secrets and configs: ${toShoalError(err).message}`));
+      }
+    }
     await reporter.moveTo(key, 'starting', { message: 'starting' });
     await this.createAndStart(key, create);
   }
@@ -177,6 +195,7 @@ export class TaskExecutor {
       await runtime.start(id);
     } catch (err) {
       await runtime.remove(id).catch(() => undefined);
+      await this.opts.files?.release(create.name ?? '');
       return reporter.reject(key, err);
     }
   }

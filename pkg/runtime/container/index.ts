@@ -4,3 +4,4 @@ export { parseMemory, parseCpus, parseSignal } from './units.js';
 export * from './defaults.js';
 export { hostsEntry, parseResolvConf, resolvConfFile, type ResolvConfLines } from './etc-files.js';
 export { FakeDriver } from './fake-driver.js';
+export { resolveImageUser, type ResolvedUser } from './user.js';
