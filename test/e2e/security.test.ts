@@ -160,6 +160,74 @@ describe.skipIf(skip !== undefined)('secure by default', () => {
     expect(old.stderr).toMatch(/join token is not valid/);
   });
 
+  it('secrets: sealed in etcd, never on the node\'s disk, on tmpfs with mode 0400 in the task; configs where asked; an update rolls the consumers one at a time', async () => {
+    const value = `pa55-${Date.now()}-word`;
+    const ctlOk = async (args: string[]): Promise<string> => {
+      const r = await cluster().ctl(args);
+      if (r.code !== 0) throw new Error(`${args.join(' ')}: ${r.stderr}`);
+      return r.stdout;
+    };
+    await ctlOk(['create', 'secret', 'db-pass', '--from-literal', value]);
+    await ctlOk(['create', 'config', 'app-conf', '--from-literal', 'mode=prod']);
+    const r = await apply('sec', serviceYaml('sec', [], [
+      '      secrets:', '        - source: db-pass', '      configs:', '        - {source: app-conf, target: /etc/app.conf}',
+    ]));
+    expect(r.code, `${r.out}\n${r.code === 0 ? '' : await cluster().diagnostics('sec')}`).toBe(0);
+    const running = async (): Promise<Task[]> => (await cluster().tasks('sec')).filter((t) => t.spec.desiredState === 'running' && t.status.state === 'running');
+    const inTask = async (t: Task, cmd: string): Promise<string> => ctlOk(['exec', `task/${t.metadata.name}`, '--', 'sh', '-c', cmd]);
+    for (const t of await running()) {
+      expect(await inTask(t, 'cat /run/secrets/db-pass')).toBe(value);
+      expect((await inTask(t, 'busybox stat -c %a /run/secrets/db-pass')).trim()).toBe('400');
+      expect(await inTask(t, 'grep " /run/secrets/db-pass " /proc/mounts')).toMatch(/ tmpfs ro[,\s]/);
+      expect(await inTask(t, 'cat /etc/app.conf')).toBe('mode=prod');
+    }
+    // Nowhere in etcd in the clear, nor on any node's disk.
+    const store = new EtcdStore({ endpoints: cluster().etcd.endpoints });
+    try {
+      const dump = (await store.list('/')).items.map((kv) => `${kv.key}=${kv.value}`).join('\n');
+      expect(dump).toContain('/shoal/v1/secrets/default/db-pass');
+      expect(dump).not.toContain(value);
+      expect(dump).not.toContain(Buffer.from(value).toString('base64'));
+    } finally {
+      await store.close();
+    }
+    for (const h of cluster().hosts) {
+      const g = await run('grep', ['-rlF', value, h.dataDir]);
+      expect(g.stdout, `${h.node}'s data dir`).toBe('');
+    }
+    const viewer = new ApiClient(cluster().server, undefined, undefined, { ca: trustedAdmin().ca, token: viewerToken });
+    expect(JSON.stringify(await viewer.call('GET', `${NS}/secrets/db-pass`))).not.toContain(Buffer.from(value).toString('base64'));
+    // An update rolls the service: never both replicas down, every replica ends with the new value.
+    const before = new Set((await running()).map((t) => t.metadata.name));
+    let minRunning = 2;
+    let polling = true;
+    const poll = (async () => {
+      while (polling) {
+        minRunning = Math.min(minRunning, (await running()).length);
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    })();
+    let after: Task[];
+    try {
+      await ctlOk(['create', 'secret', 'db-pass', '--from-literal', `${value}-2`]);
+      after = await until('both replicas replaced', async () => {
+        const ts = await running();
+        return ts.length === 2 && ts.every((t) => !before.has(t.metadata.name)) ? ts : undefined;
+      }, 60_000, 200).catch(async (err: unknown) => {
+        throw new Error(`${String(err)}\n${(await cluster().ctl(['get', 'service', 'sec', '-o', 'yaml'])).stdout}\n${(await cluster().ctl(['get', 'secrets'])).stdout}\n${await cluster().diagnostics('sec')}`);
+      });
+    } finally {
+      polling = false;
+      await poll;
+    }
+    for (const t of after) expect(await inTask(t, 'cat /run/secrets/db-pass')).toBe(`${value}-2`);
+    expect(minRunning, 'replicas running during the roll').toBeGreaterThanOrEqual(1);
+    // In use: not deletable; once the service is gone, it is.
+    expect((await cluster().ctl(['delete', 'secret', 'db-pass'])).code).not.toBe(0);
+    await ctlOk(['delete', 'service', 'sec']);
+    await ctlOk(['delete', 'secret', 'db-pass']);
+  });
+
   it('host networking or the API port from a deployer is refused with 403 or 422 and the field', async () => {
     const env = { SHOAL_TOKEN: deployerToken };
     const host = await apply('hostnet', serviceYaml('hostnet', [], ['      network: host']), env);

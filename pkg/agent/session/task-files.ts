@@ -37,7 +37,7 @@ async function isMountPoint(dir: string): Promise<boolean> {
 }
 
 /** A tmpfs of 64 MiB (a hundred full-size secrets and then some), root's only, nothing executable. */
-export async function mountTmpfs(dir: string): Promise<void> {
+export async function mountTaskFilesTmpfs(dir: string): Promise<void> {
   await run('mount', ['-t', 'tmpfs', '-o', 'mode=0700,nosuid,nodev,noexec,size=64m', 'shoal-task-files', dir]);
 }
 
@@ -49,7 +49,7 @@ export class TmpfsTaskFiles implements TaskFiles {
     private readonly fetch: ReferenceFetcher,
     private readonly userOf: TaskUserResolver,
     /** Mounts the tmpfs at the root (injected in tests, which run without mounts). */
-    private readonly mountTmpfs: (dir: string) => Promise<void> = mountTmpfs,
+    private readonly mountTmpfs: (dir: string) => Promise<void> = mountTaskFilesTmpfs,
   ) {}
 
   private ensureMounted(): Promise<void> {

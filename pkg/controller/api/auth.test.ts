@@ -139,8 +139,9 @@ describe('secrets', () => {
     expect(await code(n1.call('GET', `${NS}/tasks/uses.1.a/secrets/other`))).toBe('PermissionDenied');
     // A change rolls the services that use it: their template gets the new generation.
     await adm.call('PUT', `${NS}/secrets/db-pass`, { ...secret, data: Buffer.from('new').toString('base64') });
-    const user = await adm.call<{ spec: { template: { metadata?: { annotations?: Record<string, string> } } } }>('GET', `${NS}/services/uses-db-pass`);
+    const user = await adm.call<{ metadata: { generation: number }; spec: { template: { metadata?: { annotations?: Record<string, string> } } } }>('GET', `${NS}/services/uses-db-pass`);
     expect(user.spec.template.metadata?.annotations?.['shoal.io/secret.db-pass']).toBe('2');
+    expect(user.metadata.generation).toBe(2);
   });
 });
 

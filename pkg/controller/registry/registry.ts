@@ -103,7 +103,8 @@ export class Registry {
       await this.services.update(ns, svc.metadata.name, (cur) => {
         if (cur.spec.template.metadata?.annotations?.[key] === version) return undefined;
         const template = { ...cur.spec.template, metadata: { ...cur.spec.template.metadata, annotations: { ...cur.spec.template.metadata?.annotations, [key]: version } } };
-        return { ...cur, spec: { ...cur.spec, template } };
+        // A spec change: a new generation, so the orchestrator rolls the tasks.
+        return { ...cur, metadata: { ...cur.metadata, generation: (cur.metadata.generation ?? 1) + 1 }, spec: { ...cur.spec, template } };
       });
     }
   }
