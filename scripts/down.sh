@@ -51,5 +51,7 @@ for set in $(ipset list -n 2>/dev/null | grep "^$CHAINS-"); do ipset destroy "$s
 while ip rule del pref 5300 2>/dev/null; do :; done
 # The agent's parent cgroup (default --cgroup-parent shoal), once empty.
 for d in /sys/fs/cgroup/*/shoal /sys/fs/cgroup/shoal; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
+# The agent's tmpfs of secrets and configs (and anything else mounted under the state dirs).
+for m in $(awk '{print $5}' /proc/self/mountinfo | grep -E "^($RUN|$STATE)/" | sort -r); do umount -l "$m" 2>/dev/null; done
 rm -rf "$STATE" "$RUN"
 echo "cleaned $STATE and $RUN"

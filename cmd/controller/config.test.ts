@@ -19,6 +19,7 @@ describe('parseControllerConfig', () => {
       clusterKeyFile: undefined,
       certExpiryMs: 90 * 86_400_000,
       allowedHostPorts: expect.anything(),
+      auditLog: undefined,
     });
   });
 

@@ -27,6 +27,8 @@ export interface ControllerConfig {
   certExpiryMs: number;
   /** `--allowed-host-ports`: the cluster's own ports that services may publish anyway. */
   allowedHostPorts: PortSet;
+  /** `--audit-log FILE`: a JSON line per mutating request and per exec. */
+  auditLog: string | undefined;
 }
 
 export const CONTROLLER_DEFAULTS = {
@@ -50,6 +52,7 @@ interface Raw {
   clusterKeyFile?: unknown;
   certExpiry?: unknown;
   allowedHostPorts?: unknown;
+  auditLog?: unknown;
 }
 
 const FILE_KEYS: Record<string, keyof Raw> = {
@@ -73,6 +76,8 @@ const FILE_KEYS: Record<string, keyof Raw> = {
   'cert-expiry': 'certExpiry',
   allowedHostPorts: 'allowedHostPorts',
   'allowed-host-ports': 'allowedHostPorts',
+  auditLog: 'auditLog',
+  'audit-log': 'auditLog',
 };
 
 export async function parseControllerConfig(argv: string[], readFile: (path: string) => Promise<string>): Promise<ControllerConfig> {
@@ -90,6 +95,7 @@ export async function parseControllerConfig(argv: string[], readFile: (path: str
     .option('--cluster-key-file <file>', 'the key (32 bytes, base64) that seals the cluster CA and encryption keys in etcd; every controller of a cluster needs the same one (default: <data-dir>/cluster.key, made on first start)')
     .option('--cert-expiry <duration>', `lifetime of node certificates, e.g. 90d or 720h (default ${CONTROLLER_DEFAULTS.certExpiry})`)
     .option('--allowed-host-ports <ports>', "the cluster's own ports (22, 2379, 2380, 4789, the API's) that services may publish anyway, e.g. 22,2379-2380 (default none)")
+    .option('--audit-log <file>', 'append a JSON line per mutating request and per exec to this file (mode 0600)')
     .option('--restore <snapshot>', 'restore the embedded etcd from a snapshot (shoalctl cluster backup) into a --data-dir that holds none; not with --etcd')
     .option('--config <file>', 'YAML or JSON file with the same settings; flags win');
   try {
@@ -98,7 +104,7 @@ export async function parseControllerConfig(argv: string[], readFile: (path: str
     if (err instanceof CommanderError) throw new ShoalError('InvalidArgument', err.message.replace(/^error: /, ''));
     throw err;
   }
-  const flags = cmd.opts<{ listen?: string; dataDir?: string; etcd?: string; clusterCidr?: string; serviceCidr?: string; nodeTimeout?: string; leaderLease?: string; config?: string; restore?: string; clusterKeyFile?: string; certExpiry?: string; allowedHostPorts?: string }>();
+  const flags = cmd.opts<{ listen?: string; dataDir?: string; etcd?: string; clusterCidr?: string; serviceCidr?: string; nodeTimeout?: string; leaderLease?: string; config?: string; restore?: string; clusterKeyFile?: string; certExpiry?: string; allowedHostPorts?: string; auditLog?: string }>();
   let file: Raw = {};
   if (flags.config !== undefined) file = parseConfigFile(flags.config, await readConfig(flags.config, readFile));
   const raw: Raw = {
@@ -112,6 +118,7 @@ export async function parseControllerConfig(argv: string[], readFile: (path: str
     clusterKeyFile: flags.clusterKeyFile ?? file.clusterKeyFile,
     certExpiry: flags.certExpiry ?? file.certExpiry ?? CONTROLLER_DEFAULTS.certExpiry,
     allowedHostPorts: flags.allowedHostPorts ?? file.allowedHostPorts,
+    auditLog: flags.auditLog ?? file.auditLog,
   };
   return validate(raw, flags.restore);
 }
@@ -197,9 +204,12 @@ function validate(raw: Raw, restore: string | undefined): ControllerConfig {
       problems.push(`allowed-host-ports: ${(err as Error).message}`);
     }
   }
+  const auditLog = raw.auditLog === undefined || raw.auditLog === null ? undefined : String(raw.auditLog);
+  if (auditLog === '') problems.push('audit-log: needs a path');
   if (problems.length > 0) throw new ShoalError('InvalidArgument', `invalid settings: ${problems.join('; ')}`);
   return {
     allowedHostPorts,
+    auditLog,
     listenHost,
     listenPort,
     dataDir: dataDir as string,

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { destination, pino } from 'pino';
 import { clusterReservedPorts, privilegedServiceFeatures, SHOAL_VERSION, toShoalError } from '../../pkg/api/index.js';
 import {
-  adminServerUrl, buildApiServer, ClusterSecurity, ControllerMetrics, controllerHosts, EtcdSupervisor, HeartbeatService, loadClusterKey, runControlLoops, writeAdminConfig,
+  adminServerUrl, buildApiServer, ClusterSecurity, fileAuditSink, ControllerMetrics, controllerHosts, EtcdSupervisor, HeartbeatService, loadClusterKey, runControlLoops, writeAdminConfig,
 } from '../../pkg/controller/index.js';
 import { EtcdStore, type EtcdHealth } from '../../pkg/store/index.js';
 import { shutdownOnSignals } from '../shutdown.js';
@@ -135,8 +135,10 @@ async function runController(store: EtcdStore, cfg: ControllerConfig, signal: Ab
   const admin = await writeAdminConfig(cfg.dataDir, security, adminServerUrl(cfg.listenHost, cfg.listenPort));
   if (admin.written) log.info({ path: admin.path }, 'wrote the admin credentials (shoalctl context import FILE)');
   log.info({ fingerprint: security.caFingerprint }, 'cluster CA');
+  const audit = cfg.auditLog !== undefined ? fileAuditSink(cfg.auditLog, (err) => log.warn(`audit log ${cfg.auditLog ?? ''}: ${err.message}`)) : undefined;
   const app = buildApiServer({
     security,
+    ...(audit ? { audit } : {}),
     tls: { certPem: serving.certPem, keyPem: serving.keyPem, caPem: security.ca.certPem },
     privileged: privilegedServiceFeatures,
     hostPorts: { reserved: clusterReservedPorts(cfg.listenPort), allowed: cfg.allowedHostPorts },
@@ -167,6 +169,7 @@ async function runController(store: EtcdStore, cfg: ControllerConfig, signal: Ab
     securityStop.abort();
     await within(4_000, 'stopping the control loops', loops.done);
     await within(2_000, 'stopping the security watches', securityRun);
+    await within(2_000, 'closing the audit log', audit?.close());
     heartbeat.close();
   }
 }

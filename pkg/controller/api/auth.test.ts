@@ -5,7 +5,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { clusterReservedPorts, isShoalError, PortSet, privilegedServiceFeatures, type ShoalError } from '../../api/index.js';
+import { clusterReservedPorts, encodeExecSpecParam, isShoalError, PortSet, privilegedServiceFeatures, type ShoalError } from '../../api/index.js';
+import type { AuditRecord } from './audit.js';
 import { ApiClient, type ClientCredentials } from '../../client/index.js';
 import { createCA, createCsr, issueKeyPair, newKey } from '../../pki/index.js';
 import { MemoryStore } from '../../store/index.js';
@@ -26,6 +27,7 @@ let security: ClusterSecurity;
 let app: FastifyInstance;
 let url: string;
 let admin: ClientCredentials;
+const audit: AuditRecord[] = [];
 const stop = new AbortController();
 
 async function code(p: Promise<unknown>): Promise<string> {
@@ -56,6 +58,7 @@ beforeEach(async () => {
     tls: { certPem: serving.certPem, keyPem: serving.keyPem, caPem: security.ca.certPem },
     privileged: privilegedServiceFeatures,
     hostPorts: { reserved: clusterReservedPorts(6443), allowed: PortSet.EMPTY },
+    audit: { write: (r) => void audit.push(r), close: async () => undefined },
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.address();
@@ -222,5 +225,28 @@ describe('nodes', () => {
     await adm.call('DELETE', '/apis/shoal/v1/nodes/n1');
     await new Promise((res) => setTimeout(res, 50));
     expect(await code(n1b.call('GET', '/apis/shoal/v1/nodes/n1'))).toBe('Unauthorized');
+  });
+});
+
+describe('audit', () => {
+  it('records mutating requests and execs with who, what and the answer; not reads, not node heartbeats', async () => {
+    const adm = new ApiClient(url, undefined, undefined, admin);
+    const n1 = new ApiClient(url, undefined, undefined, await joinAs('n1'));
+    await n1.call('POST', '/apis/shoal/v1/nodes', nodeObj('n1'));
+    audit.length = 0;
+    await adm.call('POST', `${NS}/services`, svc);
+    await adm.call('GET', `${NS}/services/web`);
+    await n1.call('POST', '/apis/shoal/v1/nodes/n1/heartbeat');
+    const anon = new ApiClient(url, undefined, undefined, { ca: security.ca.certPem });
+    await anon.call('DELETE', `${NS}/services/web`).catch(() => undefined);
+    await adm.call('POST', `${NS}/tasks/nope/exec?spec=${encodeURIComponent(encodeExecSpecParam({ cmd: ['cat', '/etc/shadow'] }))}`).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(audit.map((r) => [r.user.kind, r.user.name, r.verb, r.resource, r.name, r.code])).toEqual([
+      ['user', 'admin', 'create', 'services', undefined, 201],
+      ['anonymous', undefined, 'delete', 'services', 'web', 401],
+      ['user', 'admin', 'exec', 'tasks', 'nope', 404],
+    ]);
+    expect(audit[2]?.command).toEqual(['cat', '/etc/shadow']);
+    expect(audit[0]?.user.role).toBe('admin');
   });
 });

@@ -21,6 +21,7 @@ import { TunnelHub } from './tunnel.js';
 import { tunnelRoutes } from './tunnel-routes.js';
 import { installAuth, identityOf, type PrivilegedFeatures } from './auth.js';
 import { secretPresenter, securityRoutes, taskReferenceRoutes } from './security-routes.js';
+import { installAudit, type AuditSink } from './audit.js';
 import type { ClusterSecurity } from '../security/cluster-security.js';
 
 export { TunnelHub, type TunnelHubOptions } from './tunnel.js';
@@ -54,6 +55,8 @@ export interface ApiServerOptions {
   privileged?: PrivilegedFeatures;
   /** Published ports refused unless allowed (the cluster's own); used when `registry` is not given. */
   hostPorts?: HostPortPolicy;
+  /** The audit log (--audit-log): a line per mutating request and per exec. */
+  audit?: AuditSink;
 }
 
 export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
@@ -118,6 +121,7 @@ export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
 
   installErrorHandling(app, mapping);
   checks = installAuth(app, { security: opts.security, ...(opts.privileged ? { privileged: opts.privileged } : {}) });
+  if (opts.audit) installAudit(app, opts.audit);
 
   app.addHook('onResponse', async (req, reply) => {
     metrics.requestDuration.observe(
