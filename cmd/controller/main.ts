@@ -43,7 +43,7 @@ try {
     endpoints = supervisor.endpoints;
   }
   log.info({ endpoints, embedded: supervisor !== undefined }, 'using etcd');
-  store = new EtcdStore({ endpoints, onHealthChange: logEtcdHealth });
+  store = new EtcdStore({ endpoints, onHealthChange: logEtcdHealth, ...(supervisor ? { tls: supervisor.tls } : {}) });
   await runController(store, config, shutdown.signal);
 } catch (err) {
   const e = toShoalError(err);

@@ -35,7 +35,7 @@ describe.skipIf(!hasEtcd)('EtcdSupervisor with restoreFrom', () => {
     const a = await tempDir();
     const sup = await EtcdSupervisor.start({ dir: join(a, 'etcd') });
     cleanups.push(() => sup.stop());
-    const store = new EtcdStore({ endpoints: sup.endpoints });
+    const store = new EtcdStore({ endpoints: sup.endpoints, tls: sup.tls });
     cleanups.push(() => store.close());
     for (let i = 0; i < 20; i++) await store.put(`/shoal/v1/things/${i}`, JSON.stringify({ i }));
     const before = await store.list('/shoal/v1/things/');
@@ -53,7 +53,7 @@ describe.skipIf(!hasEtcd)('EtcdSupervisor with restoreFrom', () => {
     const b = await tempDir();
     const restored = await EtcdSupervisor.start({ dir: join(b, 'etcd'), restoreFrom: file });
     cleanups.push(() => restored.stop());
-    const rs = new EtcdStore({ endpoints: restored.endpoints });
+    const rs = new EtcdStore({ endpoints: restored.endpoints, tls: restored.tls });
     cleanups.push(() => rs.close());
     const after = await rs.list('/shoal/v1/things/');
     expect(after.items).toEqual(before.items);
@@ -76,7 +76,7 @@ describe.skipIf(!hasEtcd)('EtcdSupervisor with restoreFrom', () => {
     await expect(readdir(join(d, 'etcd'))).resolves.not.toContain('data.restoring');
     const sup = await EtcdSupervisor.start({ dir: join(d, 'etcd') });
     cleanups.push(() => sup.stop());
-    const s = new EtcdStore({ endpoints: sup.endpoints });
+    const s = new EtcdStore({ endpoints: sup.endpoints, tls: sup.tls });
     cleanups.push(() => s.close());
     expect((await s.list('/')).items).toEqual([]);
   }, 60_000);

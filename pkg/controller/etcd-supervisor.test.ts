@@ -4,14 +4,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startEtcd } from '../../test/e2e/harness/etcd.js';
+import type { EtcdTls } from '../store/index.js';
 import { EtcdSupervisor } from './etcd-supervisor.js';
 
 const hasEtcd = spawnSync('etcd', ['--version'], { stdio: 'ignore' }).status === 0;
 if (!hasEtcd) console.warn('etcd-supervisor tests skipped: the `etcd` binary is not installed');
 
-async function healthy(url: string): Promise<boolean> {
+/** /health with the embedded etcd's client certificate (`tls`), or without any. */
+async function healthy(url: string, tls?: EtcdTls): Promise<boolean> {
+  const { Agent, fetch } = await import('undici');
   try {
-    const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) });
+    const dispatcher = new Agent({ connect: { ...(tls ? { ca: tls.ca, cert: tls.cert, key: tls.key } : {}), rejectUnauthorized: tls !== undefined } });
+    const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000), dispatcher });
     return ((await res.json()) as { health?: string }).health === 'true';
   } catch {
     return false;
@@ -47,14 +51,17 @@ describe('EtcdSupervisor', () => {
     cleanups.push(() => sup.stop());
     expect(sup.state).toBe('running');
     expect((await readFile(join(dir, 'endpoint'), 'utf8')).trim()).toBe(sup.clientUrl);
-    expect(await healthy(sup.clientUrl)).toBe(true);
+    expect(await healthy(sup.clientUrl, sup.tls)).toBe(true);
+    // Without the client certificate etcd answers nothing (issue 13).
+    expect(sup.clientUrl).toMatch(/^https:/);
+    expect(await healthy(sup.clientUrl)).toBe(false);
 
     const firstPid = sup.pid;
     process.kill(firstPid as number, 'SIGKILL');
     await vi.waitFor(async () => {
       expect(sup.state, 'etcd restarted').toBe('running');
       expect(sup.pid).not.toBe(firstPid);
-      expect(await healthy(sup.clientUrl)).toBe(true);
+      expect(await healthy(sup.clientUrl, sup.tls)).toBe(true);
     }, { timeout: 20_000, interval: 100 });
     expect(sup.restartCount).toBe(1);
 
@@ -79,6 +86,6 @@ describe('EtcdSupervisor', () => {
     cleanups.push(() => sup.stop());
     expect(alive(orphan.pid)).toBe(false);
     expect(sup.pid).not.toBe(orphan.pid);
-    expect(await healthy(sup.clientUrl)).toBe(true);
+    expect(await healthy(sup.clientUrl, sup.tls)).toBe(true);
   });
 });

@@ -5,7 +5,11 @@
  * `<data-dir>/etcd/endpoint` (the peer URL in `peer-endpoint`) so a restart of the
  * controller reuses the same ports. etcd's output goes to `<data-dir>/etcd/etcd.log`.
  *
- * Layout under `dir`:  data/ (etcd's member dir)  endpoint  peer-endpoint  etcd.log
+ * Layout under `dir`:  data/ (etcd's member dir)  endpoint  peer-endpoint  etcd.log  pki/
+ *
+ * The client URL is https and etcd requires a client certificate (`--client-cert-auth`,
+ * etcd-pki.ts): `tls` is the controller's. The peer URL stays plain http on 127.0.0.1 (one
+ * member: there are no peers to talk to).
  *
  * With `restoreFrom`, a snapshot is restored into `data/` before etcd first starts
  * (etcd-restore.ts); refused when `data/` holds a member already.
@@ -18,6 +22,9 @@ import { join } from 'node:path';
 import { ShoalError } from '../api/index.js';
 import { backoffDelay, writeFileAtomic, type BackoffPolicy } from '../util/index.js';
 import { refuseExistingEtcd, restoreEmbeddedEtcd } from './etcd-restore.js';
+import { ensureEtcdPki, etcdPkiFiles } from './etcd-pki.js';
+import type { EtcdTls } from '../store/index.js';
+import { request as httpsRequest } from 'node:https';
 
 export interface SupervisorLogger {
   info(msg: string): void;
@@ -68,6 +75,8 @@ export class EtcdSupervisor {
     private readonly opts: EtcdSupervisorOptions,
     readonly clientUrl: string,
     readonly peerUrl: string,
+    /** The client certificate the embedded etcd requires (and its CA). */
+    readonly tls: EtcdTls,
   ) {
     this.logger = opts.logger ?? silent;
     this.backoff = opts.backoff ?? ((n) => backoffDelay(RESTART_BACKOFF, n));
@@ -83,7 +92,8 @@ export class EtcdSupervisor {
     const clientPort = opts.clientPort ?? ((recordedClient && (await portFree(recordedClient))) ? recordedClient : await freePort());
     let peerPort = opts.peerPort ?? ((recordedPeer && recordedPeer !== clientPort && (await portFree(recordedPeer))) ? recordedPeer : await freePort());
     while (peerPort === clientPort) peerPort = await freePort();
-    const sup = new EtcdSupervisor(opts, `http://127.0.0.1:${clientPort}`, `http://127.0.0.1:${peerPort}`);
+    const tls = await ensureEtcdPki(opts.dir);
+    const sup = new EtcdSupervisor(opts, `https://127.0.0.1:${clientPort}`, `http://127.0.0.1:${peerPort}`, tls);
     await atomicWrite(join(opts.dir, 'endpoint'), sup.clientUrl + '\n');
     await atomicWrite(join(opts.dir, 'peer-endpoint'), sup.peerUrl + '\n');
     if (opts.restoreFrom !== undefined) {
@@ -123,6 +133,10 @@ export class EtcdSupervisor {
       `--data-dir=${join(this.opts.dir, 'data')}`,
       `--listen-client-urls=${this.clientUrl}`,
       `--advertise-client-urls=${this.clientUrl}`,
+      '--client-cert-auth',
+      `--trusted-ca-file=${etcdPkiFiles(this.opts.dir).ca}`,
+      `--cert-file=${etcdPkiFiles(this.opts.dir).serverCert}`,
+      `--key-file=${etcdPkiFiles(this.opts.dir).serverKey}`,
       `--listen-peer-urls=${this.peerUrl}`,
       `--initial-advertise-peer-urls=${this.peerUrl}`,
       `--initial-cluster=${name}=${this.peerUrl}`,
@@ -170,8 +184,7 @@ export class EtcdSupervisor {
       }
       if (this.child !== child) throw new ShoalError('Canceled', 'embedded etcd was stopped while starting');
       try {
-        const res = await fetch(`${this.clientUrl}/health`, { signal: AbortSignal.timeout(1000) });
-        const body = (await res.json()) as { health?: string };
+        const body = (await this.health()) as { health?: string };
         if (body.health === 'true') return;
         last = JSON.stringify(body);
       } catch (err) {
@@ -180,6 +193,27 @@ export class EtcdSupervisor {
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new ShoalError('Unavailable', `embedded etcd at ${this.clientUrl} not healthy in time (${last}); see ${join(this.opts.dir, 'etcd.log')}`);
+  }
+
+  /** GET /health with the client certificate. */
+  private health(): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const r = httpsRequest(`${this.clientUrl}/health`, { ca: this.tls.ca, cert: this.tls.cert, key: this.tls.key, signal: AbortSignal.timeout(1000) }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d.length + text.length > 4096 ? '' : d));
+        res.on('end', () => {
+          try {
+            resolve(JSON.parse(text));
+          } catch (err) {
+            reject(err instanceof Error ? err : new Error(String(err)));
+          }
+        });
+        res.on('error', reject);
+      });
+      r.on('error', reject);
+      r.end();
+    });
   }
 
   private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {

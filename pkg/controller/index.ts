@@ -9,3 +9,4 @@ export * from './api/index.js';
 export * from './registry/index.js';
 export * from './metrics.js';
 export * from './security/index.js';
+export * from './etcd-pki.js';

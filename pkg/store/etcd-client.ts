@@ -48,9 +48,22 @@ function gatePolicy(gate: () => void, onError: (err: unknown) => void): IPolicy 
   };
 }
 
+/** Client certificates for an etcd that requires them (the embedded one does). */
+export interface EtcdTls {
+  /** PEM of the CA that signed the server's certificate. */
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+function credentialsOf(tls: EtcdTls | undefined): Pick<IOptions, 'credentials'> {
+  return tls ? { credentials: { rootCertificate: Buffer.from(tls.ca), certChain: Buffer.from(tls.cert), privateKey: Buffer.from(tls.key) } } : {};
+}
+
 /** The store's client: deadlines on unary calls, require-leader everywhere, tracker-driven host selection. */
-export function storeClient(endpoints: readonly string[], callTimeoutMs: number, tracker: EtcdHealthTracker): Etcd3 {
+export function storeClient(endpoints: readonly string[], callTimeoutMs: number, tracker: EtcdHealthTracker, tls?: EtcdTls): Etcd3 {
   const options: IOptions = {
+    ...credentialsOf(tls),
     hosts: [...endpoints],
     dialTimeout: Math.min(callTimeoutMs, 5000),
     defaultCallOptions: (ctx) => (ctx.isStream ? { interceptors: [requireLeader] } : { deadline: Date.now() + callTimeoutMs, interceptors: [requireLeader] }),
@@ -76,14 +89,17 @@ export function storeClient(endpoints: readonly string[], callTimeoutMs: number,
  */
 export class MemberProber {
   private readonly clients = new Map<string, Etcd3>();
-
-  constructor(private readonly timeoutMs: number) {}
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly tls?: EtcdTls,
+  ) {}
 
   async status(endpoint: string): Promise<MemberStatus> {
     let client = this.clients.get(endpoint);
     if (client === undefined) {
       const pass = (): IPolicy => gatePolicy(() => {}, () => {});
       client = new Etcd3({
+        ...credentialsOf(this.tls),
         hosts: [endpoint],
         dialTimeout: this.timeoutMs,
         defaultCallOptions: () => ({ deadline: Date.now() + this.timeoutMs }),

@@ -29,7 +29,7 @@ import { ShoalError } from '../api/index.js';
 import { AsyncQueue } from './async-queue.js';
 import { systemClock } from './clock.js';
 import { StoreElection } from './election.js';
-import { MemberProber, storeClient } from './etcd-client.js';
+import { MemberProber, storeClient, type EtcdTls } from './etcd-client.js';
 import { mapEtcdError } from './etcd-errors.js';
 import { EtcdHealthTracker, type EtcdHealth } from './etcd-health.js';
 import { backoffDelay, DEFAULT_BACKOFF, sleep } from '../util/index.js';
@@ -49,6 +49,8 @@ export interface EtcdStoreOptions {
   health?: { intervalMs?: number; probeTimeoutMs?: number };
   /** Called when the cluster gains or loses its leader (for logs). */
   onHealthChange?: (health: EtcdHealth) => void;
+  /** Client certificates (`https://` endpoints of an etcd that requires them, as the embedded one does). */
+  tls?: EtcdTls;
 }
 
 /** Watch responses buffered before the stream is paused, and the level at which it resumes. */
@@ -74,7 +76,7 @@ export class EtcdStore implements Store {
   constructor(opts: EtcdStoreOptions) {
     if (opts.endpoints.length === 0) throw new ShoalError('InvalidArgument', 'EtcdStore needs at least one endpoint');
     const callTimeout = opts.callTimeoutMs ?? 10_000;
-    this.prober = new MemberProber(opts.health?.probeTimeoutMs ?? 1000);
+    this.prober = new MemberProber(opts.health?.probeTimeoutMs ?? 1000, opts.tls);
     this.tracker = new EtcdHealthTracker({
       endpoints: opts.endpoints,
       probe: (endpoint) => this.prober.status(endpoint),
@@ -85,7 +87,7 @@ export class EtcdStore implements Store {
         opts.onHealthChange?.(h);
       },
     });
-    this.client = storeClient(opts.endpoints, callTimeout, this.tracker);
+    this.client = storeClient(opts.endpoints, callTimeout, this.tracker, opts.tls);
     this.tracker.start();
     this.pageSize = opts.pageSize ?? 1000;
     this.callTimeoutMs = callTimeout;

@@ -11,3 +11,4 @@ export * from './objects.js';
 export * from './batch-commit.js';
 export * from './fence.js';
 export * from './work-queue.js';
+export type { EtcdTls } from './etcd-client.js';

@@ -7,6 +7,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { etcdPkiFiles } from '../../pkg/controller/index.js';
 import { EtcdStore } from '../../pkg/store/index.js';
 import { etcdAvailable, startEtcd, type TestEtcd } from './harness/etcd.js';
 import { adminEnv, CONTROLLER_JS, CTL_JS, ensureBuilt, freeLoopbackPort, startController, stopController, until, type ControllerProc } from './harness/index.js';
@@ -45,9 +46,20 @@ describe.skipIf(!hasEtcd)('shoal-controller process', () => {
     const endpointFile = join(dataDir, 'etcd', 'endpoint');
     const endpoint = await until('embedded etcd endpoint', async () => (await readFile(endpointFile, 'utf8')).trim() || undefined);
     const etcdPid = await until('embedded etcd pid', async () => Number((await readFile(join(dataDir, 'etcd', 'etcd.pid'), 'utf8')).trim()) || undefined);
-    const store = new EtcdStore({ endpoints: [endpoint] });
+    const pki = etcdPkiFiles(join(dataDir, 'etcd'));
+    const tls = { ca: await readFile(pki.ca, 'utf8'), cert: await readFile(pki.clientCert, 'utf8'), key: await readFile(pki.clientKey, 'utf8') };
+    const store = new EtcdStore({ endpoints: [endpoint], tls });
     cleanups.push(() => store.close());
     const kv = await until('embedded etcd to take writes', () => store.put('/shoal/v1/e2e/marker', '{"a":1}'));
+    // Issue 13: without the client certificate a local process reads nothing; with it, the
+    // dump holds the cluster's PKI record but never the CA's private key in the clear.
+    const etcdctl = (extra: string[]): ReturnType<typeof spawnSync> =>
+      spawnSync('etcdctl', ['--endpoints', endpoint, '--command-timeout=3s', ...extra, 'get', '--prefix', '/'], { encoding: 'utf8', env: { ...process.env, ETCDCTL_API: '3' } });
+    expect(etcdctl(['--insecure-skip-tls-verify']).status).not.toBe(0);
+    const dump = etcdctl(['--cacert', pki.ca, '--cert', pki.clientCert, '--key', pki.clientKey]);
+    expect(dump.status, String(dump.stderr)).toBe(0);
+    expect(String(dump.stdout)).toContain('/shoal/v1/cluster/pki');
+    expect(String(dump.stdout)).not.toContain('PRIVATE KEY');
 
     // SIGKILL leaves etcd orphaned; the next controller must reap it and reuse the data dir and port.
     await stopController(c1, 'SIGKILL');
