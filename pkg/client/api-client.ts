@@ -5,7 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import { ndjsonLines, parseJsonLine, readText } from '../util/index.js';
-import { authHeaders, currentCredentials, tlsOf, type CredentialSource } from './credentials.js';
+import { authHeaders, currentCredentials, httpsAgentFor, type CredentialSource } from './credentials.js';
 import { send } from './http.js';
 import { SnapshotChecksum } from './snapshot-check.js';
 import {
@@ -57,10 +57,10 @@ export class ApiClient {
   ) {}
 
   /** TLS options and auth headers of the current credentials, for one request. */
-  private auth(): { tls?: ReturnType<typeof tlsOf>; headers: Record<string, string> } {
+  private auth(): { agent?: ReturnType<typeof httpsAgentFor>; headers: Record<string, string> } {
     const c = currentCredentials(this.credentials);
-    const tls = tlsOf(c);
-    return { ...(tls ? { tls } : {}), headers: authHeaders(c) };
+    const agent = this.server.startsWith('https:') ? httpsAgentFor(c) : undefined;
+    return { ...(agent ? { agent } : {}), headers: authHeaders(c) };
   }
 
   /** Path of a collection or object; cluster-scoped kinds ignore the namespace. */
@@ -79,7 +79,7 @@ export class ApiClient {
       res = await send({
         url: `${this.server}${path}`,
         method,
-        ...(a.tls ? { tls: a.tls } : {}),
+        ...(a.agent ? { agent: a.agent } : {}),
         headers: { accept: 'application/json', ...a.headers, ...(body !== undefined ? { 'content-type': contentType } : {}) },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
         ...(this.signal ? { signal: this.signal } : {}),
@@ -170,7 +170,7 @@ export class ApiClient {
     let res;
     try {
       const a = this.auth();
-      res = await send({ url: `${this.server}${path}`, method: 'GET', ...(a.tls ? { tls: a.tls } : {}), headers: { accept: 'application/octet-stream', ...a.headers }, ...(sig ? { signal: sig } : {}) });
+      res = await send({ url: `${this.server}${path}`, method: 'GET', ...(a.agent ? { agent: a.agent } : {}), headers: { accept: 'application/octet-stream', ...a.headers }, ...(sig ? { signal: sig } : {}) });
     } catch (err) {
       throw this.unreachable(err);
     }
@@ -210,7 +210,7 @@ export class ApiClient {
       res = await send({
         url: `${this.server}${path}${this.qs(q)}`,
         method,
-        ...(a.tls ? { tls: a.tls } : {}),
+        ...(a.agent ? { agent: a.agent } : {}),
         headers: { accept: 'application/x-ndjson', ...a.headers, ...(opts.body ? { 'content-type': STREAM_CONTENT_TYPE } : {}) },
         ...(opts.body ? { body: opts.body } : {}),
         ...(signal ? { signal } : {}),
