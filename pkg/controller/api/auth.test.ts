@@ -142,6 +142,16 @@ describe('secrets', () => {
     expect(await code(n1.call('GET', `${NS}/tasks/uses.1.a/secrets/other`))).toBe('PermissionDenied');
     // A change rolls the services that use it: their template gets the new generation.
     await adm.call('PUT', `${NS}/secrets/db-pass`, { ...secret, data: Buffer.from('new').toString('base64') });
+    // A key rotation seals the value again with a new key; it still reads back the same.
+    const rawBefore = (await store.get('/shoal/v1/secrets/default/db-pass'))?.value ?? '';
+    const rot = await adm.call<{ keyId: string; resealed: number }>('POST', '/apis/shoal/v1/cluster/rotate-key');
+    expect(rot.resealed).toBe(3); // two secrets and the join secret
+    const rawAfter = (await store.get('/shoal/v1/secrets/default/db-pass'))?.value ?? '';
+    expect(rawAfter).not.toBe(rawBefore);
+    expect(rawAfter).toContain(`shoal-enc:v1:${rot.keyId}:`);
+    expect(Buffer.from((await adm.call<{ data: string }>('GET', `${NS}/secrets/db-pass?reveal=1`)).data, 'base64').toString()).toBe('new');
+    expect(await code(dep.call('POST', '/apis/shoal/v1/cluster/rotate-key'))).toBe('PermissionDenied');
+    expect(await code(joinAs('n7'))).toBe('ok');
     const user = await adm.call<{ metadata: { generation: number }; spec: { template: { metadata?: { annotations?: Record<string, string> } } } }>('GET', `${NS}/services/uses-db-pass`);
     expect(user.spec.template.metadata?.annotations?.['shoal.io/secret.db-pass']).toBe('2');
     expect(user.metadata.generation).toBe(2);

@@ -9,6 +9,7 @@
  *   GET    /apis/shoal/v1/cluster/tokens                      admin: bearer tokens (never their secrets)
  *   POST   /apis/shoal/v1/cluster/tokens                      admin: {role, namespace?, ttl?, description?} → {token, ...}
  *   DELETE /apis/shoal/v1/cluster/tokens/{id}                 admin: revoke
+ *   POST   /apis/shoal/v1/cluster/rotate-key                  admin: a new encryption key; every secret sealed again
  */
 import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -66,6 +67,8 @@ export function securityRoutes(deps: RouteDeps) {
 
     app.get(`${C}/join-tokens/worker`, async () => ({ kind: 'JoinToken', role: 'worker', token: await security().workerJoinToken(false) }));
     app.post(`${C}/join-tokens/worker/rotate`, async () => ({ kind: 'JoinToken', role: 'worker', token: await security().workerJoinToken(true) }));
+
+    app.post(`${C}/rotate-key`, async () => ({ kind: 'KeyRotation', ...(await security().rotateKey()) }));
 
     app.get(`${C}/tokens`, async () => ({ kind: 'TokenList', items: (await security().listTokens()).map(tokenView) }));
     app.post(`${C}/tokens`, async (req, reply) => {

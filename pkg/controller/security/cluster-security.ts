@@ -7,10 +7,10 @@
  */
 import { errors, isShoalError } from '../../api/index.js';
 import {
-  certFingerprint, createCA, formatJoinToken, hashSecret, issueCertificate, issueKeyPair, newBearerToken, newJoinSecret, newKey, normalizeSerial, open, parseBearerToken,
+  certFingerprint, createCA, formatJoinToken, hashSecret, issueCertificate, issueKeyPair, keyId, newBearerToken, newJoinSecret, newKey, normalizeSerial, open, parseBearerToken,
   parseCsr, parseJoinToken, ROLE_ADMIN, ROLE_NODE, seal, secretMatches, type KeyPairPem,
 } from '../../pki/index.js';
-import { Informer, type KeyValue, type Store } from '../../store/index.js';
+import { Informer, resourcePrefix, type KeyValue, type Store } from '../../store/index.js';
 import type { Identity, Role } from './authz.js';
 import { ROLES } from './authz.js';
 import {
@@ -44,14 +44,15 @@ export class ClusterSecurity {
   private readonly tokens: Informer<TokenRecord>;
   private readonly nodeCerts: Informer<NodeCertsRecord>;
   private readonly joinTokens: Informer<JoinTokensRecord>;
+  private readonly pki: Informer<PkiRecord>;
   private readonly now: () => Date;
   readonly certTtlMs: number;
 
   private constructor(
     private readonly opts: ClusterSecurityOptions,
     readonly ca: KeyPairPem,
-    /** Encryption keys for values at rest, newest first. */
-    readonly encKeys: Buffer[],
+    /** Encryption keys for values at rest, newest first (a rotation on any controller replaces them here too). */
+    public encKeys: Buffer[],
   ) {
     this.caFingerprint = certFingerprint(ca.certPem);
     this.now = opts.now ?? (() => new Date());
@@ -61,6 +62,9 @@ export class ClusterSecurity {
     this.tokens = new Informer<TokenRecord>({ store: opts.store, prefix: TOKENS_PREFIX, decode: decode('token'), ...(onError ? { onError } : {}) });
     this.nodeCerts = new Informer<NodeCertsRecord>({ store: opts.store, prefix: NODECERTS_PREFIX, decode: decode('node certificate record'), ...(onError ? { onError } : {}) });
     this.joinTokens = new Informer<JoinTokensRecord>({ store: opts.store, prefix: JOIN_TOKENS_KEY, decode: decode('join tokens'), ...(onError ? { onError } : {}) });
+    // The PKI record: a key rotation made by another controller reaches this one through it.
+    this.pki = new Informer<PkiRecord>({ store: opts.store, prefix: PKI_KEY, decode: decode('cluster PKI'), ...(onError ? { onError } : {}) });
+    this.pki.addHandlers({ onAdd: (c) => this.loadKeys(c.object), onUpdate: (_p, c) => this.loadKeys(c.object) });
   }
 
   /**
@@ -109,11 +113,11 @@ export class ClusterSecurity {
 
   /** Keeps the token, join-token and node-certificate caches current until `signal` fires. */
   async run(signal: AbortSignal): Promise<void> {
-    await Promise.all([this.tokens.run(signal), this.nodeCerts.run(signal), this.joinTokens.run(signal)]);
+    await Promise.all([this.tokens.run(signal), this.nodeCerts.run(signal), this.joinTokens.run(signal), this.pki.run(signal)]);
   }
 
   async waitForSync(signal?: AbortSignal): Promise<void> {
-    await Promise.all([this.tokens.waitForSync(signal), this.nodeCerts.waitForSync(signal), this.joinTokens.waitForSync(signal)]);
+    await Promise.all([this.tokens.waitForSync(signal), this.nodeCerts.waitForSync(signal), this.joinTokens.waitForSync(signal), this.pki.waitForSync(signal)]);
   }
 
   private synced(): void {
@@ -275,6 +279,72 @@ export class ClusterSecurity {
       seal: (plain, aad) => seal(this.encKey(), plain, aad),
       open: (sealed, aad) => open(this.encKeys, sealed, aad),
     };
+  }
+
+  private loadKeys(rec: PkiRecord): void {
+    try {
+      this.encKeys = rec.encKeysSealed.map((sealed, i) => open([this.opts.clusterKey], sealed, `${PKI_KEY}#enc${i}`));
+    } catch (err) {
+      this.opts.onError?.(err as Error);
+    }
+  }
+
+  /**
+   * `shoalctl cluster rotate-key`: a new encryption key becomes the newest; every secret and
+   * the join secret are sealed again with it; then only it and the one before stay (a
+   * controller that has not seen the new key yet may still seal with the previous one).
+   * Returns the new key's id and how many values were sealed again.
+   */
+  async rotateKey(): Promise<{ keyId: string; resealed: number }> {
+    const { store, clusterKey } = this.opts;
+    const fresh = newKey();
+    const setKeys = async (keys: Buffer[]): Promise<void> => {
+      for (let attempt = 0; ; attempt++) {
+        const kv = await store.get(PKI_KEY);
+        if (kv === undefined) throw errors.failedPrecondition('the cluster has no PKI record');
+        const rec = parseRecord<PkiRecord>(kv.value, 'cluster PKI');
+        const next: PkiRecord = { ...rec, encKeysSealed: keys.map((k, i) => seal(clusterKey, k, `${PKI_KEY}#enc${i}`)) };
+        try {
+          await store.update(PKI_KEY, JSON.stringify(next), kv.modRevision);
+          this.encKeys = keys;
+          return;
+        } catch (err) {
+          if (!isShoalError(err, 'Conflict') || attempt >= 5) throw err;
+        }
+      }
+    };
+    const old = this.encKeys;
+    await setKeys([fresh, ...old]);
+    let resealed = 0;
+    const reseal = async (key: string, edit: (value: string) => string | undefined): Promise<void> => {
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const kv = await store.get(key);
+        if (kv === undefined) return;
+        const next = edit(kv.value);
+        if (next === undefined) return;
+        try {
+          await store.update(key, next, kv.modRevision);
+          resealed++;
+          return;
+        } catch (err) {
+          if (!isShoalError(err, 'Conflict')) throw err;
+        }
+      }
+      throw errors.conflict(`re-encrypting ${key}: it kept changing; run the rotation again`);
+    };
+    const again = (sealed: string, aad: string): string => seal(fresh, open(this.encKeys, sealed, aad), aad);
+    for (const kv of (await store.list(resourcePrefix('secrets'))).items) {
+      await reseal(kv.key, (value) => {
+        const o = JSON.parse(value) as { sealedData?: string };
+        return o.sealedData === undefined ? undefined : JSON.stringify({ ...o, sealedData: again(o.sealedData, kv.key) });
+      });
+    }
+    await reseal(JOIN_TOKENS_KEY, (value) => {
+      const o = JSON.parse(value) as JoinTokensRecord;
+      return JSON.stringify({ worker: { ...o.worker, secretSealed: again(o.worker.secretSealed, `${JOIN_TOKENS_KEY}#worker`) } });
+    });
+    await setKeys([fresh, ...(old[0] ? [old[0]] : [])]);
+    return { keyId: keyId(fresh), resealed };
   }
 
   // --- certificates the controller makes for itself ------------------------------------

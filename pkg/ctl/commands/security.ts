@@ -5,6 +5,7 @@
  *   shoalctl token create --role viewer|deployer|admin [--namespace NS] [--ttl 24h] [--description D] [-q]
  *   shoalctl token ls
  *   shoalctl token rm ID...
+ *   shoalctl cluster rotate-key
  */
 import type { Command } from 'commander';
 import { errors } from '../../api/index.js';
@@ -86,6 +87,14 @@ export function registerSecurityCommands(program: Command, ctx: CtlContext): voi
     .option('-q, --quiet', 'print the token only')
     .option('--rotate', 'replace the token; the old one stops working')
     .action(async (role: string, o: { quiet?: boolean; rotate?: boolean }, cmd: Command) => joinToken(role, o, cmd, ctx));
+  cluster
+    .command('rotate-key')
+    .description("Replace the cluster's encryption key and seal every secret again with the new one")
+    .action(async (_o: unknown, cmd: Command) => {
+      const c = await apiClient(cmd, ctx);
+      const r = await c.call<{ keyId: string; resealed: number }>('POST', `${C}/rotate-key`);
+      ctx.stdout.write(`encryption key ${r.keyId} in use; ${r.resealed} value${r.resealed === 1 ? '' : 's'} sealed again\n`);
+    });
   const token = program.command('token').description('Bearer tokens for people and scripts (admin)');
   token
     .command('create')
