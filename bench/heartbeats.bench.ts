@@ -131,6 +131,8 @@ async function main(): Promise<void> {
     // Beat: each node once per period, spread evenly over the period.
     const lat: number[] = [];
     let failed = 0;
+    const reasons = new Map<string, number>();
+    const why = (r: string): void => void reasons.set(r, (reasons.get(r) ?? 0) + 1);
     const pid = ctl.pid!;
     const cpu0 = cpuSeconds(pid);
     t0 = performance.now();
@@ -148,8 +150,14 @@ async function main(): Promise<void> {
         .then(async (r) => {
           await r.body.dump();
           if (r.statusCode === 200) lat.push(performance.now() - s);
-          else failed++;
-        }, () => void failed++)
+          else {
+            failed++;
+            why(`HTTP ${r.statusCode}`);
+          }
+        }, (err: unknown) => {
+          failed++;
+          why((err as { code?: string }).code ?? String(err));
+        })
         .finally(() => inflight.delete(p));
       inflight.add(p);
       if (k % NODES === 0) rssMax = Math.max(rssMax, rssMb(pid));
@@ -159,6 +167,7 @@ async function main(): Promise<void> {
     const cpu = cpuSeconds(pid) - cpu0;
     console.log(`heartbeats: ${NODES} nodes x 1 per ${PERIOD} ms for ${wall.toFixed(0)} s over ${PLAIN ? 'plain HTTP (before issue 13)' : 'mTLS'}: ${lat.length} ok, ${failed} failed`);
     console.log(`  controller CPU: ${(cpu / wall).toFixed(2)} cores (${cpu.toFixed(1)} s in ${wall.toFixed(1)} s), RSS max ${rssMax.toFixed(0)} MB`);
+    if (reasons.size > 0) console.log(`  failures: ${[...reasons].map(([r, n]) => `${r} x${n}`).join(', ')}`);
     console.log(`  heartbeat latency: p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms`);
   } catch (err) {
     console.error(`heartbeats: failed: ${String(err)}\n${logs}`);

@@ -69,6 +69,18 @@ export class HeartbeatService {
     this.leases.set(name, fresh);
   }
 
+  /** Whether this controller renews `nodeName`'s lease (it has beaten here since it was checked to exist). */
+  holds(nodeName: string): boolean {
+    return this.leases.has(nodeName);
+  }
+
+  /** The node was deleted: its lease goes (its key with it), and its next beat is checked again. */
+  forget(nodeName: string): void {
+    const lease = this.leases.get(nodeName);
+    this.leases.delete(nodeName);
+    void lease?.revoke().catch(() => undefined);
+  }
+
   /** Number of leases this controller renews (tests, metrics). */
   get size(): number {
     return this.leases.size;

@@ -9,6 +9,10 @@ import type { ControllerMetrics } from '../metrics.js';
 /** Records node heartbeats (implemented by pkg/controller/heartbeat.ts: one etcd lease per node). */
 export interface HeartbeatSink {
   beat(nodeName: string): Promise<void>;
+  /** True once this controller renews the node's lease (its existence was checked then). */
+  holds?(nodeName: string): boolean;
+  /** The node was deleted. */
+  forget?(nodeName: string): void;
 }
 
 export interface LeaderInfo {

@@ -13,7 +13,10 @@ export function nodesRoutes(deps: RouteDeps) {
     app.post(`${base}/:name/heartbeat`, async (req) => {
       const name = param(req, 'name');
       if (!deps.heartbeat) throw new ShoalError('Unimplemented', 'this controller does not accept heartbeats');
-      await rr.get(undefined, name);
+      // The Node is read only until this controller renews its lease: a beat is then one lease
+      // keep-alive and no etcd read (a deleted node's lease is dropped by the delete, and its
+      // certificate refused with it).
+      if (deps.heartbeat.holds?.(name) !== true) await rr.get(undefined, name);
       await deps.heartbeat.beat(name);
       return { apiVersion: 'v1', kind: 'Status', metadata: {}, status: 'Success', code: 200, message: `heartbeat of node ${name} recorded` };
     });

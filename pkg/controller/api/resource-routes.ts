@@ -46,7 +46,9 @@ export function resourceRoutes<T extends ApiObject>(
   app.patch(`${base}/:name`, async (req) => presenter(req)(await rr.patch(ns(req), name(req), req.body, checks(req))));
   app.delete(`${base}/:name`, async (req) => {
     const alsoDelete = plural === 'nodes' ? [nodeCertsKey(name(req))] : [];
-    return presenter(req)(await rr.delete(ns(req), name(req), { ...deletePrecondition(req), alsoDelete }));
+    const gone = await rr.delete(ns(req), name(req), { ...deletePrecondition(req), alsoDelete });
+    if (plural === 'nodes') deps.heartbeat?.forget?.(name(req));
+    return presenter(req)(gone);
   });
   app.put(`${base}/:name/status`, async (req) => presenter(req)(await rr.replaceStatus(ns(req), name(req), req.body, checks(req))));
   app.patch(`${base}/:name/status`, async (req) => presenter(req)(await rr.patchStatus(ns(req), name(req), req.body, checks(req))));
