@@ -30,6 +30,22 @@ describe('parseControllerConfig', () => {
     await expect(parseControllerConfig(['--allowed-host-ports', '80,90-70'], noFile)).rejects.toThrow(/allowed-host-ports: "90-70" is not a port/);
   });
 
+  it('takes allowed-host-ports from the config file as a string, a number or a list; the flag wins', async () => {
+    const has = (c: { allowedHostPorts: { has(p: number): boolean } }): number[] => [22, 80, 2379, 2380, 4789].filter((p) => c.allowedHostPorts.has(p));
+    const read = files({
+      '/list.yaml': 'allowed-host-ports: [22, "2379-2380"]\n',
+      '/text.yaml': 'allowedHostPorts: "80, 4789"\n',
+      '/num.yaml': 'allowedHostPorts: 22\n',
+      '/bad.yaml': 'allowed-host-ports: [22, 70000]\n',
+    });
+    expect(has(await parseControllerConfig(['--config', '/list.yaml'], read))).toEqual([22, 2379, 2380]);
+    expect(has(await parseControllerConfig(['--config', '/text.yaml'], read))).toEqual([80, 4789]);
+    expect(has(await parseControllerConfig(['--config', '/num.yaml'], read))).toEqual([22]);
+    expect(has(await parseControllerConfig(['--config', '/list.yaml', '--allowed-host-ports', '4789'], read))).toEqual([4789]);
+    await expect(parseControllerConfig(['--config', '/bad.yaml'], read)).rejects.toMatchObject({ code: 'InvalidArgument', message: expect.stringMatching(/allowed-host-ports: "70000" is not a port/) });
+    await expect(parseControllerConfig(['--allowed-host-ports', 'ssh'], noFile)).rejects.toThrow(/allowed-host-ports: "ssh" is not a port/);
+  });
+
   it('takes --cluster-key-file and --cert-expiry (days or a duration) within bounds', async () => {
     const c = await parseControllerConfig(['--cluster-key-file', '/k', '--cert-expiry', '30d'], noFile);
     expect(c.clusterKeyFile).toBe('/k');

@@ -2,58 +2,27 @@
  * What the cluster admits beyond a well-formed spec (issue 13), pure:
  *
  * - `unsupportedServiceFields`: fields the schema knows but this version does not honour yet
- *   (volumes, probes, cron, update pacing and rollback...). They are refused with 422 and the
- *   field, never accepted and ignored.
+ *   (volumes, probes, cron, update pacing, placement.spread...). They are refused with 422
+ *   and the field, never accepted and ignored; validateService includes these causes.
  * - `reservedPortCauses`: published ports that would capture the cluster's own traffic (the
  *   API, etcd, VXLAN, SSH) are refused for everyone unless `--allowed-host-ports` lists them.
- * - `privilegedServiceFeatures`: what reaches the host (host networking, ports below 1024),
- *   which only an admin may ask for.
+ * - `privilegedServiceFeatures`: what reaches the host (host networking, ports below 1024,
+ *   hostPath volumes), which only an admin may ask for.
  */
 import type { FieldCause } from './errors.js';
 import type { ServiceSpec } from './types.js';
+import { Causes, isObj } from './validation-fields.js';
+import { unsupportedServiceSpecFields } from './validation-service.js';
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function notYet(field: string, what: string): FieldCause {
-  return { field, reason: 'FieldValueNotSupported', message: `${what} is not supported by this version of Shoal yet; remove it (it would not be honoured)` };
-}
-
-/** Causes for every field of a service the cluster would not honour. */
+/**
+ * Causes for every field of a service the cluster would not honour. validateService reports
+ * the same causes (with the shape problems, all at once); this is the same check alone.
+ */
 export function unsupportedServiceFields(body: unknown): FieldCause[] {
-  const out: FieldCause[] = [];
-  const spec = isObj(body) && isObj(body['spec']) ? body['spec'] : undefined;
-  if (!spec) return out;
-  if (spec['mode'] === 'cron') out.push(notYet('spec.mode', 'mode cron (scheduled runs)'));
-  const update = spec['update'];
-  if (isObj(update)) {
-    for (const k of ['delay', 'monitor', 'failureAction', 'maxFailureRatio']) if (update[k] !== undefined) out.push(notYet(`spec.update.${k}`, `update.${k}`));
-  }
-  const tspec = isObj(spec['template']) && isObj(spec['template']['spec']) ? spec['template']['spec'] : undefined;
-  if (!tspec) return out;
-  const sp = 'spec.template.spec';
-  if (Array.isArray(tspec['volumes']) && tspec['volumes'].length > 0) {
-    tspec['volumes'].forEach((v, i) => {
-      const src = isObj(v) ? (['hostPath', 'emptyDir'].find((k) => v[k] !== undefined) ?? '') : '';
-      out.push(notYet(`${sp}.volumes[${i}]${src ? `.${src}` : ''}`, `${src || 'a'} volume`));
-    });
-  }
-  if (tspec['restartPolicy'] !== undefined) out.push(notYet(`${sp}.restartPolicy`, 'restartPolicy (use spec.restart)'));
-  const net = tspec['network'];
-  if (typeof net === 'string' && !['bridge', 'host', 'none'].includes(net)) {
-    out.push({ field: `${sp}.network`, reason: 'FieldValueNotSupported', message: `network "${net}": a task's network is bridge (the default: the cluster network), host or none; services join cluster networks with spec.networks` });
-  }
-  const containers = Array.isArray(tspec['containers']) ? tspec['containers'] : [];
-  if (containers.length > 1) out.push(notYet(`${sp}.containers[1]`, 'more than one container per task'));
-  containers.forEach((c, i) => {
-    if (!isObj(c)) return;
-    const p = `${sp}.containers[${i}]`;
-    for (const k of ['livenessProbe', 'readinessProbe']) if (c[k] !== undefined) out.push(notYet(`${p}.${k}`, k));
-    if (Array.isArray(c['volumeMounts']) && c['volumeMounts'].length > 0) out.push(notYet(`${p}.volumeMounts`, 'volumeMounts'));
-    const ipp = c['imagePullPolicy'];
-    if (ipp !== undefined && ipp !== 'IfNotPresent') out.push(notYet(`${p}.imagePullPolicy`, `imagePullPolicy ${String(ipp)} (agents pull an image when they lack it: IfNotPresent)`));
-  });
-  return out;
+  const c = new Causes();
+  const spec = isObj(body) ? body['spec'] : undefined;
+  if (isObj(spec)) unsupportedServiceSpecFields(c, spec);
+  return c.list;
 }
 
 /** Ports as `--allowed-host-ports` takes them: `80,443,8000-8100`. */
@@ -117,12 +86,28 @@ export function reservedPortCauses(spec: Pick<ServiceSpec, 'ports'>, policy: Hos
   return out;
 }
 
-/** What in a service reaches the host, which only an admin may create. */
-export function privilegedServiceFeatures(spec: ServiceSpec): { field: string; reason: string }[] {
-  const out: { field: string; reason: string }[] = [];
-  if (spec.template?.spec?.network === 'host') out.push({ field: 'spec.template.spec.network', reason: "host networking shares the node's network stack" });
+/** A feature of a service that reaches the host: `field` is its path, `reason` why only an admin may ask for it. */
+export interface PrivilegedFeature {
+  field: string;
+  reason: string;
+}
+
+/**
+ * What in a service reaches the host, which only an admin may create (the auth layer calls
+ * this on every service write by a non-admin and refuses with 403 when it is not empty):
+ * host networking (`spec.template.spec.network: host`), published ports below 1024 (ingress
+ * or host mode: either binds the port on nodes), hostPath volumes (refused for everyone
+ * today, listed so that the rule holds when volumes come).
+ */
+export function privilegedServiceFeatures(spec: ServiceSpec): PrivilegedFeature[] {
+  const out: PrivilegedFeature[] = [];
+  const tspec = spec.template?.spec;
+  if (tspec?.network === 'host') out.push({ field: 'spec.template.spec.network', reason: "host networking shares the node's network stack" });
   (spec.ports ?? []).forEach((p, i) => {
     if (p.port < 1024) out.push({ field: `spec.ports[${i}].port`, reason: `port ${p.port} is a privileged port of every node` });
+  });
+  (tspec?.volumes ?? []).forEach((v, i) => {
+    if (v.hostPath !== undefined) out.push({ field: `spec.template.spec.volumes[${i}].hostPath`, reason: `a hostPath volume (${v.hostPath.path}) exposes the node's files to the task` });
   });
   return out;
 }

@@ -1,13 +1,14 @@
 /**
  * Validation of a Service: mode and replicas, the cron schedule (mode cron), the template,
  * published ports (unique per port/protocol), placement (constraints parsed by the one
- * parser in constraints.ts), update and restart policies.
+ * parser in constraints.ts), update and restart policies; and, with the same 422, the fields
+ * this version knows but would not honour (`unsupportedServiceSpecFields`).
  */
 import type { FieldCause } from './errors.js';
 import { CONSTRAINT_ATTRIBUTES, parseConstraint } from './constraints.js';
 import { checkKeys, isDnsLabel, isObj, MAX_REPLICAS, optArray, optDuration, optEnum, optInt, optObj, optString, REASON, Causes, type Obj } from './validation-fields.js';
 import { checkObject } from './validation-meta.js';
-import { PROTOCOLS, validateTemplate } from './validation-template.js';
+import { notYet, PROTOCOLS, unsupportedTemplateFields, validateTemplate } from './validation-template.js';
 
 // ---- cron ---------------------------------------------------------------------------------
 
@@ -146,7 +147,35 @@ export function validateService(body: unknown): FieldCause[] {
   validateUpdate(c, spec);
   validateRestart(c, spec, mode);
   validateNetworks(c, spec);
+  unsupportedServiceSpecFields(c, spec);
   return c.list;
+}
+
+/** `spec.update` fields the orchestrator does not act on yet (it follows parallelism and order). */
+const UPDATE_NOT_YET = ['delay', 'monitor', 'failureAction', 'maxFailureRatio'] as const;
+
+/**
+ * Fields of a service spec that are well-formed but that this version would not honour
+ * (issue 13): each is a cause with its exact path, so the 422 says what to remove instead
+ * of the cluster silently doing less than asked. Mode cron (the orchestrator runs no cron
+ * service) and its schedule; update pacing beyond parallelism and order; placement.spread
+ * (the scheduler spreads a service over nodes by count, not over a label's values); the
+ * template's (unsupportedTemplateFields).
+ */
+export function unsupportedServiceSpecFields(c: Causes, spec: Obj): void {
+  if (spec['mode'] === 'cron') {
+    notYet(c, 'spec.mode', 'mode cron (scheduled runs)');
+    if (spec['schedule'] !== undefined && spec['schedule'] !== null) notYet(c, 'spec.schedule', 'a schedule (mode cron)');
+  }
+  const u = spec['update'];
+  if (isObj(u)) {
+    for (const k of UPDATE_NOT_YET) if (u[k] !== undefined && u[k] !== null) notYet(c, `spec.update.${k}`, `update.${k} (rolling updates follow parallelism and order only)`);
+  }
+  const pl = spec['placement'];
+  if (isObj(pl) && pl['spread'] !== undefined && pl['spread'] !== null) {
+    notYet(c, 'spec.placement.spread', 'placement.spread over a node label (the scheduler spreads a service\'s tasks over nodes by count)');
+  }
+  unsupportedTemplateFields(c, spec['template'], 'spec.template');
 }
 
 /** `spec.networks` (unique DNS-1123 labels, at most MAX_SERVICE_NETWORKS) and `spec.endpointMode`. */
@@ -175,6 +204,6 @@ function validateSchedule(c: Causes, spec: Obj, mode: string): void {
       if (p) c.invalid('spec.schedule', schedule, `not a valid cron expression: ${p}`);
     }
   } else if (schedule !== undefined && schedule !== null) {
-    c.add('spec.schedule', REASON.forbidden, 'schedule is only allowed with mode cron');
+    c.add('spec.schedule', REASON.forbidden, 'schedule is only for mode cron, which is not supported yet');
   }
 }

@@ -2,6 +2,9 @@
  * Validation of the pod template (`spec.template` of a service and of a task): its labels,
  * volumes and containers (image reference, command, env, ports, resources, volume mounts).
  * A volume mount must name a volume of the same template.
+ *
+ * `unsupportedTemplateFields` (services only) refuses what the schema knows but no agent of
+ * this version would do (volumes, probes...): a field is honoured or refused, never ignored.
  */
 import { isQuantity, parseQuantity } from './quantity.js';
 import { validateSecretRefs } from './validation-secret.js';
@@ -251,5 +254,52 @@ function validateContainers(c: Causes, spec: Obj, sp: string, volumeNames: Set<s
       if (names.has(n)) c.add(`${sp}.containers[${i}].name`, REASON.duplicate, `duplicate container name "${n}"`);
       names.add(n);
     }
+  });
+}
+
+/** A field the schema knows but this version would not honour: refused (issue 13), never accepted and ignored. */
+export function notYet(c: Causes, field: string, what: string): void {
+  c.add(field, REASON.notSupported, `${what} is not supported yet: this version of Shoal would not honour it; remove it`);
+}
+
+/** The template networks an agent can give a task (services join cluster networks with `spec.networks`). */
+export const TEMPLATE_NETWORKS = ['bridge', 'host', 'none'] as const;
+
+/**
+ * What a service's template may say (well-formed) but no agent would do
+ * (pkg/agent/session/create-options.ts is what it does): volumes and volume mounts (the agent
+ * mounts nothing but secrets and configs), probes, the template's restartPolicy (the
+ * orchestrator follows `spec.restart`), an imagePullPolicy other than IfNotPresent (agents pull
+ * an image only when they lack it), a second container, a network other than bridge, host or
+ * none. Called for services only: a task copies its service's template, and a task of a
+ * service stored by an older version must still be valid.
+ */
+export function unsupportedTemplateFields(c: Causes, tpl: unknown, path: string): void {
+  if (!isObj(tpl) || !isObj(tpl['spec'])) return;
+  const spec = tpl['spec'];
+  const sp = `${path}.spec`;
+  const volumes = spec['volumes'];
+  if (Array.isArray(volumes)) {
+    volumes.forEach((v, i) => {
+      const src = isObj(v) ? ['hostPath', 'emptyDir'].find((k) => v[k] !== undefined) : undefined;
+      notYet(c, src ? `${sp}.volumes[${i}].${src}` : `${sp}.volumes[${i}]`, src === 'emptyDir' ? 'an emptyDir volume' : src === 'hostPath' ? 'a hostPath volume' : 'a volume');
+    });
+  }
+  if (spec['restartPolicy'] !== undefined && spec['restartPolicy'] !== null) {
+    notYet(c, `${sp}.restartPolicy`, 'the template\'s restartPolicy (the service\'s spec.restart says when tasks restart)');
+  }
+  const net = spec['network'];
+  if (typeof net === 'string' && isDnsLabel(net) && !(TEMPLATE_NETWORKS as readonly string[]).includes(net)) {
+    notYet(c, `${sp}.network`, `network "${net}" in the template (a task's network is bridge, host or none; a service joins cluster networks with spec.networks)`);
+  }
+  const containers = Array.isArray(spec['containers']) ? spec['containers'] : [];
+  if (containers.length > 1) notYet(c, `${sp}.containers[1]`, 'more than one container per task');
+  containers.forEach((ct, i) => {
+    if (!isObj(ct)) return;
+    const p = `${sp}.containers[${i}]`;
+    if (Array.isArray(ct['volumeMounts']) && ct['volumeMounts'].length > 0) notYet(c, `${p}.volumeMounts`, 'volumeMounts');
+    for (const probe of ['livenessProbe', 'readinessProbe']) if (ct[probe] !== undefined && ct[probe] !== null) notYet(c, `${p}.${probe}`, probe);
+    const ipp = ct['imagePullPolicy'];
+    if (ipp === 'Always' || ipp === 'Never') notYet(c, `${p}.imagePullPolicy`, `imagePullPolicy ${ipp} (agents pull an image when they lack it: IfNotPresent)`);
   });
 }

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isShoalError, type Service, type Task, type WatchEvent } from '../../api/index.js';
+import { clusterReservedPorts, isShoalError, PortSet, type Service, type Task, type WatchEvent } from '../../api/index.js';
 import { MemoryStore } from '../../store/index.js';
 import { Registry } from './registry.js';
 import { applyMergePatch } from './merge-patch.js';
@@ -223,6 +223,59 @@ describe('watch', () => {
     const it2 = reg.services.watch({ resourceVersion: a.metadata.resourceVersion, signal: ac2.signal })[Symbol.asyncIterator]();
     expect(await code(it2.next())).toBe('Gone');
     ac2.abort();
+  });
+});
+
+describe('admission: what this version would not honour', () => {
+  it('refuses hostPath volumes, cron and the rest with 422 naming the exact field, never storing them', async () => {
+    const hostPath = svc('logs', { template: { spec: { volumes: [{ name: 'v', hostPath: { path: '/var/log' } }], containers: [{ name: 'c', image: 'busybox', volumeMounts: [{ name: 'v', mountPath: '/l' }] }] } } });
+    const err = await reg.services.create('default', hostPath).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'Invalid' });
+    expect((err as { causes: { field: string; reason: string; message: string }[] }).causes).toEqual([
+      { field: 'spec.template.spec.volumes[0].hostPath', reason: 'FieldValueNotSupported', message: expect.stringContaining('not supported yet') },
+      { field: 'spec.template.spec.containers[0].volumeMounts', reason: 'FieldValueNotSupported', message: expect.stringContaining('not supported yet') },
+    ]);
+    const cron = await reg.services.create('default', svc('backup', { mode: 'cron', schedule: '0 3 * * *', replicas: undefined })).catch((e: unknown) => e);
+    expect((cron as { causes: { field: string }[] }).causes.map((c) => c.field)).toEqual(['spec.mode', 'spec.schedule']);
+    expect((await reg.services.list({})).items).toEqual([]);
+  });
+
+  it('refuses a patch or replace that adds one, and keeps the stored service', async () => {
+    await reg.services.create('default', svc('web'));
+    const patch = await reg.services.patch('default', 'web', { spec: { placement: { spread: 'node.labels.zone' } } }).catch((e: unknown) => e);
+    expect(patch).toMatchObject({ code: 'Invalid', causes: [{ field: 'spec.placement.spread' }] });
+    expect(await code(reg.services.patch('default', 'web', { spec: { update: { parallelism: 2, order: 'start-first' } } }))).toBe('ok');
+    const cur = await reg.services.get('default', 'web');
+    const body = { ...cur, spec: { ...cur.spec, update: { ...cur.spec.update, delay: '10s' } } };
+    expect(await reg.services.replace('default', 'web', body).catch((e: unknown) => e)).toMatchObject({ code: 'Invalid', causes: [{ field: 'spec.update.delay' }] });
+    expect((await reg.services.get('default', 'web')).spec.update).toEqual({ parallelism: 2, order: 'start-first' });
+  });
+});
+
+describe('admission: the cluster\'s own ports', () => {
+  const withPorts = (allowed: string): Registry => new Registry(store, { hostPorts: { reserved: clusterReservedPorts(7443), allowed: PortSet.parse(allowed) } });
+  const port = (p: number, mode?: 'host', protocol?: 'UDP') => ({ port: p, targetPort: 80, ...(mode ? { mode } : {}), ...(protocol ? { protocol } : {}) });
+
+  it('refuses the API, etcd, VXLAN and SSH ports in either mode, with the field and why', async () => {
+    const r = withPorts('');
+    const err = await r.services.create('default', svc('grab', { ports: [port(8080), port(7443), port(2379, 'host'), port(4789, undefined, 'UDP'), port(22, 'host')] })).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'Invalid' });
+    const causes = (err as { causes: { field: string; reason: string; message: string }[] }).causes;
+    expect(causes.map((c) => c.field)).toEqual(['spec.ports[1].port', 'spec.ports[2].port', 'spec.ports[3].port', 'spec.ports[4].port']);
+    expect(causes[0]).toMatchObject({ reason: 'FieldValueForbidden', message: expect.stringMatching(/controller's API.*--allowed-host-ports 7443/) });
+    expect(causes[2]?.message).toMatch(/VXLAN/);
+    expect(await code(r.services.create('default', svc('web', { ports: [port(6443), port(2381)] })))).toBe('ok');
+    expect(await code(r.services.patch('default', 'web', { spec: { ports: [port(2380)] } }))).toBe('Invalid');
+  });
+
+  it('admits what --allowed-host-ports lists', async () => {
+    const r = withPorts('22,2379-2380');
+    expect(await code(r.services.create('default', svc('ssh', { ports: [port(22, 'host'), port(2380)] })))).toBe('ok');
+    expect(await code(r.services.create('default', svc('api', { ports: [port(7443)] })))).toBe('Invalid');
+  });
+
+  it('is off in a Registry built without the policy (tests, tools)', async () => {
+    expect(await code(reg.services.create('default', svc('ssh', { ports: [port(22)] })))).toBe('ok');
   });
 });
 

@@ -1,6 +1,6 @@
 /** The typed object registry of the controller: one ResourceRegistry per kind plus the scale subresource. */
 import {
-  API_VERSION, errors, isShoalError, MAX_REPLICAS, reservedPortCauses, unsupportedServiceFields,
+  API_VERSION, errors, isShoalError, MAX_REPLICAS, reservedPortCauses,
   type Config, type Endpoints, type HostPortPolicy, type Network, type Node, type Secret, type Service, type Task,
 } from '../../api/index.js';
 import type { Store } from '../../store/index.js';
@@ -47,12 +47,9 @@ export class Registry {
       }
     };
     this.services = new ResourceRegistry(store, {
+      // validateService (the strategy's validate) also refuses what this version cannot
+      // honour; admit adds what needs the cluster: the reserved ports, taken ports, networks.
       ...serviceStrategy,
-      // Well-formed is not enough: what this version cannot honour is refused, not ignored.
-      validate: (o) => {
-        const causes = serviceStrategy.validate(o);
-        return causes.length > 0 ? causes : unsupportedServiceFields(o);
-      },
       admit: async (next, others) => [
         ...(hostPorts ? reservedPortCauses(next.spec, hostPorts) : []),
         ...(await serviceStrategy.admit!(next, others)),
