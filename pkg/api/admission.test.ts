@@ -115,3 +115,22 @@ describe('privilegedServiceFeatures', () => {
     expect(privilegedServiceFeatures({ template: { spec: { containers: [] } } } as unknown as ServiceSpec)).toEqual([]);
   });
 });
+
+describe('secret and config references', () => {
+  it('refuse targets that would escape /run/secrets or break a bind mount', async () => {
+    const { validateService } = await import('./validation.js');
+    const svc = (tspec: Record<string, unknown>): unknown => ({
+      apiVersion: 'shoal/v1', kind: 'Service', metadata: { name: 'w' },
+      spec: { replicas: 1, template: { spec: { containers: [{ name: 'm', image: 'busybox' }], ...tspec } } },
+    });
+    const fields = (tspec: Record<string, unknown>): string[] => validateService(svc(tspec)).map((c) => c.field);
+    expect(fields({ secrets: [{ source: 'a' }], configs: [{ source: 'c', target: '/etc/app.conf' }] })).toEqual([]);
+    expect(fields({ secrets: [{ source: 'a', target: '../../etc/shadow' }] })).toEqual(['spec.template.spec.secrets[0].target']);
+    expect(fields({ secrets: [{ source: 'a', target: 'x:y' }] })).toEqual(['spec.template.spec.secrets[0].target']);
+    expect(fields({ configs: [{ source: 'c', target: '/etc/a:rw' }] })).toEqual(['spec.template.spec.configs[0].target']);
+    expect(fields({ configs: [{ source: 'c', target: '/proc/sys/kernel/core_pattern' }] })).toEqual(['spec.template.spec.configs[0].target']);
+    expect(fields({ configs: [{ source: 'c', target: '/etc/../x' }] })).toEqual(['spec.template.spec.configs[0].target']);
+    expect(fields({ configs: [{ source: 'c' }] })).toEqual(['spec.template.spec.configs[0].target']);
+    expect(fields({ secrets: [{ source: 'a' }, { source: 'b', target: 'a' }] })).toEqual(['spec.template.spec.secrets[1].target']);
+  });
+});

@@ -30,7 +30,7 @@ export function validateSecretLike(body: unknown, kind: 'Secret' | 'Config'): Fi
 
 /** A file name under /run/secrets: one path element, no dot-dot. */
 function isFileName(s: string): boolean {
-  return s.length > 0 && s.length <= 255 && !s.includes('/') && s !== '.' && s !== '..' && !s.includes('\0');
+  return s.length > 0 && s.length <= 255 && !/[/:\0]/.test(s) && s !== '.' && s !== '..';
 }
 
 const FORBIDDEN_CONFIG_ROOTS = ['/proc', '/sys', '/dev', '/run/secrets'];
@@ -50,7 +50,7 @@ export function validateSecretRefs(c: Causes, spec: Obj, sp: string): void {
     const src = r['source'];
     if (typeof src !== 'string' || !isDnsSubdomain(src)) return c.invalid(`${p}.source`, src, 'must name a secret (a DNS-1123 subdomain)');
     const target = r['target'] ?? src;
-    if (typeof target !== 'string' || !isFileName(target)) return c.invalid(`${p}.target`, target, 'must be a file name under /run/secrets (no "/")');
+    if (typeof target !== 'string' || !isFileName(target)) return c.invalid(`${p}.target`, target, 'must be a file name under /run/secrets (no "/" or ":")');
     if (targets.has(`/run/secrets/${target}`)) c.add(`${p}.target`, REASON.duplicate, `/run/secrets/${target} is mounted twice`);
     targets.add(`/run/secrets/${target}`);
     mode(c, r, p);
@@ -67,8 +67,8 @@ export function validateSecretRefs(c: Causes, spec: Obj, sp: string): void {
     if (typeof src !== 'string' || !isDnsSubdomain(src)) return c.invalid(`${p}.source`, src, 'must name a config (a DNS-1123 subdomain)');
     const target = r['target'];
     if (target === undefined) return c.required(`${p}.target`, 'the absolute path of the file in the container');
-    if (typeof target !== 'string' || !target.startsWith('/') || target.length > 4096 || target.split('/').some((e) => e === '..' || e === '.') || target.endsWith('/') || target.includes('\0')) {
-      return c.invalid(`${p}.target`, target, 'must be an absolute file path without . or .. elements');
+    if (typeof target !== 'string' || !target.startsWith('/') || target.length > 4096 || target.split('/').some((e) => e === '..' || e === '.') || target.endsWith('/') || /[:\0]/.test(target)) {
+      return c.invalid(`${p}.target`, target, 'must be an absolute file path without . or .. elements or ":"');
     }
     if (FORBIDDEN_CONFIG_ROOTS.some((root) => target === root || target.startsWith(`${root}/`))) c.invalid(`${p}.target`, target, `may not be under ${FORBIDDEN_CONFIG_ROOTS.join(', ')}`);
     if (targets.has(target)) c.add(`${p}.target`, REASON.duplicate, `${target} is mounted twice`);
