@@ -20,6 +20,7 @@ describe('parseControllerConfig', () => {
       certExpiryMs: 90 * 86_400_000,
       allowedHostPorts: expect.anything(),
       auditLog: undefined,
+      tlsSans: [],
     });
   });
 
@@ -44,6 +45,11 @@ describe('parseControllerConfig', () => {
     expect(has(await parseControllerConfig(['--config', '/list.yaml', '--allowed-host-ports', '4789'], read))).toEqual([4789]);
     await expect(parseControllerConfig(['--config', '/bad.yaml'], read)).rejects.toMatchObject({ code: 'InvalidArgument', message: expect.stringMatching(/allowed-host-ports: "70000" is not a port/) });
     await expect(parseControllerConfig(['--allowed-host-ports', 'ssh'], noFile)).rejects.toThrow(/allowed-host-ports: "ssh" is not a port/);
+  });
+
+  it('takes --tls-san names and refuses what is not one', async () => {
+    expect((await parseControllerConfig(['--tls-san', 'ctl.example.com, 10.0.0.9'], noFile)).tlsSans).toEqual(['ctl.example.com', '10.0.0.9']);
+    await expect(parseControllerConfig(['--tls-san', 'bad name'], noFile)).rejects.toThrow(/tls-san: "bad name"/);
   });
 
   it('takes --cluster-key-file and --cert-expiry (days or a duration) within bounds', async () => {

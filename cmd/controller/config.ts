@@ -29,6 +29,8 @@ export interface ControllerConfig {
   allowedHostPorts: PortSet;
   /** `--audit-log FILE`: a JSON line per mutating request and per exec. */
   auditLog: string | undefined;
+  /** `--tls-san NAME[,NAME...]`: more DNS names or addresses in the serving certificate (a load balancer's). */
+  tlsSans: string[];
 }
 
 export const CONTROLLER_DEFAULTS = {
@@ -53,6 +55,7 @@ interface Raw {
   certExpiry?: unknown;
   allowedHostPorts?: unknown;
   auditLog?: unknown;
+  tlsSan?: unknown;
 }
 
 const FILE_KEYS: Record<string, keyof Raw> = {
@@ -78,6 +81,8 @@ const FILE_KEYS: Record<string, keyof Raw> = {
   'allowed-host-ports': 'allowedHostPorts',
   auditLog: 'auditLog',
   'audit-log': 'auditLog',
+  tlsSan: 'tlsSan',
+  'tls-san': 'tlsSan',
 };
 
 export async function parseControllerConfig(argv: string[], readFile: (path: string) => Promise<string>): Promise<ControllerConfig> {
@@ -95,6 +100,7 @@ export async function parseControllerConfig(argv: string[], readFile: (path: str
     .option('--cluster-key-file <file>', 'the key (32 bytes, base64) that seals the cluster CA and encryption keys in etcd; every controller of a cluster needs the same one (default: <data-dir>/cluster.key, made on first start)')
     .option('--cert-expiry <duration>', `lifetime of node certificates, e.g. 90d or 720h (default ${CONTROLLER_DEFAULTS.certExpiry})`)
     .option('--allowed-host-ports <ports>', "the cluster's own ports (22, 2379, 2380, 4789, the API's) that services may publish anyway, e.g. 22,2379-2380 (default none)")
+    .option('--tls-san <names>', 'more DNS names or IP addresses for the serving certificate, comma-separated (a load balancer in front of the controllers)')
     .option('--audit-log <file>', 'append a JSON line per mutating request and per exec to this file (mode 0600)')
     .option('--restore <snapshot>', 'restore the embedded etcd from a snapshot (shoalctl cluster backup) into a --data-dir that holds none; not with --etcd')
     .option('--config <file>', 'YAML or JSON file with the same settings; flags win');
@@ -104,7 +110,7 @@ export async function parseControllerConfig(argv: string[], readFile: (path: str
     if (err instanceof CommanderError) throw new ShoalError('InvalidArgument', err.message.replace(/^error: /, ''));
     throw err;
   }
-  const flags = cmd.opts<{ listen?: string; dataDir?: string; etcd?: string; clusterCidr?: string; serviceCidr?: string; nodeTimeout?: string; leaderLease?: string; config?: string; restore?: string; clusterKeyFile?: string; certExpiry?: string; allowedHostPorts?: string; auditLog?: string }>();
+  const flags = cmd.opts<{ listen?: string; dataDir?: string; etcd?: string; clusterCidr?: string; serviceCidr?: string; nodeTimeout?: string; leaderLease?: string; config?: string; restore?: string; clusterKeyFile?: string; certExpiry?: string; allowedHostPorts?: string; auditLog?: string; tlsSan?: string }>();
   let file: Raw = {};
   if (flags.config !== undefined) file = parseConfigFile(flags.config, await readConfig(flags.config, readFile));
   const raw: Raw = {
@@ -119,6 +125,7 @@ export async function parseControllerConfig(argv: string[], readFile: (path: str
     certExpiry: flags.certExpiry ?? file.certExpiry ?? CONTROLLER_DEFAULTS.certExpiry,
     allowedHostPorts: flags.allowedHostPorts ?? file.allowedHostPorts,
     auditLog: flags.auditLog ?? file.auditLog,
+    tlsSan: flags.tlsSan ?? file.tlsSan,
   };
   return validate(raw, flags.restore);
 }
@@ -206,10 +213,15 @@ function validate(raw: Raw, restore: string | undefined): ControllerConfig {
   }
   const auditLog = raw.auditLog === undefined || raw.auditLog === null ? undefined : String(raw.auditLog);
   if (auditLog === '') problems.push('audit-log: needs a path');
+  const tlsSans = (Array.isArray(raw.tlsSan) ? raw.tlsSan.map(String) : raw.tlsSan === undefined || raw.tlsSan === null ? [] : String(raw.tlsSan).split(','))
+    .map((n) => n.trim())
+    .filter((n) => n !== '');
+  for (const n of tlsSans) if (!/^[A-Za-z0-9.:*-]{1,253}$/.test(n)) problems.push(`tls-san: "${n}" is not a DNS name or an IP address`);
   if (problems.length > 0) throw new ShoalError('InvalidArgument', `invalid settings: ${problems.join('; ')}`);
   return {
     allowedHostPorts,
     auditLog,
+    tlsSans,
     listenHost,
     listenPort,
     dataDir: dataDir as string,

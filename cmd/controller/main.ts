@@ -131,7 +131,7 @@ async function runController(store: EtcdStore, cfg: ControllerConfig, signal: Ab
   const securityStop = new AbortController();
   const securityRun = security.run(securityStop.signal);
   await security.waitForSync(signal);
-  const serving = await security.serverCertificate(controllerHosts(cfg.listenHost));
+  const serving = await security.serverCertificate(controllerHosts(cfg.listenHost, cfg.tlsSans));
   const admin = await writeAdminConfig(cfg.dataDir, security, adminServerUrl(cfg.listenHost, cfg.listenPort));
   if (admin.written) log.info({ path: admin.path }, 'wrote the admin credentials (shoalctl context import FILE)');
   log.info({ fingerprint: security.caFingerprint }, 'cluster CA');
