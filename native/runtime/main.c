@@ -1,5 +1,5 @@
 /*
- * shoal-runtime start|exec|init|version
+ * shoal-runtime start|exec|init|version|spawner SOCKET
  *
  * `init` and `exec` first re-execute themselves from a sealed memfd copy, so no process of
  * the helper that a container can see (PID 1 before its execve or in --init mode, the exec
@@ -58,6 +58,13 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "version")) {
     printf("shoal-runtime 1\n");
     return 0;
+  }
+  if (!strcmp(argv[1], "spawner")) {
+    if (argc != 3) {
+      dprintf(2, "usage: shoal-runtime spawner SOCKET (requests on stdin; see docs/runtime-helper.md)\n");
+      return 2;
+    }
+    return spawner_main(argv[2]);
   }
   if (strcmp(argv[1], "start") && strcmp(argv[1], "exec") && strcmp(argv[1], "init")) {
     dprintf(2, "shoal-runtime: unknown command %s\n", argv[1]);

@@ -73,6 +73,9 @@ void close_fds_from(int lowfd);
 void reexec_sealed(char **argv, int errfd);
 int send_config(int fd, const struct config *c);
 
+/* spawner.c: forks `start` launchers on request (see the file's comment). */
+int spawner_main(const char *socket_path);
+
 /* container.c: runs in the cloned PID 1 (start) or the forked child (exec). */
 void container_main(struct config *c, int syncfd) __attribute__((noreturn));
 void apply_process(struct config *c, int syncfd);

@@ -574,6 +574,7 @@ export class ContainerManager {
     this.closed = true;
     for (const e of this.entries.values()) e.watch?.abort();
     await Promise.allSettled([...this.background]);
+    await this.o.driver.close?.();
   }
 
   // ── restore ───────────────────────────────────────────────────────────────────────────

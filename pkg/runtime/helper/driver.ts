@@ -106,6 +106,8 @@ export interface ExecSpec {
 export interface RuntimeDriver {
   /** Creates namespaces, mounts, credentials; runs onCreated; execs. Resolves once the user process runs. */
   start(spec: LaunchSpec, opts?: StartOptions): Promise<Started>;
+  /** Releases what the driver keeps between starts (the native driver's spawner). */
+  close?(): Promise<void>;
   /** Runs a process inside a running container (its namespaces, cgroup, the same security settings). */
   exec(spec: LaunchSpec, pid: number, exec: ExecSpec): Promise<{ exitCode: number }>;
   /** The recorded exit status (written by the monitor), if the container has exited. */

@@ -10,11 +10,12 @@ import { constants as fsc, existsSync, open, watch, type FSWatcher } from 'node:
 import { readFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
-import type { Duplex, Writable } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { ShoalError, toShoalError } from '../../api/index.js';
 import { UNKNOWN_EXIT_CODE, type ExecSpec, type ExitStatus, type LaunchSpec, type RuntimeDriver, type StartOptions, type Started } from './driver.js';
 import { LineReader } from './line-reader.js';
+import { HelperSpawner } from './spawner.js';
 import { processMatches, readExitFile, readPidFile, STDIN_FIFO, writeExitFile } from './state-files.js';
 import { encodeExecConfig, encodeStartConfig, parseHelperLine } from './wire.js';
 import { signalNumber } from '../container/units.js';
@@ -26,6 +27,14 @@ export interface NativeDriverOptions {
   pollIntervalMs?: number;
   /** Time source for exits the driver has to record itself. */
   now?: () => Date;
+  /**
+   * Fork container launchers from a long-lived `shoal-runtime spawner` that connects them
+   * back through a Unix socket at this path (the agent's run dir), instead of forking this
+   * process for each start. Absent: every start spawns the helper directly.
+   */
+  spawnerSocket?: string;
+  /** Diagnostics of the spawner (its stderr, a fallback to direct spawning). */
+  onLog?: (line: string) => void;
 }
 
 /** Walks up from this module to the directory holding package.json. */
@@ -55,10 +64,49 @@ export class NativeDriver implements RuntimeDriver {
   private readonly pollMs: number;
   private readonly now: () => Date;
 
+  private readonly spawner: HelperSpawner | undefined;
+  private readonly onLog: (line: string) => void;
+
   constructor(opts: NativeDriverOptions = {}) {
     this.binaryPath = opts.binaryPath ?? defaultBinaryPath();
     this.pollMs = opts.pollIntervalMs ?? 200;
     this.now = opts.now ?? (() => new Date());
+    this.onLog = opts.onLog ?? (() => undefined);
+    this.spawner = opts.spawnerSocket !== undefined ? new HelperSpawner(this.binaryPath, opts.spawnerSocket, this.onLog) : undefined;
+  }
+
+  async close(): Promise<void> {
+    await this.spawner?.close();
+  }
+
+  /**
+   * fd 3 and stderr of a new `start` launcher: from the spawner when there is one, else (or
+   * when it fails) a child of this process.
+   */
+  private async launcher(signal?: AbortSignal): Promise<{ ctl: Duplex; stderr: Readable | null; spawnError: Promise<never>; done: () => void }> {
+    if (this.spawner !== undefined) {
+      try {
+        const h = await this.spawner.launch(signal);
+        return { ctl: h.ctl, stderr: h.stderr, spawnError: new Promise<never>(() => undefined), done: () => h.stderr.destroy() };
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        this.onLog(`starting the launcher directly: ${(err as Error).message}`);
+      }
+    }
+    const child = this.spawnHelper('start', ['ignore', 'ignore', 'pipe']);
+    const spawnError = new Promise<never>((_, reject) => {
+      child.once('error', (err) => reject(new ShoalError('Internal', `spawn ${this.binaryPath}: ${err.message}`, { cause: err })));
+    });
+    spawnError.catch(() => undefined);
+    return {
+      ctl: child.stdio[3] as Duplex,
+      stderr: child.stderr,
+      spawnError,
+      done: () => {
+        child.stderr?.destroy();
+        child.unref();
+      },
+    };
   }
 
   private spawnHelper(cmd: 'start' | 'exec', stdio: Array<'pipe' | 'ignore'>): ChildProcess {
@@ -71,14 +119,11 @@ export class NativeDriver implements RuntimeDriver {
   async start(spec: LaunchSpec, opts: StartOptions = {}): Promise<Started> {
     const config = encodeStartConfig(spec);
     opts.signal?.throwIfAborted();
-    const child = this.spawnHelper('start', ['ignore', 'ignore', 'pipe']);
-    const ctl = child.stdio[3] as Duplex;
-    const stderr = collect(child.stderr);
-    const spawnError = new Promise<never>((_, reject) => {
-      child.once('error', (err) => reject(new ShoalError('Internal', `spawn ${this.binaryPath}: ${err.message}`, { cause: err })));
-    });
-    spawnError.catch(() => undefined);
+    const { ctl, stderr: errStream, spawnError, done } = await this.launcher(opts.signal);
+    const stderr = collect(errStream);
     const lines = new LineReader(ctl);
+    ctl.resume();
+    errStream?.resume();
     try {
       ctl.write(config);
       let msg = await this.nextMessage(lines, stderr, spawnError, opts.signal);
@@ -99,8 +144,7 @@ export class NativeDriver implements RuntimeDriver {
     } finally {
       lines.close();
       ctl.destroy();
-      child.stderr?.destroy();
-      child.unref();
+      done();
     }
   }
 
