@@ -6,7 +6,7 @@ import { parseManifest } from '../oci/manifest.js';
 import * as mt from '../oci/media-types.js';
 import { selectPlatform } from '../oci/platform.js';
 import { parseReference } from '../oci/reference.js';
-import { RegistryClient } from './client.js';
+import { keepsAuthorization, RegistryClient } from './client.js';
 import { MemoryCredentialStore } from './credentials.js';
 import { FakeRegistry, type FakeRegistryOptions } from './fake-registry.js';
 
@@ -148,6 +148,15 @@ describe('RegistryClient pull', () => {
     const storage = reg.requests.find((q) => q.path.startsWith('/storage/'));
     expect(storage).toBeDefined();
     expect(reg.requests.some((q) => q.status === 307)).toBe(true);
+  });
+
+  it('sends its Authorization through a redirect only to the same scheme, host and port', () => {
+    const from = new URL('https://reg.example:5000/v2/r/blobs/sha256:1');
+    expect(keepsAuthorization(from, new URL('https://reg.example:5000/storage/1'))).toBe(true);
+    expect(keepsAuthorization(from, new URL('http://reg.example:5000/storage/1'))).toBe(false);
+    expect(keepsAuthorization(from, new URL('https://reg.example:5001/storage/1'))).toBe(false);
+    expect(keepsAuthorization(from, new URL('https://s3.example/bucket/1'))).toBe(false);
+    expect(keepsAuthorization(new URL('https://reg.example/v2/'), new URL('http://reg.example/v2/'))).toBe(false);
   });
 
   it('maps a refused connection to Unavailable naming the host', async () => {

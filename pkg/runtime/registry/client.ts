@@ -386,7 +386,7 @@ export class RegistryClient implements Registry {
       if (!loc) throw new ShoalError('Upstream', `registry ${domain} redirected without a Location for ${o.url.pathname}`);
       const next = new URL(loc, url);
       if (next.protocol !== 'https:' && next.protocol !== 'http:') throw new ShoalError('Upstream', `registry ${domain} redirected to unsupported "${next.protocol}"`);
-      authorized = authorized && next.host === url.host;
+      authorized = authorized && keepsAuthorization(url, next);
       url = next;
     }
   }
@@ -451,4 +451,13 @@ class Progress extends Transform {
     this.report(this.n);
     cb(null, chunk);
   }
+}
+
+/**
+ * Whether a redirect may carry the registry's Authorization: only to the same scheme, host and
+ * port. A redirect to another host (blob storage) gets none, and neither does an https→http
+ * downgrade on the same host, where the token or password would cross the network in clear.
+ */
+export function keepsAuthorization(from: URL, to: URL): boolean {
+  return from.protocol === to.protocol && from.host === to.host;
 }
