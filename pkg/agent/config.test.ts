@@ -76,6 +76,17 @@ describe('parseAgentConfig', () => {
     await expect(parseAgentConfig(['--config', 'x'], async () => 'unknownThing: 1', defaults)).rejects.toMatchObject({ causes: [{ field: 'unknownThing' }] });
     await expect(parseAgentConfig(['--config', 'x'], noFile, defaults)).rejects.toMatchObject({ message: expect.stringContaining('cannot read config file x') });
     await expect(parseAgentConfig(['--max-layer-size', '12q'], noFile, defaults)).rejects.toMatchObject({ code: 'Invalid' });
+    await expect(parseAgentConfig(['--max-image-size', 'big', '--max-image-entries', '-3'], noFile, defaults)).rejects.toMatchObject({
+      code: 'Invalid',
+      causes: [{ field: 'maxImageSize' }, { field: 'maxImageEntries', message: 'must be a positive integer, got "-3"' }],
+    });
+  });
+
+  it('caps a pull by image size and entries (defaults 64g and 2,000,000)', async () => {
+    const d = await parseAgentConfig([], noFile, defaults);
+    expect([d.maxImageSize, d.maxImageEntries]).toEqual([64 * 1024 ** 3, 2_000_000]);
+    const c = await parseAgentConfig(['--max-image-size', '2g', '--max-image-entries', '5000'], noFile, defaults);
+    expect([c.maxImageSize, c.maxImageEntries]).toEqual([2 * 1024 ** 3, 5000]);
   });
 
   it('parses byte sizes', () => {

@@ -25,6 +25,9 @@ export interface AgentConfig {
   vxlanPort: number;
   /** Cap on the decompressed size of one layer, in bytes. */
   maxLayerSize: number;
+  /** Caps on the decompressed bytes and the tar entries of all layers one pull unpacks. */
+  maxImageSize: number;
+  maxImageEntries: number;
   /** Registry credentials file (written by `shoalctl login` through the agent). */
   credentials: string;
   logLevel: string;
@@ -56,6 +59,9 @@ export interface AgentDefaults {
 }
 
 export const DEFAULT_MAX_LAYER_SIZE = 16 * 1024 ** 3;
+export const DEFAULT_MAX_IMAGE_SIZE = 64 * 1024 ** 3;
+/** Files, directories and links: the largest public images have a few hundred thousand. */
+export const DEFAULT_MAX_IMAGE_ENTRIES = 2_000_000;
 
 /** Parses `10g`, `512MiB`, `1000000` into bytes. */
 export function parseByteSize(s: string): number {
@@ -80,7 +86,7 @@ const camel = (k: string): string => k.replace(/-([a-z])/g, (_m, c: string) => c
 
 const KNOWN = new Set([
   'socket', 'dataDir', 'runDir', 'controller', 'nodeName', 'advertiseAddr', 'label', 'labels', 'insecureRegistry',
-  'insecureRegistries', 'cgroupParent', 'metricsListen', 'maxLayerSize', 'credentials', 'logLevel',
+  'insecureRegistries', 'cgroupParent', 'metricsListen', 'maxLayerSize', 'maxImageSize', 'maxImageEntries', 'credentials', 'logLevel',
   'bridge', 'bridgeSubnet', 'bridgeChainPrefix', 'vxlanPort', 'joinToken',
 ]);
 
@@ -106,6 +112,8 @@ export async function parseAgentConfig(
     .option('--vxlan-port <port>', 'UDP port of the cluster overlay (default 4789)')
     .option('--join-token <token>', 'join the cluster with this token (shoalctl cluster join-token worker); also $SHOAL_JOIN_TOKEN')
     .option('--max-layer-size <size>', 'cap on the decompressed size of one layer (default 16g)')
+    .option('--max-image-size <size>', 'cap on the decompressed size of the layers one pull unpacks (default 64g)')
+    .option('--max-image-entries <n>', 'cap on the files, directories and links of the layers one pull unpacks (default 2000000)')
     .option('--credentials <file>', 'registry credentials file (default ~/.shoal/credentials.json)')
     .option('--log-level <level>', 'log level (default info)')
     .option('--bridge <name>', 'default bridge of the node (default shoal0; none: no bridge networking)')
@@ -179,15 +187,9 @@ export async function parseAgentConfig(
   }
   for (const l of list('label')) parseLabel(l, 'label', causes, labels);
 
-  let maxLayerSize = DEFAULT_MAX_LAYER_SIZE;
-  const mls = pick('maxLayerSize');
-  if (mls !== undefined) {
-    try {
-      maxLayerSize = typeof mls === 'number' ? parseByteSize(String(mls)) : parseByteSize(String(mls));
-    } catch (err) {
-      causes.push({ field: 'maxLayerSize', reason: 'FieldValueInvalid', message: (err as Error).message });
-    }
-  }
+  const maxLayerSize = sizeField(pick('maxLayerSize'), 'maxLayerSize', DEFAULT_MAX_LAYER_SIZE, causes);
+  const maxImageSize = sizeField(pick('maxImageSize'), 'maxImageSize', DEFAULT_MAX_IMAGE_SIZE, causes);
+  const maxImageEntries = countField(pick('maxImageEntries'), 'maxImageEntries', DEFAULT_MAX_IMAGE_ENTRIES, causes);
 
   const cfg: AgentConfig = {
     socket: str('socket') ?? '/run/shoal/agent.sock',
@@ -199,6 +201,8 @@ export async function parseAgentConfig(
     cgroupParent: str('cgroupParent') ?? 'shoal',
     vxlanPort: 4789,
     maxLayerSize,
+    maxImageSize,
+    maxImageEntries,
     credentials: str('credentials') ?? `${defaults.home.replace(/\/$/, '')}/.shoal/credentials.json`,
     logLevel: str('logLevel') ?? 'info',
     bridgeSubnet: str('bridgeSubnet') ?? '10.88.0.0/16',
@@ -259,4 +263,23 @@ function portSetting(v: unknown, field: string, dflt: number, causes: FieldCause
     return dflt;
   }
   return Number(text);
+}
+
+/** A byte size from a flag or the file ("1g", 1073741824); a cause names the field when it is bad. */
+function sizeField(v: unknown, field: string, def: number, causes: FieldCause[]): number {
+  if (v === undefined) return def;
+  try {
+    return parseByteSize(String(v));
+  } catch (err) {
+    causes.push({ field, reason: 'FieldValueInvalid', message: (err as Error).message });
+    return def;
+  }
+}
+
+function countField(v: unknown, field: string, def: number, causes: FieldCause[]): number {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (Number.isSafeInteger(n) && n > 0) return n;
+  causes.push({ field, reason: 'FieldValueInvalid', message: `must be a positive integer, got "${String(v)}"` });
+  return def;
 }

@@ -40,12 +40,17 @@ export interface RunningAgent {
 /** The layer applier of the runtime, in overlay whiteout mode, under the configured size cap. */
 export function overlayApplier(maxLayerSize: number): LayerApplier {
   return async (target, blob, opts) => {
-    await applyLayer(target, blob, {
+    // The image's remaining budget, where it is below the per-layer cap, names the image.
+    const imageBound = opts.maxUncompressedBytes !== undefined && opts.maxUncompressedBytes < maxLayerSize;
+    const r = await applyLayer(target, blob, {
       expectedDiffId: opts.expectedDiffId,
-      maxUncompressedBytes: maxLayerSize,
+      maxUncompressedBytes: imageBound ? (opts.maxUncompressedBytes as number) : maxLayerSize,
+      ...(opts.maxEntries !== undefined ? { maxEntries: opts.maxEntries } : {}),
+      ...(opts.limitName !== undefined ? { limitName: imageBound ? opts.limitName : `a layer of ${opts.limitName}` } : {}),
       whiteoutMode: 'overlay',
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
+    return { size: r.size, entries: r.entries };
   };
 }
 
@@ -75,7 +80,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
     registry,
     credentials,
     content,
-    applyLayer: overlayApplier(config.maxLayerSize),
+    ...{ applyLayer: overlayApplier(config.maxLayerSize), imageBudget: { maxBytes: config.maxImageSize, maxEntries: config.maxImageEntries } },
     maxLayerSize: config.maxLayerSize,
     ...(metrics ? { onPulled: metrics.observePull } : {}),
   });

@@ -97,7 +97,9 @@ export async function importImage(deps: ImportDeps, tar: NodeJS.ReadableStream, 
     const [chainId] = chainIds([diffId]) as [string];
     await deps.snapshots.prepare(
       chainId,
-      async (dir, sig) => deps.applyLayer(dir, await deps.content.readStream(layerDigest), { expectedDiffId: diffId, ...(sig ? { signal: sig } : {}) }),
+      async (dir, sig) => {
+        await deps.applyLayer(dir, await deps.content.readStream(layerDigest), { expectedDiffId: diffId, ...(sig ? { signal: sig } : {}) });
+      },
       opts.signal,
     );
 

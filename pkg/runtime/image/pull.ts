@@ -25,7 +25,23 @@ import type { OperationOptions, ProgressFn } from './service.js';
 export type BlobStore = ContentStore;
 
 /** Unpacks one layer blob into an empty directory (overlay whiteouts), checking its diff_id. */
-export type LayerApplier = (target: string, blob: Readable, opts: { signal?: AbortSignal; expectedDiffId: string }) => Promise<void>;
+export interface LayerApplyOptions {
+  signal?: AbortSignal;
+  expectedDiffId: string;
+  /** What is left of the image's budget (the applier's own per-layer cap still holds). */
+  maxUncompressedBytes?: number;
+  maxEntries?: number;
+  /** Names the budget in errors ("image reg/app:1"); default: the layer. */
+  limitName?: string;
+}
+/** Unpacks one layer; reports what it unpacked so a pull can charge it to the image's budget. */
+export type LayerApplier = (target: string, blob: Readable, opts: LayerApplyOptions) => Promise<{ size: number; entries: number } | void>;
+
+/** An image's budget over every layer one pull unpacks (per-layer caps are the applier's). */
+export interface ImageBudget {
+  maxBytes: number;
+  maxEntries: number;
+}
 
 export interface PullDeps {
   registry: Registry;
@@ -38,6 +54,8 @@ export interface PullDeps {
   now: () => Date;
   /** Marks digests/chain ids in use by this operation until the returned function is called. */
   lease: (keys: string[]) => () => void;
+  /** Caps on all the layers this pull unpacks (absent: only the per-layer caps). */
+  budget?: ImageBudget;
 }
 
 /** Runs `fn` over `items` with at most `limit` at once; the first failure aborts the rest. */
@@ -119,6 +137,8 @@ export async function pullImage(deps: PullDeps, input: string, opts: OperationOp
       }
       const chain = toChainIds(diffIds);
       releases.push(deps.lease(chain));
+      let usedBytes = 0;
+      let usedEntries = 0;
       for (const [i, layer] of manifest.layers.entries()) {
         await ready[i + 1]?.promise;
         signal?.throwIfAborted();
@@ -133,7 +153,14 @@ export async function pullImage(deps: PullDeps, input: string, opts: OperationOp
           chainId,
           async (dir, sig) => {
             const stream = await deps.content.readStream(layer.digest);
-            await deps.applyLayer(dir, stream, { expectedDiffId: diffIds[i] as string, ...(sig ? { signal: sig } : {}) });
+            const b = deps.budget;
+            const r = await deps.applyLayer(dir, stream, {
+              expectedDiffId: diffIds[i] as string,
+              ...(sig ? { signal: sig } : {}),
+              ...(b ? { maxUncompressedBytes: b.maxBytes - usedBytes, maxEntries: b.maxEntries - usedEntries, limitName: `image ${ref.familiar}` } : {}),
+            });
+            usedBytes += r?.size ?? 0;
+            usedEntries += r?.entries ?? 0;
           },
           signal,
         );

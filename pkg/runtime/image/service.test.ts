@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync, gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { errors } from '../../api/index.js';
+import { errors, isShoalError } from '../../api/index.js';
 import { MemoryContentStore } from '../content/index.js';
 import { FakeRegistry, MemoryCredentialStore, RegistryClient, type Registry } from '../registry/index.js';
 import { OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST } from '../oci/media-types.js';
@@ -117,6 +117,35 @@ describe('ImageService', () => {
     await svc.pull(`${reg.host}/team/app:1.0`);
     expect(reg.requests.filter((q) => q.path.includes('/blobs/')).length).toBe(before);
     expect(applied).toHaveLength(4);
+  });
+
+  it('charges every unpacked layer to the image budget and names the image when it runs out', async () => {
+    seedImage('team/big', '1', ['one', 'two', 'three']);
+    const seen: { bytes?: number; entries?: number; name?: string }[] = [];
+    const budgeted = await ImageService.create({
+      dataDir: join(dir, 'b'),
+      registry: new RegistryClient({ credentials: new MemoryCredentialStore() }),
+      credentials: new MemoryCredentialStore(),
+      content: new MemoryContentStore(),
+      // Each layer "unpacks" 1,024 bytes and 3 entries, and honours the budget it is given.
+      applyLayer: async (_d, blob, o) => {
+        for await (const _ of blob) void _;
+        seen.push({ ...(o.maxUncompressedBytes !== undefined ? { bytes: o.maxUncompressedBytes } : {}), ...(o.maxEntries !== undefined ? { entries: o.maxEntries } : {}), ...(o.limitName ? { name: o.limitName } : {}) });
+        if ((o.maxUncompressedBytes ?? Infinity) < 1024) throw errors.tooLarge(`${o.limitName ?? 'layer'} exceeds the limit`);
+        return { size: 1024, entries: 3 };
+      },
+      platform: { os: 'linux', architecture: 'amd64' },
+      maxLayerSize: 1024 * 1024,
+      imageBudget: { maxBytes: 2500, maxEntries: 100 },
+    });
+    const err = await budgeted.pull(`${reg.host}/team/big:1`).catch((e: unknown) => e);
+    expect(isShoalError(err, 'TooLarge')).toBe(true);
+    expect((err as Error).message).toContain(`image ${reg.host}/team/big:1 exceeds the limit`);
+    expect(seen).toEqual([
+      { bytes: 2500, entries: 100, name: `image ${reg.host}/team/big:1` },
+      { bytes: 1476, entries: 97, name: `image ${reg.host}/team/big:1` },
+      { bytes: 452, entries: 94, name: `image ${reg.host}/team/big:1` },
+    ]);
   });
 
   it('fetches at least 3 blobs at once', async () => {

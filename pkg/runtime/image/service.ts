@@ -18,7 +18,7 @@ import { shortDigest as short } from '../oci/digest.js';
 import { parseImageConfig } from '../oci/image-config.js';
 import { importImage } from './import.js';
 import { detectPlatform, type PlatformSpec } from '../oci/platform.js';
-import { pullImage, type BlobStore, type LayerApplier } from './pull.js';
+import { pullImage, type BlobStore, type ImageBudget, type LayerApplier } from './pull.js';
 import { pushImage } from './push.js';
 import { normalizeReference, parseReference } from '../oci/reference.js';
 import { ImageStore, type ImageEntry } from './store.js';
@@ -56,6 +56,8 @@ export interface ImageServiceOptions {
   /** Blobs fetched or pushed at once (default 4, at least 3). */
   concurrency?: number;
   maxLayerSize: number;
+  /** Caps on all the layers one pull unpacks (absent: per-layer caps only). */
+  imageBudget?: ImageBudget;
   now?: () => Date;
   /** Told after each pull, failed or not: bytes downloaded (blobs already present excluded) and seconds taken (metrics). */
   onPulled?: (ev: { ref: string; bytes: number; seconds: number; ok: boolean }) => void;
@@ -162,6 +164,7 @@ export class ImageService implements ImageApi {
           concurrency: this.concurrency,
           now: this.now,
           lease: this.lease,
+          ...(this.opts.imageBudget ? { budget: this.opts.imageBudget } : {}),
         },
         input,
         opts,

@@ -28,6 +28,7 @@ import { classifyEntry, entryComponents } from './entry-path.js';
 import { NativeFsOps, findFsopsBinary, type FsOps, type NodeKind } from './fsops.js';
 
 export const DEFAULT_MAX_UNCOMPRESSED_BYTES = 8 * 1024 * 1024 * 1024;
+export const DEFAULT_MAX_ENTRIES = 2_000_000;
 
 export type WhiteoutMode = 'overlay' | 'delete';
 
@@ -41,6 +42,10 @@ export interface ApplyLayerOptions {
   signal?: AbortSignal;
   /** Cap on the uncompressed tar stream (default 8 GiB); TooLarge past it. */
   maxUncompressedBytes?: number;
+  /** Cap on the tar entries (default 2,000,000); TooLarge past it. */
+  maxEntries?: number;
+  /** What the caps belong to, in errors (default "layer"): a pull passes its image's remaining budget. */
+  limitName?: string;
   /** `sha256:<hex>` of the uncompressed stream; DataLoss when it differs. */
   expectedDiffId?: string;
   /** Create FIFOs and device nodes (default false: they are skipped and counted). */
@@ -82,6 +87,8 @@ export interface ApplyLayerResult {
 interface Compiled {
   signal: AbortSignal | undefined;
   max: number;
+  maxEntries: number; // both caps may be an image's remaining budget, named by limitName
+  limitName: string;
   expectedDiffId: string | undefined;
   allowDevices: boolean;
   preserveOwners: boolean;
@@ -94,8 +101,13 @@ interface Compiled {
 function compile(o: ApplyLayerOptions): Compiled {
   const root = process.getuid?.() === 0;
   const max = o.maxUncompressedBytes ?? DEFAULT_MAX_UNCOMPRESSED_BYTES;
-  if (!Number.isSafeInteger(max) || max <= 0) {
-    throw new ShoalError('InvalidArgument', `maxUncompressedBytes must be a positive integer, got ${String(max)}`);
+  const limitName = o.limitName ?? 'layer';
+  if (!Number.isSafeInteger(max) || max < 0) {
+    throw new ShoalError('InvalidArgument', `maxUncompressedBytes must be a non-negative integer, got ${String(max)}`);
+  }
+  const maxEntries = o.maxEntries ?? DEFAULT_MAX_ENTRIES;
+  if (!Number.isSafeInteger(maxEntries) || maxEntries < 0) {
+    throw new ShoalError('InvalidArgument', `maxEntries must be a non-negative integer, got ${String(maxEntries)}`);
   }
   if (o.expectedDiffId !== undefined && !isSha256Digest(o.expectedDiffId)) {
     throw new ShoalError('InvalidArgument', `invalid expected diff_id "${o.expectedDiffId}": expected sha256: and 64 lowercase hex characters`);
@@ -104,6 +116,7 @@ function compile(o: ApplyLayerOptions): Compiled {
   return {
     signal: o.signal,
     max,
+    ...{ maxEntries, limitName },
     expectedDiffId: o.expectedDiffId,
     allowDevices: o.allowDevices ?? false,
     preserveOwners: (o.ownership ?? (root ? 'preserve' : 'ignore')) === 'preserve',
@@ -134,7 +147,7 @@ export async function applyLayer(target: string, stream: Readable, opts: ApplyLa
     transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
       bytes += chunk.length;
       if (bytes > o.max) {
-        cb(new ShoalError('TooLarge', `layer exceeds the ${formatBytes(o.max)} decompression limit`));
+        cb(new ShoalError('TooLarge', `${o.limitName} exceeds the ${formatBytes(o.max)} decompression limit`));
         return;
       }
       hash.update(chunk);
@@ -203,7 +216,7 @@ class LayerWriter {
   ) {}
 
   async apply(h: Header, body: AsyncIterable<unknown>): Promise<void> {
-    this.entries++;
+    if (++this.entries > this.o.maxEntries) throw new ShoalError('TooLarge', `${this.o.limitName} has more than ${this.o.maxEntries} files, directories and links`);
     const name = h.name;
     try {
       await this.applyEntry(h, body);

@@ -171,6 +171,19 @@ describe('hostile layers: nothing is written outside the target', () => {
     expect((err as Error).message).toContain('1 MiB decompression limit');
   });
 
+  it('stops a layer of many tiny entries at the entry cap, naming what the cap belongs to', async () => {
+    const many = Array.from({ length: 50 }, (_, i) => file(`f${i}`));
+    let err: unknown;
+    try {
+      await applyLayer(target, streamOf(await tarOf(many)), { maxEntries: 20, limitName: 'image reg/app:1', fsops: noFsops });
+    } catch (e) {
+      err = e;
+    }
+    expect(isShoalError(err, 'TooLarge')).toBe(true);
+    expect((err as Error).message).toBe('image reg/app:1 has more than 20 files, directories and links');
+    expect((await applyLayer(target, streamOf(await tarOf(many.slice(0, 20))), { maxEntries: 20, fsops: noFsops })).entries).toBe(20);
+  });
+
   it('fails with DataLoss on a diff_id mismatch', async () => {
     const tarBytes = await tarOf([file('a')]);
     const wrong = sha256(Buffer.from('other'));
