@@ -28,6 +28,9 @@ export interface AgentConfig {
   /** Caps on the decompressed bytes and the tar entries of all layers one pull unpacks. */
   maxImageSize: number;
   maxImageEntries: number;
+  /** Limits of containers and tasks that set none (0: unlimited). */
+  defaultPidsLimit: number;
+  defaultMemory: number;
   /** Registry credentials file (written by `shoalctl login` through the agent). */
   credentials: string;
   logLevel: string;
@@ -59,6 +62,8 @@ export interface AgentDefaults {
 }
 
 export const DEFAULT_MAX_LAYER_SIZE = 16 * 1024 ** 3;
+/** Podman's default is 2,048; threads count too, so leave room for a JVM. */
+export const DEFAULT_PIDS_LIMIT = 4096;
 export const DEFAULT_MAX_IMAGE_SIZE = 64 * 1024 ** 3;
 /** Files, directories and links: the largest public images have a few hundred thousand. */
 export const DEFAULT_MAX_IMAGE_ENTRIES = 2_000_000;
@@ -86,7 +91,7 @@ const camel = (k: string): string => k.replace(/-([a-z])/g, (_m, c: string) => c
 
 const KNOWN = new Set([
   'socket', 'dataDir', 'runDir', 'controller', 'nodeName', 'advertiseAddr', 'label', 'labels', 'insecureRegistry',
-  'insecureRegistries', 'cgroupParent', 'metricsListen', 'maxLayerSize', 'maxImageSize', 'maxImageEntries', 'credentials', 'logLevel',
+  'insecureRegistries', 'cgroupParent', 'metricsListen', 'maxLayerSize', 'maxImageSize', 'maxImageEntries', 'defaultPidsLimit', 'defaultMemory', 'credentials', 'logLevel',
   'bridge', 'bridgeSubnet', 'bridgeChainPrefix', 'vxlanPort', 'joinToken',
 ]);
 
@@ -113,6 +118,8 @@ export async function parseAgentConfig(
     .option('--join-token <token>', 'join the cluster with this token (shoalctl cluster join-token worker); also $SHOAL_JOIN_TOKEN')
     .option('--max-layer-size <size>', 'cap on the decompressed size of one layer (default 16g)')
     .option('--max-image-size <size>', 'cap on the decompressed size of the layers one pull unpacks (default 64g)')
+    .option('--default-pids-limit <n>', `pids limit of a container or task that sets none (default ${DEFAULT_PIDS_LIMIT}; 0: unlimited)`)
+    .option('--default-memory <size>', 'memory limit of a container or task that sets none (default: unlimited)')
     .option('--max-image-entries <n>', 'cap on the files, directories and links of the layers one pull unpacks (default 2000000)')
     .option('--credentials <file>', 'registry credentials file (default ~/.shoal/credentials.json)')
     .option('--log-level <level>', 'log level (default info)')
@@ -190,6 +197,7 @@ export async function parseAgentConfig(
   const maxLayerSize = sizeField(pick('maxLayerSize'), 'maxLayerSize', DEFAULT_MAX_LAYER_SIZE, causes);
   const maxImageSize = sizeField(pick('maxImageSize'), 'maxImageSize', DEFAULT_MAX_IMAGE_SIZE, causes);
   const maxImageEntries = countField(pick('maxImageEntries'), 'maxImageEntries', DEFAULT_MAX_IMAGE_ENTRIES, causes);
+  const [defaultPidsLimit, defaultMemory] = [countField(pick('defaultPidsLimit'), 'defaultPidsLimit', DEFAULT_PIDS_LIMIT, causes, true), sizeField(pick('defaultMemory'), 'defaultMemory', 0, causes)];
 
   const cfg: AgentConfig = {
     socket: str('socket') ?? '/run/shoal/agent.sock',
@@ -203,6 +211,8 @@ export async function parseAgentConfig(
     maxLayerSize,
     maxImageSize,
     maxImageEntries,
+    defaultPidsLimit,
+    defaultMemory,
     credentials: str('credentials') ?? `${defaults.home.replace(/\/$/, '')}/.shoal/credentials.json`,
     logLevel: str('logLevel') ?? 'info',
     bridgeSubnet: str('bridgeSubnet') ?? '10.88.0.0/16',
@@ -276,10 +286,10 @@ function sizeField(v: unknown, field: string, def: number, causes: FieldCause[])
   }
 }
 
-function countField(v: unknown, field: string, def: number, causes: FieldCause[]): number {
+function countField(v: unknown, field: string, def: number, causes: FieldCause[], zeroOk = false): number {
   if (v === undefined) return def;
   const n = Number(v);
-  if (Number.isSafeInteger(n) && n > 0) return n;
-  causes.push({ field, reason: 'FieldValueInvalid', message: `must be a positive integer, got "${String(v)}"` });
+  if (Number.isSafeInteger(n) && (n > 0 || (zeroOk && n === 0))) return n;
+  causes.push({ field, reason: 'FieldValueInvalid', message: `must be a ${zeroOk ? 'non-negative' : 'positive'} integer, got "${String(v)}"` });
   return def;
 }

@@ -117,7 +117,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
     dataDir: config.dataDir,
     runDir: config.runDir,
     driver: new NativeDriver({ spawnerSocket: join(config.runDir, 'spawner.sock'), onLog: (line) => log.warn({ helper: line }, 'container helper') }), // forking the agent costs 10-50 ms per start
-    cgroups: createCgroupManager({ parent: config.cgroupParent }),
+    ...{ cgroups: createCgroupManager({ parent: config.cgroupParent }), defaultLimits: { pidsLimit: config.defaultPidsLimit, memory: config.defaultMemory } },
     images,
     onError: (err, what) => log.error({ err }, what),
     ...(metrics ? { onStarted: metrics.observeStart } : {}),

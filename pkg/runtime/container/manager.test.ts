@@ -20,7 +20,7 @@ const errors: unknown[] = [];
 /** `what` of each onError report. */
 const reports: string[] = [];
 
-async function newManager(extra: { network?: NetworkHook; onStarted?: (id: string, seconds: number) => void } = {}): Promise<ContainerManager> {
+async function newManager(extra: { network?: NetworkHook; onStarted?: (id: string, seconds: number) => void; defaultLimits?: { pidsLimit?: number; memory?: number } } = {}): Promise<ContainerManager> {
   const m = await ContainerManager.create({
     dataDir: join(tmp, 'data'),
     runDir: join(tmp, 'run'),
@@ -68,6 +68,21 @@ afterEach(async () => {
 const tick = () => new Promise((r) => setTimeout(r, 5));
 
 describe('ContainerManager create', () => {
+  it("applies the agent's default limits where a container sets none; an explicit 0 stays unlimited", async () => {
+    const m = await newManager({ defaultLimits: { pidsLimit: 4096, memory: 256 << 20 } });
+    const a = await m.create({ image: 'img', name: 'dflt' });
+    const b = await m.create({ image: 'img', name: 'own', pidsLimit: 0, memory: 0 });
+    const c = await m.create({ image: 'img', name: 'mine', pidsLimit: 10 });
+    await m.start('dflt');
+    await m.start('own');
+    await m.start('mine');
+    expect(m.inspect('dflt').HostConfig).toMatchObject({ PidsLimit: 4096, Memory: 256 << 20 });
+    expect(cgroups.groups.get(a.Id)!.limits).toEqual({ pidsLimit: 4096, memoryBytes: 256 << 20 });
+    expect(m.inspect('own').HostConfig).toMatchObject({ PidsLimit: 0, Memory: 0 });
+    expect(cgroups.groups.get(b.Id)!.limits).toEqual({});
+    expect(cgroups.groups.get(c.Id)!.limits).toEqual({ pidsLimit: 10, memoryBytes: 256 << 20 });
+  });
+
   it('merges the run request with the image config as Docker does', async () => {
     const m = await newManager();
     imageConfig = { Entrypoint: ['/entry'], Cmd: ['serve'], Env: ['PATH=/bin', 'A=1', 'B=2'], WorkingDir: '/app', StopSignal: 'SIGQUIT' };

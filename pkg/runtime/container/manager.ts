@@ -8,8 +8,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ShoalError, toShoalError } from '../../api/index.js';
-import type { ContainerInspect, ContainerStats, ContainerSummary, LogEntry } from '../../api/index.js';
+import { ShoalError, toShoalError, type ContainerInspect, type ContainerStats, type ContainerSummary, type LogEntry } from '../../api/index.js';
 import { explainNoSpace } from '../../util/index.js';
 import type { Cgroup, CgroupManager } from '../cgroups/index.js';
 import type { ExitStatus, LaunchSpec, RuntimeDriver } from '../helper/driver.js';
@@ -23,7 +22,7 @@ import { generateName, newId } from './names.js';
 import { markRemoving, writeSpec, writeState } from './records.js';
 import { restoreContainers } from './restore.js';
 import {
-  buildContainerSpec, buildLaunchSpec, cgroupLimits, checkCreateOptions, checkExecOptions, createWarnings, networkPeer, networkRequest,
+  buildContainerSpec, buildLaunchSpec, cgroupLimits, checkCreateOptions, checkExecOptions, createWarnings, networkPeer, networkRequest, withDefaultLimits, type DefaultLimits,
 } from './spec.js';
 import { exitCodeOf, exitedState, needsStart, newContainerState, runningState } from './state.js';
 import { parseSignal } from './units.js';
@@ -45,6 +44,7 @@ export interface ContainerManagerOptions {
   /** Copied into containers as /etc/resolv.conf (default /etc/resolv.conf). */
   hostResolvConf?: string;
   seccomp?: 'default' | 'unconfined';
+  defaultLimits?: DefaultLimits; // of a container that sets none (see withDefaultLimits)
   /** Reports errors of background work (exit handling, auto-remove). */
   onError?: (err: unknown, what: string) => void;
   /** Told after each successful start: seconds from the start call until the process runs (metrics). */
@@ -73,6 +73,7 @@ export class ContainerManager {
       logMaxFiles: DEFAULT_LOG_MAX_FILES,
       hostResolvConf: '/etc/resolv.conf',
       seccomp: 'default',
+      defaultLimits: {},
       ...opts,
     };
   }
@@ -98,7 +99,6 @@ export class ContainerManager {
   private now(): string {
     return this.o.clock().toISOString();
   }
-
   // ── lookup ────────────────────────────────────────────────────────────────────────────
 
   /** Id, name (with or without a leading `/`) or unique id prefix. */
@@ -163,7 +163,7 @@ export class ContainerManager {
     const id = newId();
     this.names.set(name, id);
     const dir = this.dataDirOf(id);
-    const spec = buildContainerSpec({ id, name, created: this.now(), dir, opts, image, merged, user, mounts });
+    const spec = buildContainerSpec({ id, name, created: this.now(), dir, opts: withDefaultLimits(opts, this.o.defaultLimits), image, merged, user, mounts });
     const e = newEntry(spec, newContainerState());
     this.entries.set(id, e);
     try {

@@ -145,6 +145,24 @@ export function buildContainerSpec(i: SpecInput): ContainerSpec {
   };
 }
 
+/** `--default-pids-limit` and `--default-memory` of the agent (0 or absent: none). */
+export interface DefaultLimits {
+  pidsLimit?: number;
+  memory?: number;
+}
+
+/**
+ * The create options with the agent's default limits where the caller set none; an explicit
+ * 0 still means unlimited. The result is recorded in HostConfig, so inspect shows what applies.
+ */
+export function withDefaultLimits(opts: CreateOptions, d: DefaultLimits): CreateOptions {
+  return {
+    ...opts,
+    ...(opts.pidsLimit === undefined && d.pidsLimit ? { pidsLimit: d.pidsLimit } : {}),
+    ...(opts.memory === undefined && d.memory ? { memory: d.memory } : {}),
+  };
+}
+
 /** The cgroup limits of a container (0 means unlimited and is left out; `--cpus` is a quota per 100 ms). */
 export function cgroupLimits(spec: ContainerSpec): CgroupLimits {
   const h = spec.HostConfig;
