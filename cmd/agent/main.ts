@@ -5,6 +5,7 @@ import { homedir, hostname } from 'node:os';
 import { destination, pino } from 'pino';
 import { toShoalError } from '../../pkg/api/index.js';
 import { parseAgentConfig, startAgent, type AgentConfig } from '../../pkg/agent/index.js';
+import { protectFromOom } from '../../pkg/util/index.js';
 import { shutdownOnSignals } from '../shutdown.js';
 
 let config: AgentConfig;
@@ -22,6 +23,8 @@ try {
 const log = pino({ name: 'shoal-agent', level: process.env['SHOAL_LOG_LEVEL'] ?? config.logLevel }, destination(2));
 const shutdown = { signal: shutdownOnSignals(log) };
 
+const oom = await protectFromOom();
+if (oom !== undefined) log.warn(oom);
 let exitCode = 0;
 try {
   const agent = await startAgent(config, { logger: log, signal: shutdown.signal });

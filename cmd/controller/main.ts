@@ -11,6 +11,7 @@ import {
   adminServerUrl, buildApiServer, ClusterSecurity, fileAuditSink, ControllerMetrics, controllerHosts, EtcdSupervisor, HeartbeatService, loadClusterKey, runControlLoops, writeAdminConfig,
 } from '../../pkg/controller/index.js';
 import { EtcdStore, type EtcdHealth } from '../../pkg/store/index.js';
+import { protectFromOom } from '../../pkg/util/index.js';
 import { shutdownOnSignals } from '../shutdown.js';
 import { parseControllerConfig, type ControllerConfig } from './config.js';
 
@@ -35,6 +36,9 @@ const logger = {
 let supervisor: EtcdSupervisor | undefined;
 let store: EtcdStore | undefined;
 let exitCode = 0;
+// Before the embedded etcd starts, so it inherits the protection.
+const oom = await protectFromOom();
+if (oom !== undefined) log.warn(oom);
 try {
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   let endpoints = config.etcd;

@@ -4,3 +4,4 @@ export * from './disk-full.js';
 export * from './ndjson.js';
 export * from './read-text.js';
 export * from './settle.js';
+export * from './oom.js';

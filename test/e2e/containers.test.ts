@@ -246,6 +246,20 @@ describe.skipIf(skip !== undefined)(`containers through shoal-agent and shoalctl
     expect((await ctl(['rm', '-f', name])).code).toBe(0);
   });
 
+  it('the agent runs OOM-protected (-500), containers and execs at 0; the default pids limit applies', async () => {
+    // CAP_SYS_RESOURCE (bit 24) lowers a score; some sandboxes run root without it.
+    const capEff = BigInt(`0x${/CapEff:\s*([0-9a-f]+)/.exec(await readFile('/proc/self/status', 'utf8'))?.[1] ?? '0'}`);
+    if ((capEff >> 24n) & 1n) expect((await readFile(`/proc/${agent!.proc.pid}/oom_score_adj`, 'utf8')).trim()).toBe('-500');
+    else expect(agent!.stderr.join('')).toContain('cannot set oom_score_adj to -500');
+    const name = `oom-adj-${suffix}`;
+    expect((await ctl(['run', '-d', '--name', name, 'busybox:e2e', 'sh', '-c', 'cat /proc/self/oom_score_adj; sleep 1000'])).code).toBe(0);
+    const c = await inspect(name);
+    expect((await readFile(`/proc/${c.State.Pid}/oom_score_adj`, 'utf8')).trim()).toBe('0');
+    expect((await ctl(['exec', name, 'cat', '/proc/self/oom_score_adj'])).stdout.trim()).toBe('0');
+    expect(JSON.parse((await ctl(['inspect', name])).stdout)[0].HostConfig.PidsLimit).toBe(4096);
+    expect((await ctl(['rm', '-f', name])).code).toBe(0);
+  });
+
   it('pause freezes, unpause thaws, restart gives a new PID, wait returns the kill code', async () => {
     const name = `life-${suffix}`;
     const r = await ctl(['run', '-d', '--name', name, 'busybox:e2e', 'sleep', '1000']);

@@ -231,6 +231,7 @@ export function buildLaunchSpec(spec: ContainerSpec, ctx: LaunchContext): Launch
     network: mode === 'host' ? 'host' : mode === 'none' ? 'none' : 'new',
     cgroupProcsFiles: ctx.cgroupProcsFiles,
     seccomp: ctx.seccomp,
+    oomScoreAdj: 0,
     init: spec.HostConfig.Init,
     maskedPaths: DEFAULT_MASKED_PATHS,
     readonlyPaths: DEFAULT_READONLY_PATHS,

@@ -61,6 +61,12 @@ export interface LaunchSpec {
   init: boolean;
   maskedPaths: string[];
   readonlyPaths: string[];
+  /**
+   * The container's processes' oom_score_adj (Docker's default: 0). The agent and the monitors
+   * run protected (-500) and children inherit it, so the driver sets this on PID 1 before `go`
+   * and on the exec helper before it forks. Absent: left as inherited (driver unit tests).
+   */
+  oomScoreAdj?: number;
 }
 
 export interface Started {

@@ -7,7 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants as fsc, existsSync, open, watch, type FSWatcher } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Duplex, Readable, Writable } from 'node:stream';
@@ -128,6 +128,8 @@ export class NativeDriver implements RuntimeDriver {
       ctl.write(config);
       let msg = await this.nextMessage(lines, stderr, spawnError, opts.signal);
       if (msg.type === 'created') {
+        // PID 1 inherited the monitor's protected score; it runs nothing of its own before `go`.
+        if (spec.oomScoreAdj !== undefined) await setOomScoreAdj(msg.pid, spec.oomScoreAdj);
         // A rejection or an abort closes the channel; the monitor then kills the container.
         await opts.onCreated?.(msg.pid);
         opts.signal?.throwIfAborted();
@@ -186,6 +188,8 @@ export class NativeDriver implements RuntimeDriver {
           t.unref();
         });
       });
+      // The helper forks the process only after reading its config: set the score it inherits.
+      if (spec.oomScoreAdj !== undefined && child.pid !== undefined) await setOomScoreAdj(child.pid, spec.oomScoreAdj);
       ctl.write(config);
       let error: ShoalError | undefined;
       for (let line = await lines.next(); line !== undefined; line = await lines.next()) {
@@ -304,6 +308,22 @@ export class NativeDriver implements RuntimeDriver {
 
   async isRunning(pid: number, pidStartTime: string): Promise<boolean> {
     return processMatches(pid, pidStartTime);
+  }
+}
+
+/**
+ * Writes /proc/<pid>/oom_score_adj. Without CAP_SYS_RESOURCE (some sandboxes) the score can only
+ * go up: a process already at or above the value is fine; one that would stay more protected
+ * than asked fails the start.
+ */
+export async function setOomScoreAdj(pid: number, value: number): Promise<void> {
+  const file = `/proc/${pid}/oom_score_adj`;
+  try {
+    await writeFile(file, String(value));
+  } catch (err) {
+    const now = Number((await readFile(file, 'utf8').catch(() => '')).trim());
+    if (Number.isInteger(now) && now >= value) return;
+    throw new ShoalError('Internal', `set oom_score_adj of process ${pid} to ${value}: ${(err as Error).message}`, { cause: err });
   }
 }
 
