@@ -315,8 +315,12 @@ static void clone_container(struct monitor *m) {
   close(m->in);
 }
 
-/* PID 1 joins the container's cgroups before its init stage goes on. */
+/* PID 1 joins the container's cgroups before its init stage goes on. On cgroup v2 the device
+ * program is attached first, so nothing of the container runs in the cgroup without it. */
 static void join_cgroups(struct monitor *m) {
+  char msg[4400];
+  const char *code = attach_device_filters(m->c, msg, sizeof msg);
+  if (code) fail(m->pid, code, "%s", msg);
   char pidbuf[32];
   snprintf(pidbuf, sizeof pidbuf, "%d", (int)m->pid);
   for (size_t i = 0; i < m->c->cgroups.n; i++) {

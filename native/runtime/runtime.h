@@ -50,6 +50,7 @@ struct config {
   char *etc_hosts, *etc_hostname, *etc_resolv;
   char *network; /* new | host | none */
   struct strv cgroups;
+  struct strv devices; /* device rules in devices.allow syntax, for cgroup v2 (devices.c) */
   int seccomp; /* 1 = default profile */
   int init;
   struct strv masked, ro_paths;
@@ -75,6 +76,10 @@ int send_config(int fd, const struct config *c);
 
 /* spawner.c: forks `start` launchers on request (see the file's comment). */
 int spawner_main(const char *socket_path);
+
+/* devices.c: attaches the device program to each cgroup2 dir of c->cgroups; NULL, or the wire
+ * error code with msg set. */
+const char *attach_device_filters(const struct config *c, char *msg, size_t cap);
 
 /* container.c: runs in the cloned PID 1 (start) or the forked child (exec). */
 void container_main(struct config *c, int syncfd) __attribute__((noreturn));

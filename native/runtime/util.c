@@ -161,6 +161,7 @@ int read_config(int fd, struct config *c) {
     else if (!strcmp(k, "etc_resolv")) c->etc_resolv = v;
     else if (!strcmp(k, "network")) c->network = v;
     else if (!strcmp(k, "cgroup")) strv_push(&c->cgroups, v);
+    else if (!strcmp(k, "device")) strv_push(&c->devices, v);
     else if (!strcmp(k, "seccomp")) c->seccomp = !strcmp(v, "default");
     else if (!strcmp(k, "init")) c->init = atoi(v);
     else if (!strcmp(k, "mask")) strv_push(&c->masked, v);

@@ -1,8 +1,8 @@
 /**
  * cgroup v1: one hierarchy per controller, each container at `<root>/<controller>/<parent>/<name>`.
  * Controllers used: memory, cpu, cpuacct, pids, freezer, cpuset (copied from the parent so
- * tasks can join), devices (Docker's default allow-list). Hierarchies that are co-mounted
- * (`cpu,cpuacct`) are handled once.
+ * tasks can join), devices (`devices.deny a`, then DEFAULT_DEVICE_RULES of devices.ts).
+ * Hierarchies that are co-mounted (`cpu,cpuacct`) are handled once.
  */
 import { existsSync, realpathSync } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
@@ -19,25 +19,11 @@ import {
   resolveOps,
   writeCgroupFile,
 } from './fs-util.js';
+import { DEFAULT_DEVICE_RULES } from './devices.js';
 import type { Cgroup, CgroupLimits, CgroupManager, CgroupManagerOptions, CgroupOps, CgroupStats } from './types.js';
 
 export const V1_CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'pids', 'freezer', 'cpuset', 'devices'] as const;
 export type V1Controller = (typeof V1_CONTROLLERS)[number];
-
-/** Docker's default device rules: deny all, then the standard character devices and mknod. */
-export const DEFAULT_DEVICE_RULES = [
-  'c *:* m',
-  'b *:* m',
-  'c 1:3 rwm', // null
-  'c 1:5 rwm', // zero
-  'c 1:7 rwm', // full
-  'c 1:8 rwm', // random
-  'c 1:9 rwm', // urandom
-  'c 5:0 rwm', // tty
-  'c 5:1 rwm', // console
-  'c 5:2 rwm', // ptmx
-  'c 136:* rwm', // pts
-];
 
 export const CPU_PERIOD_US = 100_000;
 

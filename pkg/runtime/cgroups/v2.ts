@@ -2,6 +2,12 @@
  * cgroup v2: the unified hierarchy, each container at `<root>/<parent>/<name>`. The memory,
  * cpu and pids controllers are enabled in the parents' `cgroup.subtree_control`; pausing
  * uses `cgroup.freeze`; destroy uses `cgroup.kill` where the kernel has it.
+ *
+ * Device access has no files on v2 and is not this manager's to write: the runtime helper
+ * attaches a BPF_PROG_TYPE_CGROUP_DEVICE program built from DEFAULT_DEVICE_RULES (devices.ts)
+ * to the directory of `procsFiles()` before the container's PID 1 joins it, and refuses to
+ * start the container when it cannot (native/runtime/devices.c). The program lives as long
+ * as the cgroup: `destroy` (rmdir) releases it, and each start gets a new cgroup.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';

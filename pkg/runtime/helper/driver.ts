@@ -56,6 +56,13 @@ export interface LaunchSpec {
   network: 'new' | 'host' | 'none';
   /** cgroup.procs (v2) or tasks/cgroup.procs files (v1, one per controller) the process joins before exec. */
   cgroupProcsFiles: string[];
+  /**
+   * Device rules in devices.allow syntax after an implicit deny-all; default
+   * DEFAULT_DEVICE_RULES (Docker's). For every cgroup2 directory among cgroupProcsFiles the
+   * helper attaches them as a BPF device program before the process joins, or refuses to
+   * start; on v1 the cgroup manager writes the same list to devices.allow.
+   */
+  deviceRules?: readonly string[];
   seccomp: 'default' | 'unconfined';
   /** Run a tiny reaper as PID 1 that forwards signals and exits with the child's status. */
   init: boolean;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isShoalError } from '../../api/index.js';
+import { DEFAULT_DEVICE_RULES } from '../cgroups/devices.js';
 import type { LaunchSpec } from './driver.js';
 import { capabilityMask, encodeExecConfig, encodeStartConfig, parseHelperLine } from './wire.js';
 
@@ -114,7 +115,15 @@ describe('wire', () => {
     expect(kv).toContainEqual(['cgroup', '/sys/fs/cgroup/memory/x/cgroup.procs']);
     expect(kv.filter(([k]) => k === 'cap')).toHaveLength(14);
     expect(kv.some(([k]) => k === 'lower')).toBe(false);
+    expect(kv.some(([k]) => k === 'device')).toBe(false); // the container's cgroup already holds them
     expect(() => encodeExecConfig(spec(), 0, { args: ['id'], env: [], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] } })).toThrow();
+  });
+
+  it("sends the device rules with the start config: Docker's by default, the spec's when it has its own", () => {
+    const rules = (s: LaunchSpec) => decode(encodeStartConfig(s)).filter(([k]) => k === 'device').map(([, v]) => v);
+    expect(rules(spec())).toEqual([...DEFAULT_DEVICE_RULES]);
+    expect(rules(spec())).toContain('c 136:* rwm');
+    expect(rules(spec({ deviceRules: ['c 1:3 rwm', 'c 10:200 rw'] }))).toEqual(['c 1:3 rwm', 'c 10:200 rw']);
   });
 
   it('parses the helper messages', () => {

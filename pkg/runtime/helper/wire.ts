@@ -8,6 +8,7 @@
  */
 import { ShoalError, type ErrorCode } from '../../api/index.js';
 import type { ExecSpec, LaunchSpec } from './driver.js';
+import { DEFAULT_DEVICE_RULES } from '../cgroups/devices.js';
 
 /** Linux capability numbers (include/uapi/linux/capability.h). */
 export const CAPABILITY_NUMBERS: Readonly<Record<string, number>> = {
@@ -158,6 +159,7 @@ export function encodeStartConfig(spec: LaunchSpec): Buffer {
   pairs.push(['upper', spec.rootfs.upperDir], ['work', spec.rootfs.workDir], ['hostname', spec.hostname]);
   pairs.push(...processPairs(spec.process.args, spec.process.env, spec.process.cwd, spec.process.user));
   pairs.push(...securityPairs(spec));
+  for (const r of spec.deviceRules ?? DEFAULT_DEVICE_RULES) pairs.push(['device', r]);
   pairs.push(['open_stdin', spec.process.openStdin ? '1' : '0']);
   for (const m of spec.mounts) {
     if (!m.destination.startsWith('/')) throw new ShoalError('InvalidArgument', `mount destination ${m.destination} is not absolute`);
