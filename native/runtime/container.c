@@ -361,7 +361,7 @@ void apply_process(struct config *c, int sync) {
       die_msg(sync, "Internal", "drop capability %d from the bounding set: %m", cap);
   }
   /* Without no_new_privs a filter needs CAP_SYS_ADMIN, which is still held here. */
-  if (c->seccomp && !c->nnp && install_seccomp() < 0) die_msg(sync, "Internal", "seccomp: %m");
+  if (c->seccomp && !c->nnp && install_seccomp(c->caps) < 0) die_msg(sync, "Internal", "seccomp: %m");
   if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) die_msg(sync, "Internal", "keepcaps: %m");
   gid_t gids[64];
   size_t ng = 0;
@@ -380,7 +380,7 @@ void apply_process(struct config *c, int sync) {
   if (syscall(SYS_capset, &hdr, data) < 0) die_msg(sync, "Internal", "capset: %m");
   prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
   if (c->nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die_msg(sync, "Internal", "no_new_privs: %m");
-  if (c->seccomp && c->nnp && install_seccomp() < 0) die_msg(sync, "Internal", "seccomp: %m");
+  if (c->seccomp && c->nnp && install_seccomp(c->caps) < 0) die_msg(sync, "Internal", "seccomp: %m");
   if (chdir(c->cwd) < 0) die_msg(sync, "InvalidArgument", "working directory %s: %m", c->cwd);
   /* getcwd says "(unreachable)..." for a directory outside our root (CVE-2024-21626). */
   char cwd[PATH_MAX];

@@ -90,7 +90,8 @@ int exec_main(struct config *c);
 /* monitor.c */
 int start_main(struct config *c);
 
-/* seccomp.c */
-int install_seccomp(void);
+/* seccomp.c: Docker's default profile for a container with capability set `caps` (bit n =
+ * capability n: the groups that need CAP_SYS_ADMIN, CAP_SYS_PTRACE... follow it). */
+int install_seccomp(unsigned long long caps);
 
 #endif
