@@ -45,12 +45,18 @@ static int resolve_in_root(int rootfd, const char *rel, int flags) {
   return (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof how);
 }
 
+/* As the kernel's MAXSYMLINKS: dangling links followed by hand while creating a mount target. */
+#define MAX_TARGET_LINKS 40
+
 /*
  * Opens `path` (symlinks resolved as if rootfd were "/", so an image cannot point a mount
  * target at the host) as an O_PATH fd, creating missing components as directories (and the
- * last one as a file for K_FILE).
+ * last one as a file for K_FILE). A component that is a dangling symlink (an image's
+ * /etc/resolv.conf -> /run/systemd/resolve/stub-resolv.conf) is followed by hand, as
+ * RESOLVE_IN_ROOT would (absolute targets start at the root), and what it names is created
+ * inside the root; at most MAX_TARGET_LINKS of them (ELOOP).
  */
-static int open_in_root(int rootfd, const char *path, int kind) {
+static int open_in_root_hops(int rootfd, const char *path, int kind, int hops) {
   while (*path == '/') path++;
   if (!*path) return fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
   int fd = resolve_in_root(rootfd, path, O_PATH);
@@ -83,6 +89,27 @@ static int open_in_root(int rootfd, const char *path, int kind) {
         name = buf;
       }
       if (pfd < 0) return -1;
+      char target[PATH_MAX];
+      ssize_t tn = readlinkat(pfd, name, target, sizeof target - 1);
+      if (tn > 0) {
+        /* A dangling symlink: go on with its target (then the rest of the path), inside the root. */
+        close(pfd);
+        target[tn] = 0;
+        const char *rest = path + i;
+        size_t plen = slash ? (size_t)(slash - buf) : 0;
+        char next[PATH_MAX];
+        int n = target[0] == '/' ? snprintf(next, sizeof next, "%s%s", target, rest)
+                                 : snprintf(next, sizeof next, "%.*s/%s%s", (int)plen, buf, target, rest);
+        if (n < 0 || (size_t)n >= sizeof next) {
+          errno = ENAMETOOLONG;
+          return -1;
+        }
+        if (hops >= MAX_TARGET_LINKS) {
+          errno = ELOOP;
+          return -1;
+        }
+        return open_in_root_hops(rootfd, next, kind, hops + 1);
+      }
       int r;
       if (saved == 0 && kind == K_FILE) {
         r = openat(pfd, name, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -105,6 +132,8 @@ static int open_in_root(int rootfd, const char *path, int kind) {
   return resolve_in_root(rootfd, path, O_PATH);
 }
 
+static int open_in_root(int rootfd, const char *path, int kind) { return open_in_root_hops(rootfd, path, kind, 0); }
+
 static void fdpath(char *out, size_t cap, int fd) { snprintf(out, cap, "/proc/self/fd/%d", fd); }
 
 /* Mounts onto `dst` inside the root; for a read-only bind, remounts the new mount read-only. */
@@ -126,7 +155,8 @@ static void remount_readonly(int sync, const char *path, const char *what) {
 static void mount_in_root(int sync, int rootfd, const char *src, const char *dst, const char *type,
                           unsigned long flags, const char *data, int kind) {
   int fd = open_in_root(rootfd, dst, kind);
-  if (fd < 0) die_msg(sync, "Internal", "mount target %s: %m", dst);
+  /* A link loop or a file on the way is the image's doing, not ours. */
+  if (fd < 0) die_msg(sync, errno == ELOOP || errno == ENOTDIR ? "InvalidArgument" : "Internal", "mount target %s: %m", dst);
   char t[64];
   fdpath(t, sizeof t, fd);
   if (mount(src, t, type, flags & ~(unsigned long)MS_RDONLY, data) < 0)

@@ -226,7 +226,7 @@ async function taskFilesOf(config: AgentConfig, api: ControllerApi, images: Imag
       const c = task.spec.template.spec.containers[0];
       if (c === undefined) return { uid: 0, gid: 0 };
       const img = await images.resolveForRun(c.image);
-      const u = await resolveImageUser(c.user || img.config.User || '', img.lowerDirs);
+      const u = await resolveImageUser(c.user || img.config.User || '', img.lowerDirs, img.ref);
       return { uid: u.uid, gid: u.gid };
     },
   );

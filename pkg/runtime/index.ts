@@ -9,3 +9,4 @@ export * from './layer/index.js';
 export * from './cgroups/index.js';
 export * from './container/index.js';
 export * from './helper/index.js';
+export * from './rootfs/index.js';

@@ -149,7 +149,7 @@ export class ContainerManager {
     const { mounts } = checkCreateOptions(opts, this.bridgeNetworking);
     const image = await this.o.images.resolveForRun(opts.image, signal);
     const merged = mergeConfig(image.config, opts);
-    const user = await resolveImageUser(merged.user, image.lowerDirs);
+    const user = await resolveImageUser(merged.user, image.lowerDirs, image.ref);
     parseSignal(merged.stopSignal, 'stopSignal');
 
     // Reserve the name synchronously, before any further await.
@@ -541,7 +541,7 @@ export class ContainerManager {
     if (e.state.Status === 'paused') throw new ShoalError('FailedPrecondition', `container ${e.spec.Name.slice(1)} is paused`);
     if (e.state.Status !== 'running') throw new ShoalError('FailedPrecondition', `container ${e.spec.Name.slice(1)} is not running`);
     checkExecOptions(opts);
-    const user = opts.user ? await resolveImageUser(opts.user, e.spec.LowerDirs) : { ...e.spec.ProcessUser, home: '' };
+    const user = opts.user ? await resolveImageUser(opts.user, e.spec.LowerDirs, e.spec.ImageRef) : { ...e.spec.ProcessUser, home: '' };
     return this.o.driver.exec(this.launchSpec(e.spec), e.state.Pid, {
       args: opts.cmd,
       env: mergeEnv(e.spec.Config.Env, opts.env ?? []),

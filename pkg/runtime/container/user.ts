@@ -1,10 +1,10 @@
 /**
  * `--user` resolution against the image's /etc/passwd and /etc/group (read from the overlay
- * lower dirs, top layer first). Parsing is pure; reading the files is a thin shell.
+ * lower dirs, top layer first, through readFileInRoot: never through a symlink to the host).
+ * Parsing is pure; reading the files is a thin shell.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { ShoalError } from '../../api/index.js';
+import { readFileInRoot } from '../rootfs/index.js';
 
 export interface PasswdEntry {
   name: string;
@@ -100,20 +100,30 @@ function userError(message: string): ShoalError {
   return new ShoalError('Invalid', message, { causes: [{ field: 'user', reason: 'FieldValueInvalid', message }] });
 }
 
-/** The first copy of `/etc/<file>` found in the lower dirs (top first); '' when none. */
-export async function readImageFile(lowerDirs: string[], rel: string): Promise<string> {
-  for (const dir of lowerDirs) {
-    try {
-      return await readFile(join(dir, rel), 'utf8');
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw err;
-    }
-  }
-  return '';
+/** passwd and group are a few KiB; anything near this is not one. */
+export const MAX_ACCOUNT_FILE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * `/etc/<file>` of an image as its container sees it ('' when absent): resolved inside the union
+ * of its lower dirs (top first), never through a symlink to the host, a regular file of at most
+ * 4 MiB (readFileInRoot; a device, a FIFO, a directory or a larger file fails the caller).
+ * `dangling` says why an absent file is absent when a symlink led nowhere.
+ */
+function readAccountFile(lowerDirs: readonly string[], path: string, image: string): { text: string; dangling?: string } {
+  const r = readFileInRoot(lowerDirs, path, { what: `image ${image}`, maxBytes: MAX_ACCOUNT_FILE_BYTES });
+  if (r.found) return { text: r.data.toString('utf8') };
+  return r.resolved === path ? { text: '' } : { text: '', dangling: `${path} in image ${image} is a symlink to ${r.resolved}, which the image does not have` };
 }
 
-export async function resolveImageUser(spec: string, lowerDirs: string[]): Promise<ResolvedUser> {
-  const [passwd, group] = await Promise.all([readImageFile(lowerDirs, 'etc/passwd'), readImageFile(lowerDirs, 'etc/group')]);
-  return resolveUser(spec, parsePasswd(passwd), parseGroup(group));
+/** `spec` resolved against the image's /etc/passwd and /etc/group; `image` names it in errors. */
+export async function resolveImageUser(spec: string, lowerDirs: readonly string[], image: string): Promise<ResolvedUser> {
+  const files = [readAccountFile(lowerDirs, '/etc/passwd', image), readAccountFile(lowerDirs, '/etc/group', image)] as const;
+  const [passwd, group] = files;
+  try {
+    return resolveUser(spec, parsePasswd(passwd.text), parseGroup(group.text));
+  } catch (err) {
+    const why = files.flatMap((f) => (f.dangling !== undefined ? [f.dangling] : []));
+    if (!(err instanceof ShoalError) || why.length === 0) throw err;
+    throw userError(`${err.message} (${why.join('; ')})`);
+  }
 }

@@ -23,6 +23,8 @@ export interface TestAgent {
   dataDir: string;
   runDir: string;
   credentials: string;
+  /** The agent's process id (to watch what it opens, its fds, its memory). */
+  pid: number;
   /** Runs `shoalctl --host unix://<socket> ARGS`. */
   ctl(args: readonly string[], opts?: { input?: string | Buffer; env?: NodeJS.ProcessEnv }): Promise<RunResult>;
   /** Agent stderr so far (pino JSON lines). */
@@ -84,7 +86,7 @@ export async function startTestAgent(opts: AgentOptions = {}): Promise<TestAgent
     await stop();
     throw err;
   }
-  return { socket, dataDir, runDir, credentials, ctl, logs: () => logs, alive: () => child.exitCode === null && child.signalCode === null, stop };
+  return { socket, dataDir, runDir, credentials, pid: child.pid ?? 0, ctl, logs: () => logs, alive: () => child.exitCode === null && child.signalCode === null, stop };
 }
 
 /** Tests get no bridge unless they ask for one (`--bridge NAME`), so they leave no shoal0 behind. */

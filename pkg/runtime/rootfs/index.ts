@@ -1,0 +1,1 @@
+export { readFileInRoot, type ReadInRootOptions, type RootFile } from './read-in-root.js';
