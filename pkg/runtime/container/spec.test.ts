@@ -166,6 +166,7 @@ describe('buildLaunchSpec', () => {
       mounts: [{ source: '/a', destination: '/b', readOnly: true }],
       etcFiles: { hosts: `${DIR}/hosts`, hostname: `${DIR}/hostname`, resolvConf: `${DIR}/resolv.conf` },
       network: 'new',
+      oomScoreAdj: 0,
       cgroupProcsFiles: ['/cg/cgroup.procs'],
       seccomp: 'default',
       init: true,
