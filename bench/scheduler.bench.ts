@@ -1,6 +1,10 @@
 /**
  * Scheduler benchmark (not a test). Run through `bench/scheduler` (bundles this file).
- *   bench/scheduler [--nodes 5000] [--services 500] [--tasks-per-service 300] [--chunk 2000] [--concurrency 3] [--no-etcd]
+ *   bench/scheduler [--nodes 5000] [--services 500] [--tasks-per-service 300] [--chunk 2000] [--concurrency 3] [--no-etcd] [--tls]
+ * --tls: as the controller runs since issue 13: etcd started the way the embedded one is
+ * (EtcdSupervisor: https with client certificates), and the API over HTTPS with the cluster's
+ * authentication (ClusterSecurity in the same store; the probe presents the admin certificate).
+ * Run once with and once without to see what TLS costs.
  * Prints: in-memory placements/s (pure `schedule`, one core), then with a real etcd (started
  * on free loopback ports): placements/s committed by the scheduler loop in batched CAS txns,
  * the process RSS (sampled every 100 ms while it commits: max) with the informer caches at that
@@ -14,8 +18,12 @@ import type { Node, Task } from '../pkg/api/index.js';
 import { buildNodeInfos, makeNode, makeTask, runSchedulerLoop, schedule } from '../pkg/scheduler/index.js';
 import { commitInBatches, decodeObject, encodeObject, EtcdStore, Informer, objectKey, resourcePrefix, storeKeyOf, type TxnOp } from '../pkg/store/index.js';
 import { etcdAvailable, startEtcd } from '../test/e2e/harness/etcd.js';
-import { buildApiServer, ControllerMetrics } from '../pkg/controller/index.js';
+import { buildApiServer, ClusterSecurity, ControllerMetrics, EtcdSupervisor } from '../pkg/controller/index.js';
 import { Pool } from 'undici';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -26,6 +34,7 @@ const SERVICES = arg('services', 500);
 const PER = arg('tasks-per-service', 300);
 const CHUNK = arg('chunk', 2000);
 const CONCURRENCY = arg('concurrency', 3);
+const TLS = process.argv.includes('--tls');
 const mb = (n: number): string => `${(n / 1024 / 1024).toFixed(0)} MB`;
 
 function world(): { nodes: Node[]; tasks: Task[] } {
@@ -69,8 +78,11 @@ async function withEtcd(): Promise<void> {
     console.log('etcd: skipped (no etcd binary)');
     return;
   }
-  const etcd = await startEtcd({ args: ['--quota-backend-bytes', String(8 * 1024 ** 3), '--max-request-bytes', String(8 * 1024 ** 2)] });
-  const store = new EtcdStore({ endpoints: etcd.endpoints });
+  const etcdArgs = ['--quota-backend-bytes', String(8 * 1024 ** 3), '--max-request-bytes', String(8 * 1024 ** 2)];
+  const tmp = TLS ? await mkdtemp(join(tmpdir(), 'shoal-bench-sched-')) : '';
+  const etcd = TLS ? await EtcdSupervisor.start({ dir: join(tmp, 'etcd'), extraArgs: etcdArgs }) : await startEtcd({ args: etcdArgs });
+  const store = new EtcdStore({ endpoints: etcd.endpoints, ...(etcd instanceof EtcdSupervisor ? { tls: etcd.tls } : {}) });
+  console.log(`etcd: ${TLS ? 'https with client certificates, API over mTLS with authentication' : 'plain http, API over plain HTTP without authentication'}`);
   const ac = new AbortController();
   try {
     let t0 = performance.now();
@@ -97,9 +109,19 @@ async function withEtcd(): Promise<void> {
     let conflicts = 0;
     let done: () => void = () => {};
     const finished = new Promise<void>((r) => (done = r));
-    const app = buildApiServer({ security: 'off', store, metrics: new ControllerMetrics() });
+    const security = TLS ? await ClusterSecurity.bootstrap({ store, clusterKey: randomBytes(32) }) : undefined;
+    const securityRun = security?.run(ac.signal);
+    await security?.waitForSync();
+    const serving = await security?.serverCertificate(['127.0.0.1']);
+    const admin = await security?.adminCertificate();
+    const app = buildApiServer({
+      security: security ?? 'off',
+      store,
+      metrics: new ControllerMetrics(),
+      ...(security && serving ? { tls: { certPem: serving.certPem, keyPem: serving.keyPem, caPem: security.ca.certPem }, heartbeat: { beat: async () => undefined } } : {}),
+    });
     const address = await app.listen({ host: '127.0.0.1', port: 0 });
-    const api = new Pool(address, { connections: 2 });
+    const api = new Pool(address, { connections: 2, ...(security && admin ? { connect: { ca: security.ca.certPem, cert: admin.certPem, key: admin.keyPem } } : {}) });
     const svcPath = '/apis/shoal/v1/namespaces/default/services/bench-probe';
     const created = await api.request({
       method: 'POST',
@@ -164,11 +186,12 @@ async function withEtcd(): Promise<void> {
     console.log(`etcd: rss peak ${mb(maxRss)} during the passes, ${mb(process.memoryUsage().rss)} (heap ${mb(process.memoryUsage().heapUsed)}) after, with ${NODES} nodes and ${total} tasks cached`);
     console.log(`etcd: while scheduling, through the API server: p99 GET ${p99(gets).toFixed(1)} ms (max ${Math.max(...gets).toFixed(1)}), p99 merge PATCH ${p99(puts).toFixed(1)} ms (max ${Math.max(...puts).toFixed(1)}); ${gets.length} samples each, ${bad.length} non-2xx ${bad.slice(0, 3).join(', ')}`);
     ac.abort();
-    await Promise.all([...runs, sched]);
+    await Promise.all([...runs, sched, securityRun]);
   } finally {
     ac.abort();
     await store.close();
     await etcd.stop();
+    if (tmp) await rm(tmp, { recursive: true, force: true });
   }
 }
 
