@@ -25,6 +25,11 @@ const ctx: CtlContext = {
   },
 };
 
+// A terminal session restores the terminal itself; this covers a crash in the middle of one.
+process.once('exit', () => {
+  if (process.stdin.isTTY && process.stdin.isRaw) process.stdin.setRawMode(false);
+});
+
 try {
   await buildProgram(ctx).parseAsync(process.argv);
 } catch (err) {

@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ShoalError, toShoalError, type ContainerInspect, type ContainerStats, type ContainerSummary, type LogEntry } from '../../api/index.js';
+import { ShoalError, toShoalError, type ContainerInspect, type ContainerStats, type ContainerSummary, type LogEntry, type TerminalSize } from '../../api/index.js';
 import { explainNoSpace } from '../../util/index.js';
 import type { Cgroup, CgroupManager } from '../cgroups/index.js';
 import type { ExitStatus, LaunchSpec, RuntimeDriver } from '../helper/driver.js';
@@ -25,6 +25,7 @@ import {
   buildContainerSpec, buildLaunchSpec, cgroupLimits, checkCreateOptions, checkExecOptions, createWarnings, networkPeer, networkRequest, withDefaultLimits, type DefaultLimits,
 } from './spec.js';
 import { exitCodeOf, exitedState, needsStart, newContainerState, runningState } from './state.js';
+import { connectWaiters, settleWaiters, waitForStart, type ExitInfo, type TerminalSession, type TerminalWaiter } from './terminals.js';
 import { parseSignal } from './units.js';
 import { resolveImageUser } from './user.js';
 import type { ContainerSpec, ContainerState, CreateOptions, ExecOptions, ImageProvider, LogsOptions, NetworkAttachment, NetworkHook } from './types.js';
@@ -242,6 +243,7 @@ export class ContainerManager {
     let attached = false;
     let netState: ContainerState['Network'];
     let started;
+    let terminals: TerminalWaiter[] = [];
     try {
       started = await this.o.driver.start(this.launchSpec(spec), {
         ...(signal ? { signal } : {}),
@@ -252,12 +254,16 @@ export class ContainerManager {
           netState = Object.keys(att.networks).length > 0 ? { networks: att.networks, ports: att.ports ?? [] } : undefined;
           // The etc files are bind-mounted already: rewritten in place, before the process execs.
           if (att.hostsEntries?.length || att.dnsServers) await this.writeEtcFiles(spec, att);
+          // Clients attached before the start see the process's output from its first byte.
+          terminals = e.terminalWaiters.splice(0);
+          if (terminals.length > 0) await connectWaiters(terminals, () => this.o.driver.attachTerminal(runDir));
         },
       });
     } catch (err) {
       await cgroup.destroy().catch(() => undefined);
       if (attached) await this.o.network.detach(who).catch(() => undefined);
       const se = toShoalError(err);
+      settleWaiters(terminals, { error: se });
       e.state = { ...e.state, Error: se.message, ExitCode: 127 };
       await this.persistStateOrReport(e);
       throw se;
@@ -269,10 +275,19 @@ export class ContainerManager {
     try {
       await this.persistState(e);
     } catch (err) {
+      settleWaiters(terminals, { error: err });
       // A run state.json does not record would be unknown to the next agent: undo it.
       await this.undoStart(e, before, cgroup, attached ? who : undefined, err);
     }
     this.watchExit(e);
+    settleWaiters(terminals, { exit: this.exitOf(e) });
+    // Attached while the start was under way, after the waiters were taken: now it runs.
+    for (const w of e.terminalWaiters.splice(0)) this.liveTerminal(e).then(w.resolve, w.reject);
+  }
+
+  /** The exit of the container's current run. */
+  private exitOf(e: Entry): Promise<ExitInfo> {
+    return e.exited.then(() => ({ StatusCode: e.state.ExitCode, OOMKilled: e.state.OOMKilled }));
   }
 
   /** Kills a run whose start could not be recorded; the container stays as it was, with the Error. */
@@ -551,7 +566,40 @@ export class ContainerManager {
       stdout: opts.stdout,
       stderr: opts.stderr,
       ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.tty ? { tty: opts.tty } : {}),
     });
+  }
+
+  /**
+   * A terminal container's output, input and size, and the exit of the run attached to. A
+   * running container is attached at once; a created one when it next starts (before its
+   * process runs: `run -t` attaches, then starts). Anything else throws FailedPrecondition, at
+   * the call (not through the promise), so a caller can refuse before answering.
+   */
+  attachTerminal(ref: string, signal?: AbortSignal): Promise<TerminalSession> {
+    const e = this.terminalOf(ref);
+    if (isLive(e.state)) return this.liveTerminal(e);
+    if (e.state.Status !== 'created') throw new ShoalError('FailedPrecondition', `container ${e.spec.Name.slice(1)} is not running`);
+    return waitForStart(e.terminalWaiters, signal);
+  }
+
+  private async liveTerminal(e: Entry): Promise<TerminalSession> {
+    const exit = this.exitOf(e);
+    const terminal = await this.o.driver.attachTerminal(this.runDirOf(e.spec.Id));
+    return { terminal, exit };
+  }
+
+  /** Sets the window size of a running terminal container. */
+  async resizeTerminal(ref: string, size: TerminalSize): Promise<void> {
+    const e = this.terminalOf(ref);
+    if (!isLive(e.state)) throw new ShoalError('FailedPrecondition', `container ${e.spec.Name.slice(1)} is not running`);
+    await this.o.driver.resizeTerminal(this.runDirOf(e.spec.Id), size);
+  }
+
+  private terminalOf(ref: string): Entry {
+    const e = this.find(ref);
+    if (!e.spec.Config.Tty) throw new ShoalError('FailedPrecondition', `container ${e.spec.Name.slice(1)} has no terminal (it was not created with tty)`);
+    return e;
   }
 
   /** Stream into the container's stdin (created with openStdin). */

@@ -6,7 +6,7 @@
  * a disk, a kernel or a clock. The container manager is the shell around it.
  */
 import { isAbsolute, join, normalize } from 'node:path';
-import { ShoalError } from '../../api/index.js';
+import { consoleSizeOf, ShoalError, type TerminalSize } from '../../api/index.js';
 import type { MountPoint, NetworkMode } from '../../api/index.js';
 import type { CgroupLimits } from '../cgroups/index.js';
 import type { LaunchSpec } from '../helper/driver.js';
@@ -122,6 +122,7 @@ export function buildContainerSpec(i: SpecInput): ContainerSpec {
       StopTimeout: opts.stopTimeout ?? DEFAULT_STOP_TIMEOUT_S,
       OpenStdin: opts.openStdin ?? false,
       ...(opts.openStdin && opts.stdinOnce ? { StdinOnce: true } : {}),
+      ...(opts.tty ? { Tty: true } : {}),
     },
     HostConfig: {
       Memory: opts.memory ?? 0,
@@ -135,6 +136,7 @@ export function buildContainerSpec(i: SpecInput): ContainerSpec {
       ...(bridge && opts.networkAliases?.length ? { NetworkAliases: opts.networkAliases } : {}),
       Init: opts.init ?? false,
       AutoRemove: opts.autoRemove ?? false,
+      ...(opts.tty && opts.consoleSize ? { ConsoleSize: opts.consoleSize } : {}),
     },
     Mounts: i.mounts,
     LowerDirs: image.lowerDirs,
@@ -204,6 +206,11 @@ export interface LaunchContext {
   cgroupProcsFiles: string[];
 }
 
+function terminalOf(size: [number, number] | undefined): { terminal: true; consoleSize?: TerminalSize } {
+  const s = consoleSizeOf(size);
+  return s ? { terminal: true, consoleSize: s } : { terminal: true };
+}
+
 /** The LaunchSpec of a container: its process, rootfs, mounts and Docker's default security settings. */
 export function buildLaunchSpec(spec: ContainerSpec, ctx: LaunchContext): LaunchSpec {
   const dir = ctx.dataDir;
@@ -225,6 +232,7 @@ export function buildLaunchSpec(spec: ContainerSpec, ctx: LaunchContext): Launch
       capabilities: DEFAULT_CAPABILITIES,
       rlimits: DEFAULT_RLIMITS,
       openStdin: spec.Config.OpenStdin,
+      ...(spec.Config.Tty ? terminalOf(spec.HostConfig.ConsoleSize) : {}),
     },
     mounts: spec.Mounts.map((m) => ({ source: m.Source, destination: m.Destination, readOnly: !m.RW })),
     etcFiles: { hosts: join(dir, 'hosts'), hostname: join(dir, 'hostname'), resolvConf: join(dir, 'resolv.conf') },
