@@ -481,6 +481,11 @@ void console_close(struct console *k) {
   }
   for (int i = 0; i < k->ncl; i++) {
     struct client *cl = &k->cl[i];
+    /* An attach frame not read yet (a process that was quick to exit) still gets the output. */
+    if (!cl->attached && client_read(k, cl) < 0) {
+      client_drop(cl);
+      continue;
+    }
     if (cl->on > 0) {
       fcntl(cl->fd, F_SETFL, fcntl(cl->fd, F_GETFL) & ~O_NONBLOCK);
       struct timeval tv = {.tv_sec = 1, .tv_usec = 0};

@@ -15,17 +15,17 @@ import type { ExitStatus, LaunchSpec, RuntimeDriver } from '../helper/driver.js'
 import { DEFAULT_LOG_MAX_BYTES, DEFAULT_LOG_MAX_FILES } from './defaults.js';
 import { armExit, isLive, newEntry, type Entry } from './entry.js';
 import { writeEtcFiles } from './etc-files.js';
-import { toInspect, toSummary } from './inspect.js';
+import { labelledIds, summaries, toInspect } from './inspect.js';
 import { readLogs, readLogsOptions } from './logs.js';
-import { mergeConfig, mergeEnv } from './merge.js';
+import { mergeConfig } from './merge.js';
 import { generateName, newId } from './names.js';
 import { markRemoving, writeSpec, writeState } from './records.js';
 import { restoreContainers } from './restore.js';
 import {
-  buildContainerSpec, buildLaunchSpec, cgroupLimits, checkCreateOptions, checkExecOptions, createWarnings, networkPeer, networkRequest, withDefaultLimits, type DefaultLimits,
+  buildContainerSpec, buildExecSpec, buildLaunchSpec, cgroupLimits, checkCreateOptions, checkExecOptions, createWarnings, networkPeer, networkRequest, withDefaultLimits, type DefaultLimits,
 } from './spec.js';
 import { exitCodeOf, exitedState, needsStart, newContainerState, runningState } from './state.js';
-import { connectWaiters, settleWaiters, waitForStart, type ExitInfo, type TerminalSession, type TerminalWaiter } from './terminals.js';
+import { attachEntry, checkTerminal, connectForStart, settleWaiters, startedForWaiters, type TerminalSession, type TerminalWaiter } from './terminals.js';
 import { parseSignal } from './units.js';
 import { resolveImageUser } from './user.js';
 import type { ContainerSpec, ContainerState, CreateOptions, ExecOptions, ImageProvider, LogsOptions, NetworkAttachment, NetworkHook } from './types.js';
@@ -254,9 +254,7 @@ export class ContainerManager {
           netState = Object.keys(att.networks).length > 0 ? { networks: att.networks, ports: att.ports ?? [] } : undefined;
           // The etc files are bind-mounted already: rewritten in place, before the process execs.
           if (att.hostsEntries?.length || att.dnsServers) await this.writeEtcFiles(spec, att);
-          // Clients attached before the start see the process's output from its first byte.
-          terminals = e.terminalWaiters.splice(0);
-          if (terminals.length > 0) await connectWaiters(terminals, () => this.o.driver.attachTerminal(runDir));
+          terminals = await connectForStart(e, () => this.o.driver.attachTerminal(runDir)); // before the process runs
         },
       });
     } catch (err) {
@@ -280,14 +278,7 @@ export class ContainerManager {
       await this.undoStart(e, before, cgroup, attached ? who : undefined, err);
     }
     this.watchExit(e);
-    settleWaiters(terminals, { exit: this.exitOf(e) });
-    // Attached while the start was under way, after the waiters were taken: now it runs.
-    for (const w of e.terminalWaiters.splice(0)) this.liveTerminal(e).then(w.resolve, w.reject);
-  }
-
-  /** The exit of the container's current run. */
-  private exitOf(e: Entry): Promise<ExitInfo> {
-    return e.exited.then(() => ({ StatusCode: e.state.ExitCode, OOMKilled: e.state.OOMKilled }));
+    startedForWaiters(e, terminals, () => this.o.driver.attachTerminal(runDir));
   }
 
   /** Kills a run whose start could not be recorded; the container stays as it was, with the Error. */
@@ -515,21 +506,11 @@ export class ContainerManager {
 
   /** Ids of the containers `list({all: true})` would show whose label `key` is set (to `value`, if given); no summaries built. */
   idsWithLabel(key: string, value?: string): string[] {
-    const out: string[] = [];
-    for (const e of this.entries.values()) {
-      if (e.removed || e.state.Status === 'creating') continue;
-      const v = e.spec.Config.Labels[key];
-      if (v !== undefined && (value === undefined || v === value)) out.push(e.spec.Id);
-    }
-    return out;
+    return labelledIds(this.entries.values(), key, value);
   }
 
   list(opts: { all?: boolean } = {}): ContainerSummary[] {
-    const now = this.o.clock();
-    return [...this.entries.values()]
-      .filter((e) => !e.removed && e.state.Status !== 'creating' && (opts.all || isLive(e.state)))
-      .sort((a, b) => b.spec.Created.localeCompare(a.spec.Created))
-      .map((e) => toSummary(e.spec, e.state, now));
+    return summaries(this.entries.values(), opts, this.o.clock());
   }
 
   logs(ref: string, opts: LogsOptions = {}): AsyncGenerator<LogEntry> {
@@ -556,50 +537,21 @@ export class ContainerManager {
     if (e.state.Status === 'paused') throw new ShoalError('FailedPrecondition', `container ${e.spec.Name.slice(1)} is paused`);
     if (e.state.Status !== 'running') throw new ShoalError('FailedPrecondition', `container ${e.spec.Name.slice(1)} is not running`);
     checkExecOptions(opts);
-    const user = opts.user ? await resolveImageUser(opts.user, e.spec.LowerDirs, e.spec.ImageRef) : { ...e.spec.ProcessUser, home: '' };
-    return this.o.driver.exec(this.launchSpec(e.spec), e.state.Pid, {
-      args: opts.cmd,
-      env: mergeEnv(e.spec.Config.Env, opts.env ?? []),
-      cwd: opts.workdir || e.spec.Config.WorkingDir,
-      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
-      ...(opts.stdin ? { stdin: opts.stdin } : {}),
-      stdout: opts.stdout,
-      stderr: opts.stderr,
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      ...(opts.tty ? { tty: opts.tty } : {}),
-    });
+    const user = opts.user ? await resolveImageUser(opts.user, e.spec.LowerDirs, e.spec.ImageRef) : e.spec.ProcessUser;
+    return this.o.driver.exec(this.launchSpec(e.spec), e.state.Pid, buildExecSpec(e.spec, opts, user));
   }
 
-  /**
-   * A terminal container's output, input and size, and the exit of the run attached to. A
-   * running container is attached at once; a created one when it next starts (before its
-   * process runs: `run -t` attaches, then starts). Anything else throws FailedPrecondition, at
-   * the call (not through the promise), so a caller can refuse before answering.
-   */
+  /** A terminal container's session (terminals.ts `attachEntry`); FailedPrecondition is thrown at the call. */
   attachTerminal(ref: string, signal?: AbortSignal): Promise<TerminalSession> {
-    const e = this.terminalOf(ref);
-    if (isLive(e.state)) return this.liveTerminal(e);
-    if (e.state.Status !== 'created') throw new ShoalError('FailedPrecondition', `container ${e.spec.Name.slice(1)} is not running`);
-    return waitForStart(e.terminalWaiters, signal);
-  }
-
-  private async liveTerminal(e: Entry): Promise<TerminalSession> {
-    const exit = this.exitOf(e);
-    const terminal = await this.o.driver.attachTerminal(this.runDirOf(e.spec.Id));
-    return { terminal, exit };
+    const e = this.find(ref);
+    return attachEntry(e, () => this.o.driver.attachTerminal(this.runDirOf(e.spec.Id)), signal);
   }
 
   /** Sets the window size of a running terminal container. */
   async resizeTerminal(ref: string, size: TerminalSize): Promise<void> {
-    const e = this.terminalOf(ref);
-    if (!isLive(e.state)) throw new ShoalError('FailedPrecondition', `container ${e.spec.Name.slice(1)} is not running`);
-    await this.o.driver.resizeTerminal(this.runDirOf(e.spec.Id), size);
-  }
-
-  private terminalOf(ref: string): Entry {
     const e = this.find(ref);
-    if (!e.spec.Config.Tty) throw new ShoalError('FailedPrecondition', `container ${e.spec.Name.slice(1)} has no terminal (it was not created with tty)`);
-    return e;
+    checkTerminal(e, { running: true });
+    await this.o.driver.resizeTerminal(this.runDirOf(e.spec.Id), size);
   }
 
   /** Stream into the container's stdin (created with openStdin). */

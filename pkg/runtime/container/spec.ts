@@ -9,11 +9,11 @@ import { isAbsolute, join, normalize } from 'node:path';
 import { consoleSizeOf, ShoalError, type TerminalSize } from '../../api/index.js';
 import type { MountPoint, NetworkMode } from '../../api/index.js';
 import type { CgroupLimits } from '../cgroups/index.js';
-import type { LaunchSpec } from '../helper/driver.js';
+import type { ExecSpec, LaunchSpec } from '../helper/driver.js';
 import {
   DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, DEFAULT_RLIMITS, DEFAULT_STOP_TIMEOUT_S,
 } from './defaults.js';
-import { envDefault, type Merged } from './merge.js';
+import { envDefault, mergeEnv, type Merged } from './merge.js';
 import { validateName } from './names.js';
 import type { ContainerSpec, CreateOptions, ExecOptions, NetworkRequest, ResolvedImage } from './types.js';
 import { nanoCpusToQuota } from './units.js';
@@ -191,6 +191,21 @@ export function networkRequest(spec: ContainerSpec): NetworkRequest {
     ...(hc.Network !== undefined ? { network: hc.Network } : {}),
     ...(hc.PortBindings ? { ports: hc.PortBindings } : {}),
     ...(hc.NetworkAliases ? { aliases: hc.NetworkAliases } : {}),
+  };
+}
+
+/** What the driver runs for an exec: the container's env and working directory under the request's, as `user`. */
+export function buildExecSpec(spec: ContainerSpec, opts: ExecOptions, user: ContainerSpec['ProcessUser']): ExecSpec {
+  return {
+    args: opts.cmd,
+    env: mergeEnv(spec.Config.Env, opts.env ?? []),
+    cwd: opts.workdir || spec.Config.WorkingDir,
+    user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+    ...(opts.stdin ? { stdin: opts.stdin } : {}),
+    stdout: opts.stdout,
+    stderr: opts.stderr,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.tty ? { tty: opts.tty } : {}),
   };
 }
 

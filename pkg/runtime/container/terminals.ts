@@ -1,12 +1,14 @@
 /**
- * Attaching to a terminal container before it starts (`run -t`, as Docker's attach-then-start):
- * a waiter registered on a created container is connected to the monitor's attach socket while
- * the start is between `created` and `go` (the process has not run yet, so nothing it writes is
- * missed), and gets its session once the start is recorded: the attachment and the exit of that
- * run. A failed start rejects it. The manager keeps the waiters on the container's Entry.
+ * Attaching to terminal containers, for the manager: a running one at once; a created one when
+ * it next starts (`run -t`, as Docker's attach-then-start). A waiter registered on a created
+ * container is connected to the monitor's attach socket while the start is between `created`
+ * and `go` (the process has not run yet, so nothing it writes is missed), and gets its session
+ * once the start is recorded: the attachment and the exit of that run. A failed start rejects
+ * it. The waiters live on the container's Entry.
  */
 import { ShoalError, toShoalError } from '../../api/index.js';
 import type { TerminalAttachment } from '../helper/driver.js';
+import { isLive, type Entry } from './entry.js';
 
 export interface ExitInfo {
   StatusCode: number;
@@ -26,8 +28,52 @@ export interface TerminalWaiter {
   terminal?: TerminalAttachment;
 }
 
+type Connect = () => Promise<TerminalAttachment>;
+
+/** The exit of the container's current run. */
+export function exitOf(e: Entry): Promise<ExitInfo> {
+  return e.exited.then(() => ({ StatusCode: e.state.ExitCode, OOMKilled: e.state.OOMKilled }));
+}
+
+/** FailedPrecondition unless the container has a terminal (and, with `running`, runs). */
+export function checkTerminal(e: Entry, o: { running?: boolean } = {}): void {
+  const name = e.spec.Name.slice(1);
+  if (!e.spec.Config.Tty) throw new ShoalError('FailedPrecondition', `container ${name} has no terminal (it was not created with tty)`);
+  if (o.running && !isLive(e.state)) throw new ShoalError('FailedPrecondition', `container ${name} is not running`);
+}
+
+/**
+ * A session with the container's terminal: at once when it runs, at its next start when it is
+ * created. Anything else throws FailedPrecondition at the call (not through the promise), so a
+ * caller can refuse before it answers.
+ */
+export function attachEntry(e: Entry, connect: Connect, signal?: AbortSignal): Promise<TerminalSession> {
+  checkTerminal(e);
+  if (isLive(e.state)) return liveSession(e, connect);
+  if (e.state.Status !== 'created') throw new ShoalError('FailedPrecondition', `container ${e.spec.Name.slice(1)} is not running`);
+  return waitForStart(e.terminalWaiters, signal);
+}
+
+async function liveSession(e: Entry, connect: Connect): Promise<TerminalSession> {
+  const exit = exitOf(e);
+  return { terminal: await connect(), exit };
+}
+
+/** During a start (onCreated): takes the container's waiters and connects them. */
+export async function connectForStart(e: Entry, connect: Connect): Promise<TerminalWaiter[]> {
+  const waiters = e.terminalWaiters.splice(0);
+  if (waiters.length > 0) await connectWaiters(waiters, connect);
+  return waiters;
+}
+
+/** After a recorded start: the waiters get their sessions; those that came during the start are attached now. */
+export function startedForWaiters(e: Entry, waiters: TerminalWaiter[], connect: Connect): void {
+  settleWaiters(waiters, { exit: exitOf(e) });
+  for (const w of e.terminalWaiters.splice(0)) liveSession(e, connect).then(w.resolve, w.reject);
+}
+
 /** Waits in `waiters` for the container's next start; the client leaving (`signal`) withdraws it. */
-export function waitForStart(waiters: TerminalWaiter[], signal?: AbortSignal): Promise<TerminalSession> {
+function waitForStart(waiters: TerminalWaiter[], signal?: AbortSignal): Promise<TerminalSession> {
   return new Promise<TerminalSession>((resolve, reject) => {
     const onAbort = (): void => {
       const i = waiters.indexOf(w);
@@ -51,8 +97,8 @@ export function waitForStart(waiters: TerminalWaiter[], signal?: AbortSignal): P
   });
 }
 
-/** During the start (onCreated): connects each waiter; one that cannot connect is rejected and dropped. */
-export async function connectWaiters(waiters: TerminalWaiter[], connect: () => Promise<TerminalAttachment>): Promise<void> {
+/** Connects each waiter; one that cannot connect is rejected and dropped. */
+async function connectWaiters(waiters: TerminalWaiter[], connect: () => Promise<TerminalAttachment>): Promise<void> {
   for (const w of [...waiters]) {
     try {
       w.terminal = await connect();
