@@ -37,9 +37,16 @@ export class FakeDriver implements RuntimeDriver {
     }
     const pid = this.nextPid++;
     const proc: FakeProc = { pid, spec, startTime: String(pid * 7), waiters: [] };
-    await opts.onCreated?.(pid);
+    // Known (a terminal can be attached) from `created` on, as a monitor's socket is.
     this.procs.set(pid, proc);
     this.byStateDir.set(spec.stateDir, proc);
+    try {
+      await opts.onCreated?.(pid);
+    } catch (err) {
+      this.procs.delete(pid);
+      this.byStateDir.delete(spec.stateDir);
+      throw err;
+    }
     return { pid, monitorPid: pid + 100_000, pidStartTime: proc.startTime };
   }
 

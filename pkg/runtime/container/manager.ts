@@ -25,7 +25,7 @@ import {
   buildContainerSpec, buildExecSpec, buildLaunchSpec, cgroupLimits, checkCreateOptions, checkExecOptions, createWarnings, networkPeer, networkRequest, withDefaultLimits, type DefaultLimits,
 } from './spec.js';
 import { exitCodeOf, exitedState, needsStart, newContainerState, runningState } from './state.js';
-import { attachEntry, checkTerminal, connectForStart, settleWaiters, startedForWaiters, type TerminalSession, type TerminalWaiter } from './terminals.js';
+import { attachEntry, checkTerminal, connectForStart, startedForWaiters, startFailedForWaiters, type TerminalSession, type TerminalWaiter } from './terminals.js';
 import { parseSignal } from './units.js';
 import { resolveImageUser } from './user.js';
 import type { ContainerSpec, ContainerState, CreateOptions, ExecOptions, ImageProvider, LogsOptions, NetworkAttachment, NetworkHook } from './types.js';
@@ -261,7 +261,7 @@ export class ContainerManager {
       await cgroup.destroy().catch(() => undefined);
       if (attached) await this.o.network.detach(who).catch(() => undefined);
       const se = toShoalError(err);
-      settleWaiters(terminals, { error: se });
+      startFailedForWaiters(e, terminals, se);
       e.state = { ...e.state, Error: se.message, ExitCode: 127 };
       await this.persistStateOrReport(e);
       throw se;
@@ -273,7 +273,7 @@ export class ContainerManager {
     try {
       await this.persistState(e);
     } catch (err) {
-      settleWaiters(terminals, { error: err });
+      startFailedForWaiters(e, terminals, err);
       // A run state.json does not record would be unknown to the next agent: undo it.
       await this.undoStart(e, before, cgroup, attached ? who : undefined, err);
     }

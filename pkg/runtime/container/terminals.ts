@@ -72,6 +72,11 @@ export function startedForWaiters(e: Entry, waiters: TerminalWaiter[], connect: 
   for (const w of e.terminalWaiters.splice(0)) liveSession(e, connect).then(w.resolve, w.reject);
 }
 
+/** A failed start: the waiters it took, and those still waiting, get its error. */
+export function startFailedForWaiters(e: Entry, waiters: TerminalWaiter[], err: unknown): void {
+  settleWaiters([...waiters, ...e.terminalWaiters.splice(0)], { error: err });
+}
+
 /** Waits in `waiters` for the container's next start; the client leaving (`signal`) withdraws it. */
 function waitForStart(waiters: TerminalWaiter[], signal?: AbortSignal): Promise<TerminalSession> {
   return new Promise<TerminalSession>((resolve, reject) => {
@@ -110,7 +115,7 @@ async function connectWaiters(waiters: TerminalWaiter[], connect: () => Promise<
 }
 
 /** After the start: each connected waiter gets its session, or everyone the start's error. */
-export function settleWaiters(waiters: TerminalWaiter[], outcome: { exit: Promise<ExitInfo> } | { error: unknown }): void {
+function settleWaiters(waiters: TerminalWaiter[], outcome: { exit: Promise<ExitInfo> } | { error: unknown }): void {
   for (const w of waiters.splice(0)) {
     if ('error' in outcome || !w.terminal) {
       w.terminal?.close();
