@@ -27,7 +27,11 @@ const ctx: CtlContext = {
 
 // A terminal session restores the terminal itself; this covers a crash in the middle of one.
 process.once('exit', () => {
-  if (process.stdin.isTTY && process.stdin.isRaw) process.stdin.setRawMode(false);
+  try {
+    if (process.stdin.isTTY && process.stdin.isRaw) process.stdin.setRawMode(false);
+  } catch {
+    // stdin already closed: nothing left to restore through it
+  }
 });
 
 try {
