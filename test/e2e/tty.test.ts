@@ -67,9 +67,12 @@ describe.skipIf(skip !== undefined)(`terminals through shoalctl and a real pty${
     return (Array.isArray(v) ? v[0] : v) as { State: { Running: boolean; ExitCode: number }; Config: { Tty?: boolean } };
   };
 
+  /** Our own data and run dirs, so an agent can be restarted on them. */
+  const agentDirs = (): { dataDir: string; runDir: string } => ({ dataDir: join(base, 'data'), runDir: join(base, 'run') });
+
   beforeAll(async () => {
     base = await tmp.make('shoal-tty-');
-    agent = await startTestAgent();
+    agent = await startTestAgent(agentDirs());
     const root = makeBusyboxRootfs(join(base, 'rootfs'));
     const tar = join(base, 'rootfs.tar');
     expect(spawnSync('tar', ['-C', root, '-cf', tar, '.']).status).toBe(0);
@@ -123,6 +126,10 @@ describe.skipIf(skip !== undefined)(`terminals through shoalctl and a real pty${
     expect(st.State.Running).toBe(true);
     expect(st.Config.Tty).toBe(true);
 
+    // The terminal is the monitor's: a restarted agent attaches to it as before.
+    await agent?.stop();
+    agent = await startTestAgent(agentDirs());
+
     // attach: the same shell, still 40x132; `exit 3` ends the container and the attach with 3.
     const a = onPty(['attach', name], 40, 132);
     a.write('stty size; echo again-$((1+1))\r');
@@ -163,10 +170,16 @@ describe.skipIf(skip !== undefined)(`terminals through shoalctl and a real pty${
     expect((await ctl(['rm', '-f', name])).code).toBe(0);
   }, 60_000);
 
-  it('run -t without -i prints through the terminal; -it without a terminal is refused as docker does', async () => {
+  it('run -t without -i prints through the terminal (also under --init); -it without a terminal is refused as docker does', async () => {
     const r = await ctl(['run', '--rm', '-t', IMAGE, 'sh', '-c', 'tty; exit 4']);
     expect(r.code).toBe(4);
     expect(r.stdout).toBe('/dev/pts/0\r\n');
+    // --init: the entrypoint's process group is the terminal's foreground group (fields 5 and 8 of /proc/PID/stat).
+    const fg = 'read -r _ _ _ _ pgrp _ _ tpgid _ </proc/$$/stat; [ "$pgrp" = "$tpgid" ] && echo foreground; exit 7';
+    for (const extra of [[], ['--init']]) {
+      const r2 = await ctl(['run', '--rm', '-t', ...extra, IMAGE, 'sh', '-c', fg]);
+      expect([r2.code, r2.stdout]).toEqual([7, 'foreground\r\n']);
+    }
     const refused = await ctl(['run', '--rm', '-it', IMAGE, 'sh']);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/not a TTY/);
