@@ -175,9 +175,13 @@ export class NativeDriver implements RuntimeDriver {
     }
     const onAbort = () => child.kill('SIGTERM'); // forwarded to the process by the helper
     e.signal?.addEventListener('abort', onAbort, { once: true });
-    // A tty exec keeps fd 3 open: window sizes go down it as lines.
+    // A tty exec keeps fd 3 open: window sizes go down it as lines, after the config (one that
+    // comes earlier is held until then).
+    let configSent = false;
+    let early: TerminalSize | undefined;
     const onResize = (size: TerminalSize): void => {
-      if (!ctl.destroyed) ctl.write(resizeLine(size));
+      if (!configSent) early = size;
+      else if (!ctl.destroyed) ctl.write(resizeLine(size));
     };
     e.tty?.resizes?.on('resize', onResize);
     try {
@@ -198,6 +202,8 @@ export class NativeDriver implements RuntimeDriver {
       // The helper forks the process only after reading its config: set the score it inherits.
       if (spec.oomScoreAdj !== undefined && child.pid !== undefined) await setOomScoreAdj(child.pid, spec.oomScoreAdj);
       ctl.write(config);
+      configSent = true;
+      if (early) onResize(early);
       let error: ShoalError | undefined;
       for (let line = await lines.next(); line !== undefined; line = await lines.next()) {
         const msg = parseHelperLine(line);
