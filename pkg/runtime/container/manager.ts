@@ -25,7 +25,7 @@ import {
   buildContainerSpec, buildExecSpec, buildLaunchSpec, cgroupLimits, checkCreateOptions, checkExecOptions, createWarnings, networkPeer, networkRequest, withDefaultLimits, type DefaultLimits,
 } from './spec.js';
 import { exitCodeOf, exitedState, needsStart, newContainerState, runningState } from './state.js';
-import { attachEntry, checkTerminal, connectForStart, startedForWaiters, startFailedForWaiters, type TerminalSession, type TerminalWaiter } from './terminals.js';
+import { attachEntry, connectForStart, dropWaiters, resizeEntry, startedForWaiters, startFailedForWaiters, type TerminalSession, type TerminalWaiter } from './terminals.js';
 import { parseSignal } from './units.js';
 import { resolveImageUser } from './user.js';
 import type { ContainerSpec, ContainerState, CreateOptions, ExecOptions, ImageProvider, LogsOptions, NetworkAttachment, NetworkHook } from './types.js';
@@ -466,6 +466,7 @@ export class ContainerManager {
   private async cleanup(id: string, spec: ContainerSpec | undefined): Promise<void> {
     const e = this.entries.get(id);
     e?.watch?.abort();
+    if (e) dropWaiters(e, new ShoalError('NotFound', `container ${id} was removed`));
     if (spec) {
       await this.o.network
         .detach(networkPeer(spec))
@@ -550,8 +551,7 @@ export class ContainerManager {
   /** Sets the window size of a running terminal container. */
   async resizeTerminal(ref: string, size: TerminalSize): Promise<void> {
     const e = this.find(ref);
-    checkTerminal(e, { running: true });
-    await this.o.driver.resizeTerminal(this.runDirOf(e.spec.Id), size);
+    await resizeEntry(e, (s) => this.o.driver.resizeTerminal(this.runDirOf(e.spec.Id), s), size);
   }
 
   /** Stream into the container's stdin (created with openStdin). */

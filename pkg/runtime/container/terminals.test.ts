@@ -67,6 +67,10 @@ describe('terminal containers', () => {
     await expect(m.start('ww')).rejects.toThrow(/executable file not found/);
     expect(await waiting).toMatchObject({ code: 'InvalidArgument', message: expect.stringMatching(/executable file not found/) });
     expect(driver.terminals).toEqual([]);
+    // Removed while a client waits for its start: the client is told.
+    const orphan = m.attachTerminal('ww').catch((err: unknown) => err);
+    await m.remove('ww');
+    expect(await orphan).toMatchObject({ code: 'NotFound' });
   });
 
   it('a running one is attached at once; others are refused before any answer', async () => {

@@ -6,7 +6,7 @@
  * once the start is recorded: the attachment and the exit of that run. A failed start rejects
  * it. The waiters live on the container's Entry.
  */
-import { ShoalError, toShoalError } from '../../api/index.js';
+import { ShoalError, toShoalError, type TerminalSize } from '../../api/index.js';
 import type { TerminalAttachment } from '../helper/driver.js';
 import { isLive, type Entry } from './entry.js';
 
@@ -75,6 +75,17 @@ export function startedForWaiters(e: Entry, waiters: TerminalWaiter[], connect: 
 /** A failed start: the waiters it took, and those still waiting, get its error. */
 export function startFailedForWaiters(e: Entry, waiters: TerminalWaiter[], err: unknown): void {
   settleWaiters([...waiters, ...e.terminalWaiters.splice(0)], { error: err });
+}
+
+/** The container is going away: nobody waits for its start any more. */
+export function dropWaiters(e: Entry, err: unknown): void {
+  settleWaiters(e.terminalWaiters.splice(0), { error: err });
+}
+
+/** Sets the window size of a running terminal container. */
+export async function resizeEntry(e: Entry, resize: (size: TerminalSize) => Promise<void>, size: TerminalSize): Promise<void> {
+  checkTerminal(e, { running: true });
+  await resize(size);
 }
 
 /** Waits in `waiters` for the container's next start; the client leaving (`signal`) withdraws it. */
