@@ -43,6 +43,7 @@ async function createContainer(c: EngineClient, ctx: CtlContext, body: Container
  * our stdin goes in meanwhile. `fromNow` skips what it wrote before (`attach`).
  */
 async function attach(c: EngineClient, id: string, interactive: boolean, cmd: Command, ctx: CtlContext, fromNow = false): Promise<void> {
+  const since = fromNow ? new Date().toISOString() : undefined;
   let sending: Promise<unknown> | undefined;
   let stdinClient: EngineClient | undefined;
   const stopSending = new AbortController();
@@ -51,7 +52,9 @@ async function attach(c: EngineClient, id: string, interactive: boolean, cmd: Co
     sending = stdinClient.attachStdin(id, asReadable(ctx.stdin), stopSending.signal).catch(() => undefined);
   }
   try {
-    await writeLogEntries(c.containerLogs(id, { follow: true, ...(fromNow ? { tail: 0 } : {}) }, ctx.signal), ctx, false);
+    // From now: by the time (not the moment) the request starts, so what our input already
+    // caused is not skipped (the engine is on this machine: one clock).
+    await writeLogEntries(c.containerLogs(id, { follow: true, ...(since ? { since } : {}) }, ctx.signal), ctx, false);
     const { StatusCode } = await c.waitContainer(id, ctx.signal);
     ctx.setExitCode(StatusCode);
   } finally {
