@@ -25,6 +25,15 @@ const ctx: CtlContext = {
   },
 };
 
+// A terminal session restores the terminal itself; this covers a crash in the middle of one.
+process.once('exit', () => {
+  try {
+    if (process.stdin.isTTY && process.stdin.isRaw) process.stdin.setRawMode(false);
+  } catch {
+    // stdin already closed: nothing left to restore through it
+  }
+});
+
 try {
   await buildProgram(ctx).parseAsync(process.argv);
 } catch (err) {

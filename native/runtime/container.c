@@ -23,12 +23,14 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #ifndef CGROUP2_SUPER_MAGIC
@@ -472,8 +474,11 @@ static void run_init(struct config *c, int sync) {
     sa.sa_handler = SIG_DFL;
     for (int s = 1; s < NSIG; s++)
       if (s != SIGKILL && s != SIGSTOP) sigaction(s, &sa, NULL);
-    sigprocmask(SIG_SETMASK, &old, NULL);
     setpgid(0, 0);
+    /* With a terminal, the entrypoint's group is the foreground one (^C reaches it); SIGTTOU
+     * is still blocked here, so the background caller may do this. */
+    if (c->tty && tcsetpgrp(0, getpid()) < 0) die_msg(sync, "Internal", "tcsetpgrp: %m");
+    sigprocmask(SIG_SETMASK, &old, NULL);
     exec_user(c, sync);
   }
   close(sync);
@@ -508,10 +513,36 @@ void container_main(struct config *c, int sync) {
   if (c->hostname && sethostname(c->hostname, strlen(c->hostname)) < 0)
     die_msg(sync, "InvalidArgument", "sethostname %s: %m", c->hostname);
   apply_process(c, sync);
+  /* After pivot_root (only the container's devpts is reachable) and as the container's user
+   * (the pty is theirs, as stdio fds are in Docker). */
+  if (c->tty) console_setup(c, sync, sync);
   if (send_line(sync, "ready") < 0) _exit(1);
   if (read_line(sync, line, sizeof line) < 0 || strcmp(line, "exec")) _exit(1);
   if (c->init) run_init(c, sync);
   exec_user(c, sync);
+}
+
+static int wait_status(pid_t child) {
+  int st;
+  while (waitpid(child, &st, 0) < 0)
+    if (errno != EINTR) return 255;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* The parent of a tty exec: takes the master from the child (none: the child failed and said
+ * why on fd 3), then relays it until the child is gone. fd 3 stays open for resize lines. */
+static int exec_tty(struct config *c, pid_t child, int sp[2]) {
+  close(sp[1]);
+  char line[64];
+  if (read_line(sp[0], line, sizeof line) < 0 || strcmp(line, "console")) return wait_status(child);
+  int master = recv_master(sp[0]);
+  close(sp[0]);
+  if (master < 0) {
+    kill(child, SIGKILL);
+    wait_status(child);
+    die_msg(CTL_FD, "Internal", "the exec's console is not a pty master: %m");
+  }
+  return exec_tty_relay(c, child, master);
 }
 
 /* `exec`: join a running container (cgroups, then namespaces), fork, and run the process. */
@@ -538,13 +569,17 @@ int exec_main(struct config *c) {
   sigset_t all, old;
   sigfillset(&all);
   sigprocmask(SIG_BLOCK, &all, &old);
+  int sp[2] = {-1, -1}; /* tty: the child hands the pty's master over sp[1] */
+  if (c->tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) die_msg(CTL_FD, "Internal", "socketpair: %m");
   pid_t child = fork();
   if (child < 0) die_msg(CTL_FD, "Internal", "fork: %m");
   if (child == 0) {
     sigprocmask(SIG_SETMASK, &old, NULL);
     apply_process(c, CTL_FD);
+    if (c->tty) console_setup(c, sp[1], CTL_FD);
     exec_user(c, CTL_FD);
   }
+  if (c->tty) return exec_tty(c, child, sp);
   close(CTL_FD);
   for (;;) {
     siginfo_t si;

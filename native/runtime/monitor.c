@@ -36,6 +36,7 @@ struct logw {
 struct stream {
   int fd;
   const char *name;
+  struct console *tee; /* tty: what is read also goes to the attached clients */
   size_t n;
   char buf[16384];
 };
@@ -180,12 +181,13 @@ static void log_emit(struct logw *l, const char *stream, const char *data, size_
  * Returns 0 at EOF. */
 static int stream_pump(struct stream *s, struct logw *l) {
   ssize_t r = read(s->fd, s->buf + s->n, sizeof s->buf - s->n);
-  if (r < 0) return errno == EINTR || errno == EAGAIN ? 1 : 0;
+  if (r < 0) return errno == EINTR || errno == EAGAIN ? 1 : 0; /* a pty without a peer: EIO */
   if (r == 0) {
     if (s->n) log_emit(l, s->name, s->buf, s->n);
     s->n = 0;
     return 0;
   }
+  if (s->tee) console_output(s->tee, s->buf + s->n, (size_t)r);
   s->n += (size_t)r;
   size_t start = 0;
   for (size_t i = 0; i < s->n; i++) {
@@ -205,13 +207,15 @@ struct monitor {
   int donefd;           /* the launcher's pipe: closed once the driver has its answer */
   pid_t pid;            /* the container's PID 1 (host pid), 0 before the clone */
   int sync[2];          /* socketpair to PID 1's init stage (fd 3 inside) */
-  int outp[2], errp[2]; /* PID 1's stdout and stderr */
-  int in;               /* PID 1's stdin: the FIFO's read end or /dev/null */
+  int outp[2], errp[2]; /* PID 1's stdout and stderr (not with a tty) */
+  int in;               /* PID 1's stdin: the FIFO's read end or /dev/null (tty: its stdio until the pty) */
   int fifo_keep;        /* a writer kept open on the stdin FIFO until SIGUSR1, or -1 */
   char fifo[4200];      /* stateDir/stdin, when open_stdin */
   sigset_t sigs;        /* SIGCHLD and SIGUSR1, blocked and read through sfd */
   int sfd;              /* signalfd */
   struct logw log;
+  int lfd;              /* tty: the listening attach socket */
+  int master;           /* tty: the pty's master, from PID 1 */
 };
 
 /* The wire code of a failed write: a full disk or quota is FailedPrecondition (nothing to
@@ -250,11 +254,14 @@ static void remove_stale_files(const struct config *c) {
 }
 
 /* PID 1's stdin: with open_stdin a FIFO stateDir/stdin, of which the monitor keeps a writer
- * open so the container never sees EOF between attaches; else /dev/null. */
+ * open so the container never sees EOF between attaches; else /dev/null. With a tty, stdin
+ * (and the rest of stdio) is /dev/null until the init stage puts the pty there. */
 static void open_stdin(struct monitor *m) {
   m->in = -1;
   m->fifo_keep = -1;
-  if (m->c->open_stdin) {
+  if (m->c->tty) {
+    m->in = open("/dev/null", O_RDWR | O_CLOEXEC);
+  } else if (m->c->open_stdin) {
     snprintf(m->fifo, sizeof m->fifo, "%s/stdin", m->c->state_dir);
     unlink(m->fifo);
     if (mkfifo(m->fifo, 0600) < 0) fail(0, "Internal", "mkfifo stdin");
@@ -283,11 +290,13 @@ static void open_signalfd(struct monitor *m) {
 static void monitor_setup(struct monitor *m) {
   if (chdir("/") < 0) fail(0, "Internal", "chdir /");
   signal(SIGPIPE, SIG_IGN); /* a vanished driver must not kill the monitor */
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, m->sync) < 0 || pipe2(m->outp, O_CLOEXEC) < 0 ||
-      pipe2(m->errp, O_CLOEXEC) < 0)
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, m->sync) < 0 ||
+      (!m->c->tty && (pipe2(m->outp, O_CLOEXEC) < 0 || pipe2(m->errp, O_CLOEXEC) < 0)))
     fail(0, "Internal", "socketpair/pipe failed");
   remove_stale_files(m->c);
   open_stdin(m);
+  if (m->c->tty && (m->lfd = console_listen(m->c->state_dir)) < 0)
+    fail(0, "Internal", "attach socket in %s: %s", m->c->state_dir, strerror(errno));
   if (log_open(&m->log, m->c) < 0) fail(0, write_error_code(errno), "open log %s: %s", m->c->log_path, strerror(errno));
   open_signalfd(m);
 }
@@ -303,15 +312,18 @@ static void clone_container(struct monitor *m) {
   if (pid == 0) {
     sigprocmask(SIG_UNBLOCK, &m->sigs, NULL);
     signal(SIGPIPE, SIG_DFL);
-    if (dup2(m->in, 0) < 0 || dup2(m->outp[1], 1) < 0 || dup2(m->errp[1], 2) < 0 || dup2(m->sync[1], CTL_FD) < 0) _exit(1);
+    int out = m->c->tty ? m->in : m->outp[1], err = m->c->tty ? m->in : m->errp[1];
+    if (dup2(m->in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0 || dup2(m->sync[1], CTL_FD) < 0) _exit(1);
     char *argv[] = {"shoal-runtime", "init", NULL};
     reexec_sealed(argv, CTL_FD);
     _exit(1); /* not reached: reexec_sealed execs or reports and exits */
   }
   m->pid = pid;
   close(m->sync[1]);
-  close(m->outp[1]);
-  close(m->errp[1]);
+  if (!m->c->tty) {
+    close(m->outp[1]);
+    close(m->errp[1]);
+  }
   close(m->in);
 }
 
@@ -329,7 +341,8 @@ static void join_cgroups(struct monitor *m) {
 }
 
 /* The start protocol between the driver (fd 3) and PID 1 (the sync socket), up to a
- * successful execve: config → "cgroups" → "created P" → "go" → "ready" → "exec" → EOF. */
+ * successful execve: config → "cgroups" → "created P" → "go" → ["console" + the pty's
+ * master (tty)] → "ready" → "exec" → EOF. */
 static void relay_start(struct monitor *m) {
   int sp = m->sync[0];
   pid_t pid = m->pid;
@@ -339,11 +352,15 @@ static void relay_start(struct monitor *m) {
   char line[4096];
   if (read_line(CTL_FD, line, sizeof line) < 0 || strcmp(line, "go")) fail(pid, NULL, NULL);
   if (read_line(sp, line, sizeof line) < 0) fail(pid, "Internal", "container init exited during setup");
+  if (m->c->tty && strcmp(line, "console") == 0) {
+    if ((m->master = recv_master(sp)) < 0) fail(pid, "Internal", "the container's console is not a pty master: %s", strerror(errno));
+    if (read_line(sp, line, sizeof line) < 0) fail(pid, "Internal", "container init exited during setup");
+  }
   if (strncmp(line, "error ", 6) == 0) {
     send_line(CTL_FD, "%s", line);
     fail(pid, NULL, NULL);
   }
-  if (strcmp(line, "ready")) fail(pid, "Internal", "unexpected message from container init");
+  if (strcmp(line, "ready") || (m->c->tty && m->master < 0)) fail(pid, "Internal", "unexpected message from container init");
   if (send_line(sp, "exec") < 0) fail(pid, "Internal", "container init died");
   /* The socket closes on a successful execve (close-on-exec); otherwise an error comes first. */
   if (read_line(sp, line, sizeof line) >= 0) {
@@ -404,28 +421,32 @@ static long ms_until(const struct timespec *deadline) {
   return (deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
 }
 
-/* The monitor's life after `started`: logs PID 1's stdout and stderr, handles SIGUSR1, waits
+/* The monitor's life after `started`: logs PID 1's stdout and stderr (with a tty: the pty's
+ * output, as stdout, also relayed to the attached clients of `con`), handles SIGUSR1, waits
  * for PID 1. After it dies the kernel kills the rest of the namespace; the pipes get at most
  * 3 s more to drain. Returns PID 1's wait status. */
-static int event_loop(struct monitor *m) {
+static int event_loop(struct monitor *m, struct console *con) {
   struct stream *out = calloc(1, sizeof *out), *err = calloc(1, sizeof *err);
   if (!out || !err) abort();
-  out->fd = m->outp[0];
+  out->fd = m->c->tty ? fcntl(m->master, F_DUPFD_CLOEXEC, 3) : m->outp[0];
   out->name = "stdout";
-  err->fd = m->errp[0];
+  out->tee = con;
+  err->fd = m->c->tty ? -1 : m->errp[0];
   err->name = "stderr";
   int status = 0, exited = 0;
   struct timespec deadline = {0, 0};
   for (;;) {
-    struct pollfd pf[3] = {{m->sfd, POLLIN, 0}, {out->fd, POLLIN, 0}, {err->fd, POLLIN, 0}};
+    struct pollfd pf[3 + 2 + 16] = {{m->sfd, POLLIN, 0}, {out->fd, POLLIN, 0}, {err->fd, POLLIN, 0}};
+    int n = 3 + (con ? console_pollfds(con, pf + 3, (int)(sizeof pf / sizeof pf[0]) - 3) : 0);
     int timeout = -1;
     if (exited) {
       long ms = ms_until(&deadline);
       if ((out->fd < 0 && err->fd < 0) || ms <= 0) break;
       timeout = (int)ms;
     }
-    int r = poll(pf, 3, timeout);
+    int r = poll(pf, (nfds_t)n, timeout);
     if (r < 0 && errno != EINTR) break;
+    if (con && r > 0) console_events(con, pf + 3, n - 3);
     if (pf[0].revents && handle_signals(m, &status)) {
       exited = 1;
       clock_gettime(CLOCK_MONOTONIC, &deadline);
@@ -462,14 +483,21 @@ static void record_exit(const struct config *c, int status) {
 /* The per-container monitor, from set-up to exit.json; never returns. */
 static void monitor(struct config *c, int donefd) __attribute__((noreturn));
 static void monitor(struct config *c, int donefd) {
-  struct monitor m = {.c = c, .donefd = donefd, .pid = 0, .in = -1, .fifo_keep = -1, .sfd = -1};
+  struct monitor m = {.c = c, .donefd = donefd, .pid = 0, .in = -1, .fifo_keep = -1, .sfd = -1, .lfd = -1, .master = -1};
   monitor_setup(&m);
   clone_container(&m);
   join_cgroups(&m);
   relay_start(&m);
   record_started(&m);
   detach_from_driver(&m);
-  int status = event_loop(&m);
+  struct console *con = NULL;
+  if (c->tty) {
+    /* Out of memory here: the container still runs and logs, nobody can attach. */
+    con = console_open(c, m.master);
+    if (con) console_set_listener(con, m.lfd);
+  }
+  int status = event_loop(&m, con);
+  if (con) console_close(con);
   close_stdin(&m);
   record_exit(c, status);
   _exit(0);

@@ -8,6 +8,7 @@
 /* Paths are bounded by PATH_MAX; a truncated one fails loudly at the syscall. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 
+#include <poll.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -45,6 +46,8 @@ struct config {
   struct rlim rl[32];
   int nrl;
   int open_stdin;
+  int tty;                           /* 1: the process gets a pty of the container's devpts (console.c) */
+  unsigned short tty_rows, tty_cols; /* its first window size; 0 = leave the kernel's 0x0 */
   struct bind *binds;
   size_t nbinds;
   char *etc_hosts, *etc_hostname, *etc_resolv;
@@ -89,6 +92,20 @@ int exec_main(struct config *c);
 
 /* monitor.c */
 int start_main(struct config *c);
+
+/* console.c: the pty of a `tty` process (docs/runtime-helper.md, "Terminals"). */
+#define ATTACH_SOCKET "attach.sock"
+void console_setup(struct config *c, int sock, int errfd);
+int recv_master(int sock);
+int exec_tty_relay(struct config *c, pid_t child, int master);
+struct console;
+struct console *console_open(struct config *c, int master);
+int console_listen(const char *state_dir);
+void console_set_listener(struct console *k, int lfd);
+int console_pollfds(struct console *k, struct pollfd *pfds, int max);
+void console_events(struct console *k, const struct pollfd *pfds, int n);
+void console_output(struct console *k, const char *data, size_t n);
+void console_close(struct console *k);
 
 /* seccomp.c: Docker's default profile for a container with capability set `caps` (bit n =
  * capability n: the groups that need CAP_SYS_ADMIN, CAP_SYS_PTRACE... follow it). */

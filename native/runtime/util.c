@@ -146,6 +146,13 @@ int read_config(int fd, struct config *c) {
       c->rl[c->nrl].hard = parse_u64(s2 + 1);
       c->nrl++;
     } else if (!strcmp(k, "open_stdin")) c->open_stdin = atoi(v);
+    else if (!strcmp(k, "tty")) c->tty = atoi(v);
+    else if (!strcmp(k, "console_size")) { /* "<rows> <cols>" */
+      unsigned rows, cols;
+      if (sscanf(v, "%u %u", &rows, &cols) != 2 || rows > 65535 || cols > 65535) return -1;
+      c->tty_rows = (unsigned short)rows;
+      c->tty_cols = (unsigned short)cols;
+    }
     else if (!strcmp(k, "bind")) { /* "r" or "w", then the source; bind_dst follows */
       c->binds = realloc(c->binds, (c->nbinds + 1) * sizeof *c->binds);
       if (!c->binds) abort();

@@ -9,6 +9,7 @@
  */
 import { errors, type FieldCause, type Status } from './errors.js';
 import { fieldPath } from './validation-fields.js';
+import { checkConsoleSize } from './terminal.js';
 
 export const ENGINE_API_VERSION = 'v1';
 
@@ -49,6 +50,10 @@ export interface ContainerCreateRequest {
   openStdin?: boolean;
   /** Close the container's stdin once the first attached client has sent EOF (`run -i`). */
   stdinOnce?: boolean;
+  /** Give the process a terminal (`run -t`): a pty of the container's devpts as its stdio; output logged as stdout. */
+  tty?: boolean;
+  /** Docker's ConsoleSize: the terminal's first `[rows, cols]`. */
+  consoleSize?: [number, number];
   /** Bytes, or a size such as `64m`. */
   memory?: number | string;
   /** CPUs, such as `0.5`. */
@@ -69,7 +74,7 @@ export interface ContainerCreateRequest {
 
 export const CONTAINER_CREATE_FIELDS: readonly (keyof ContainerCreateRequest)[] = [
   'name', 'image', 'cmd', 'entrypoint', 'env', 'workingDir', 'user', 'labels', 'hostname', 'stopSignal', 'stopTimeout',
-  'openStdin', 'stdinOnce', 'memory', 'cpus', 'nanoCpus', 'cpuShares', 'pidsLimit', 'binds', 'networkMode', 'init', 'autoRemove',
+  'openStdin', 'stdinOnce', 'tty', 'consoleSize', 'memory', 'cpus', 'nanoCpus', 'cpuShares', 'pidsLimit', 'binds', 'networkMode', 'init', 'autoRemove',
   'ports', 'networkAliases',
 ];
 
@@ -102,6 +107,8 @@ export interface ContainerConfig {
   StopTimeout: number;
   OpenStdin: boolean;
   StdinOnce?: boolean;
+  /** Absent in containers created before terminals existed: false. */
+  Tty?: boolean;
 }
 
 export interface HostConfig {
@@ -118,6 +125,8 @@ export interface HostConfig {
   NetworkAliases?: string[];
   Init: boolean;
   AutoRemove: boolean;
+  /** `[rows, cols]` the terminal starts with (Tty only). */
+  ConsoleSize?: [number, number];
 }
 
 export interface MountPoint {
@@ -205,9 +214,13 @@ export interface ExecSpec {
   env?: string[];
   user?: string;
   workdir?: string;
+  /** Run it on a terminal; with stdin, the body is then a terminal frame stream (terminal.ts). */
+  tty?: boolean;
+  /** The terminal's first `[rows, cols]`. */
+  consoleSize?: [number, number];
 }
 
-const EXEC_FIELDS = ['cmd', 'env', 'user', 'workdir'];
+const EXEC_FIELDS = ['cmd', 'env', 'user', 'workdir', 'tty', 'consoleSize'];
 
 /** Checks an exec spec (every problem at once: Invalid with field causes); the engine and the controller both use it. */
 export function parseExecSpec(v: unknown): ExecSpec {
@@ -220,12 +233,18 @@ export function parseExecSpec(v: unknown): ExecSpec {
   for (const k of ['user', 'workdir']) {
     if (b[k] !== undefined && typeof b[k] !== 'string') causes.push({ field: k, reason: 'FieldValueInvalid', message: 'must be a string' });
   }
+  if (b['tty'] !== undefined && typeof b['tty'] !== 'boolean') causes.push({ field: 'tty', reason: 'FieldValueInvalid', message: 'must be true or false' });
+  if (b['consoleSize'] !== undefined && !checkConsoleSize(b['consoleSize'])) {
+    causes.push({ field: 'consoleSize', reason: 'FieldValueInvalid', message: 'must be [rows, cols], each 0..65535' });
+  }
   for (const k of Object.keys(b)) if (!EXEC_FIELDS.includes(k)) causes.push({ field: fieldPath('', k), reason: 'FieldValueNotSupported', message: 'unknown field' });
   if (causes.length > 0) throw errors.invalid(`invalid exec spec: ${causes.map((c) => `${c.field}: ${c.message}`).join('; ')}`, causes);
   const out: ExecSpec = { cmd: b['cmd'] as string[] };
   if (b['env'] !== undefined) out.env = b['env'] as string[];
   if (typeof b['user'] === 'string') out.user = b['user'];
   if (typeof b['workdir'] === 'string') out.workdir = b['workdir'];
+  if (b['tty'] === true) out.tty = true;
+  if (checkConsoleSize(b['consoleSize'])) out.consoleSize = [b['consoleSize'][0], b['consoleSize'][1]];
   return out;
 }
 

@@ -10,4 +10,5 @@ export * from './version.js';
 export * from './cidr.js';
 export * from './labels.js';
 export * from './engine.js';
+export * from './terminal.js';
 export * from './admission.js';

@@ -11,7 +11,7 @@ import {
   type ContainerCreateRequest, type ContainerCreateResponse, type ContainerInspect, type ContainerStats, type ContainerSummary,
   type ContainerWaitResponse, type EngineVersion, type ExecFrame, type ExecSpec, type ImageInspect, type ImageRemoveResult,
   type ImageResult, type ImageSummary, type LayerProgress, type LogEntry, type NetworkCreateRequest, type NetworkDetail,
-  type NetworkInfo, type ShoalError, type StreamError,
+  type NetworkInfo, type ShoalError, type StreamError, type TerminalSize,
 } from '../api/index.js';
 import { ndjsonLines, parseJsonLine, readText } from '../util/index.js';
 
@@ -81,7 +81,10 @@ export class EngineClient {
    * an `error` (a V1Status) is thrown as the ShoalError it describes.
    */
   async *stream<T extends object>(method: string, path: string, opts: RequestOptions = {}): AsyncGenerator<T> {
-    const res = await this.send(method, path, opts);
+    yield* this.events<T>(await this.send(method, path, opts));
+  }
+
+  private async *events<T extends object>(res: HttpResponse): AsyncGenerator<T> {
     for await (const line of ndjsonLines(res.body)) {
       const ev = parseJsonLine<T | StreamError>(line, 'the engine');
       if ('error' in ev && ev.error !== undefined) throw fromStatus(ev.error.code, ev.error);
@@ -171,6 +174,22 @@ export class EngineClient {
     return stdin
       ? this.stream('POST', path, { query: { spec: encodeExecSpecParam(spec) }, rawBody: { data: stdin, contentType: STREAM_CONTENT_TYPE }, ...opts(signal) })
       : this.stream('POST', path, { body: spec, ...opts(signal) });
+  }
+
+  /**
+   * Attaches to a terminal container: `input` is a terminal frame stream (keys, window sizes),
+   * the frames are its output and, once it exits, `{exitCode}`. Resolves when the engine has
+   * answered: for a created container that means it is registered, so `start` may follow.
+   * Ending the request (`signal`) detaches; the container keeps running.
+   */
+  async attachTerminal(id: string, input: Readable, signal?: AbortSignal): Promise<AsyncGenerator<ExecFrame>> {
+    const res = await this.send('POST', `${containerPath(id)}/attach`, { rawBody: { data: input, contentType: STREAM_CONTENT_TYPE }, ...opts(signal) });
+    return this.events<ExecFrame>(res);
+  }
+
+  /** Sets the window size of a terminal container (Docker's resize). */
+  async resizeContainer(id: string, size: TerminalSize, signal?: AbortSignal): Promise<void> {
+    await this.request('POST', `${containerPath(id)}/resize`, { query: { h: size.rows, w: size.cols }, ...opts(signal) });
   }
 
   /** Streams `stdin` into the container's stdin (`run -i`), until it ends or `signal` fires. */

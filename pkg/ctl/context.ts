@@ -7,13 +7,16 @@ import type { Readable, Writable } from 'node:stream';
 export interface OutStream extends Writable {
   isTTY?: boolean;
   columns?: number;
+  /** A terminal's height; with `columns`, the size a terminal session sends (it emits 'resize' on SIGWINCH). */
+  rows?: number;
 }
 
 export interface CtlContext {
   env: Readonly<Record<string, string | undefined>>;
   stdout: OutStream;
   stderr: OutStream;
-  stdin: Readable & { isTTY?: boolean };
+  /** A terminal has setRawMode (terminal sessions turn it on, and always off again). */
+  stdin: Readable & { isTTY?: boolean; setRawMode?(mode: boolean): unknown };
   /** Home directory, for ~/.shoal (config, credentials). */
   home: string;
   /** Current working directory, for relative paths. */

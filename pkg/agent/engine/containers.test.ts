@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ShoalError, httpStatusOf, toShoalError, toStatus } from '../../api/index.js';
+import { encodeExecSpecParam, encodeTerminalFrame, ShoalError, httpStatusOf, STREAM_CONTENT_TYPE, toShoalError, toStatus } from '../../api/index.js';
 import { ContainerManager, FakeCgroupManager, FakeDriver } from '../../runtime/index.js';
 import { containerRoutes } from './containers.js';
 import { parseCreateBody } from './create-body.js';
@@ -109,5 +109,34 @@ describe('engine container routes', () => {
     expect(bad.statusCode).toBe(422);
     const stats = await app.inject({ method: 'GET', url: `/v1/containers/${Id}/stats?stream=0` });
     expect(stats.json()).toMatchObject({ id: Id, pids: 0, memoryBytes: 4096 });
+  });
+
+  it('serves a terminal container: frames in, NDJSON output out, then the exit code; resize; refusals', async () => {
+    const bad = await app.inject({ method: 'POST', url: '/v1/containers', payload: { image: 'busybox', tty: 'yes', consoleSize: [24] } });
+    expect(((bad.json() as { details: { causes: Array<{ field: string }> } }).details.causes.map((c) => c.field)).sort()).toEqual(['consoleSize', 'tty']);
+    const { Id } = (await app.inject({ method: 'POST', url: '/v1/containers', payload: { image: 'busybox', tty: true, openStdin: true, consoleSize: [24, 80] } })).json() as { Id: string };
+    expect(manager.inspect(Id)).toMatchObject({ Config: { Tty: true }, HostConfig: { ConsoleSize: [24, 80] } });
+    expect((await app.inject({ method: 'POST', url: `/v1/containers/${Id}/resize?h=1&w=2` })).statusCode).toBe(409); // not running
+    await app.inject({ method: 'POST', url: `/v1/containers/${Id}/start` });
+    const body = Buffer.concat([encodeTerminalFrame({ type: 'input', data: Buffer.from('ls\r') }), encodeTerminalFrame({ type: 'resize', rows: 50, cols: 60 })]);
+    const answer = app.inject({ method: 'POST', url: `/v1/containers/${Id}/attach`, payload: body, headers: { 'content-type': STREAM_CONTENT_TYPE } });
+    while (driver.terminals.length === 0) await new Promise((r) => setTimeout(r, 5));
+    const t = driver.terminals[0]!;
+    t.output.end(Buffer.from('bin\r\n'));
+    driver.exit(manager.inspect(Id).State.Pid, 3);
+    const frames = (await answer).body.trim().split('\n').map((l) => JSON.parse(l) as { stream?: string; data?: string; exitCode?: number });
+    expect(frames).toEqual([{ stream: 'stdout', data: Buffer.from('bin\r\n').toString('base64') }, { exitCode: 3 }]);
+    expect(t.typed).toEqual([Buffer.from('ls\r')]);
+    expect(t.sizes).toEqual([{ rows: 50, cols: 60 }]);
+    const plain = (await app.inject({ method: 'POST', url: '/v1/containers', payload: { image: 'busybox' } })).json() as { Id: string };
+    await app.inject({ method: 'POST', url: `/v1/containers/${plain.Id}/start` });
+    expect((await app.inject({ method: 'POST', url: `/v1/containers/${plain.Id}/resize?h=1&w=2` })).statusCode).toBe(409);
+    expect((await app.inject({ method: 'POST', url: `/v1/containers/${plain.Id}/resize?h=1` })).statusCode).toBe(400);
+    expect((await app.inject({ method: 'POST', url: `/v1/containers/${plain.Id}/resize?h=1&w=70000` })).statusCode).toBe(400);
+    // exec with a terminal: the body is frames too, the spec says how big the terminal starts.
+    const spec = encodeExecSpecParam({ cmd: ['sh'], tty: true, consoleSize: [7, 9] });
+    const ex = await app.inject({ method: 'POST', url: `/v1/containers/${plain.Id}/exec?spec=${encodeURIComponent(spec)}`, payload: body, headers: { 'content-type': STREAM_CONTENT_TYPE } });
+    expect(ex.statusCode).toBe(200);
+    expect(driver.execs.at(-1)?.exec.tty?.size).toEqual({ rows: 7, cols: 9 });
   });
 });

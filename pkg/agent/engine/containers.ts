@@ -12,11 +12,12 @@
  */
 import { type Readable, Writable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { decodeExecSpecParam, parseExecSpec, STREAM_CONTENT_TYPE, type ExecSpec } from '../../api/index.js';
+import { consoleSizeOf, decodeExecSpecParam, parseExecSpec, ShoalError, STREAM_CONTENT_TYPE, type ExecSpec } from '../../api/index.js';
 import { clientGone, streamNdjson } from '../../httpserver/index.js';
 import { sleep } from '../../util/index.js';
-import type { ContainerManager } from '../../runtime/index.js';
+import type { ContainerManager, ExecOptions } from '../../runtime/index.js';
 import { parseCreateBody } from './create-body.js';
+import { attachTerminalRoute, terminalInput } from './terminal.js';
 import { first, flag, intParam, type Query } from './query.js';
 
 export interface ContainerRoutesOptions {
@@ -122,6 +123,14 @@ function streamRoutes(app: FastifyInstance, m: ContainerManager): void {
       spec = parseExecSpec(req.body);
     }
     m.resolve(req.params.id);
+    let tty: ExecOptions['tty'];
+    if (spec.tty) {
+      // The body is a frame stream: keys for the terminal, and window sizes.
+      const input = terminalInput(stdin);
+      stdin = stdin ? input.stdin : undefined;
+      const size = consoleSizeOf(spec.consoleSize);
+      tty = { ...(size ? { size } : {}), resizes: input.resizes };
+    }
     await streamNdjson(req, reply, async (out, signal) => {
       const frame = (stream: 'stdout' | 'stderr') =>
         new Writable({
@@ -140,14 +149,22 @@ function streamRoutes(app: FastifyInstance, m: ContainerManager): void {
         stdout: frame('stdout'),
         stderr: frame('stderr'),
         signal,
+        ...(tty ? { tty } : {}),
       });
       return { exitCode };
     });
     return reply;
   });
 
-  /** Streams the request body into the container's stdin (`run -i`). */
+  /**
+   * A terminal container: its terminal, both ways (terminal.ts). Otherwise the request body
+   * goes into the container's stdin (`run -i`).
+   */
   app.post('/v1/containers/:id/attach', async (req: IdReq, reply) => {
+    if (m.inspect(req.params.id).Config.Tty) {
+      await attachTerminalRoute(m, req.params.id, req, reply);
+      return reply;
+    }
     const target = await m.attachStdin(req.params.id);
     const body = req.body as Readable | undefined;
     if (body && typeof body.pipe === 'function') {
@@ -161,6 +178,15 @@ function streamRoutes(app: FastifyInstance, m: ContainerManager): void {
       target.end();
     }
     await m.stdinEnded(req.params.id);
+    return reply.code(204).send();
+  });
+
+  /** Docker's resize: the window size of a terminal container, `?h=ROWS&w=COLS`. */
+  app.post('/v1/containers/:id/resize', async (req: IdReq, reply) => {
+    const rows = intParam(req.query, 'h', { min: 0, max: 0xffff });
+    const cols = intParam(req.query, 'w', { min: 0, max: 0xffff });
+    if (rows === undefined || cols === undefined) throw new ShoalError('InvalidArgument', 'resize needs h (rows) and w (columns)');
+    await m.resizeTerminal(req.params.id, { rows, cols });
     return reply.code(204).send();
   });
 }

@@ -4,7 +4,7 @@
  * names them all: unknown fields, then image, process, limits, labels, sizes, network. A
  * body that is not a JSON object is InvalidArgument (400).
  */
-import { CONTAINER_CREATE_FIELDS, fieldPath, ShoalError, toShoalError, type FieldCause, type NetworkMode } from '../../api/index.js';
+import { checkConsoleSize, CONTAINER_CREATE_FIELDS, fieldPath, ShoalError, toShoalError, type FieldCause, type NetworkMode } from '../../api/index.js';
 import { NETWORK_NAME_RE, parsePortSpec } from '../../network/index.js';
 import { parseCpus, parseMemory, parseSignal, type CreateOptions } from '../../runtime/index.js';
 
@@ -110,6 +110,12 @@ function readProcess(r: FieldReader, out: CreateOptions): void {
   set(out, 'stopTimeout', r.int('stopTimeout', 0));
   set(out, 'openStdin', r.bool('openStdin'));
   set(out, 'stdinOnce', r.bool('stdinOnce'));
+  set(out, 'tty', r.bool('tty'));
+  const size = r.body['consoleSize'];
+  if (size !== undefined && size !== null) {
+    if (checkConsoleSize(size)) out.consoleSize = [size[0], size[1]];
+    else r.bad('consoleSize', 'must be [rows, cols], each 0..65535');
+  }
   set(out, 'init', r.bool('init'));
   set(out, 'autoRemove', r.bool('autoRemove'));
 }

@@ -14,13 +14,15 @@ export function flag(v: string | string[] | undefined, name: string): boolean {
   return parseBoolParam(first(v), name);
 }
 
-/** A number parameter (integer unless `allowFraction`), at least `min` (default 0); absent or empty: undefined; else InvalidArgument. */
-export function intParam(q: Query, key: string, opts: { min?: number; allowFraction?: boolean } = {}): number | undefined {
+/** A number parameter (integer unless `allowFraction`), at least `min` (default 0) and at most `max`; absent or empty: undefined; else InvalidArgument. */
+export function intParam(q: Query, key: string, opts: { min?: number; max?: number; allowFraction?: boolean } = {}): number | undefined {
   const s = first(q[key]);
   if (s === undefined || s === '') return undefined;
   const n = Number(s);
-  if (!Number.isFinite(n) || (!opts.allowFraction && !Number.isInteger(n)) || n < (opts.min ?? 0)) {
-    throw new ShoalError('InvalidArgument', `invalid query parameter ${key}=${JSON.stringify(s)}: want a number >= ${opts.min ?? 0}`);
+  const max = opts.max ?? Infinity;
+  if (!Number.isFinite(n) || (!opts.allowFraction && !Number.isInteger(n)) || n < (opts.min ?? 0) || n > max) {
+    const range = max === Infinity ? `>= ${opts.min ?? 0}` : `from ${opts.min ?? 0} to ${max}`;
+    throw new ShoalError('InvalidArgument', `invalid query parameter ${key}=${JSON.stringify(s)}: want a number ${range}`);
   }
   return n;
 }

@@ -18,8 +18,9 @@ export interface RunOptions {
   detach?: boolean;
   rm?: boolean;
   interactive?: boolean;
-  /** Accepted as docker users type it (`-it`); no terminal is allocated. */
+  /** A terminal for the process (`-t`): a pty of the container, this terminal raw while attached. */
   tty?: boolean;
+  detachKeys?: string;
   init?: boolean;
   name?: string;
   env?: string[];
@@ -44,8 +45,10 @@ export interface RunOptions {
 /** What commander makes of the options of `exec`. */
 export interface ExecOptions {
   interactive?: boolean;
-  /** Accepted as docker users type them; the command always runs attached, without a terminal. */
+  /** A terminal for the command (`-t`). */
   tty?: boolean;
+  detachKeys?: string;
+  /** Accepted as docker users type it; the command always runs attached. */
   detach?: boolean;
   env?: string[];
   user?: string;
@@ -64,7 +67,8 @@ export function declareRunOptions(cmd: Command): Command {
     .option('-d, --detach', 'run in the background and print the container id')
     .option('--rm', 'remove the container when it exits')
     .option('-i, --interactive', 'send our stdin to the container')
-    .option('-t, --tty', 'accepted for docker compatibility (no terminal is allocated)')
+    .option('-t, --tty', 'give the process a terminal (attached: ours, raw; Ctrl-P Ctrl-Q detaches)')
+    .option('--detach-keys <keys>', 'keys that detach from the terminal (default ctrl-p,ctrl-q)')
     .option('--init', 'run an init as PID 1 that forwards signals and reaps zombies')
     .option('--name <name>', 'container name')
     .option('-e, --env <K=V>', 'environment variable; K alone takes its value from our environment (repeatable)', collect)
@@ -94,7 +98,8 @@ export function declareExecOptions(cmd: Command): Command {
     .argument('[cmd...]', 'the command and its arguments, verbatim')
     .passThroughOptions()
     .option('-i, --interactive', 'send our stdin to the command')
-    .option('-t, --tty', 'accepted for docker compatibility (no terminal is allocated)')
+    .option('-t, --tty', 'run the command on a terminal (ours, raw, while it runs)')
+    .option('--detach-keys <keys>', 'keys that end the session (default ctrl-p,ctrl-q)')
     .option('-d, --detach', 'accepted for docker compatibility (the command runs attached)')
     .option('-e, --env <K=V>', 'environment variable; K alone takes its value from our environment (repeatable)', collect)
     .option('-u, --user <user>', 'user[:group] to run as')
@@ -165,6 +170,7 @@ export function containerCreateRequest(o: RunOptions, image: string | undefined,
   if (o.cpuShares !== undefined) body.cpuShares = integerOption('--cpu-shares', o.cpuShares);
   if (o.stopTimeout !== undefined) body.stopTimeout = integerOption('--stop-timeout', o.stopTimeout);
   if (o.init) body.init = true;
+  if (o.tty) body.tty = true;
   if (o.interactive) {
     body.openStdin = true;
     // Attached `run -i`: the container sees EOF when our stdin ends (Docker's StdinOnce).
@@ -183,5 +189,6 @@ export function execSpec(o: ExecOptions, container: string | undefined, cmd: str
   if (e.length > 0) spec.env = e;
   if (o.user !== undefined) spec.user = o.user;
   if (o.workdir !== undefined) spec.workdir = o.workdir;
+  if (o.tty) spec.tty = true;
   return { target: container, spec };
 }

@@ -11,6 +11,7 @@ import type { LogOptions } from '../../client/index.js';
 import { apiClient } from '../clients.js';
 import type { CtlContext, OutStream } from '../context.js';
 import { logText, printExecFrames, writeLogEntries } from '../output.js';
+import { runTerminal, type TerminalOptions } from '../terminal.js';
 
 export interface RemoteRef {
   kind: 'service' | 'task';
@@ -119,6 +120,8 @@ export async function remoteLogs(ref: RemoteRef, o: RemoteLogsOptions, cmd: Comm
 
 export interface RemoteExecOptions {
   interactive: boolean;
+  /** A terminal session (`exec -t`): the body is the frame stream, through the tunnel as bytes. */
+  terminal?: TerminalOptions;
   namespace?: string;
 }
 
@@ -128,6 +131,13 @@ export async function remoteExec(ref: RemoteRef, spec: ExecSpec, o: RemoteExecOp
   if (spec.cmd[0] === '--') spec = { ...spec, cmd: spec.cmd.slice(1) };
   if (spec.cmd.length === 0) throw errors.invalidArgument('usage: shoalctl exec [-i] task/NAME -- COMMAND [ARG...]');
   const c = await apiClient(cmd, ctx);
+  if (o.terminal) {
+    const ns = o.namespace ?? 'default';
+    const res = await runTerminal(ctx, o.terminal, (input, signal) => Promise.resolve(c.execTask(ns, ref.name, spec, input, signal)));
+    if (res.exitCode !== undefined) ctx.setExitCode(res.exitCode);
+    else if (!res.detached && !ctx.signal.aborted) throw errors.unavailable(`the exec in task ${ref.name} ended without an exit code (its node or the controller went away)`);
+    return;
+  }
   // stdin may never end (a terminal): stop sending it once the command has exited.
   const stop = new AbortController();
   const onAbort = (): void => stop.abort();

@@ -4,6 +4,7 @@
  * and exit watcher, and the promise that resolves when its current run has exited.
  */
 import type { Cgroup } from '../cgroups/index.js';
+import type { TerminalWaiter } from './terminals.js';
 import type { ContainerSpec, ContainerState, NetworkAttachment } from './types.js';
 
 export interface Entry {
@@ -17,6 +18,8 @@ export interface Entry {
   markExited: () => void;
   network: NetworkAttachment['networks'];
   removed: boolean;
+  /** Clients attached to a created terminal container, waiting for its start (terminals.ts). */
+  terminalWaiters: TerminalWaiter[];
 }
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
@@ -42,6 +45,7 @@ export function newEntry(spec: ContainerSpec, state: ContainerState, network: Ne
     markExited: () => undefined,
     network,
     removed: false,
+    terminalWaiters: [],
   };
 }
 

@@ -4,7 +4,8 @@
  * is testable. `kill` is the signal function to give the manager.
  */
 import { PassThrough, type Writable } from 'node:stream';
-import type { ExecSpec, ExitStatus, LaunchSpec, RuntimeDriver, StartOptions, Started } from '../helper/driver.js';
+import { ShoalError, type TerminalSize } from '../../api/index.js';
+import type { ExecSpec, ExitStatus, LaunchSpec, RuntimeDriver, StartOptions, Started, TerminalAttachment } from '../helper/driver.js';
 
 interface FakeProc {
   pid: number;
@@ -36,9 +37,16 @@ export class FakeDriver implements RuntimeDriver {
     }
     const pid = this.nextPid++;
     const proc: FakeProc = { pid, spec, startTime: String(pid * 7), waiters: [] };
-    await opts.onCreated?.(pid);
+    // Known (a terminal can be attached) from `created` on, as a monitor's socket is.
     this.procs.set(pid, proc);
     this.byStateDir.set(spec.stateDir, proc);
+    try {
+      await opts.onCreated?.(pid);
+    } catch (err) {
+      this.procs.delete(pid);
+      this.byStateDir.delete(spec.stateDir);
+      throw err;
+    }
     return { pid, monitorPid: pid + 100_000, pidStartTime: proc.startTime };
   }
 
@@ -95,6 +103,28 @@ export class FakeDriver implements RuntimeDriver {
 
   attachStdin(_stateDir: string): Promise<Writable> {
     return Promise.resolve(new PassThrough());
+  }
+
+  /** What attached terminals typed and the sizes they set (for tests), by state dir. */
+  readonly terminals: Array<{ stateDir: string; typed: Buffer[]; sizes: TerminalSize[]; output: PassThrough }> = [];
+
+  /** A terminal whose output is a PassThrough the test writes (and ends, as an exit would). */
+  attachTerminal(stateDir: string): Promise<TerminalAttachment> {
+    const p = this.byStateDir.get(stateDir);
+    if (!p || p.exit) return Promise.reject(new ShoalError('FailedPrecondition', 'container is not running'));
+    const t = { stateDir, typed: [] as Buffer[], sizes: [] as TerminalSize[], output: new PassThrough() };
+    this.terminals.push(t);
+    return Promise.resolve({
+      output: t.output,
+      write: (data) => void t.typed.push(data),
+      resize: (size) => void t.sizes.push(size),
+      close: () => void t.output.destroy(),
+    });
+  }
+
+  resizeTerminal(stateDir: string, size: TerminalSize): Promise<void> {
+    this.terminals.push({ stateDir, typed: [], sizes: [size], output: new PassThrough() });
+    return Promise.resolve();
   }
 
   /** Monitor pids whose stdin was closed (for tests). */

@@ -5,3 +5,4 @@ export * from './defaults.js';
 export { hostsEntry, parseResolvConf, resolvConfFile, type ResolvConfLines } from './etc-files.js';
 export { FakeDriver } from './fake-driver.js';
 export { resolveImageUser, type ResolvedUser } from './user.js';
+export type { ExitInfo, TerminalSession } from './terminals.js';

@@ -1,6 +1,34 @@
-/** Docker-shaped views of a container: `inspect` and the `ps` summary. Pure. */
+/** Docker-shaped views of a container: `inspect` and the `ps` summary (of one, or of all). Pure. */
 import type { ContainerSpec, ContainerState, NetworkAttachment } from './types.js';
 import type { ContainerInspect, ContainerSummary } from '../../api/index.js';
+import { isLive } from './entry.js';
+
+/** What the listings read of a container record. */
+interface Listed {
+  spec: ContainerSpec;
+  state: ContainerState;
+  removed: boolean;
+}
+
+const listed = (e: Listed): boolean => !e.removed && e.state.Status !== 'creating';
+
+/** Ids of the containers `ps -a` shows whose label `key` is set (to `value`, if given); no summaries built. */
+export function labelledIds(records: Iterable<Listed>, key: string, value?: string): string[] {
+  const out: string[] = [];
+  for (const e of records) {
+    const v = listed(e) ? e.spec.Config.Labels[key] : undefined;
+    if (v !== undefined && (value === undefined || v === value)) out.push(e.spec.Id);
+  }
+  return out;
+}
+
+/** `ps` (running ones) or `ps -a`, newest first. */
+export function summaries(records: Iterable<Listed>, opts: { all?: boolean }, now: Date): ContainerSummary[] {
+  return [...records]
+    .filter((e) => listed(e) && (opts.all || isLive(e.state)))
+    .sort((a, b) => b.spec.Created.localeCompare(a.spec.Created))
+    .map((e) => toSummary(e.spec, e.state, now));
+}
 
 export function toInspect(spec: ContainerSpec, state: ContainerState, networks: NetworkAttachment['networks']): ContainerInspect {
   const status = state.Status === 'creating' ? 'created' : state.Status;

@@ -8,23 +8,24 @@
 import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ShoalError, toShoalError, type ContainerInspect, type ContainerStats, type ContainerSummary, type LogEntry } from '../../api/index.js';
+import { ShoalError, toShoalError, type ContainerInspect, type ContainerStats, type ContainerSummary, type LogEntry, type TerminalSize } from '../../api/index.js';
 import { explainNoSpace } from '../../util/index.js';
 import type { Cgroup, CgroupManager } from '../cgroups/index.js';
 import type { ExitStatus, LaunchSpec, RuntimeDriver } from '../helper/driver.js';
 import { DEFAULT_LOG_MAX_BYTES, DEFAULT_LOG_MAX_FILES } from './defaults.js';
 import { armExit, isLive, newEntry, type Entry } from './entry.js';
 import { writeEtcFiles } from './etc-files.js';
-import { toInspect, toSummary } from './inspect.js';
+import { labelledIds, summaries, toInspect } from './inspect.js';
 import { readLogs, readLogsOptions } from './logs.js';
-import { mergeConfig, mergeEnv } from './merge.js';
+import { mergeConfig } from './merge.js';
 import { generateName, newId } from './names.js';
 import { markRemoving, writeSpec, writeState } from './records.js';
 import { restoreContainers } from './restore.js';
 import {
-  buildContainerSpec, buildLaunchSpec, cgroupLimits, checkCreateOptions, checkExecOptions, createWarnings, networkPeer, networkRequest, withDefaultLimits, type DefaultLimits,
+  buildContainerSpec, buildExecSpec, buildLaunchSpec, cgroupLimits, checkCreateOptions, checkExecOptions, createWarnings, networkPeer, networkRequest, withDefaultLimits, type DefaultLimits,
 } from './spec.js';
 import { exitCodeOf, exitedState, needsStart, newContainerState, runningState } from './state.js';
+import { attachEntry, connectForStart, dropWaiters, resizeEntry, startedForWaiters, startFailedForWaiters, type TerminalSession, type TerminalWaiter } from './terminals.js';
 import { parseSignal } from './units.js';
 import { resolveImageUser } from './user.js';
 import type { ContainerSpec, ContainerState, CreateOptions, ExecOptions, ImageProvider, LogsOptions, NetworkAttachment, NetworkHook } from './types.js';
@@ -242,6 +243,7 @@ export class ContainerManager {
     let attached = false;
     let netState: ContainerState['Network'];
     let started;
+    let terminals: TerminalWaiter[] = [];
     try {
       started = await this.o.driver.start(this.launchSpec(spec), {
         ...(signal ? { signal } : {}),
@@ -252,12 +254,14 @@ export class ContainerManager {
           netState = Object.keys(att.networks).length > 0 ? { networks: att.networks, ports: att.ports ?? [] } : undefined;
           // The etc files are bind-mounted already: rewritten in place, before the process execs.
           if (att.hostsEntries?.length || att.dnsServers) await this.writeEtcFiles(spec, att);
+          terminals = await connectForStart(e, () => this.o.driver.attachTerminal(runDir)); // before the process runs
         },
       });
     } catch (err) {
       await cgroup.destroy().catch(() => undefined);
       if (attached) await this.o.network.detach(who).catch(() => undefined);
       const se = toShoalError(err);
+      startFailedForWaiters(e, terminals, se);
       e.state = { ...e.state, Error: se.message, ExitCode: 127 };
       await this.persistStateOrReport(e);
       throw se;
@@ -269,10 +273,12 @@ export class ContainerManager {
     try {
       await this.persistState(e);
     } catch (err) {
+      startFailedForWaiters(e, terminals, err);
       // A run state.json does not record would be unknown to the next agent: undo it.
       await this.undoStart(e, before, cgroup, attached ? who : undefined, err);
     }
     this.watchExit(e);
+    startedForWaiters(e, terminals, () => this.o.driver.attachTerminal(runDir));
   }
 
   /** Kills a run whose start could not be recorded; the container stays as it was, with the Error. */
@@ -460,6 +466,7 @@ export class ContainerManager {
   private async cleanup(id: string, spec: ContainerSpec | undefined): Promise<void> {
     const e = this.entries.get(id);
     e?.watch?.abort();
+    if (e) dropWaiters(e, new ShoalError('NotFound', `container ${id} was removed`));
     if (spec) {
       await this.o.network
         .detach(networkPeer(spec))
@@ -500,21 +507,11 @@ export class ContainerManager {
 
   /** Ids of the containers `list({all: true})` would show whose label `key` is set (to `value`, if given); no summaries built. */
   idsWithLabel(key: string, value?: string): string[] {
-    const out: string[] = [];
-    for (const e of this.entries.values()) {
-      if (e.removed || e.state.Status === 'creating') continue;
-      const v = e.spec.Config.Labels[key];
-      if (v !== undefined && (value === undefined || v === value)) out.push(e.spec.Id);
-    }
-    return out;
+    return labelledIds(this.entries.values(), key, value);
   }
 
   list(opts: { all?: boolean } = {}): ContainerSummary[] {
-    const now = this.o.clock();
-    return [...this.entries.values()]
-      .filter((e) => !e.removed && e.state.Status !== 'creating' && (opts.all || isLive(e.state)))
-      .sort((a, b) => b.spec.Created.localeCompare(a.spec.Created))
-      .map((e) => toSummary(e.spec, e.state, now));
+    return summaries(this.entries.values(), opts, this.o.clock());
   }
 
   logs(ref: string, opts: LogsOptions = {}): AsyncGenerator<LogEntry> {
@@ -541,17 +538,20 @@ export class ContainerManager {
     if (e.state.Status === 'paused') throw new ShoalError('FailedPrecondition', `container ${e.spec.Name.slice(1)} is paused`);
     if (e.state.Status !== 'running') throw new ShoalError('FailedPrecondition', `container ${e.spec.Name.slice(1)} is not running`);
     checkExecOptions(opts);
-    const user = opts.user ? await resolveImageUser(opts.user, e.spec.LowerDirs, e.spec.ImageRef) : { ...e.spec.ProcessUser, home: '' };
-    return this.o.driver.exec(this.launchSpec(e.spec), e.state.Pid, {
-      args: opts.cmd,
-      env: mergeEnv(e.spec.Config.Env, opts.env ?? []),
-      cwd: opts.workdir || e.spec.Config.WorkingDir,
-      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
-      ...(opts.stdin ? { stdin: opts.stdin } : {}),
-      stdout: opts.stdout,
-      stderr: opts.stderr,
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    });
+    const user = opts.user ? await resolveImageUser(opts.user, e.spec.LowerDirs, e.spec.ImageRef) : e.spec.ProcessUser;
+    return this.o.driver.exec(this.launchSpec(e.spec), e.state.Pid, buildExecSpec(e.spec, opts, user));
+  }
+
+  /** A terminal container's session (terminals.ts `attachEntry`); FailedPrecondition is thrown at the call. */
+  attachTerminal(ref: string, signal?: AbortSignal): Promise<TerminalSession> {
+    const e = this.find(ref);
+    return attachEntry(e, () => this.o.driver.attachTerminal(this.runDirOf(e.spec.Id)), signal);
+  }
+
+  /** Sets the window size of a running terminal container. */
+  async resizeTerminal(ref: string, size: TerminalSize): Promise<void> {
+    const e = this.find(ref);
+    await resizeEntry(e, (s) => this.o.driver.resizeTerminal(this.runDirOf(e.spec.Id), s), size);
   }
 
   /** Stream into the container's stdin (created with openStdin). */

@@ -6,14 +6,14 @@
  * a disk, a kernel or a clock. The container manager is the shell around it.
  */
 import { isAbsolute, join, normalize } from 'node:path';
-import { ShoalError } from '../../api/index.js';
+import { consoleSizeOf, ShoalError, type TerminalSize } from '../../api/index.js';
 import type { MountPoint, NetworkMode } from '../../api/index.js';
 import type { CgroupLimits } from '../cgroups/index.js';
-import type { LaunchSpec } from '../helper/driver.js';
+import type { ExecSpec, LaunchSpec } from '../helper/driver.js';
 import {
   DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, DEFAULT_RLIMITS, DEFAULT_STOP_TIMEOUT_S,
 } from './defaults.js';
-import { envDefault, type Merged } from './merge.js';
+import { envDefault, mergeEnv, type Merged } from './merge.js';
 import { validateName } from './names.js';
 import type { ContainerSpec, CreateOptions, ExecOptions, NetworkRequest, ResolvedImage } from './types.js';
 import { nanoCpusToQuota } from './units.js';
@@ -122,6 +122,7 @@ export function buildContainerSpec(i: SpecInput): ContainerSpec {
       StopTimeout: opts.stopTimeout ?? DEFAULT_STOP_TIMEOUT_S,
       OpenStdin: opts.openStdin ?? false,
       ...(opts.openStdin && opts.stdinOnce ? { StdinOnce: true } : {}),
+      ...(opts.tty ? { Tty: true } : {}),
     },
     HostConfig: {
       Memory: opts.memory ?? 0,
@@ -135,6 +136,7 @@ export function buildContainerSpec(i: SpecInput): ContainerSpec {
       ...(bridge && opts.networkAliases?.length ? { NetworkAliases: opts.networkAliases } : {}),
       Init: opts.init ?? false,
       AutoRemove: opts.autoRemove ?? false,
+      ...(opts.tty && opts.consoleSize ? { ConsoleSize: opts.consoleSize } : {}),
     },
     Mounts: i.mounts,
     LowerDirs: image.lowerDirs,
@@ -192,6 +194,21 @@ export function networkRequest(spec: ContainerSpec): NetworkRequest {
   };
 }
 
+/** What the driver runs for an exec: the container's env and working directory under the request's, as `user`. */
+export function buildExecSpec(spec: ContainerSpec, opts: ExecOptions, user: ContainerSpec['ProcessUser']): ExecSpec {
+  return {
+    args: opts.cmd,
+    env: mergeEnv(spec.Config.Env, opts.env ?? []),
+    cwd: opts.workdir || spec.Config.WorkingDir,
+    user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+    ...(opts.stdin ? { stdin: opts.stdin } : {}),
+    stdout: opts.stdout,
+    stderr: opts.stderr,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.tty ? { tty: opts.tty } : {}),
+  };
+}
+
 export interface LaunchContext {
   /** The container's data dir, `<data>/containers/<id>` (rootfs upper/work and /etc files). */
   dataDir: string;
@@ -202,6 +219,11 @@ export interface LaunchContext {
   seccomp: 'default' | 'unconfined';
   /** The files of the container's cgroup its process joins (`Cgroup.procsFiles()`). */
   cgroupProcsFiles: string[];
+}
+
+function terminalOf(size: [number, number] | undefined): { terminal: true; consoleSize?: TerminalSize } {
+  const s = consoleSizeOf(size);
+  return s ? { terminal: true, consoleSize: s } : { terminal: true };
 }
 
 /** The LaunchSpec of a container: its process, rootfs, mounts and Docker's default security settings. */
@@ -225,6 +247,7 @@ export function buildLaunchSpec(spec: ContainerSpec, ctx: LaunchContext): Launch
       capabilities: DEFAULT_CAPABILITIES,
       rlimits: DEFAULT_RLIMITS,
       openStdin: spec.Config.OpenStdin,
+      ...(spec.Config.Tty ? terminalOf(spec.HostConfig.ConsoleSize) : {}),
     },
     mounts: spec.Mounts.map((m) => ({ source: m.Source, destination: m.Destination, readOnly: !m.RW })),
     etcFiles: { hosts: join(dir, 'hosts'), hostname: join(dir, 'hostname'), resolvConf: join(dir, 'resolv.conf') },

@@ -1,5 +1,6 @@
 /** The container model: what users ask for, what is stored on disk, and the boundaries of the manager. */
 import type { Writable, Readable } from 'node:stream';
+import type { ExecSpec } from '../helper/driver.js';
 import type {
   ContainerConfig, ContainerCreateRequest, ContainerNetworks, ContainerStatus, HostConfig, ImageRuntimeConfig, MountPoint, NetworkMode, PublishedPort,
 } from '../../api/index.js';
@@ -106,4 +107,6 @@ export interface ExecOptions {
   stdout: Writable;
   stderr: Writable;
   signal?: AbortSignal;
+  /** Run on a terminal: its first size and later resizes (stdin is then keys, stdout all output). */
+  tty?: ExecSpec['tty'];
 }

@@ -5,6 +5,7 @@
  * `NativeDriver` is the real implementation; tests of the manager use a fake.
  */
 import type { Readable, Writable } from 'node:stream';
+import type { TerminalSize } from '../../api/index.js';
 
 export interface IdMapping {
   uid: number;
@@ -46,8 +47,12 @@ export interface LaunchSpec {
     /** Capability names like CAP_CHOWN; applied to bounding, permitted, effective (and inheritable/ambient empty). */
     capabilities: string[];
     rlimits: Rlimit[];
-    /** Keep a stdin pipe open to the process (`docker run -i`). */
+    /** Keep a stdin pipe open to the process (`docker run -i`); with `terminal`, let attached clients type. */
     openStdin: boolean;
+    /** A pty of the container's devpts as stdio and controlling terminal (`run -t`); absent: pipes. */
+    terminal?: boolean;
+    /** The terminal's first window size. */
+    consoleSize?: TerminalSize;
   };
   mounts: BindMount[];
   /** Files the runtime wrote (hosts, hostname, resolv.conf), bind-mounted over /etc/<name>. */
@@ -105,15 +110,36 @@ export interface StartOptions {
   onCreated?: (pid: number) => Promise<void>;
 }
 
+/** Window sizes that arrive while a terminal is in use (an EventEmitter fits). */
+export interface ResizeEvents {
+  on(event: 'resize', listener: (size: TerminalSize) => void): unknown;
+  off(event: 'resize', listener: (size: TerminalSize) => void): unknown;
+}
+
 export interface ExecSpec {
   args: string[];
   env: string[];
   cwd: string;
   user: IdMapping;
+  /** With `tty`: the bytes typed (keys, not frames). */
   stdin?: Readable;
+  /** With `tty`: everything the terminal shows (stderr gets nothing). */
   stdout: Writable;
   stderr: Writable;
   signal?: AbortSignal;
+  /** Run on a pty of the container's devpts. */
+  tty?: { size?: TerminalSize; resizes?: ResizeEvents };
+}
+
+/** A connection to a running terminal container's monitor (docs/runtime-helper.md, "Terminals"). */
+export interface TerminalAttachment {
+  /** What the terminal shows: first what was written while nobody was attached (its last 16 KiB), then live; ends when the container exits or on close(). */
+  output: Readable;
+  /** Keys for the terminal (dropped unless the container has openStdin). */
+  write(data: Buffer): void;
+  resize(size: TerminalSize): void;
+  /** Detaches; the container keeps running. */
+  close(): void;
 }
 
 export interface RuntimeDriver {
@@ -129,6 +155,10 @@ export interface RuntimeDriver {
   waitExit(stateDir: string, signal?: AbortSignal): Promise<ExitStatus>;
   /** Stream the container's stdin, when openStdin was set. */
   attachStdin(stateDir: string): Promise<Writable>;
+  /** Attach to a running container started with `terminal` (FailedPrecondition when it is not running). */
+  attachTerminal(stateDir: string): Promise<TerminalAttachment>;
+  /** Sets the window size of a running terminal container. */
+  resizeTerminal(stateDir: string, size: TerminalSize): Promise<void>;
   /**
    * Lets the container read EOF on stdin once the writers attached now have closed (the
    * monitor drops the writer it keeps open between attaches): Docker's StdinOnce.

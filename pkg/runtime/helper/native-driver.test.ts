@@ -3,12 +3,14 @@
  * and waitExit/readExit/attachStdin against state dirs written by the test.
  */
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { EventEmitter } from 'node:events';
+import { PassThrough } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isShoalError } from '../../api/index.js';
+import { isShoalError, type TerminalSize } from '../../api/index.js';
 import { UNKNOWN_EXIT_CODE, type LaunchSpec } from './driver.js';
 import { defaultBinaryPath, findPackageRoot, NativeDriver } from './native-driver.js';
 
@@ -156,6 +158,23 @@ describe('NativeDriver', () => {
   it('attachStdin: FailedPrecondition without a stdin FIFO', async () => {
     const d = new NativeDriver();
     await expect(d.attachStdin(dir)).rejects.toSatisfy((e) => isShoalError(e, 'FailedPrecondition'));
+  });
+
+  it('a tty exec sends window sizes down fd 3 after the config, also one that came before it', async () => {
+    const bin = await fakeHelper('read -r line <&3; echo "$line"');
+    const d = new NativeDriver({ binaryPath: bin });
+    const resizes = new EventEmitter<{ resize: [TerminalSize] }>();
+    const out = new PassThrough();
+    let text = '';
+    out.on('data', (b: Buffer) => (text += b.toString()));
+    // With a score to set, the config goes out only after an await: the resize comes first.
+    const oomScoreAdj = Number((await readFile('/proc/self/oom_score_adj', 'utf8')).trim());
+    const running = d.exec({ ...spec, oomScoreAdj }, 42, { args: ['sh'], env: [], cwd: '/', user: spec.process.user, stdout: out, stderr: new PassThrough(), tty: { size: { rows: 2, cols: 3 }, resizes } });
+    resizes.emit('resize', { rows: 5, cols: 6 });
+    expect(await running).toEqual({ exitCode: 0 });
+    expect(text).toBe('resize 5 6\n');
+    const config = await readFile(join(dir, 'config.bin'), 'utf8');
+    expect(config).toContain('tty\u00001\u0000console_size\u00002 3\u0000');
   });
 
   it('isRunning compares the start time', async () => {

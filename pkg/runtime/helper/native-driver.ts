@@ -6,18 +6,20 @@
  * Protocol: docs/runtime-helper.md.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { constants as fsc, existsSync, open, watch, type FSWatcher } from 'node:fs';
+import { closeSync, constants as fsc, existsSync, open, watch, type FSWatcher } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { Socket } from 'node:net';
+import { createConnection, Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { ShoalError, toShoalError } from '../../api/index.js';
-import { UNKNOWN_EXIT_CODE, type ExecSpec, type ExitStatus, type LaunchSpec, type RuntimeDriver, type StartOptions, type Started } from './driver.js';
+import { encodeTerminalFrame, ShoalError, toShoalError, type TerminalSize } from '../../api/index.js';
+import {
+  UNKNOWN_EXIT_CODE, type ExecSpec, type ExitStatus, type LaunchSpec, type RuntimeDriver, type StartOptions, type Started, type TerminalAttachment,
+} from './driver.js';
 import { LineReader } from './line-reader.js';
 import { HelperSpawner } from './spawner.js';
-import { processMatches, readExitFile, readPidFile, STDIN_FIFO, writeExitFile } from './state-files.js';
-import { encodeExecConfig, encodeStartConfig, parseHelperLine } from './wire.js';
+import { ATTACH_SOCKET, processMatches, readExitFile, readPidFile, STDIN_FIFO, writeExitFile } from './state-files.js';
+import { encodeExecConfig, encodeStartConfig, parseHelperLine, resizeLine } from './wire.js';
 import { signalNumber } from '../container/units.js';
 
 export interface NativeDriverOptions {
@@ -173,6 +175,15 @@ export class NativeDriver implements RuntimeDriver {
     }
     const onAbort = () => child.kill('SIGTERM'); // forwarded to the process by the helper
     e.signal?.addEventListener('abort', onAbort, { once: true });
+    // A tty exec keeps fd 3 open: window sizes go down it as lines, after the config (one that
+    // comes earlier is held until then).
+    let configSent = false;
+    let early: TerminalSize | undefined;
+    const onResize = (size: TerminalSize): void => {
+      if (!configSent) early = size;
+      else if (!ctl.destroyed) ctl.write(resizeLine(size));
+    };
+    e.tty?.resizes?.on('resize', onResize);
     try {
       const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
         child.once('error', (err) => reject(new ShoalError('Internal', `spawn ${this.binaryPath}: ${err.message}`, { cause: err })));
@@ -191,6 +202,8 @@ export class NativeDriver implements RuntimeDriver {
       // The helper forks the process only after reading its config: set the score it inherits.
       if (spec.oomScoreAdj !== undefined && child.pid !== undefined) await setOomScoreAdj(child.pid, spec.oomScoreAdj);
       ctl.write(config);
+      configSent = true;
+      if (early) onResize(early);
       let error: ShoalError | undefined;
       for (let line = await lines.next(); line !== undefined; line = await lines.next()) {
         const msg = parseHelperLine(line);
@@ -203,6 +216,7 @@ export class NativeDriver implements RuntimeDriver {
       return { exitCode: res.code };
     } finally {
       e.signal?.removeEventListener('abort', onAbort);
+      e.tty?.resizes?.off('resize', onResize);
       if (e.stdin && child.stdin) e.stdin.unpipe(child.stdin);
       lines.close();
       ctl.destroy();
@@ -295,6 +309,28 @@ export class NativeDriver implements RuntimeDriver {
     }
   }
 
+  async attachTerminal(stateDir: string): Promise<TerminalAttachment> {
+    const s = await connectMonitor(stateDir);
+    s.on('error', () => undefined); // a reset ends `output` like an EOF
+    const send = (frame: Buffer): void => {
+      if (!s.destroyed && s.writable) s.write(frame);
+    };
+    send(encodeTerminalFrame({ type: 'attach' }));
+    return {
+      output: s,
+      write: (data) => send(encodeTerminalFrame({ type: 'input', data })),
+      resize: (size) => send(encodeTerminalFrame({ type: 'resize', ...size })),
+      close: () => s.destroy(),
+    };
+  }
+
+  async resizeTerminal(stateDir: string, size: TerminalSize): Promise<void> {
+    const s = await connectMonitor(stateDir);
+    s.on('error', () => undefined);
+    await new Promise<void>((resolve) => s.end(encodeTerminalFrame({ type: 'resize', ...size }), () => resolve()));
+    s.destroy();
+  }
+
   async closeStdin(monitorPid: number): Promise<void> {
     // Only signal a process that is one of our monitors (a pid may have been reused).
     const cmdline = await readFile(`/proc/${monitorPid}/cmdline`, 'utf8').catch(() => '');
@@ -324,6 +360,37 @@ export async function setOomScoreAdj(pid: number, value: number): Promise<void> 
     const now = Number((await readFile(file, 'utf8').catch(() => '')).trim());
     if (Number.isInteger(now) && now >= value) return;
     throw new ShoalError('Internal', `set oom_score_adj of process ${pid} to ${value}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * Connects to the monitor's attach socket. The state dir's path may be longer than a socket
+ * address holds, so the socket is reached through an fd of the directory.
+ */
+async function connectMonitor(stateDir: string): Promise<Socket> {
+  const notRunning = (): ShoalError => new ShoalError('FailedPrecondition', 'container is not running');
+  let dir: number;
+  try {
+    dir = await new Promise<number>((res, rej) => open(stateDir, fsc.O_RDONLY | fsc.O_DIRECTORY, (err, fd) => (err ? rej(err) : res(fd))));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notRunning();
+    throw toShoalError(err);
+  }
+  try {
+    return await new Promise<Socket>((resolve, reject) => {
+      const s = createConnection({ path: `/proc/self/fd/${dir}/${ATTACH_SOCKET}` });
+      s.once('error', reject);
+      s.once('connect', () => {
+        s.off('error', reject);
+        resolve(s);
+      });
+    });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ECONNREFUSED') throw notRunning();
+    throw toShoalError(err);
+  } finally {
+    closeSync(dir);
   }
 }
 

@@ -11,6 +11,8 @@ import { readJsonStrict, writeFileAtomic } from '../../util/index.js';
 export const EXIT_FILE = 'exit.json';
 export const PID_FILE = 'pid.json';
 export const STDIN_FIFO = 'stdin';
+/** The monitor's socket of a terminal container (native/runtime/console.c). */
+export const ATTACH_SOCKET = 'attach.sock';
 
 export interface PidFile {
   pid: number;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { isShoalError } from '../../api/index.js';
 import { DEFAULT_DEVICE_RULES } from '../cgroups/devices.js';
 import type { LaunchSpec } from './driver.js';
-import { capabilityMask, encodeExecConfig, encodeStartConfig, parseHelperLine } from './wire.js';
+import { capabilityMask, encodeExecConfig, encodeStartConfig, parseHelperLine, resizeLine } from './wire.js';
 
 const DOCKER_CAPS = [
   'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID',
@@ -137,5 +137,19 @@ describe('wire', () => {
     expect(parseHelperLine('error Bogus something')).toMatchObject({ type: 'error', code: 'Internal', message: 'Bogus something' });
     expect(parseHelperLine('hello')).toMatchObject({ type: 'error', code: 'Internal' });
     expect(parseHelperLine('created x')).toMatchObject({ type: 'error', code: 'Internal' });
+  });
+
+  it('asks for a terminal only when there is one (the config of other containers does not change)', () => {
+    const keys = (kv: Array<[string, string]>) => kv.filter(([k]) => k === 'tty' || k === 'console_size');
+    expect(keys(decode(encodeStartConfig(spec())))).toEqual([]);
+    const tty = spec();
+    tty.process = { ...tty.process, terminal: true, consoleSize: { rows: 24, cols: 80 } };
+    expect(keys(decode(encodeStartConfig(tty)))).toEqual([['tty', '1'], ['console_size', '24 80']]);
+    tty.process = { ...tty.process, consoleSize: { rows: 0, cols: 0 } };
+    expect(keys(decode(encodeStartConfig(tty)))).toEqual([['tty', '1']]);
+    const user = { uid: 0, gid: 0, additionalGids: [] };
+    expect(keys(decode(encodeExecConfig(spec(), 7, { args: ['sh'], env: [], cwd: '/', user, tty: { size: { rows: 3, cols: 4 } } })))).toEqual([['tty', '1'], ['console_size', '3 4']]);
+    expect(() => encodeExecConfig(spec(), 7, { args: ['sh'], env: [], cwd: '/', user, tty: { size: { rows: 1e6, cols: 4 } } })).toThrow(/invalid console size/);
+    expect(resizeLine({ rows: 40, cols: 132 })).toBe('resize 40 132\n');
   });
 });

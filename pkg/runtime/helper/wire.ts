@@ -6,7 +6,7 @@
  * and value; list fields repeat their key. Nothing a string can hold breaks the framing except
  * NUL, which is refused.
  */
-import { ShoalError, type ErrorCode } from '../../api/index.js';
+import { ShoalError, type ErrorCode, type TerminalSize } from '../../api/index.js';
 import type { ExecSpec, LaunchSpec } from './driver.js';
 import { DEFAULT_DEVICE_RULES } from '../cgroups/devices.js';
 
@@ -161,6 +161,7 @@ export function encodeStartConfig(spec: LaunchSpec): Buffer {
   pairs.push(...securityPairs(spec));
   for (const r of spec.deviceRules ?? DEFAULT_DEVICE_RULES) pairs.push(['device', r]);
   pairs.push(['open_stdin', spec.process.openStdin ? '1' : '0']);
+  if (spec.process.terminal) pairs.push(...terminalPairs(spec.process.consoleSize));
   for (const m of spec.mounts) {
     if (!m.destination.startsWith('/')) throw new ShoalError('InvalidArgument', `mount destination ${m.destination} is not absolute`);
     pairs.push(['bind', `${m.readOnly ? 'r' : 'w'}${m.source}`], ['bind_dst', m.destination]);
@@ -174,10 +175,29 @@ export function encodeStartConfig(spec: LaunchSpec): Buffer {
   return encode(pairs);
 }
 
+/** `tty`, and `console_size` `"<rows> <cols>"` when one is known. */
+function terminalPairs(size: TerminalSize | undefined): Pair[] {
+  const out: Pair[] = [['tty', '1']];
+  if (size && (size.rows > 0 || size.cols > 0)) {
+    if (![size.rows, size.cols].every((n) => Number.isInteger(n) && n >= 0 && n <= 0xffff)) {
+      throw new ShoalError('InvalidArgument', `invalid console size ${size.rows}x${size.cols}`);
+    }
+    out.push(['console_size', `${size.rows} ${size.cols}`]);
+  }
+  return out;
+}
+
 /** The framed config for `shoal-runtime exec` into the container whose PID 1 is `pid`. */
-export function encodeExecConfig(spec: LaunchSpec, pid: number, exec: Pick<ExecSpec, 'args' | 'env' | 'cwd' | 'user'>): Buffer {
+export function encodeExecConfig(spec: LaunchSpec, pid: number, exec: Pick<ExecSpec, 'args' | 'env' | 'cwd' | 'user' | 'tty'>): Buffer {
   if (!Number.isInteger(pid) || pid <= 0) throw new ShoalError('InvalidArgument', `invalid container pid ${pid}`);
-  return encode([['id', spec.id], ['pid', String(pid)], ...processPairs(exec.args, exec.env, exec.cwd, exec.user), ...securityPairs(spec)]);
+  const pairs: Pair[] = [['id', spec.id], ['pid', String(pid)], ...processPairs(exec.args, exec.env, exec.cwd, exec.user), ...securityPairs(spec)];
+  if (exec.tty) pairs.push(...terminalPairs(exec.tty.size));
+  return encode(pairs);
+}
+
+/** The line that sets the window size of a tty exec (fd 3, after the config). */
+export function resizeLine(size: TerminalSize): string {
+  return `resize ${Math.max(0, Math.min(0xffff, Math.floor(size.rows)))} ${Math.max(0, Math.min(0xffff, Math.floor(size.cols)))}\n`;
 }
 
 export type HelperMessage =
