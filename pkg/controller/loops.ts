@@ -103,8 +103,11 @@ async function lead(opts: ControlLoopsOptions, signal: AbortSignal, fence: Fence
   };
   const offCidr = nodes.addHandlers({
     onAdd: queueCidrs,
+    // Our own assignments (none → a subnet) need no new step: only an edit or a removal of
+    // a subnet a node had may free or duplicate one. During a join storm of thousands of
+    // nodes this keeps the steps to one per join instead of two.
     onUpdate: (p, c) => {
-      if (p.object.spec.podCIDR !== c.object.spec.podCIDR) queueCidrs();
+      if (p.object.spec.podCIDR !== c.object.spec.podCIDR && (p.object.spec.podCIDR ?? '') !== '') queueCidrs();
     },
   });
   const stop = (): void => term.abort();

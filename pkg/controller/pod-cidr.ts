@@ -14,18 +14,40 @@ export interface PodCidrPlan {
   exhausted: string[];
 }
 
+/**
+ * Subnet index of a node's podCIDR text, memoized: each step looks at every node, and parsing
+ * 5,000 CIDRs per step was most of a join storm's cost.
+ */
+const INDEX_MEMO = new Map<string, number | undefined>();
+const INDEX_MEMO_MAX = 100_000;
+
 export function allocatePodCidrs(clusterCidr: string, nodes: readonly { name: string; podCIDR?: string | undefined }[], nodePrefix = 24): PodCidrPlan {
   const cluster = parseCidr(clusterCidr.trim(), { strict: false });
   if (nodePrefix < cluster.prefix) throw new ShoalError('InvalidArgument', `cluster CIDR ${clusterCidr} is smaller than one node subnet /${nodePrefix}`);
   const size = 2 ** (32 - nodePrefix);
   const count = 2 ** (nodePrefix - cluster.prefix);
-  const used = new Set<number>();
-  const need: string[] = [];
-  for (const n of [...nodes].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+  let used = new Set<number>();
+  let need: string[] = [];
+  let duplicate = false;
+  for (const n of nodes) {
     const idx = indexOf(n.podCIDR);
     if (idx !== undefined && !used.has(idx)) used.add(idx);
-    else need.push(n.name);
+    else {
+      if (idx !== undefined) duplicate = true;
+      need.push(n.name);
+    }
   }
+  // Which of two nodes with the same subnet keeps it is decided by name: sort only then (the
+  // common step, one new node among thousands, stays linear).
+  if (duplicate) {
+    used = new Set<number>();
+    need = [];
+    for (const n of [...nodes].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const idx = indexOf(n.podCIDR);
+      if (idx !== undefined && !used.has(idx)) used.add(idx);
+      else need.push(n.name);
+    }
+  } else need.sort();
   const plan: PodCidrPlan = { assign: new Map(), exhausted: [] };
   let next = 0;
   for (const name of need) {
@@ -41,6 +63,15 @@ export function allocatePodCidrs(clusterCidr: string, nodes: readonly { name: st
 
   function indexOf(text: string | undefined): number | undefined {
     if (text === undefined || text === '') return undefined;
+    const key = `${clusterCidr}|${nodePrefix}|${text}`;
+    if (INDEX_MEMO.has(key)) return INDEX_MEMO.get(key);
+    const idx = parseIndex(text);
+    if (INDEX_MEMO.size >= INDEX_MEMO_MAX) INDEX_MEMO.clear();
+    INDEX_MEMO.set(key, idx);
+    return idx;
+  }
+
+  function parseIndex(text: string): number | undefined {
     try {
       const c = parseCidr(text.trim(), { strict: false });
       if (c.prefix !== nodePrefix || c.network < cluster.network || c.network >= cluster.network + count * size) return undefined;

@@ -47,9 +47,24 @@ async function newKeys(): Promise<webcrypto.CryptoKeyPair> {
   return (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
 }
 
-async function importSigningKey(keyPem: string): Promise<webcrypto.CryptoKey> {
-  const der = createPrivateKey(keyPem).export({ type: 'pkcs8', format: 'der' });
-  return (await webcrypto.subtle.importKey('pkcs8', der, ALG, false, ['sign'])) as webcrypto.CryptoKey;
+/**
+ * The CA's signing key, imported once per key: importing cost ~2 ms of the controller's thread
+ * per certificate, a tenth of a join storm's CPU. Non-extractable; only the last few CA keys
+ * (a rotation) are kept.
+ */
+const SIGNING_KEYS = new Map<string, Promise<webcrypto.CryptoKey>>();
+function importSigningKey(keyPem: string): Promise<webcrypto.CryptoKey> {
+  let k = SIGNING_KEYS.get(keyPem);
+  if (k === undefined) {
+    k = (async () => {
+      const der = createPrivateKey(keyPem).export({ type: 'pkcs8', format: 'der' });
+      return (await webcrypto.subtle.importKey('pkcs8', der, ALG, false, ['sign'])) as webcrypto.CryptoKey;
+    })();
+    k.catch(() => SIGNING_KEYS.delete(keyPem));
+    if (SIGNING_KEYS.size >= 4) SIGNING_KEYS.clear();
+    SIGNING_KEYS.set(keyPem, k);
+  }
+  return k;
 }
 
 /** Escapes a value for an RFC 4514 name (names are validated before, this is belt and braces). */

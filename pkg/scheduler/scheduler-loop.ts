@@ -97,7 +97,12 @@ export async function runSchedulerLoop(opts: SchedulerLoopOptions): Promise<void
       if (unschedulableCount > 0) kick();
     },
   });
-  const offNodes = nodes.addHandlers({ onAdd: kick, onUpdate: kick, onDelete: kick });
+  // A node change matters only to tasks that found no node: pending ones kick through their
+  // own events. (5,000 nodes joining would otherwise run 5,000 passes over the whole cluster.)
+  const nodeChanged = (): void => {
+    if (unschedulableCount > 0) kick();
+  };
+  const offNodes = nodes.addHandlers({ onAdd: nodeChanged, onUpdate: nodeChanged, onDelete: nodeChanged });
   try {
     await Promise.all([tasks.waitForSync(signal), nodes.waitForSync(signal)]);
     while (!signal.aborted) {
@@ -126,17 +131,17 @@ export async function runSchedulerLoop(opts: SchedulerLoopOptions): Promise<void
 async function runPass(ctx: PassContext): Promise<PassResult> {
   const end = schedulerMetrics.passSeconds.startTimer();
   const { all, pending } = passSnapshot(ctx.tasks, ctx.assumed);
+  if (pending.length === 0) {
+    schedulerMetrics.unschedulable.set(0);
+    end();
+    return { placed: 0, unschedulable: 0, conflicts: 0, transactions: 0 };
+  }
   // One view per pass, shared by its chunks: `planChunk` adds each chunk's placements to it.
   const infos = buildNodeInfos(
     ctx.nodes.list().map((n) => n.object),
     all,
   );
   all.length = 0;
-  if (pending.length === 0) {
-    schedulerMetrics.unschedulable.set(0);
-    end();
-    return { placed: 0, unschedulable: 0, conflicts: 0, transactions: 0 };
-  }
   await breathe();
   const committer = new PlanCommitter(ctx);
   let unschedulable = 0;
