@@ -272,7 +272,7 @@ describe.skipIf(skip !== undefined)(`native helper isolation${skip ? ` (skipped:
       const out = new PassThrough();
       const chunks: Buffer[] = [];
       out.on('data', (b: Buffer) => chunks.push(b));
-      await driver.exec(spec, s.pid, { args: ['ls', '/proc/self/fd'], env: [], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] }, stdout: out, stderr: new PassThrough() });
+      await driver.exec(spec, s, { args: ['ls', '/proc/self/fd'], env: [], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] }, stdout: out, stderr: new PassThrough() });
       expect(Buffer.concat(chunks).toString().trim().split('\n').map(Number).sort()).toEqual([0, 1, 2, 3]);
     } finally {
       process.kill(s.pid, 'SIGKILL');
@@ -349,7 +349,7 @@ describe.skipIf(skip !== undefined)(`native helper isolation${skip ? ` (skipped:
       const err = new PassThrough();
       const chunks: Buffer[] = [];
       out.on('data', (b: Buffer) => chunks.push(b));
-      const res = await driver.exec(spec, s.pid, { args, env: ['PATH=/bin'], cwd: '/', user, stdout: out, stderr: err });
+      const res = await driver.exec(spec, s, { args, env: ['PATH=/bin'], cwd: '/', user, stdout: out, stderr: err });
       return { ...res, out: Buffer.concat(chunks).toString() };
     };
     const id = await exec(['id']);
@@ -369,7 +369,7 @@ describe.skipIf(skip !== undefined)(`native helper isolation${skip ? ` (skipped:
     const out = new PassThrough();
     const chunks: Buffer[] = [];
     out.on('data', (b: Buffer) => chunks.push(b));
-    await driver.exec(spec, s.pid, { args: ['cat'], env: [], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] }, stdin, stdout: out, stderr: new PassThrough() });
+    await driver.exec(spec, s, { args: ['cat'], env: [], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] }, stdin, stdout: out, stderr: new PassThrough() });
     expect(Buffer.concat(chunks).toString()).toBe('from stdin\n');
     await expect(exec(['no-such-command'])).rejects.toSatisfy((e) => isShoalError(e, 'InvalidArgument'));
     // A background child keeping stdout open does not hold the exec hostage.
