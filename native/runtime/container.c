@@ -482,6 +482,9 @@ static void run_init(struct config *c, int sync) {
     exec_user(c, sync);
   }
   close(sync);
+  /* The reaper stays in the container for its whole life and needs nothing but its stdio:
+   * close whatever else it inherited (a descriptor the agent leaked without CLOEXEC). */
+  syscall(SYS_close_range, 3U, ~0U, 0U);
   prctl(PR_SET_NAME, "shoal-init", 0, 0, 0);
   for (;;) {
     siginfo_t si;

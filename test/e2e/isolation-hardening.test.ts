@@ -1,14 +1,16 @@
 /**
- * Runtime hardening (issue 14), for real, with NativeDriver and a busybox root: exec joins the
- * container through a pidfd checked against PID 1's recorded start time, so a recycled or
- * wrong pid is refused before any cgroup or namespace is joined and nothing runs.
+ * Runtime hardening (issue 14), for real, with NativeDriver and a busybox root: the helper's
+ * processes a container can see (the --init reaper above all) are not dumpable, so the
+ * container's root cannot read them through /proc/<pid>/; exec joins the container through a
+ * pidfd checked against PID 1's recorded start time, so a recycled or wrong pid is refused
+ * before any cgroup or namespace is joined and nothing runs.
  *
  * Needs root, overlayfs, busybox and the built helper; skips with the reason otherwise.
  * Containers, the host process, cgroups and temp dirs are removed in afterAll, also when a
  * test fails.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -24,6 +26,9 @@ const REPO = resolve(import.meta.dirname, '../..');
 const HELPER = join(REPO, 'native/build/shoal-runtime');
 const CG = '/sys/fs/cgroup';
 const ROOT: IdMapping = { uid: 0, gid: 0, additionalGids: [] };
+const USER: IdMapping = { uid: 1000, gid: 1000, additionalGids: [] };
+/** In the agent's (here: the test's) environment, which the helper's processes inherit. */
+const SECRET = `shoal-hardening-secret-${Math.random().toString(36).slice(2)}`;
 
 function skipReason(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root';
@@ -45,8 +50,10 @@ describe.skipIf(skip !== undefined)(`runtime hardening${skip ? ` (skipped: ${ski
   const hostProcs: ChildProcess[] = [];
   let seq = 0;
   const driver = new NativeDriver({ binaryPath: HELPER, pollIntervalMs: 50 });
+  const savedSecret = process.env.SHOAL_TEST_SECRET;
 
   beforeAll(async () => {
+    process.env.SHOAL_TEST_SECRET = SECRET;
     base = await mkdtemp(join(tmpdir(), 'shoal-harden-'));
     lower = makeBusyboxRootfs(join(base, 'lower'));
     if (existsSync(`${CG}/cgroup.controllers`)) {
@@ -79,6 +86,8 @@ describe.skipIf(skip !== undefined)(`runtime hardening${skip ? ` (skipped: ${ski
         }
       }
     }
+    if (savedSecret === undefined) delete process.env.SHOAL_TEST_SECRET;
+    else process.env.SHOAL_TEST_SECRET = savedSecret;
     if (base) await rm(base, { recursive: true, force: true });
   });
 
@@ -142,6 +151,52 @@ describe.skipIf(skip !== undefined)(`runtime hardening${skip ? ` (skipped: ${ski
     const res = await driver.exec(spec, target, { args, env: ['PATH=/bin'], cwd: '/', user, stdout: out, stderr: err });
     return { ...res, stdout, stderr };
   }
+
+  it("--init: the resident shoal-init is not dumpable: the container's root cannot read it through /proc/1/; the entrypoint it forked can be", async () => {
+    // Docker's default: root in the container, its 14 capabilities (no CAP_SYS_PTRACE), the
+    // same uid and capabilities as shoal-init, which a dumpable shoal-init would let in.
+    const spec = makeSpec(['sleep', '1000'], { init: true });
+    const s = await start(spec);
+    try {
+      expect(readFileSync(`/proc/${s.pid}/status`, 'utf8')).toMatch(/^Name:\tshoal-init$/m);
+      const r = await exec(spec, s, ['sh', '-c', [
+        'cat /proc/1/environ; echo "environ=$?"', 'readlink /proc/1/cwd; echo "cwd=$?"', 'readlink /proc/1/fd/1; echo "fd=$?"',
+        'dd if=/proc/1/mem of=/dev/null bs=1 count=1 skip=4096 2>/dev/null; echo "mem=$?"',
+        'cat /proc/2/cmdline | tr "\\0" " "; echo', 'cat /proc/2/environ >/dev/null; echo "child=$?"',
+      ].join('\n')]);
+      expect(r.stdout).toMatch(/environ=[1-9]/);
+      expect(r.stdout).toMatch(/cwd=[1-9]/);
+      expect(r.stdout).toMatch(/fd=[1-9]/);
+      expect(r.stdout).toMatch(/mem=[1-9]/);
+      expect(r.stdout + r.stderr).not.toContain(SECRET); // shoal-init's environment is the agent's
+      // The entrypoint is dumpable again after its execve, as in Docker.
+      expect(r.stdout).toContain('sleep 1000 \n');
+      expect(r.stdout).toContain('child=0');
+      // It holds nothing but its stdio (no descriptor the agent may have leaked without CLOEXEC).
+      expect(readdirSync(`/proc/${s.pid}/fd`).map(Number).sort()).toEqual([0, 1, 2]);
+    } finally {
+      await stop(spec, s);
+    }
+  });
+
+  it('--init as another uid: shoal-init\'s /proc files stay root\'s, the entrypoint\'s are its uid\'s', async () => {
+    // /proc/<pid>/ files of a dumpable process belong to its uid, those of a non-dumpable one
+    // to root. (Here the kernel's own rule, a uid change makes a process non-dumpable, agrees.)
+    const spec = makeSpec(['sleep', '1000'], { init: true }, { user: USER });
+    const s = await start(spec);
+    try {
+      expect(readFileSync(`/proc/${s.pid}/status`, 'utf8')).toMatch(/^Uid:\t1000\t1000\t1000\t1000$/m);
+      expect(statSync(`/proc/${s.pid}/environ`).uid).toBe(0);
+      const child = readFileSync(`/proc/${s.pid}/task/${s.pid}/children`, 'utf8').trim();
+      expect(child).toMatch(/^\d+$/);
+      expect(statSync(`/proc/${child}/environ`).uid).toBe(1000);
+      const r = await exec(spec, s, ['sh', '-c', 'cat /proc/1/environ; echo "environ=$?"; cat /proc/2/environ >/dev/null; echo "child=$?"'], USER);
+      expect(r.stdout).toMatch(/environ=[1-9]/);
+      expect(r.stdout).toContain('child=0');
+    } finally {
+      await stop(spec, s);
+    }
+  });
 
   it('exec refuses a pid whose start time is not the recorded one, and joins nothing', async () => {
     const spec = makeSpec(['sleep', '1000']);
