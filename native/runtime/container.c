@@ -347,10 +347,11 @@ static void setup_rootfs(int sync, struct config *c) {
   refuse_symlink(sync, rootfd, "sys");
   mount_in_root(sync, rootfd, "proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, K_DIR);
   mount_dev(sync, rootfd, root);
-  if (!strcmp(c->network, "host"))
-    mount_in_root(sync, rootfd, "/sys", "sys", NULL, MS_BIND | MS_REC | MS_RDONLY, NULL, K_DIR);
-  else
-    mount_in_root(sync, rootfd, "sysfs", "sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, K_DIR);
+  /* A fresh sysfs in every network mode, as Docker's: it shows the devices of the netns we are
+   * in (the host's under `network: host`) and has no submounts, so the host's tracefs, debugfs,
+   * securityfs, bpffs, pstore... are not there at all (an rbind of the host's /sys carried them,
+   * and MS_RDONLY on the bind did not reach them). */
+  mount_in_root(sync, rootfd, "sysfs", "sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, K_DIR);
   mount_cgroupfs(sync, root);
   for (size_t i = 0; i < c->nbinds; i++) {
     struct stat st;

@@ -1,17 +1,20 @@
 /**
- * Runtime hardening (issue 14), for real, with NativeDriver and a busybox root: the helper's
+ * Runtime hardening (issue 14), for real, with NativeDriver and a busybox root: under
+ * `network: host` the container's /sys is a fresh read-only sysfs without the host's
+ * submounts (tracefs, bpffs... which an rbind of /sys carried writable); the helper's
  * processes a container can see (the --init reaper above all) are not dumpable, so the
  * container's root cannot read them through /proc/<pid>/; exec joins the container through a
  * pidfd checked against PID 1's recorded start time, so a recycled or wrong pid is refused
  * before any cgroup or namespace is joined and nothing runs.
  *
- * Needs root, overlayfs, busybox and the built helper; skips with the reason otherwise.
- * Containers, the host process, cgroups and temp dirs are removed in afterAll, also when a
- * test fails.
+ * Needs root, overlayfs, busybox and the built helper; skips with the reason otherwise. To have
+ * host submounts to look for, the test mounts tracefs at /sys/kernel/tracing and bpffs at
+ * /sys/fs/bpf where the host has none and unmounts them again. Containers, the host process,
+ * cgroups, those mounts and temp dirs are removed in afterAll, also when a test fails.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, statSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -39,6 +42,27 @@ function skipReason(): string | undefined {
 }
 const skip = skipReason();
 
+interface MountEntry {
+  mountPoint: string;
+  options: string[];
+  fsType: string;
+}
+
+/** /proc/<pid>/mountinfo: `id parent maj:min root mountpoint opts [optional...] - fstype source superopts`. */
+function parseMountinfo(text: string): MountEntry[] {
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const [left = '', right = ''] = l.split(' - ');
+      const f = left.split(' ');
+      const mountPoint = (f[4] ?? '').replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+      return { mountPoint, options: (f[5] ?? '').split(','), fsType: right.split(' ')[0] ?? '' };
+    });
+}
+
+const under = (p: string, dir: string) => p === dir || p.startsWith(`${dir}/`);
+
 describe.skipIf(skip !== undefined)(`runtime hardening${skip ? ` (skipped: ${skip})` : ''}`, () => {
   const tag = `shoal-test-hd-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   let base = '';
@@ -46,6 +70,7 @@ describe.skipIf(skip !== undefined)(`runtime hardening${skip ? ` (skipped: ${ski
   const cgroupDirs: string[] = [];
   /** A pids cgroup of its own (v1 here, where the hierarchy exists): pids.peak tells whether anything ever joined it. */
   let probeCgroup: string | undefined;
+  const ourMounts: string[] = [];
   const started: Started[] = [];
   const hostProcs: ChildProcess[] = [];
   let seq = 0;
@@ -63,6 +88,17 @@ describe.skipIf(skip !== undefined)(`runtime hardening${skip ? ` (skipped: ${ski
       if (existsSync(`${CG}/pids/cgroup.procs`)) probeCgroup = `${CG}/pids/${tag}-probe`;
     }
     for (const d of [...cgroupDirs, ...(probeCgroup ? [probeCgroup] : [])]) mkdirSync(d);
+    // Submounts of the host's /sys to look for in a host-network container.
+    const have = new Set(parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8')).map((m) => m.mountPoint));
+    for (const [type, dir] of [['tracefs', '/sys/kernel/tracing'], ['bpf', '/sys/fs/bpf']] as const) {
+      if (have.has(dir) || !existsSync(dir) || !readFileSync('/proc/filesystems', 'utf8').includes(`\t${type}\n`)) continue;
+      try {
+        execFileSync('mount', ['-t', type, type, dir], { stdio: 'pipe' });
+        ourMounts.push(dir);
+      } catch {
+        /* not allowed here: the test looks at whatever the host has */
+      }
+    }
   });
 
   afterAll(async () => {
@@ -84,6 +120,18 @@ describe.skipIf(skip !== undefined)(`runtime hardening${skip ? ` (skipped: ${ski
         } catch {
           await sleep(100);
         }
+      }
+    }
+    for (const m of ourMounts) {
+      try {
+        rmdirSync(join(m, '.shoal-probe')); // left by a container that could write there (the hole)
+      } catch {
+        /* not there */
+      }
+      try {
+        execFileSync('umount', [m], { stdio: 'pipe' });
+      } catch {
+        execFileSync('umount', ['-l', m], { stdio: 'pipe' });
       }
     }
     if (savedSecret === undefined) delete process.env.SHOAL_TEST_SECRET;
@@ -141,6 +189,14 @@ describe.skipIf(skip !== undefined)(`runtime hardening${skip ? ` (skipped: ${ski
     await driver.waitExit(spec.stateDir, AbortSignal.timeout(10_000));
   }
 
+  async function run(spec: LaunchSpec) {
+    await start(spec);
+    const exit = await driver.waitExit(spec.stateDir, AbortSignal.timeout(30_000));
+    const lines = (await readFile(spec.logPath, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { log: string; stream: string });
+    const out = (stream: string) => lines.filter((l) => l.stream === stream).map((l) => l.log).join('');
+    return { exit, stdout: out('stdout'), stderr: out('stderr') };
+  }
+
   async function exec(spec: LaunchSpec, target: ContainerProcess, args: string[], user = ROOT) {
     const out = new PassThrough();
     const err = new PassThrough();
@@ -151,6 +207,43 @@ describe.skipIf(skip !== undefined)(`runtime hardening${skip ? ` (skipped: ${ski
     const res = await driver.exec(spec, target, { args, env: ['PATH=/bin'], cwd: '/', user, stdout: out, stderr: err });
     return { ...res, stdout, stderr };
   }
+
+  it('network host: /sys is a fresh read-only sysfs; no host submount is there writable; the read-only cgroupfs is', async () => {
+    const host = parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'));
+    // The host's submounts of /sys other than cgroupfs (the container gets its own at /sys/fs/cgroup).
+    const subs = [...new Set(host.map((m) => m.mountPoint).filter((p) => p.startsWith('/sys/') && !under(p, CG)))];
+    expect(subs.length).toBeGreaterThan(0); // the test mounted some if the host had none
+    const probes = subs.map((p) => `echo "probe ${p}: $(mkdir ${p}/.shoal-probe 2>&1 && rmdir ${p}/.shoal-probe && echo WRITABLE)"`);
+    const script = ['cat /proc/self/mountinfo', 'echo ---', ...probes, 'echo "probe /sys: $(mkdir /sys/.shoal-probe 2>&1)"',
+      'echo "probe /sys/fs/cgroup: $(mkdir /sys/fs/cgroup/.shoal-probe 2>&1)"', 'echo "cgroups: $(ls /sys/fs/cgroup | tr "\\n" " ")"',
+      'echo "net: $(ls /sys/class/net | tr "\\n" " ")"'].join('\n');
+    const r = await run(makeSpec(['sh', '-c', script], { network: 'host' }));
+    expect(r.exit.exitCode).toBe(0);
+    const [mountinfo = '', report = ''] = r.stdout.split('---\n');
+    const inside = parseMountinfo(mountinfo);
+    const probe = (p: string) => new RegExp(`^probe ${p}: (.*)$`, 'm').exec(report)?.[1];
+
+    // Each of the host's submounts: absent, or (were it there) refusing writes.
+    for (const p of subs) {
+      const mounted = inside.some((m) => m.mountPoint === p);
+      if (mounted) expect(probe(p), p).toMatch(/Read-only file system/);
+      expect(probe(p), p).not.toContain('WRITABLE');
+    }
+    const sys = inside.filter((m) => m.mountPoint === '/sys');
+    expect(sys).toHaveLength(1);
+    expect(sys[0]?.fsType).toBe('sysfs');
+    for (const o of ['ro', 'nosuid', 'nodev', 'noexec']) expect(sys[0]?.options).toContain(o);
+    expect(probe('/sys')).toMatch(/Read-only file system/);
+    // Nothing below /sys but the container's own cgroupfs and masks, all read-only.
+    const below = inside.filter((m) => m.mountPoint.startsWith('/sys/'));
+    expect(below.map((m) => m.mountPoint).filter((p) => !under(p, CG) && !DEFAULT_MASKED_PATHS.includes(p))).toEqual([]);
+    expect(below.length).toBeGreaterThan(0);
+    for (const m of below) expect(m.options).toContain('ro');
+    expect(probe('/sys/fs/cgroup')).toMatch(/Read-only file system/);
+    expect(/^cgroups: (.*)$/m.exec(report)?.[1]?.trim()).not.toBe('');
+    // sysfs shows the network namespace it was mounted in: the host's.
+    expect(/^net: (.*)$/m.exec(report)?.[1]?.trim().split(' ').sort()).toEqual(readdirSync('/sys/class/net').sort());
+  });
 
   it("--init: the resident shoal-init is not dumpable: the container's root cannot read it through /proc/1/; the entrypoint it forked can be", async () => {
     // Docker's default: root in the container, its 14 capabilities (no CAP_SYS_PTRACE), the
