@@ -347,10 +347,11 @@ static void setup_rootfs(int sync, struct config *c) {
   refuse_symlink(sync, rootfd, "sys");
   mount_in_root(sync, rootfd, "proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, K_DIR);
   mount_dev(sync, rootfd, root);
-  if (!strcmp(c->network, "host"))
-    mount_in_root(sync, rootfd, "/sys", "sys", NULL, MS_BIND | MS_REC | MS_RDONLY, NULL, K_DIR);
-  else
-    mount_in_root(sync, rootfd, "sysfs", "sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, K_DIR);
+  /* A fresh sysfs in every network mode, as Docker's: it shows the devices of the netns we are
+   * in (the host's under `network: host`) and has no submounts, so the host's tracefs, debugfs,
+   * securityfs, bpffs, pstore... are not there at all (an rbind of the host's /sys carried them,
+   * and MS_RDONLY on the bind did not reach them). */
+  mount_in_root(sync, rootfd, "sysfs", "sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, K_DIR);
   mount_cgroupfs(sync, root);
   for (size_t i = 0; i < c->nbinds; i++) {
     struct stat st;
@@ -482,6 +483,9 @@ static void run_init(struct config *c, int sync) {
     exec_user(c, sync);
   }
   close(sync);
+  /* The reaper stays in the container for its whole life and needs nothing but its stdio:
+   * close whatever else it inherited (a descriptor the agent leaked without CLOEXEC). */
+  syscall(SYS_close_range, 3U, ~0U, 0U);
   prctl(PR_SET_NAME, "shoal-init", 0, 0, 0);
   for (;;) {
     siginfo_t si;
@@ -545,26 +549,59 @@ static int exec_tty(struct config *c, pid_t child, int sp[2]) {
   return exec_tty_relay(c, child, master);
 }
 
-/* `exec`: join a running container (cgroups, then namespaces), fork, and run the process. */
-int exec_main(struct config *c) {
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+static int pidfd_alive(int pidfd) { return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0; }
+
+static void __attribute__((noreturn)) not_running(struct config *c, const char *why) {
+  die_msg(CTL_FD, "FailedPrecondition", "container %s is not running (%s)", c->id ? c->id : "?", why);
+}
+
+/*
+ * A pidfd for the container's PID 1, checked to be the process the driver recorded: a pid that
+ * the kernel handed to another process after the container exited must never lead the exec into
+ * a stranger's cgroups or namespaces. The start time is read *after* the pidfd is opened: if the
+ * pid names the recorded process now, it named it when the pidfd was opened (that process is
+ * older than both), so the pidfd is that process. From then on the pidfd, not the number,
+ * says whom we join, and setns on it fails with ESRCH once the process is gone.
+ */
+static int open_container_pidfd(struct config *c) {
   if (c->pid <= 0) die_msg(CTL_FD, "InvalidArgument", "exec needs the container's pid");
+  if (!c->pid_start || !*c->pid_start) die_msg(CTL_FD, "InvalidArgument", "exec needs the start time of the container's PID 1");
+  int pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
+  if (pidfd < 0 && errno == ESRCH) not_running(c, "its PID 1 is gone");
+  if (pidfd < 0) die_msg(CTL_FD, "Internal", "pidfd_open(%d): %m", (int)c->pid);
+  char st[64];
+  if (proc_start_time(c->pid, st, sizeof st) < 0) not_running(c, "its PID 1 is gone");
+  if (strcmp(st, c->pid_start)) not_running(c, "its pid now belongs to another process");
+  return pidfd;
+}
+
+/* `exec`: join a running container (cgroups, then namespaces, through a checked pidfd), fork,
+ * and run the process. */
+int exec_main(struct config *c) {
+  int pidfd = open_container_pidfd(c);
+  /* Cgroups first: once in the container's cgroup namespace the host's cgroup files are out of
+   * reach (and v2 refuses a move from outside the namespace's root). The paths are the
+   * container's own, from its spec, and are written only after the pidfd check. */
   char pidbuf[32];
   snprintf(pidbuf, sizeof pidbuf, "%d", (int)getpid());
   for (size_t i = 0; i < c->cgroups.n; i++)
     if (write_str(c->cgroups.v[i], pidbuf) < 0) die_msg(CTL_FD, "Internal", "join cgroup %s: %m", c->cgroups.v[i]);
-  static const char *names[] = {"cgroup", "ipc", "uts", "net", "pid", "mnt"};
-  int fds[6];
-  for (int i = 0; i < 6; i++) {
-    char p[64];
-    snprintf(p, sizeof p, "/proc/%d/ns/%s", (int)c->pid, names[i]);
-    fds[i] = open(p, O_RDONLY | O_CLOEXEC);
-    if (fds[i] < 0 && !(errno == ENOENT && i == 0))
-      die_msg(CTL_FD, errno == ENOENT ? "NotFound" : "Internal", "open %s: %m", p);
-  }
-  for (int i = 0; i < 6; i++) {
-    if (fds[i] < 0) continue;
-    if (setns(fds[i], 0) < 0) die_msg(CTL_FD, "Internal", "setns %s: %m", names[i]);
-    close(fds[i]);
+  /* All at once (Linux >= 5.8): the kernel switches every namespace in the mask or none. A
+   * user-namespaced container would add CLONE_NEWUSER; the kernel then orders the credential
+   * change itself. */
+  int flags = CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWNS;
+  if (access("/proc/self/ns/cgroup", F_OK) == 0) flags |= CLONE_NEWCGROUP;
+  if (setns(pidfd, flags) < 0) {
+    if (errno == ESRCH) not_running(c, "its PID 1 exited");
+    die_msg(CTL_FD, "Internal", "setns(pidfd of %d, namespaces)%s: %m", (int)c->pid,
+            errno == EINVAL ? " (needs Linux 5.8 or later)" : "");
   }
   sigset_t all, old;
   sigfillset(&all);
@@ -572,6 +609,8 @@ int exec_main(struct config *c) {
   int sp[2] = {-1, -1}; /* tty: the child hands the pty's master over sp[1] */
   if (c->tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) die_msg(CTL_FD, "Internal", "socketpair: %m");
   pid_t child = fork();
+  /* The first fork into a PID namespace whose init has exited fails (ENOMEM). */
+  if (child < 0 && !pidfd_alive(pidfd)) not_running(c, "its PID 1 exited");
   if (child < 0) die_msg(CTL_FD, "Internal", "fork: %m");
   if (child == 0) {
     sigprocmask(SIG_SETMASK, &old, NULL);
@@ -579,6 +618,7 @@ int exec_main(struct config *c) {
     if (c->tty) console_setup(c, sp[1], CTL_FD);
     exec_user(c, CTL_FD);
   }
+  close(pidfd);
   if (c->tty) return exec_tty(c, child, sp);
   close(CTL_FD);
   for (;;) {

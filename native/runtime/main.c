@@ -4,8 +4,10 @@
  * `init` and `exec` first re-execute themselves from a sealed memfd copy, so no process of
  * the helper that a container can see (PID 1 before its execve or in --init mode, the exec
  * child) maps the on-disk binary, which therefore cannot be reopened for writing through
- * /proc/<pid>/exe (CVE-2019-5736). `init` is internal: the monitor starts it as the
- * container's PID 1. The config arrives on fd 3 (see docs/runtime-helper.md).
+ * /proc/<pid>/exe (CVE-2019-5736); the sealed copy then makes itself non-dumpable, so none of
+ * them can be ptraced or read through /proc/<pid>/ by the container. `init` is internal: the
+ * monitor starts it as the container's PID 1. The config arrives on fd 3 (see
+ * docs/runtime-helper.md).
  */
 #include "runtime.h"
 
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -76,7 +79,16 @@ int main(int argc, char **argv) {
   }
   /* The long-lived monitor runs from the file (pages shared by all monitors); whatever a
    * container can see (its init stage, exec) runs from a sealed copy. */
-  if (strcmp(argv[1], "start")) reexec_sealed(argv, CTL_FD);
+  if (strcmp(argv[1], "start")) {
+    reexec_sealed(argv, CTL_FD);
+    /* Non-dumpable before anything of a container can reach us (the execve above made us
+     * dumpable again): a container's process may not ptrace us nor open /proc/<pid>/{mem,
+     * environ,fd,...} of us, although we share its uid and soon its capabilities, in the init
+     * stage, in the exec helper and its child until their execve, and for good in the --init
+     * reaper. As runc's nsexec (CVE-2016-9962). The user's program is dumpable again after its
+     * execve, as in Docker. */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) die_msg(CTL_FD, "Internal", "prctl(PR_SET_DUMPABLE, 0): %m");
+  }
   struct config c;
   if (read_config(CTL_FD, &c) < 0) die_msg(CTL_FD, "InvalidArgument", "malformed config on fd 3");
   if (!strcmp(argv[1], "start")) return start_main(&c);

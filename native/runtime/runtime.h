@@ -58,6 +58,7 @@ struct config {
   int init;
   struct strv masked, ro_paths;
   pid_t pid; /* exec: the container's PID 1 */
+  char *pid_start; /* exec: its start time as pid.json records it (field 22 of /proc/<pid>/stat) */
   char *raw; /* the undecoded body, resent by the monitor to the init stage */
   size_t rawlen;
 };

@@ -174,6 +174,7 @@ int read_config(int fd, struct config *c) {
     else if (!strcmp(k, "mask")) strv_push(&c->masked, v);
     else if (!strcmp(k, "ro_path")) strv_push(&c->ro_paths, v);
     else if (!strcmp(k, "pid")) c->pid = (pid_t)atoi(v);
+    else if (!strcmp(k, "pid_start")) c->pid_start = v;
     else return -1;
   }
   for (size_t i = 0; i < c->nbinds; i++)

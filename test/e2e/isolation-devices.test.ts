@@ -279,7 +279,7 @@ describe.skipIf(skip !== undefined)(`device control${skip ? ` (skipped: ${skip})
       const out = new PassThrough();
       const chunks: Buffer[] = [];
       out.on('data', (b: Buffer) => chunks.push(b));
-      const res = await driver.exec(spec, s.pid, { args: ['sh', '-c', probeScript(disk, true)], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] }, stdout: out, stderr: new PassThrough() });
+      const res = await driver.exec(spec, s, { args: ['sh', '-c', probeScript(disk, true)], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] }, stdout: out, stderr: new PassThrough() });
       expect(res.exitCode).toBe(0);
       await expectControlled(parseProbe(Buffer.concat(chunks).toString()));
     } finally {

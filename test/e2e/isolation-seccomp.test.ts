@@ -263,7 +263,7 @@ describe.skipIf(skip !== undefined)(`seccomp allow-list${skip ? ` (skipped: ${sk
       const chunks: Buffer[] = [];
       const out = new PassThrough();
       out.on('data', (b: Buffer) => chunks.push(b));
-      const res = await driver.exec(spec, s.pid, { args, env: [], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] }, stdout: out, stderr: new PassThrough() });
+      const res = await driver.exec(spec, s, { args, env: [], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] }, stdout: out, stderr: new PassThrough() });
       expect(res.exitCode).toBe(0);
       return Buffer.concat(chunks).toString();
     };

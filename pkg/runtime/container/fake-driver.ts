@@ -5,7 +5,7 @@
  */
 import { PassThrough, type Writable } from 'node:stream';
 import { ShoalError, type TerminalSize } from '../../api/index.js';
-import type { ExecSpec, ExitStatus, LaunchSpec, RuntimeDriver, StartOptions, Started, TerminalAttachment } from '../helper/driver.js';
+import type { ContainerProcess, ExecSpec, ExitStatus, LaunchSpec, RuntimeDriver, StartOptions, Started, TerminalAttachment } from '../helper/driver.js';
 
 interface FakeProc {
   pid: number;
@@ -73,8 +73,12 @@ export class FakeDriver implements RuntimeDriver {
     this.exit(pid, 128 + (num[signal] ?? 15), signal);
   };
 
-  exec(_spec: LaunchSpec, pid: number, exec: ExecSpec): Promise<{ exitCode: number }> {
-    this.execs.push({ pid, exec });
+  exec(spec: LaunchSpec, target: ContainerProcess, exec: ExecSpec): Promise<{ exitCode: number }> {
+    const p = this.procs.get(target.pid);
+    if (!p || p.exit || p.startTime !== target.pidStartTime) {
+      return Promise.reject(new ShoalError('FailedPrecondition', `container ${spec.id} is not running`));
+    }
+    this.execs.push({ pid: target.pid, exec });
     exec.stdout.write(`ran ${exec.args.join(' ')}\n`);
     return Promise.resolve({ exitCode: this.execExitCode });
   }

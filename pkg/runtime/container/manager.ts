@@ -539,7 +539,7 @@ export class ContainerManager {
     if (e.state.Status !== 'running') throw new ShoalError('FailedPrecondition', `container ${e.spec.Name.slice(1)} is not running`);
     checkExecOptions(opts);
     const user = opts.user ? await resolveImageUser(opts.user, e.spec.LowerDirs, e.spec.ImageRef) : e.spec.ProcessUser;
-    return this.o.driver.exec(this.launchSpec(e.spec), e.state.Pid, buildExecSpec(e.spec, opts, user));
+    return this.o.driver.exec(this.launchSpec(e.spec), { pid: e.state.Pid, pidStartTime: e.state.PidStartTime }, buildExecSpec(e.spec, opts, user));
   }
 
   /** A terminal container's session (terminals.ts `attachEntry`); FailedPrecondition is thrown at the call. */

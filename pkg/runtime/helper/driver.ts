@@ -90,6 +90,13 @@ export interface Started {
   pidStartTime: string;
 }
 
+/**
+ * The container's PID 1 as its start recorded it. exec joins the container only while this pid
+ * is still the process that started at `pidStartTime`: a pid reused after the container exited
+ * is refused (FailedPrecondition), never joined.
+ */
+export type ContainerProcess = Pick<Started, 'pid' | 'pidStartTime'>;
+
 /** The exit code Shoal records when the real status is unknown (the monitor vanished, the exit was lost). */
 export const UNKNOWN_EXIT_CODE = 255;
 
@@ -148,7 +155,7 @@ export interface RuntimeDriver {
   /** Releases what the driver keeps between starts (the native driver's spawner). */
   close?(): Promise<void>;
   /** Runs a process inside a running container (its namespaces, cgroup, the same security settings). */
-  exec(spec: LaunchSpec, pid: number, exec: ExecSpec): Promise<{ exitCode: number }>;
+  exec(spec: LaunchSpec, target: ContainerProcess, exec: ExecSpec): Promise<{ exitCode: number }>;
   /** The recorded exit status (written by the monitor), if the container has exited. */
   readExit(stateDir: string): Promise<ExitStatus | undefined>;
   /** Resolves when the container exits (works for containers started by an earlier agent process). */

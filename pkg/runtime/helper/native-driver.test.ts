@@ -169,7 +169,7 @@ describe('NativeDriver', () => {
     out.on('data', (b: Buffer) => (text += b.toString()));
     // With a score to set, the config goes out only after an await: the resize comes first.
     const oomScoreAdj = Number((await readFile('/proc/self/oom_score_adj', 'utf8')).trim());
-    const running = d.exec({ ...spec, oomScoreAdj }, 42, { args: ['sh'], env: [], cwd: '/', user: spec.process.user, stdout: out, stderr: new PassThrough(), tty: { size: { rows: 2, cols: 3 }, resizes } });
+    const running = d.exec({ ...spec, oomScoreAdj }, { pid: 42, pidStartTime: '4200' }, { args: ['sh'], env: [], cwd: '/', user: spec.process.user, stdout: out, stderr: new PassThrough(), tty: { size: { rows: 2, cols: 3 }, resizes } });
     resizes.emit('resize', { rows: 5, cols: 6 });
     expect(await running).toEqual({ exitCode: 0 });
     expect(text).toBe('resize 5 6\n');

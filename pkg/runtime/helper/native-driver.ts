@@ -14,7 +14,7 @@ import type { Duplex, Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { encodeTerminalFrame, ShoalError, toShoalError, type TerminalSize } from '../../api/index.js';
 import {
-  UNKNOWN_EXIT_CODE, type ExecSpec, type ExitStatus, type LaunchSpec, type RuntimeDriver, type StartOptions, type Started, type TerminalAttachment,
+  UNKNOWN_EXIT_CODE, type ContainerProcess, type ExecSpec, type ExitStatus, type LaunchSpec, type RuntimeDriver, type StartOptions, type Started, type TerminalAttachment,
 } from './driver.js';
 import { LineReader } from './line-reader.js';
 import { HelperSpawner } from './spawner.js';
@@ -161,8 +161,8 @@ export class NativeDriver implements RuntimeDriver {
     return parseHelperLine(line);
   }
 
-  async exec(spec: LaunchSpec, pid: number, e: ExecSpec): Promise<{ exitCode: number }> {
-    const config = encodeExecConfig(spec, pid, e);
+  async exec(spec: LaunchSpec, target: ContainerProcess, e: ExecSpec): Promise<{ exitCode: number }> {
+    const config = encodeExecConfig(spec, target, e);
     e.signal?.throwIfAborted();
     const child = this.spawnHelper('exec', [e.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe']);
     const ctl = child.stdio[3] as Duplex;

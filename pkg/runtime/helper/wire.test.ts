@@ -108,15 +108,20 @@ describe('wire', () => {
   });
 
   it('encodes the exec config with the container security settings and the exec process', () => {
-    const kv = decode(encodeExecConfig(spec(), 4242, { args: ['id'], env: [], cwd: '/tmp', user: { uid: 0, gid: 0, additionalGids: [] } }));
+    const kv = decode(encodeExecConfig(spec(), { pid: 4242, pidStartTime: '987654' }, { args: ['id'], env: [], cwd: '/tmp', user: { uid: 0, gid: 0, additionalGids: [] } }));
     expect(kv).toContainEqual(['pid', '4242']);
+    expect(kv).toContainEqual(['pid_start', '987654']); // the helper refuses the pid unless it still started then
     expect(kv).toContainEqual(['arg', 'id']);
     expect(kv).toContainEqual(['cwd', '/tmp']);
     expect(kv).toContainEqual(['cgroup', '/sys/fs/cgroup/memory/x/cgroup.procs']);
     expect(kv.filter(([k]) => k === 'cap')).toHaveLength(14);
     expect(kv.some(([k]) => k === 'lower')).toBe(false);
     expect(kv.some(([k]) => k === 'device')).toBe(false); // the container's cgroup already holds them
-    expect(() => encodeExecConfig(spec(), 0, { args: ['id'], env: [], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] } })).toThrow();
+    const user = { uid: 0, gid: 0, additionalGids: [] };
+    expect(() => encodeExecConfig(spec(), { pid: 0, pidStartTime: '1' }, { args: ['id'], env: [], cwd: '/', user })).toThrow();
+    for (const pidStartTime of ['', '12x', ' 12', '-1']) {
+      expect(() => encodeExecConfig(spec(), { pid: 7, pidStartTime }, { args: ['id'], env: [], cwd: '/', user })).toThrow(/invalid start time/);
+    }
   });
 
   it("sends the device rules with the start config: Docker's by default, the spec's when it has its own", () => {
@@ -148,8 +153,8 @@ describe('wire', () => {
     tty.process = { ...tty.process, consoleSize: { rows: 0, cols: 0 } };
     expect(keys(decode(encodeStartConfig(tty)))).toEqual([['tty', '1']]);
     const user = { uid: 0, gid: 0, additionalGids: [] };
-    expect(keys(decode(encodeExecConfig(spec(), 7, { args: ['sh'], env: [], cwd: '/', user, tty: { size: { rows: 3, cols: 4 } } })))).toEqual([['tty', '1'], ['console_size', '3 4']]);
-    expect(() => encodeExecConfig(spec(), 7, { args: ['sh'], env: [], cwd: '/', user, tty: { size: { rows: 1e6, cols: 4 } } })).toThrow(/invalid console size/);
+    expect(keys(decode(encodeExecConfig(spec(), { pid: 7, pidStartTime: '70' }, { args: ['sh'], env: [], cwd: '/', user, tty: { size: { rows: 3, cols: 4 } } })))).toEqual([['tty', '1'], ['console_size', '3 4']]);
+    expect(() => encodeExecConfig(spec(), { pid: 7, pidStartTime: '70' }, { args: ['sh'], env: [], cwd: '/', user, tty: { size: { rows: 1e6, cols: 4 } } })).toThrow(/invalid console size/);
     expect(resizeLine({ rows: 40, cols: 132 })).toBe('resize 40 132\n');
   });
 });

@@ -7,7 +7,7 @@
  * NUL, which is refused.
  */
 import { ShoalError, type ErrorCode, type TerminalSize } from '../../api/index.js';
-import type { ExecSpec, LaunchSpec } from './driver.js';
+import type { ContainerProcess, ExecSpec, LaunchSpec } from './driver.js';
 import { DEFAULT_DEVICE_RULES } from '../cgroups/devices.js';
 
 /** Linux capability numbers (include/uapi/linux/capability.h). */
@@ -187,10 +187,15 @@ function terminalPairs(size: TerminalSize | undefined): Pair[] {
   return out;
 }
 
-/** The framed config for `shoal-runtime exec` into the container whose PID 1 is `pid`. */
-export function encodeExecConfig(spec: LaunchSpec, pid: number, exec: Pick<ExecSpec, 'args' | 'env' | 'cwd' | 'user' | 'tty'>): Buffer {
+/**
+ * The framed config for `shoal-runtime exec` into the container whose PID 1 is `target`: the
+ * helper joins it through a pidfd only if the pid still has the recorded start time.
+ */
+export function encodeExecConfig(spec: LaunchSpec, target: ContainerProcess, exec: Pick<ExecSpec, 'args' | 'env' | 'cwd' | 'user' | 'tty'>): Buffer {
+  const { pid, pidStartTime } = target;
   if (!Number.isInteger(pid) || pid <= 0) throw new ShoalError('InvalidArgument', `invalid container pid ${pid}`);
-  const pairs: Pair[] = [['id', spec.id], ['pid', String(pid)], ...processPairs(exec.args, exec.env, exec.cwd, exec.user), ...securityPairs(spec)];
+  if (!/^\d+$/.test(pidStartTime)) throw new ShoalError('InvalidArgument', `invalid start time ${JSON.stringify(pidStartTime)} for container pid ${pid}`);
+  const pairs: Pair[] = [['id', spec.id], ['pid', String(pid)], ['pid_start', pidStartTime], ...processPairs(exec.args, exec.env, exec.cwd, exec.user), ...securityPairs(spec)];
   if (exec.tty) pairs.push(...terminalPairs(exec.tty.size));
   return encode(pairs);
 }
