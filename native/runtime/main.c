@@ -49,7 +49,8 @@ void reexec_sealed(char **argv, int errfd) {
   close(src);
   if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
     die_msg(errfd, "Internal", "seal memfd: %m");
-  fexecve(mfd, argv, environ);
+  char *none[] = {NULL}; /* clearenv() leaves environ NULL, which fexecve refuses */
+  fexecve(mfd, argv, environ ? environ : none);
   die_msg(errfd, "Internal", "fexecve sealed copy: %m");
 }
 

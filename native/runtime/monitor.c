@@ -315,6 +315,9 @@ static void clone_container(struct monitor *m) {
     int out = m->c->tty ? m->in : m->outp[1], err = m->c->tty ? m->in : m->errp[1];
     if (dup2(m->in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0 || dup2(m->sync[1], CTL_FD) < 0) _exit(1);
     char *argv[] = {"shoal-runtime", "init", NULL};
+    /* The init stage (and the --init reaper, which stays) needs none of the agent's
+     * environment (a join token may be in it): the container's comes with the config. */
+    clearenv();
     reexec_sealed(argv, CTL_FD);
     _exit(1); /* not reached: reexec_sealed execs or reports and exits */
   }

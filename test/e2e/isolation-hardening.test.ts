@@ -261,7 +261,10 @@ describe.skipIf(skip !== undefined)(`runtime hardening${skip ? ` (skipped: ${ski
       expect(r.stdout).toMatch(/cwd=[1-9]/);
       expect(r.stdout).toMatch(/fd=[1-9]/);
       expect(r.stdout).toMatch(/mem=[1-9]/);
-      expect(r.stdout + r.stderr).not.toContain(SECRET); // shoal-init's environment is the agent's
+      expect(r.stdout + r.stderr).not.toContain(SECRET);
+      // Nor does it carry the agent's environment at all (a join token may be in it): even
+      // root on the host, who may read it, finds it empty.
+      expect(readFileSync(`/proc/${s.pid}/environ`, 'utf8')).toBe('');
       // The entrypoint is dumpable again after its execve, as in Docker.
       expect(r.stdout).toContain('sleep 1000 \n');
       expect(r.stdout).toContain('child=0');
