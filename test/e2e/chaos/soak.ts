@@ -298,7 +298,8 @@ async function hostLeftovers(c: TestCluster, api: ApiProbe): Promise<string[]> {
     const veths = linksOf(h.host.netns).filter((l) => /^sh[0-9a-f]/.test(l));
     if (veths.length > running.size) out.push(`${h.node}: ${veths.length} container veths for ${running.size} running containers`);
     for (const m of overlayMountsUnder(h.dataDir)) if (!running.has(m)) out.push(`${h.node}: overlay root of ${m.slice(0, 12)} mounted, not running`);
-    const monitors = processesWith(h.base).filter((p) => p.includes('shoal-runtime'));
+    // The agent's one `shoal-runtime spawner` is not a container's monitor.
+    const monitors = processesWith(h.base).filter((p) => p.includes('shoal-runtime') && !/shoal-runtime\S*\s+spawner\s/.test(p));
     if (monitors.length > running.size) out.push(`${h.node}: ${monitors.length} container monitors for ${running.size} running containers`);
   }
   return out;
