@@ -172,7 +172,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
     });
     const api = httpControllerApi(controllers, undefined, () => nodeCreds.current());
     session = startSession({
-      api, files: await taskFilesOf(config, api, images, containers),
+      api, files: await taskFilesOf(config, api, images, containers), ownPorts: ownPortsOf(config),
       runtime: containerRuntime(containers, images),
       ...(networks !== undefined && config.bridge !== undefined && config.bridgeSubnetFromNode
         ? { onPodCIDR: bridgeOnPodCIDR(networks, config.bridge, log, cluster) }
@@ -215,6 +215,12 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions): 
     })());
   opts.signal?.addEventListener('abort', () => void close().catch((err: unknown) => log.error({ err }, 'closing the engine API')), { once: true });
   return { socketPath: config.socket, images, containers, close };
+}
+
+/** The agent's own TCP ports a task may not publish: the metrics port (the engine API is a socket). */
+function ownPortsOf(config: AgentConfig): ReadonlySet<number> {
+  const port = Number(/:(\d+)$/.exec(config.metricsListen ?? '')?.[1]);
+  return new Set(Number.isInteger(port) && port > 0 ? [port] : []);
 }
 
 /** Secrets and configs of tasks: files on the agent's tmpfs, values from the controller; those of containers that are gone go. */

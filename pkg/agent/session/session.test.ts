@@ -151,6 +151,19 @@ describe('agent session', () => {
     await vi.waitFor(() => expect(rt.containers.size, 'container removed once the task is gone').toBe(0), wait);
   });
 
+  it("rejects a task that publishes the agent's own port (--metrics-listen), runs one that does not", async () => {
+    const api = new FakeController();
+    const rt = new FakeRuntime();
+    api.addTask('web.1.a');
+    api.tasks.get('web.1.a')!.spec.ports = [{ port: 9323, targetPort: 80, mode: 'host' }];
+    api.addTask('web.2.b');
+    api.tasks.get('web.2.b')!.spec.ports = [{ port: 9324, targetPort: 80, mode: 'host' }];
+    start(api, rt, { ownPorts: new Set([9323]) });
+    await vi.waitFor(() => expect(api.tasks.get('web.1.a')?.status.state).toBe('rejected'), wait);
+    expect(api.tasks.get('web.1.a')?.status.message).toContain("port 9323 is the agent's own on this node");
+    await vi.waitFor(() => expect(api.tasks.get('web.2.b')?.status.state).toBe('running'), wait);
+  });
+
   it('starts tasks only once the bridge is on the node podCIDR', async () => {
     const api = new FakeController();
     const rt = new FakeRuntime();

@@ -75,6 +75,8 @@ export interface SessionOptions extends PacingOptions {
   clusterNetwork?: { port: number; apply(spec: ClusterNetworkSpec): Promise<void> };
   /** Where tasks' secrets and configs become files (absent: tasks that name any are rejected). */
   files?: TaskFiles;
+  /** TCP ports the agent itself listens on (`--metrics-listen`): a task may not publish them. */
+  ownPorts?: ReadonlySet<number>;
 }
 
 export interface AgentSession {
@@ -161,6 +163,7 @@ export function startSession(opts: SessionOptions): AgentSession {
     networkReady: () => registration.networkReady(),
     watchExit: (key, c) => worker.watchExit(key, c),
     ...(opts.files ? { files: opts.files } : {}),
+    ...(opts.ownPorts ? { ownPorts: opts.ownPorts } : {}),
   });
   tasks.addHandlers({ onSync: () => worker.resyncAll(), onChange: (key) => worker.kick(key) });
 

@@ -44,6 +44,8 @@ export interface TaskExecutorOptions {
   watchExit(key: string, c: TaskContainer): void;
   /** The task's secrets and configs as files for its container (absent: tasks that use them are rejected). */
   files?: TaskFiles;
+  /** The agent's own TCP ports: a task publishing one is rejected (it would capture the agent's traffic). */
+  ownPorts?: ReadonlySet<number>;
 }
 
 export class TaskExecutor {
@@ -138,6 +140,8 @@ export class TaskExecutor {
     } catch (err) {
       return reporter.reject(key, err);
     }
+    const own = (task.spec.ports ?? []).find((p) => (p.protocol ?? 'TCP') === 'TCP' && this.opts.ownPorts?.has(p.port));
+    if (own !== undefined) return reporter.reject(key, errors.failedPrecondition(`port ${own.port} is the agent's own on this node (--metrics-listen): publish the service on another port`));
     try {
       await this.prepare(key, create.image);
     } catch (err) {
