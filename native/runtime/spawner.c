@@ -8,8 +8,8 @@
  * The forked child connects twice to SOCKET, the agent's listening Unix socket (in its run
  * dir, mode 0600), and introduces each connection with `<token> ctl` and `<token> err`; the
  * first becomes fd 3 (the control channel of docs/runtime-helper.md), the second stderr.
- * From there on the child is exactly `shoal-runtime start`: it reads the config on fd 3 and
- * runs the launcher. Nothing from the agent is executed or interpreted here but the token,
+ * Then the child execs `shoal-runtime start` (this binary, through /proc/self/exe), which
+ * reads the config on fd 3 and runs the launcher. Nothing from the agent is executed or interpreted here but the token,
  * which only names the connections.
  *
  * The spawner dies with the agent (PDEATHSIG) or when its stdin closes; launchers and
@@ -55,12 +55,18 @@ static void child(const char *path, const char *token) {
   int err = connect_as(path, token, "err");
   int null = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (ctl < 0 || err < 0 || null < 0) _exit(121);
-  /* dup2 clears close-on-exec on the copies; fds >= 4 are closed before anything runs. */
   if (dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(err, 2) < 0 || dup2(ctl, CTL_FD) < 0) _exit(121);
   close_fds_from(CTL_FD + 1);
-  struct config c;
-  if (read_config(CTL_FD, &c) < 0) die_msg(CTL_FD, "InvalidArgument", "malformed config on fd 3");
-  _exit(start_main(&c));
+  /* dup2 onto the same number (the socket may already be fd 3) keeps close-on-exec: clear it. */
+  for (int fd = 0; fd <= CTL_FD; fd++)
+    if (fcntl(fd, F_SETFD, 0) < 0) _exit(121);
+  /* Become `shoal-runtime start` for real (a fresh image, argv and state: the launcher and the
+   * monitor it forks show up as `start` in ps, as before the spawner); exec of this small
+   * static binary costs a fraction of a millisecond. */
+  char *argv[] = {"shoal-runtime", "start", NULL};
+  char *envp[] = {NULL};
+  execve("/proc/self/exe", argv, envp);
+  die_msg(CTL_FD, "Internal", "exec shoal-runtime start: %m");
 }
 
 static void reap(void) {
